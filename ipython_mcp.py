@@ -1,0 +1,1372 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "trio>=0.30",
+#     "mcp>=2.3,<3",
+#     "jupyter_client>=8.6",
+#     "pyzmq>=26",
+#     "ipykernel>=6.29",
+# ]
+# ///
+"""ipython-mcp: a stateful IPython kernel per named session, served over MCP.
+
+Theory of operation
+-------------------
+A *session* is a name bound to one ipykernel process. The kernel keeps the
+variables, imports and working directory between ``execute`` calls, like a
+notebook. Each session may run in its own Python environment.
+
+Everything runs on one trio event loop. The server owns one nursery; each
+session owns a nursery inside it, and each kernel a nursery inside that, which
+holds the kernel's tasks: the process watcher and one reader per ZeroMQ
+socket. Readers route every message by its parent ``msg_id`` into the memory
+channel of the request waiting for it; a kernel that exits closes those
+channels, so a waiting cell learns of the death at once instead of at its
+timeout.
+
+A session's calls run one at a time under its lock; different sessions run
+at the same time. A cell's deadline is a cancel scope. When it expires (or
+the client cancels, or ``interrupt`` is called) the kernel gets SIGINT and a
+bounded grace to go idle; a kernel that ignores it is killed with its whole
+process group and the session is marked dead, to be restarted by the next
+``execute``.
+
+Kernels talk over the IPC transport: sockets and connection files live in a
+private 0700 runtime directory that is removed at exit, messages are signed
+with HMAC-SHA256 and a fresh key per kernel, and no TCP port is opened.
+"""
+
+__version__ = "0.1.0"
+
+import argparse
+import base64
+import enum
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import trio
+import zmq
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
+from pydantic import Field
+
+log = logging.getLogger("ipython_mcp")
+
+
+# ============================================================================
+# Constants
+# ============================================================================
+
+DEFAULT_TIMEOUT_S = 58.0  # cell deadline when MCP_TOOL_TIMEOUT is unset: under the usual 60 s client limit
+CLIENT_TIMEOUT_MARGIN_S = 2.0  # finish this long before the client's own MCP_TOOL_TIMEOUT gives up
+MAX_TIMEOUT_S = 24 * 3600.0  # longer deadlines are clamped: a day is beyond any client's patience
+INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell has to stop before its kernel is killed
+START_TIMEOUT_S = 60.0  # a cold interpreter importing ipykernel can take many seconds
+TERMINATE_GRACE_S = 1.0  # between SIGTERM and SIGKILL when a kernel is shut down
+IOPUB_CHECK_S = 0.25  # how long to wait for iopub to echo a kernel_info before asking again
+MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader waits
+MAX_SESSIONS = 32  # each kernel costs ~60-100 MB; 32 fits a 24 GiB, 2-core machine with room to spare
+MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
+OUTPUT_CHARS = 20_000  # per-call text budget: well under the ~25k-token cap of common clients
+MAX_OUTPUT_CHARS = 200_000  # hard ceiling for a per-call max_output_chars
+MAX_IMAGES = 8  # images per reply before the rest are summarised in one line
+MAX_IMAGE_BYTES = 4 * 1024 * 1024  # total decoded image bytes per reply
+RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
+LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
+PROGRESS_INTERVAL_S = 1.0  # progress notifications at most this often
+STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
+META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the record
+
+# A session's lifecycle. Every move goes through Session._move, which checks
+# this table, so an impossible move fails loudly with the states named.
+class State(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.STARTING: frozenset({State.IDLE, State.DEAD}),
+    State.IDLE: frozenset({State.BUSY, State.DEAD}),
+    State.BUSY: frozenset({State.IDLE, State.DEAD}),
+    State.DEAD: frozenset({State.STARTING}),
+}
+
+Status = Literal["ok", "error", "timeout", "cancelled", "died", "env_error"]
+
+
+# ============================================================================
+# Errors
+# ============================================================================
+
+
+class EnvError(Exception):
+    """The env could not be resolved or cannot run a kernel; the message carries a hint."""
+
+
+class KernelStartError(Exception):
+    """The kernel process did not come up; the message quotes its log."""
+
+
+# ============================================================================
+# Configuration
+# ============================================================================
+
+
+@dataclass(frozen=True)
+class Config:
+    default_timeout_s: float = DEFAULT_TIMEOUT_S
+    interrupt_grace_s: float = INTERRUPT_GRACE_S
+    start_timeout_s: float = START_TIMEOUT_S
+    max_sessions: int = MAX_SESSIONS
+    output_chars: int = OUTPUT_CHARS
+    max_images: int = MAX_IMAGES
+    max_image_bytes: int = MAX_IMAGE_BYTES
+    envs_dir: Path = field(default_factory=lambda: Path("~/envs").expanduser())
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
+        """Defaults, then environment variables, then explicit overrides (the CLI's flags)."""
+        values: dict[str, Any] = {}
+        if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
+            # Milliseconds, as MCP clients read it; leave room to interrupt and reply.
+            values["default_timeout_s"] = max(1.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
+        if envs_dir := environ.get("IPYTHON_MCP_ENVS_DIR"):
+            values["envs_dir"] = Path(envs_dir).expanduser()
+        for name, var in (("output_chars", "IPYTHON_MCP_OUTPUT_CHARS"), ("max_sessions", "IPYTHON_MCP_MAX_SESSIONS")):
+            if var in environ:
+                values[name] = int(environ[var])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+# ============================================================================
+# Env resolution
+# ============================================================================
+
+
+@dataclass(frozen=True)
+class Env:
+    spec: str  # as the caller wrote it; "" for the server's own interpreter
+    python: str  # the interpreter that runs the kernel, symlinks left as they are
+    prefix: str  # the environment's root, for hints and VIRTUAL_ENV
+
+    @property
+    def label(self) -> str:
+        return self.spec or "(server default)"
+
+
+def _venv_python(root: Path) -> Path:
+    return root / "Scripts" / "python.exe" if os.name == "nt" else root / "bin" / "python"
+
+
+def resolve_env(spec: str | None, envs_dir: Path) -> Env:
+    """Map an env argument to an interpreter.
+
+    Empty: the server's own ``sys.executable``, not resolved, because in a venv
+    the symlink leads to the base interpreter, which lacks the venv's packages.
+    A bare name: ``<envs_dir>/<name>``. Anything with a path separator or a
+    leading ``~``: that path. A directory may be an env itself or hold a
+    ``.venv``; a file is taken as the interpreter.
+    """
+    if not spec:
+        return Env("", sys.executable, sys.prefix)
+    if "/" in spec or "\\" in spec or spec.startswith("~"):
+        root = Path(os.path.abspath(Path(spec).expanduser()))
+    else:
+        root = envs_dir / spec
+    if root.is_file():
+        if not os.access(root, os.X_OK):
+            raise EnvError(f"env {spec!r}: {root} is a file but not an executable interpreter")
+        return Env(spec, str(root), str(root.parent.parent))
+    if not root.exists():
+        where = "" if root.parent != envs_dir else f" (bare names are looked up in {envs_dir}; set IPYTHON_MCP_ENVS_DIR to change that)"
+        raise EnvError(f"env {spec!r}: {root} does not exist{where}")
+    for candidate in (root, root / ".venv"):
+        python = _venv_python(candidate)
+        if python.exists():
+            if not os.access(python, os.X_OK):
+                raise EnvError(f"env {spec!r}: {python} is not executable")
+            return Env(spec, str(python), str(candidate))
+    raise EnvError(f"env {spec!r}: no Python interpreter in {root} (looked for {_venv_python(root)} and {_venv_python(root / '.venv')})")
+
+
+def install_hint(env: Env) -> str:
+    """The command that would put ipykernel into this env, in the env's own dialect."""
+    prefix = Path(env.prefix)
+    if (prefix / "conda-meta").is_dir():
+        return f"conda install -p {prefix} ipykernel"
+    cfg = prefix / "pyvenv.cfg"
+    if cfg.is_file() and re.search(r"^uv\s*=", cfg.read_text(errors="replace"), re.M):
+        return f"uv pip install --python {env.python} ipykernel"
+    return f"{env.python} -m pip install ipykernel"
+
+
+# ============================================================================
+# The kernel: one ipykernel process and its ZeroMQ sockets
+# ============================================================================
+
+
+def _jupyter_session_class() -> type:
+    # jupyter_client's package import costs a few hundred ms; defer it to the
+    # first kernel so the MCP handshake is not kept waiting.
+    from jupyter_client.session import Session
+
+    return Session
+
+
+class TrioSocket:
+    """A ZeroMQ socket read the trio way.
+
+    ZeroMQ's ``FD`` is edge-triggered and only says "look at EVENTS": so read
+    until EAGAIN before waiting, and after any send wake a waiting reader,
+    because the send may have consumed the edge that announced a message.
+    """
+
+    def __init__(self, sock: zmq.Socket) -> None:
+        self.sock = sock
+        self._fd = sock.getsockopt(zmq.FD)
+        self._waiting: trio.CancelScope | None = None
+
+    def send(self, parts: list[bytes]) -> None:
+        self.sock.send_multipart(parts, zmq.NOBLOCK)
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+    async def recv(self) -> list[bytes]:
+        while True:
+            try:
+                return self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+            if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                continue
+            with trio.CancelScope() as self._waiting:
+                await trio.lowlevel.wait_readable(self._fd)
+            self._waiting = None
+
+    def close(self) -> None:
+        trio.lowlevel.notify_closing(self._fd)
+        self.sock.close(linger=0)
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        with suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name}"
+        return f"killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    # The kernel leads its own process group, so its children get the signal too.
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+class Kernel:
+    """One ipykernel process: start it, route its messages, stop it.
+
+    ``serve`` runs for the kernel's whole life inside the owning session's
+    nursery. Requests register a memory channel under their ``msg_id``; the
+    readers deliver replies and iopub messages there, and the process
+    watcher closes every channel when the kernel exits.
+    """
+
+    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.cwd = cwd
+        self._zmq = zmq_context
+        self.process: trio.Process | None = None
+        self.returncode: int | None = None
+        self.stopped_because: str | None = None
+        self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
+        self._scope = trio.CancelScope()
+        self._session: Any = None
+        self._shell: TrioSocket | None = None
+        self._iopub: TrioSocket | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "kernel.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exit_description(self) -> str:
+        if self.stopped_because:
+            return self.stopped_because
+        if self.returncode is not None:
+            return f"kernel {_describe_exit(self.returncode)}"
+        return "kernel stopped"
+
+    async def serve(self, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the kernel, report started once it answers, and run until it exits or is stopped."""
+        try:
+            with self._scope:
+                connection = self._write_connection_file()
+                self.process = await self._spawn()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch_process, nursery.cancel_scope)
+                    self._connect(connection)
+                    nursery.start_soon(self._read, self._shell)
+                    nursery.start_soon(self._read, self._iopub)
+                    with trio.move_on_after(start_timeout) as deadline:
+                        await self._handshake()
+                    if deadline.cancelled_caught:
+                        raise KernelStartError(f"kernel did not answer kernel_info within {start_timeout:g} s{self._log_tail()}")
+                    task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._terminate()
+
+    def stop(self, reason: str) -> None:
+        """Kill the kernel (serve's cleanup does it) and end every waiting request."""
+        if self.stopped_because is None and self.returncode is None:
+            self.stopped_because = reason
+        self._close_listeners()
+        self._scope.cancel()
+
+    def interrupt(self) -> None:
+        """SIGINT to the kernel's process group, as Ctrl-C in a terminal would send."""
+        if self.process is not None and self.returncode is None:
+            _signal_group(self.process.pid, signal.SIGINT)
+
+    # -- requests ----------------------------------------------------------
+
+    @contextmanager
+    def request(self, msg_type: str, content: dict[str, Any]) -> Iterator[trio.MemoryReceiveChannel[dict[str, Any]]]:
+        """Send a shell request; yield the channel that receives its reply and iopub messages.
+
+        The channel ends (EndOfChannel) when the kernel exits or is stopped.
+        """
+        assert self._session is not None and self._shell is not None
+        msg = self._session.msg(msg_type, content)
+        send, receive = trio.open_memory_channel[dict[str, Any]](MESSAGE_BUFFER)
+        msg_id = msg["header"]["msg_id"]
+        if self.returncode is not None or self.stopped_because is not None:
+            send.close()
+        else:
+            self._listeners[msg_id] = send
+            self._shell.send(self._session.serialize(msg))
+        try:
+            yield receive
+        finally:
+            self._listeners.pop(msg_id, None)
+            send.close()
+            receive.close()
+
+    # -- internals ---------------------------------------------------------
+
+    def _write_connection_file(self) -> dict[str, Any]:
+        from jupyter_client.connect import write_connection_file
+
+        self.workdir.mkdir(mode=0o700)
+        key = secrets.token_hex(32).encode()
+        _, info = write_connection_file(
+            str(self.workdir / "connection.json"),
+            ip=str(self.workdir / "ipc"),
+            transport="ipc",
+            key=key,
+            signature_scheme="hmac-sha256",
+        )
+        self._session = _jupyter_session_class()(key=key, signature_scheme="hmac-sha256", username="ipython-mcp")
+        return dict(info)
+
+    async def _spawn(self) -> trio.Process:
+        environ = dict(os.environ)
+        # ipykernel exits by itself when this pid stops being its parent.
+        environ["JPY_PARENT_PID"] = str(os.getpid())
+        prefix = Path(self.env.prefix)
+        if (prefix / "pyvenv.cfg").is_file():
+            environ["VIRTUAL_ENV"] = str(prefix)
+        else:
+            environ.pop("VIRTUAL_ENV", None)
+        # Shell escapes (!pip, subprocess) find the env's own tools first.
+        environ["PATH"] = os.pathsep.join([str(Path(self.env.python).parent), environ.get("PATH", "")])
+        command = [
+            self.env.python, "-m", "ipykernel_launcher",
+            "-f", str(self.workdir / "connection.json"),
+            # Kernels are many and short-lived: no shared history database to lock.
+            "--HistoryManager.hist_file=:memory:",
+        ]
+        with open(self.log_path, "wb") as log_file:
+            # stdin and stdout are the MCP channel: the kernel must touch neither.
+            return await trio.lowlevel.open_process(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+                env=environ,
+                start_new_session=True,
+            )
+
+    def _connect(self, info: dict[str, Any]) -> None:
+        def address(port: int) -> str:
+            return f"ipc://{info['ip']}-{port}"
+
+        shell = self._zmq.socket(zmq.DEALER)
+        shell.connect(address(info["shell_port"]))
+        iopub = self._zmq.socket(zmq.SUB)
+        iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        iopub.connect(address(info["iopub_port"]))
+        self._shell, self._iopub = TrioSocket(shell), TrioSocket(iopub)
+
+    async def _handshake(self) -> None:
+        """Wait until shell answers and iopub is subscribed.
+
+        A SUB socket misses what is published before it connects, so the
+        kernel is ready only once a kernel_info's idle status came back on
+        iopub: wait for the first reply however long start-up takes, then ask
+        again, briefly each time, until iopub echoes one.
+        """
+        with self.request("kernel_info_request", {}) as replies:
+            if await self._kernel_info(replies, need_idle=False):
+                return
+        while True:
+            with self.request("kernel_info_request", {}) as replies, trio.move_on_after(IOPUB_CHECK_S):
+                await self._kernel_info(replies, need_idle=True)
+                return
+
+    async def _kernel_info(self, replies: trio.MemoryReceiveChannel[dict[str, Any]], need_idle: bool) -> bool:
+        """Wait for a kernel_info reply (and its idle status if asked); say whether idle was seen."""
+        idle = replied = False
+        async for msg in replies:
+            if msg["msg_type"] == "kernel_info_reply":
+                replied = True
+            elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                idle = True
+            if replied and (idle or not need_idle):
+                return idle
+        raise KernelStartError(f"{self.exit_description()} during start-up{self._log_tail()}")
+
+    async def _read(self, sock: TrioSocket) -> None:
+        while True:
+            parts = await sock.recv()
+            try:
+                _, parts = self._session.feed_identities(parts)
+                msg = self._session.deserialize(parts)
+            except Exception as exc:  # unsigned, forged or malformed: drop it, never trust it
+                log.warning("dropped a kernel message that failed verification: %s", type(exc).__name__)
+                continue
+            parent = msg.get("parent_header", {}).get("msg_id")
+            listener = self._listeners.get(parent)
+            if listener is None:
+                continue
+            try:
+                await listener.send(msg)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._listeners.pop(parent, None)
+
+    async def _watch_process(self, kernel_scope: trio.CancelScope) -> None:
+        assert self.process is not None
+        self.returncode = await self.process.wait()
+        log.info("kernel %s (%s) %s", self.process.pid, self.env.label, _describe_exit(self.returncode))
+        self._close_listeners()
+        kernel_scope.cancel()
+
+    def _close_listeners(self) -> None:
+        for send in self._listeners.values():
+            send.close()
+        self._listeners.clear()
+
+    async def _terminate(self) -> None:
+        """Shielded cleanup: SIGTERM the group, a bounded grace, then SIGKILL; close sockets; remove files."""
+        self._close_listeners()
+        if self.process is not None:
+            if self.process.returncode is None:
+                _signal_group(self.process.pid, signal.SIGTERM)
+                with trio.move_on_after(TERMINATE_GRACE_S):
+                    await self.process.wait()
+            # SIGKILL the group even when the leader is gone: its children may not be.
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.returncode = await self.process.wait()
+        for sock in (self._shell, self._iopub):
+            if sock is not None:
+                sock.close()
+        self._shell = self._iopub = None
+        self._last_log = self._log_tail()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _log_tail(self) -> str:
+        if getattr(self, "_last_log", None) is not None:
+            return self._last_log
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        lines = [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
+        return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
+
+
+# ============================================================================
+# Output shaping: what the model reads
+# ============================================================================
+
+# Terminal control sequences: CSI (colours, cursor moves), OSC (titles,
+# hyperlinks), DCS/SOS/PM/APC strings, and the two-byte escapes.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # after \r and \b are applied; keeps \t and \n
+
+
+def _overstrike(line: str) -> str:
+    """Apply \\r and \\b as a terminal would, so a progress bar leaves its final state."""
+    if "\r" not in line and "\b" not in line:
+        return line
+    cells: list[str] = []
+    col = 0
+    for ch in line:
+        if ch == "\r":
+            col = 0
+        elif ch == "\b":
+            col = max(0, col - 1)
+        else:
+            if col < len(cells):
+                cells[col] = ch
+            else:
+                cells.append(ch)
+            col += 1
+    return "".join(cells)
+
+
+def clean_text(text: str) -> str:
+    """Plain text for a model: no escapes, overstrikes applied, \\n line endings."""
+    text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
+    lines = [_overstrike(line) for line in text.split("\n")]
+    return _CONTROLS.sub("", "\n".join(lines))
+
+
+@dataclass
+class Part:
+    kind: Literal["stdout", "stderr", "result", "display", "error", "note", "image"]
+    text: str = ""
+    mime: str = ""  # images only: image/png or image/jpeg, data base64 in text
+
+    @property
+    def size(self) -> int:
+        return 0 if self.kind == "image" else len(self.text)
+
+
+class Transcript:
+    """A cell's output in arrival order, held within a character budget.
+
+    Stream text is assembled into whole lines per stream and cleaned line by
+    line, so a carriage-return progress bar costs one line, not thousands.
+    The first half of the budget keeps the head, the second half a rolling
+    tail; whatever falls between goes only to a spool file in the session's
+    directory, opened the moment the budget is first exceeded. Memory stays
+    bounded however much a cell prints.
+    """
+
+    def __init__(self, budget: int, spool_path: Path, max_images: int, max_image_bytes: int) -> None:
+        self.budget = budget
+        self.head_budget = budget // 2
+        self.spool_path = spool_path
+        self.max_images = max_images
+        self.max_image_bytes = max_image_bytes
+        self.head: list[Part] = []
+        self.head_chars = 0
+        self.tail: deque[Part] = deque()
+        self.tail_chars = 0
+        self.omitted_chars = 0
+        self.omitted_lines = 0
+        self.images = 0
+        self.image_bytes = 0
+        self.images_left_out: list[str] = []
+        self.latest_line = ""
+        self._pending: dict[str, str] = {}
+        self._seen_images: set[str] = set()
+        self._spool: Any = None
+
+    # -- input -------------------------------------------------------------
+
+    def stream(self, name: str, text: str) -> None:
+        kind = "stderr" if name == "stderr" else "stdout"
+        pending = self._pending.get(kind, "") + text
+        if "\n" in pending:
+            complete, pending = pending.rsplit("\n", 1)
+            self._add(Part(kind, clean_text(complete) + "\n"))
+        if len(pending) > LONG_LINE:
+            self._add(Part(kind, clean_text(pending)))
+            pending = ""
+        self._pending[kind] = pending
+        if text.strip():
+            self.latest_line = clean_text(text.strip().rsplit("\n", 1)[-1])[-200:]
+
+    def display(self, data: dict[str, Any], kind: Literal["result", "display"]) -> None:
+        self._flush_streams()
+        for mime in ("image/png", "image/jpeg"):
+            if mime in data:
+                self._image(mime, data[mime])
+                return
+        text = _rich_text(data)
+        if text:
+            self._add(Part(kind, text if text.endswith("\n") else text + "\n"))
+
+    def error(self, traceback: list[str]) -> None:
+        self._flush_streams()
+        self._add(Part("error", clean_text("\n".join(traceback)) + "\n"))
+
+    def note(self, text: str) -> None:
+        self._flush_streams()
+        self._add(Part("note", text + "\n"))
+
+    def finish(self) -> None:
+        self._flush_streams()
+        if self._spool is not None:
+            self._spool.close()
+
+    # -- output ------------------------------------------------------------
+
+    @property
+    def truncated(self) -> bool:
+        return self.omitted_chars > 0
+
+    def marker(self) -> str:
+        return (
+            f"[... {self.omitted_lines} lines ({self.omitted_chars} characters) left out here;"
+            f" full output in {self.spool_path} ...]\n"
+        )
+
+    def parts(self) -> Iterator[Part]:
+        yield from self.head
+        if self.truncated:
+            yield Part("note", self.marker())
+        yield from self.tail
+        if self.images_left_out:
+            yield Part("note", f"[{len(self.images_left_out)} image(s) left out: {', '.join(self.images_left_out)}]\n")
+
+    def text_of(self, *kinds: str) -> str:
+        return "".join(p.text for p in self.parts() if p.kind in kinds)
+
+    def content(self) -> list[TextContent | ImageContent]:
+        """Content blocks: consecutive text merged, images where they arrived."""
+        blocks: list[TextContent | ImageContent] = []
+        text: list[str] = []
+        for part in self.parts():
+            if part.kind == "image":
+                if text:
+                    blocks.append(TextContent(type="text", text="".join(text)))
+                    text = []
+                blocks.append(ImageContent(type="image", data=part.text, mime_type=part.mime))
+            else:
+                text.append(part.text)
+        if text:
+            blocks.append(TextContent(type="text", text="".join(text)))
+        return blocks
+
+    # -- internals ---------------------------------------------------------
+
+    def _flush_streams(self) -> None:
+        for kind, pending in self._pending.items():
+            if pending:
+                self._add(Part(kind, clean_text(pending) + "\n"))  # type: ignore[arg-type]
+        self._pending.clear()
+
+    def _image(self, mime: str, data: str) -> None:
+        data = "".join(data.split())
+        digest = hashlib.sha1(data.encode()).hexdigest()
+        if digest in self._seen_images:  # a figure both returned and flushed by the inline backend
+            return
+        self._seen_images.add(digest)
+        size = len(data) * 3 // 4
+        if self.images >= self.max_images or self.image_bytes + size > self.max_image_bytes:
+            self.images_left_out.append(f"{mime} {size // 1024} KiB")
+            return
+        self.images += 1
+        self.image_bytes += size
+        self._add(Part("image", data, mime))
+
+    def _add(self, part: Part) -> None:
+        if self._spool is not None:
+            self._spool_write(part)
+        if self.head_chars + part.size <= self.head_budget and not self.tail:
+            self.head.append(part)
+            self.head_chars += part.size
+            return
+        if not self.tail and part.size and self.head_chars < self.head_budget:
+            # Split the part at the head's edge, on a line break when there is one near.
+            room = self.head_budget - self.head_chars
+            cut = part.text.rfind("\n", 0, room) + 1 or room
+            self.head.append(Part(part.kind, part.text[:cut]))
+            self.head_chars += cut
+            part = Part(part.kind, part.text[cut:])
+        if self._spool is None and self.head_chars + self.tail_chars + part.size > self.budget:
+            self._open_spool()
+            self._spool_write(part)
+        self.tail.append(part)
+        self.tail_chars += part.size
+        self._trim_tail()
+
+    def _trim_tail(self) -> None:
+        limit = self.budget - self.head_budget
+        while self.tail_chars > limit:
+            first = self.tail[0]
+            excess = self.tail_chars - limit
+            if first.size <= excess:
+                self.tail.popleft()
+                self.tail_chars -= first.size
+                self._omit(first.text if first.kind != "image" else "")
+                if first.kind == "image":
+                    self.images -= 1
+                    self.images_left_out.append(f"{first.mime} (in the omitted middle)")
+            else:
+                # Cut at the next line break after the excess, so the tail starts on a whole line.
+                cut = first.text.find("\n", excess) + 1 or excess
+                self._omit(first.text[:cut])
+                first.text = first.text[cut:]
+                self.tail_chars -= cut
+
+    def _omit(self, text: str) -> None:
+        self.omitted_chars += len(text)
+        self.omitted_lines += text.count("\n")
+
+    def _open_spool(self) -> None:
+        # Plain buffered writes to a local file: cheap enough not to need a thread.
+        self._spool = open(self.spool_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        for part in (*self.head, *self.tail):
+            self._spool_write(part)
+
+    def _spool_write(self, part: Part) -> None:
+        self._spool.write(f"[{part.mime} image]\n" if part.kind == "image" else part.text)
+
+
+def _rich_text(data: dict[str, Any]) -> str:
+    """The best text form of a rich output: small markdown or JSON, else text/plain, never raw HTML/SVG."""
+    markdown = data.get("text/markdown")
+    if isinstance(markdown, str) and len(markdown) <= RICH_TEXT_MAX:
+        return markdown
+    if "application/json" in data:
+        pretty = json.dumps(data["application/json"], indent=2, ensure_ascii=False)
+        if len(pretty) <= RICH_TEXT_MAX:
+            return pretty
+    plain = data.get("text/plain")
+    if isinstance(plain, str):
+        return clean_text(plain)
+    others = ", ".join(sorted(data)) or "nothing"
+    return f"[rich output ({others}) has no text form to show]"
+
+
+# ============================================================================
+# The session: lifecycle, lock, nursery
+# ============================================================================
+
+
+@dataclass
+class Outcome:
+    """One execute's result, as text for the model and as a record for programs."""
+
+    status: Status
+    transcript: Transcript | None = None
+    execution_count: int | None = None
+    error: dict[str, str] | None = None
+    headline: str = ""
+    warnings: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_result(self) -> CallToolResult:
+        lines = []
+        if self.status != "ok":
+            lines.append(f"[{self.headline or self.status}]")
+        lines += [f"[warning: {w}]" for w in self.warnings]
+        blocks: list[TextContent | ImageContent] = self.transcript.content() if self.transcript else []
+        if not blocks and self.status in ("ok", "timeout", "cancelled"):
+            blocks = [TextContent(type="text", text="(no output)")]
+        if lines:
+            prefix = "\n".join(lines) + "\n"
+            if blocks and isinstance(blocks[0], TextContent):
+                blocks[0] = TextContent(type="text", text=prefix + blocks[0].text)
+            else:
+                blocks.insert(0, TextContent(type="text", text=prefix))
+        transcript = self.transcript
+        record = {
+            "status": self.status,
+            "execution_count": self.execution_count,
+            "stdout": transcript.text_of("stdout") if transcript else "",
+            "stderr": transcript.text_of("stderr") if transcript else "",
+            "result": transcript.text_of("result").rstrip("\n") if transcript else "",
+            "error": self.error,
+            "warning": "; ".join(self.warnings) or None,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+        if transcript is not None and transcript.truncated:
+            record["truncated"] = {
+                "omitted_lines": transcript.omitted_lines,
+                "omitted_chars": transcript.omitted_chars,
+                "full_output": str(transcript.spool_path),
+            }
+        return CallToolResult(content=blocks, is_error=self.status != "ok", meta={META_KEY: record})
+
+
+class Session:
+    """A named kernel: created on first execute, restarted on demand, one call at a time."""
+
+    def __init__(self, name: str, env: Env, manager: "Sessions") -> None:
+        self.name = name
+        self.env = env
+        self.cwd = os.getcwd()
+        self.state = State.DEAD
+        self.kernel: Kernel | None = None
+        self.created = time.monotonic()
+        self.exec_count = 0
+        self.dead_reason: str | None = None
+        self.ever_started = False
+        self._manager = manager
+        self._lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        self._kernels_started = 0
+        self._cell_done: trio.Event | None = None
+        self._outputs = 0
+
+    @property
+    def dir(self) -> Path:
+        return self._manager.runtime_dir / f"s{id(self):x}"
+
+    def _move(self, to: State) -> None:
+        if to not in TRANSITIONS[self.state]:
+            raise RuntimeError(f"session {self.name!r}: no move from {self.state.value} to {to.value}")
+        log.debug("session %r: %s -> %s", self.name, self.state.value, to.value)
+        self.state = to
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "env": self.env.spec or None,
+            "python": self.env.python,
+            "status": self.state.value,
+            "uptime_s": round(time.monotonic() - self.created, 1),
+            "exec_count": self.exec_count,
+            "pid": self.kernel.pid if self.kernel else None,
+            "cwd": self.cwd,
+        }
+
+    # -- kernel lifecycle --------------------------------------------------
+
+    async def _run(self, *, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            task_status.started(nursery)
+            await trio.sleep_forever()
+
+    async def _start_kernel(self) -> None:
+        """Start a kernel under the lock; on failure the session stays dead and nothing is left behind."""
+        if self._nursery is None:
+            self._nursery = await self._manager.nursery.start(self._run)
+        self._move(State.STARTING)
+        self._kernels_started += 1
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        kernel = Kernel(self.env, self.dir / f"k{self._kernels_started}", self.cwd, self._manager.zmq)
+        self.kernel = kernel
+        try:
+            await self._nursery.start(self._serve_kernel, kernel)
+        except BaseException as exc:
+            self.kernel = None
+            self.dead_reason = f"kernel failed to start: {exc}"
+            self._move(State.DEAD)
+            raise
+        self.ever_started = True
+        self.dead_reason = None
+        self._move(State.IDLE)
+
+    async def _serve_kernel(self, kernel: Kernel, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await kernel.serve(self._manager.config.start_timeout_s, task_status=task_status)
+        if self.kernel is kernel:  # died on its own; a replaced kernel's end is old news
+            self._drop_kernel(kernel.exit_description())
+
+    def _drop_kernel(self, reason: str) -> None:
+        """Stop the current kernel, if any, and mark the session dead with the reason."""
+        kernel, self.kernel = self.kernel, None
+        if kernel is not None:
+            kernel.stop(reason)
+        if self.state is not State.DEAD:
+            self.dead_reason = reason
+            self._move(State.DEAD)
+
+    async def close(self, reason: str) -> None:
+        self._drop_kernel(reason)
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    async def reset(self) -> str:
+        self._drop_kernel("the session was reset")
+        async with self._lock:
+            if self.kernel is None:
+                await self._start_kernel()
+        return f"session {self.name!r} reset: fresh kernel (pid {self.kernel.pid}) in env {self.env.label}; all state is gone"
+
+    # -- running cells -----------------------------------------------------
+
+    async def execute(self, code: str, timeout: float, budget: int, ctx: Context | None) -> Outcome:
+        async with self._lock:
+            warnings: list[str] = []
+            if self.kernel is None:
+                lost = self.dead_reason
+                await self._start_kernel()
+                if lost and self.ever_started and self._kernels_started > 1:
+                    warnings.append(f"started a fresh kernel: the previous one was lost ({lost}); earlier state is gone")
+            kernel = self.kernel
+            assert kernel is not None
+            self._outputs += 1
+            transcript = Transcript(
+                budget,
+                self.dir / f"output-{self._outputs}.txt",
+                self._manager.config.max_images,
+                self._manager.config.max_image_bytes,
+            )
+            cell = Cell(transcript)
+            self._move(State.BUSY)
+            self._cell_done = cell.done
+            started = time.monotonic()
+            try:
+                async with trio.open_nursery() as reporters:
+                    if ctx is not None:
+                        reporters.start_soon(_report_progress, ctx, transcript, started)
+                    outcome = await self._run_cell(kernel, code, cell, timeout)
+                    reporters.cancel_scope.cancel()
+            finally:
+                transcript.finish()
+                if self.state is State.BUSY:
+                    self._move(State.IDLE)
+            if cell.count is not None:
+                self.exec_count = cell.count
+            outcome.transcript = transcript
+            outcome.execution_count = cell.count
+            outcome.warnings = warnings + outcome.warnings
+            outcome.elapsed_s = time.monotonic() - started
+            return outcome
+
+    async def _run_cell(self, kernel: Kernel, code: str, cell: "Cell", timeout: float) -> Outcome:
+        content = {"code": code, "silent": False, "store_history": True, "allow_stdin": False, "stop_on_error": True}
+        with kernel.request("execute_request", content) as replies:
+            try:
+                with trio.move_on_after(timeout) as deadline:
+                    await cell.follow(replies)
+                if deadline.cancelled_caught:
+                    stopped = await self._stop_cell(kernel, cell, replies)
+                    return Outcome("timeout", headline=f"timeout after {timeout:g} s — {stopped}")
+            except trio.Cancelled:
+                # The client cancelled the request: stop the cell the same way, shielded, then let the cancel go on.
+                with trio.CancelScope(shield=True):
+                    stopped = await self._stop_cell(kernel, cell, replies)
+                    log.info("session %r: request cancelled by the client — %s", self.name, stopped)
+                raise
+        return cell.outcome(kernel)
+
+    async def _stop_cell(self, kernel: Kernel, cell: "Cell", replies: trio.MemoryReceiveChannel[dict[str, Any]]) -> str:
+        """The interrupt ladder: SIGINT, a bounded grace to go idle, then kill the kernel."""
+        kernel.interrupt()
+        with trio.move_on_after(self._manager.config.interrupt_grace_s):
+            await cell.follow(replies)
+        if cell.done.is_set() and not cell.ended_by_exit:
+            return "kernel interrupted, session kept"
+        if cell.ended_by_exit:
+            return f"{kernel.exit_description()}; its state is lost and the next execute starts a fresh kernel"
+        grace = self._manager.config.interrupt_grace_s
+        self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
+        return f"kernel ignored SIGINT for {grace:g} s and was killed; its state is lost and the next execute starts a fresh kernel"
+
+    async def interrupt(self) -> str:
+        """Interrupt the running cell without taking the lock (the cell holds it)."""
+        kernel, done = self.kernel, self._cell_done
+        if kernel is None or self.state is not State.BUSY or done is None:
+            return f"session {self.name!r} is {self.state.value}: no cell is running"
+        kernel.interrupt()
+        grace = self._manager.config.interrupt_grace_s
+        with trio.move_on_after(grace):
+            await done.wait()
+        if done.is_set():
+            return f"interrupted the running cell in session {self.name!r}; the session is kept"
+        if self.kernel is kernel:
+            self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
+        return f"the cell ignored SIGINT for {grace:g} s: killed the kernel of session {self.name!r}; its state is lost and the next execute starts a fresh one"
+
+
+class Cell:
+    """What one execute_request produced so far; resumable across the deadline and the grace."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.reply: dict[str, Any] | None = None
+        self.idle = False
+        self.count: int | None = None
+        self.error: dict[str, str] | None = None
+        self.done = trio.Event()
+        self.ended_by_exit = False
+
+    async def follow(self, replies: trio.MemoryReceiveChannel[dict[str, Any]]) -> None:
+        """Consume messages until both execute_reply and idle arrived, or the kernel is gone."""
+        if self.done.is_set():
+            return
+        async for msg in replies:
+            self._take(msg)
+            if self.reply is not None and self.idle:
+                break
+        else:
+            self.ended_by_exit = True
+        self.done.set()
+
+    def _take(self, msg: dict[str, Any]) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        out = self.transcript
+        if kind == "stream":
+            out.stream(content.get("name", "stdout"), content.get("text", ""))
+        elif kind == "execute_result":
+            out.display(content.get("data", {}), "result")
+        elif kind in ("display_data", "update_display_data"):
+            out.display(content.get("data", {}), "display")
+        elif kind == "error":
+            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
+            out.error(content.get("traceback", []))
+        elif kind == "execute_input":
+            self.count = content.get("execution_count", self.count)
+        elif kind == "status":
+            self.idle = content.get("execution_state") == "idle"
+        elif kind == "execute_reply":
+            self.reply = content
+            self.count = content.get("execution_count", self.count)
+            if content.get("status") == "error" and self.error is None:
+                self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
+
+    def outcome(self, kernel: Kernel) -> Outcome:
+        if self.ended_by_exit:
+            self.transcript.note(f"[the kernel's state is lost; the next execute starts a fresh kernel]")
+            return Outcome("died", headline=f"died: {kernel.exit_description()}", error={"ename": "KernelDied", "evalue": kernel.exit_description()})
+        if self.error is not None or (self.reply or {}).get("status") == "error":
+            error = self.error or {"ename": "Error", "evalue": ""}
+            return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
+        return Outcome("ok")
+
+
+async def _report_progress(ctx: Context, transcript: Transcript, started: float) -> None:
+    """Progress notifications while a cell runs: the latest line and the elapsed time, rate-limited.
+
+    A no-op on the wire when the client sent no progress token.
+    """
+    ticks = 0
+    while True:
+        await trio.sleep(PROGRESS_INTERVAL_S)
+        ticks += 1
+        elapsed = time.monotonic() - started
+        message = f"running for {elapsed:.0f} s"
+        if transcript.latest_line:
+            message += f" — {transcript.latest_line}"
+        await ctx.report_progress(ticks, None, message)
+
+
+class Sessions:
+    """Every session of this server, the runtime directory, and the nursery they live in."""
+
+    def __init__(self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context) -> None:
+        self.config = config
+        self.nursery = nursery
+        self.runtime_dir = runtime_dir
+        self.zmq = zmq_context
+        self._sessions: dict[str, Session] = {}
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._sessions.values()))
+
+    def known(self) -> str:
+        return ", ".join(repr(n) for n in sorted(self._sessions)) or "none"
+
+    def get(self, name: str) -> Session:
+        check_session_name(name)
+        try:
+            return self._sessions[name]
+        except KeyError:
+            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}") from None
+
+    def get_or_create(self, name: str, env: Env) -> Session:
+        if (session := self._sessions.get(name)) is not None:
+            return session
+        if len(self._sessions) >= self.config.max_sessions:
+            raise ToolError(
+                f"cannot create session {name!r}: the server's cap of {self.config.max_sessions} live sessions is reached"
+                f" (raise it with --max-sessions); shut one down first. Known sessions: {self.known()}"
+            )
+        session = self._sessions[name] = Session(name, env, self)
+        return session
+
+    def forget(self, session: Session) -> None:
+        if self._sessions.get(session.name) is session:
+            del self._sessions[session.name]
+
+    async def shutdown(self, name: str) -> str:
+        session = self.get(name)
+        self.forget(session)
+        await session.close("the session was shut down")
+        return f"session {name!r} shut down; its kernel is gone"
+
+    async def close_all(self) -> None:
+        for session in self:
+            self.forget(session)
+            await session.close("the server is shutting down")
+
+
+@asynccontextmanager
+async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
+    """The session registry with its nursery and private runtime directory; every kernel is gone on exit."""
+    runtime_dir = Path(tempfile.mkdtemp(prefix="ipython-mcp-"))  # mkdtemp makes it 0700
+    zmq_context = zmq.Context()
+    try:
+        async with trio.open_nursery() as nursery:
+            sessions = Sessions(config, nursery, runtime_dir, zmq_context)
+            try:
+                yield sessions
+            finally:
+                with trio.CancelScope(shield=True):
+                    await sessions.close_all()
+                nursery.cancel_scope.cancel()
+    finally:
+        zmq_context.term()
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+# ============================================================================
+# The MCP tools
+# ============================================================================
+
+
+def check_session_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ToolError("session name must be a non-empty string, for example 'main'")
+    if len(name) > MAX_SESSION_NAME:
+        raise ToolError(f"session name is {len(name)} characters long; the limit is {MAX_SESSION_NAME}")
+    if not name.isprintable():
+        raise ToolError(f"session name {name!r} contains control characters; use printable characters only")
+
+
+def check_timeout(timeout_s: float | None, default: float) -> tuple[float, list[str]]:
+    if timeout_s is None:
+        return default, []
+    if math.isnan(timeout_s) or timeout_s <= 0:
+        raise ToolError(f"timeout_s must be a positive number of seconds, got {timeout_s}")
+    if timeout_s > MAX_TIMEOUT_S:
+        return MAX_TIMEOUT_S, [f"timeout_s={timeout_s:g} clamped to the maximum of {MAX_TIMEOUT_S:g} s"]
+    return timeout_s, []
+
+
+def build_server(sessions: Sessions) -> MCPServer:
+    """The MCP server with the five tools, all acting on this registry."""
+    config = sessions.config
+    server = MCPServer(
+        "ipython-mcp",
+        version=__version__,
+        instructions=(
+            "Stateful Python: each named session is a persistent IPython kernel. Variables, imports and the "
+            "working directory survive between execute calls, like notebook cells. Use one session per task; "
+            "list_sessions shows them."
+        ),
+    )
+    default_timeout = config.default_timeout_s
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Run Python in a session", destructive_hint=True, open_world_hint=True),
+        description=(
+            "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
+            "of the last expression, in order, plus images (e.g. matplotlib plots). The session's kernel is "
+            "created on first use and keeps variables, imports and the working directory between calls. "
+            "IPython syntax works (%magics, !shell). stdin is not available: input() fails at once. "
+            f"Long output keeps its head and tail within {config.output_chars} characters; the full text is "
+            "saved to a file named in the reply. A non-ok status is named on the reply's first line."
+        ),
+    )
+    async def execute(
+        ctx: Context,
+        session: Annotated[str, Field(description="Session name, e.g. 'main'. A new name creates a new kernel.")],
+        code: Annotated[str, Field(description="Python/IPython code to run, like one notebook cell.")],
+        env: Annotated[
+            str | None,
+            Field(
+                description=(
+                    "Python environment for a NEW session; ignored (with a warning) for an existing one. "
+                    "Omit for the server's own Python. A bare name means ~/envs/<name> (IPYTHON_MCP_ENVS_DIR "
+                    "changes the directory); a path (with '/' or starting with '~') means that venv/conda env "
+                    "or interpreter. The env needs ipykernel installed."
+                )
+            ),
+        ] = None,
+        timeout_s: Annotated[
+            float | None,
+            Field(
+                description=(
+                    f"Seconds before the cell is interrupted (default {default_timeout:g}). On timeout the kernel "
+                    "gets a KeyboardInterrupt, partial output is returned and the session is kept."
+                )
+            ),
+        ] = None,
+        max_output_chars: Annotated[
+            int | None,
+            Field(description=f"Text budget for this reply (default {config.output_chars}, at most {MAX_OUTPUT_CHARS})."),
+        ] = None,
+    ) -> CallToolResult:
+        check_session_name(session)
+        timeout, warnings = check_timeout(timeout_s, default_timeout)
+        budget = config.output_chars
+        if max_output_chars is not None:
+            if max_output_chars < 200:
+                raise ToolError(f"max_output_chars must be at least 200, got {max_output_chars}")
+            if max_output_chars > MAX_OUTPUT_CHARS:
+                warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
+            budget = min(max_output_chars, MAX_OUTPUT_CHARS)
+        try:
+            requested = resolve_env(env, config.envs_dir)
+        except EnvError as exc:
+            return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
+        existing = sessions._sessions.get(session)
+        if existing is not None and env and requested.python != existing.env.python:
+            warnings.append(
+                f"session {session!r} already runs in env {existing.env.label} ({existing.env.python}); "
+                f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
+            )
+        target = existing or sessions.get_or_create(session, requested)
+        try:
+            outcome = await target.execute(code, timeout, budget, ctx)
+        except KernelStartError as exc:
+            sessions.forget(target)
+            return _start_failure(target.env, exc).to_result()
+        outcome.warnings = warnings + outcome.warnings
+        return outcome.to_result()
+
+    @server.tool(
+        annotations=ToolAnnotations(title="List sessions", read_only_hint=True),
+        description=(
+            "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s, "
+            "exec_count (the last cell's execution count), kernel pid and working directory."
+        ),
+    )
+    async def list_sessions() -> list[dict[str, Any]]:
+        return [s.info() for s in sessions]
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Restart a session's kernel", destructive_hint=True),
+        description="Restart the session's kernel: every variable and import is wiped; the name and env are kept.",
+    )
+    async def reset(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
+        target = sessions.get(session)
+        try:
+            return await target.reset()
+        except KernelStartError as exc:
+            raise ToolError(f"session {session!r} could not restart its kernel: {exc}") from None
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Shut a session down", destructive_hint=True),
+        description="Kill the session's kernel (and anything it started) and forget the session.",
+    )
+    async def shutdown(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
+        return await sessions.shutdown(session)
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Interrupt a running cell", destructive_hint=False, idempotent_hint=True),
+        description=(
+            "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would; the pending "
+            f"execute then returns. A cell that ignores it for {config.interrupt_grace_s:g} s has its kernel "
+            "killed, losing the session's state."
+        ),
+    )
+    async def interrupt(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
+        return await sessions.get(session).interrupt()
+
+    return server
+
+
+def _start_failure(env: Env, exc: KernelStartError) -> Outcome:
+    text = str(exc)
+    if "No module named ipykernel" in text or "No module named 'ipykernel" in text:
+        message = (
+            f"ipykernel is not installed in env {env.label} (python: {env.python}). "
+            f"Install it with: {install_hint(env)}"
+        )
+        return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "EnvError", "evalue": message})
+    message = f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}"
+    return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "KernelStartError", "evalue": message})
+
+
+# ============================================================================
+# main()
+# ============================================================================
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="ipython-mcp",
+        description="MCP server (stdio) giving each named session a stateful IPython kernel.",
+        epilog=(
+            "Environment: MCP_TOOL_TIMEOUT (ms; default cell timeout is this minus 2 s, else 58 s), "
+            "IPYTHON_MCP_ENVS_DIR (where bare env names live, default ~/envs), IPYTHON_MCP_OUTPUT_CHARS, "
+            "IPYTHON_MCP_MAX_SESSIONS."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--max-sessions", type=int, help=f"cap on live sessions (default {MAX_SESSIONS})")
+    parser.add_argument("--output-chars", type=int, help=f"text budget per execute reply (default {OUTPUT_CHARS})")
+    parser.add_argument("--max-images", type=int, help=f"images per execute reply (default {MAX_IMAGES})")
+    parser.add_argument("--max-image-bytes", type=int, help=f"image bytes per execute reply (default {MAX_IMAGE_BYTES})")
+    parser.add_argument("--interrupt-grace", type=float, help=f"seconds a cell has to obey SIGINT before its kernel is killed (default {INTERRUPT_GRACE_S:g})")
+    parser.add_argument("--start-timeout", type=float, help=f"seconds a kernel has to start (default {START_TIMEOUT_S:g})")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    return parser.parse_args(argv)
+
+
+async def _cancel_on_signals(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for signum in signals:
+            log.info("received %s: shutting down", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+async def serve_stdio(config: Config) -> None:
+    async with open_sessions(config) as sessions:
+        server = build_server(sessions)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_cancel_on_signals, nursery.cancel_scope)
+            await server.run_stdio_async()
+            nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    # stdout is the protocol channel: logs go to stderr only.
+    logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
+    config = Config.from_environ(
+        max_sessions=args.max_sessions,
+        output_chars=args.output_chars,
+        max_images=args.max_images,
+        max_image_bytes=args.max_image_bytes,
+        interrupt_grace_s=args.interrupt_grace,
+        start_timeout_s=args.start_timeout,
+    )
+    trio.run(serve_stdio, config)
+
+
+if __name__ == "__main__":
+    main()
