@@ -234,6 +234,58 @@ def _jupyter_session_class() -> type:
     return Session
 
 
+# Starts ipykernel as ``python -m ipykernel_launcher`` would, except for one
+# thing: ipykernel binds a loopback TCP socket to collect output from forked
+# children (multiprocessing with fork). Rebind that pipe to an IPC socket in
+# the kernel's private directory so no kernel opens a TCP port. If this
+# ipykernel's internals differ, the stock behaviour is kept.
+#
+# It also holds the read end of the server's lifeline pipe: the server never
+# writes to it, so a read returns only when the server is gone, however it
+# died (even SIGKILL); the kernel then kills its own process group, children
+# included.
+KERNEL_BOOTSTRAP = """
+import os, signal, sys, threading
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+def _lifeline(fd=int(os.environ.pop("IPYTHON_MCP_LIFELINE"))):
+    while os.read(fd, 1):
+        pass
+    os.killpg(0, signal.SIGKILL)
+
+threading.Thread(target=_lifeline, name="ipython-mcp-lifeline", daemon=True).start()
+try:
+    import zmq
+    from ipykernel import iostream
+    address = os.environ.pop("IPYTHON_MCP_FORK_PIPE")
+    stock = iostream.IOPubThread
+
+    def _setup_pipe_in(self):
+        self._pipe_uuid = os.urandom(16)
+        pipe_in = self.socket.context.socket(zmq.PULL)
+        pipe_in.linger = 0
+        pipe_in.bind(address)
+        self._pipe_in = iostream.ZMQStream(pipe_in, self.io_loop)
+        self._pipe_in.on_recv(self._handle_pipe_msg)
+
+    def _setup_pipe_out(self):
+        ctx = zmq.Context()
+        pipe_out = ctx.socket(zmq.PUSH)
+        pipe_out.linger = 3000
+        pipe_out.connect(address)
+        return ctx, pipe_out
+
+    if all(hasattr(stock, name) for name in ("_setup_pipe_in", "_setup_pipe_out", "_handle_pipe_msg")):
+        stock._setup_pipe_in, stock._setup_pipe_out = _setup_pipe_in, _setup_pipe_out
+except Exception:
+    pass
+sys.argv[0] = "ipykernel_launcher"
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
 class TrioSocket:
     """A ZeroMQ socket read the trio way.
 
@@ -292,8 +344,9 @@ class Kernel:
     watcher closes every channel when the kernel exits.
     """
 
-    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context) -> None:
+    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int) -> None:
         self.env = env
+        self._lifeline = lifeline
         self.workdir = workdir
         self.cwd = cwd
         self._zmq = zmq_context
@@ -327,16 +380,23 @@ class Kernel:
             with self._scope:
                 connection = self._write_connection_file()
                 self.process = await self._spawn()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._watch_process, nursery.cancel_scope)
-                    self._connect(connection)
-                    nursery.start_soon(self._read, self._shell)
-                    nursery.start_soon(self._read, self._iopub)
-                    with trio.move_on_after(start_timeout) as deadline:
-                        await self._handshake()
-                    if deadline.cancelled_caught:
-                        raise KernelStartError(f"kernel did not answer kernel_info within {start_timeout:g} s{self._log_tail()}")
-                    task_status.started()
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._watch_process, nursery.cancel_scope)
+                        self._connect(connection)
+                        nursery.start_soon(self._read, self._shell)
+                        nursery.start_soon(self._read, self._iopub)
+                        with trio.move_on_after(start_timeout) as deadline:
+                            await self._handshake()
+                        if deadline.cancelled_caught:
+                            raise KernelStartError(f"kernel did not answer within {start_timeout:g} s{self._log_tail()}")
+                        task_status.started()
+                except BaseExceptionGroup as group:
+                    # Surface a start failure as itself, not wrapped by the nursery.
+                    failure, rest = group.split(KernelStartError)
+                    if failure is not None and rest is None:
+                        raise failure.exceptions[0] from None
+                    raise
         finally:
             with trio.CancelScope(shield=True):
                 await self._terminate()
@@ -405,8 +465,10 @@ class Kernel:
             environ.pop("VIRTUAL_ENV", None)
         # Shell escapes (!pip, subprocess) find the env's own tools first.
         environ["PATH"] = os.pathsep.join([str(Path(self.env.python).parent), environ.get("PATH", "")])
+        environ["IPYTHON_MCP_FORK_PIPE"] = f"ipc://{self.workdir / 'fork-pipe'}"
+        environ["IPYTHON_MCP_LIFELINE"] = str(self._lifeline)
         command = [
-            self.env.python, "-m", "ipykernel_launcher",
+            self.env.python, "-c", KERNEL_BOOTSTRAP,
             "-f", str(self.workdir / "connection.json"),
             # Kernels are many and short-lived: no shared history database to lock.
             "--HistoryManager.hist_file=:memory:",
@@ -421,6 +483,7 @@ class Kernel:
                 cwd=self.cwd,
                 env=environ,
                 start_new_session=True,
+                pass_fds=(self._lifeline,),
             )
 
     def _connect(self, info: dict[str, Any]) -> None:
@@ -882,7 +945,7 @@ class Session:
         self._move(State.STARTING)
         self._kernels_started += 1
         self.dir.mkdir(mode=0o700, exist_ok=True)
-        kernel = Kernel(self.env, self.dir / f"k{self._kernels_started}", self.cwd, self._manager.zmq)
+        kernel = Kernel(self.env, self.dir / f"k{self._kernels_started}", self.cwd, self._manager.zmq, self._manager.lifeline)
         self.kernel = kernel
         try:
             await self._nursery.start(self._serve_kernel, kernel)
@@ -1084,8 +1147,9 @@ async def _report_progress(ctx: Context, transcript: Transcript, started: float)
 class Sessions:
     """Every session of this server, the runtime directory, and the nursery they live in."""
 
-    def __init__(self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context) -> None:
+    def __init__(self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context, lifeline: int) -> None:
         self.config = config
+        self.lifeline = lifeline  # read end of the pipe every kernel watches for the server's death
         self.nursery = nursery
         self.runtime_dir = runtime_dir
         self.zmq = zmq_context
@@ -1136,9 +1200,10 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
     """The session registry with its nursery and private runtime directory; every kernel is gone on exit."""
     runtime_dir = Path(tempfile.mkdtemp(prefix="ipython-mcp-"))  # mkdtemp makes it 0700
     zmq_context = zmq.Context()
+    lifeline_read, lifeline_write = os.pipe()  # the write end is never written; it closes when this process ends
     try:
         async with trio.open_nursery() as nursery:
-            sessions = Sessions(config, nursery, runtime_dir, zmq_context)
+            sessions = Sessions(config, nursery, runtime_dir, zmq_context, lifeline_read)
             try:
                 yield sessions
             finally:
@@ -1147,6 +1212,8 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
                 nursery.cancel_scope.cancel()
     finally:
         zmq_context.term()
+        os.close(lifeline_read)
+        os.close(lifeline_write)
         shutil.rmtree(runtime_dir, ignore_errors=True)
 
 
@@ -1344,12 +1411,74 @@ async def _cancel_on_signals(scope: trio.CancelScope) -> None:
             return
 
 
+class _LineReader:
+    """The MCP wire's input, read by trio itself so that a signal can cancel the read.
+
+    (The SDK's default stdin reader blocks a worker thread that no cancel reaches,
+    so SIGTERM would wait for the client to close stdin.)
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._stream = trio.lowlevel.FdStream(fd)
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes already searched for a newline: a 10 MB line is scanned once
+
+    def __aiter__(self) -> "_LineReader":
+        return self
+
+    async def __anext__(self) -> str:
+        while (end := self._buffer.find(b"\n", self._scanned)) < 0:
+            self._scanned = len(self._buffer)
+            chunk = await self._stream.receive_some(1 << 16)
+            if not chunk:
+                if not self._buffer:
+                    raise StopAsyncIteration
+                end = len(self._buffer)
+                break
+            self._buffer += chunk
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        self._scanned = 0
+        return line.decode("utf-8", errors="replace")
+
+
+class _LineWriter:
+    """The MCP wire's output, written by trio."""
+
+    def __init__(self, fd: int) -> None:
+        self._stream = trio.lowlevel.FdStream(fd)
+
+    async def write(self, text: str) -> None:
+        await self._stream.send_all(text.encode("utf-8"))
+
+    async def flush(self) -> None:
+        pass
+
+
+def _claim_stdio() -> tuple[int, int]:
+    """Take fds 0 and 1 for the protocol; leave /dev/null and stderr in their place.
+
+    Anything else in this process that reads stdin or prints then cannot corrupt the wire.
+    """
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return wire_in, wire_out
+
+
 async def serve_stdio(config: Config) -> None:
+    from mcp.server.stdio import stdio_server
+
+    wire_in, wire_out = _claim_stdio()
     async with open_sessions(config) as sessions:
         server = build_server(sessions)
+        lowlevel = server._lowlevel_server  # what run_stdio_async drives, with our own streams
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_cancel_on_signals, nursery.cancel_scope)
-            await server.run_stdio_async()
+            async with stdio_server(_LineReader(wire_in), _LineWriter(wire_out)) as (read, write):  # type: ignore[arg-type]
+                await lowlevel.run(read, write, lowlevel.create_initialization_options())
             nursery.cancel_scope.cancel()
 
 

@@ -1,0 +1,819 @@
+"""Tests for ipython_mcp: real ipykernel processes, driven through a real MCP client.
+
+Most tests use the SDK's in-process client-server pairing; the end-to-end
+tests start the installed console script and speak MCP over its stdio.
+"""
+
+import base64
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import trio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+import ipython_mcp
+from ipython_mcp import META_KEY, Config, build_server, open_sessions
+
+# A 1x1 red PNG, small enough to inline.
+PNG_1PX = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+
+
+# ---------------------------------------------------------------------------
+# fixtures and helpers
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config(tmp_path):
+    return Config(envs_dir=tmp_path / "envs", interrupt_grace_s=2.0)
+
+
+@pytest.fixture
+async def sessions(config):
+    async with open_sessions(config) as sessions:
+        yield sessions
+
+
+@pytest.fixture
+async def client(sessions):
+    async with Client(build_server(sessions)) as client:
+        yield client
+
+
+def text(result) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def record(result) -> dict:
+    return result.meta[META_KEY]
+
+
+async def run(client, session, code, **kwargs):
+    return await client.call_tool("execute", {"session": session, "code": code, **kwargs})
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def wait_gone(pids, within: float = 10.0) -> list[int]:
+    """Bounded wait for processes to exit (the OS gives no event for another's child)."""
+    deadline = time.monotonic() + within
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        await trio.sleep(0.05)
+    return left
+
+
+def listening_tcp_inodes() -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed while we looked
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+async def kernel_pid(client, session) -> int:
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    return next(s["pid"] for s in listing if s["name"] == session)
+
+
+# ---------------------------------------------------------------------------
+# the core contract
+# ---------------------------------------------------------------------------
+
+
+async def test_state_persists_and_output_comes_in_order(client):
+    result = await run(client, "main", "import os\nx = 41\nprint('hello')\nx + 1")
+    assert not result.is_error
+    assert text(result) == "hello\n42\n"
+    assert result.structured_content is None
+    rec = record(result)
+    assert rec["status"] == "ok"
+    assert rec["stdout"] == "hello\n"
+    assert rec["result"] == "42"
+    assert rec["execution_count"] == 1
+    assert rec["error"] is None and rec["warning"] is None
+    assert rec["elapsed_s"] >= 0
+
+    result = await run(client, "main", "import sys\nprint('to err', file=sys.stderr)\nos.chdir('/')\nx")
+    assert text(result) == "to err\n41\n"
+    assert record(result)["stderr"] == "to err\n"
+    assert record(result)["execution_count"] == 2
+    assert text(await run(client, "main", "os.getcwd()")) == "'/'\n"
+
+
+async def test_empty_output_says_so(client):
+    result = await run(client, "main", "y = 1")
+    assert not result.is_error
+    assert text(result) == "(no output)"
+
+
+async def test_error_status_carries_a_clean_traceback(client):
+    result = await run(client, "main", "def f():\n    return 1/0\nf()")
+    assert result.is_error
+    body = text(result)
+    assert body.startswith("[error: ZeroDivisionError: division by zero]\n")
+    assert "\x1b" not in body
+    assert "----> 3 f()" in body and "return 1/0" in body
+    rec = record(result)
+    assert rec["status"] == "error"
+    assert rec["error"] == {"ename": "ZeroDivisionError", "evalue": "division by zero"}
+    # the session survives its errors
+    assert text(await run(client, "main", "f.__name__")) == "'f'\n"
+
+
+async def test_timeout_interrupts_keeps_partial_output_and_the_session(client):
+    await run(client, "main", "kept = 'yes'")
+    started = time.monotonic()
+    result = await run(
+        client, "main", "import time\nprint('partial', flush=True)\ntime.sleep(30)\nkept = 'no'", timeout_s=2
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 15, "the reply must come long before the cell would have finished"
+    assert result.is_error
+    body = text(result)
+    assert body.startswith("[timeout after 2 s — kernel interrupted, session kept]")
+    assert "partial" in body and "KeyboardInterrupt" in body
+    assert record(result)["status"] == "timeout"
+    assert text(await run(client, "main", "kept")) == "'yes'\n"
+
+
+async def test_interrupt_stops_an_in_flight_execute(client):
+    await run(client, "main", "import time")
+    async with trio.open_nursery() as nursery:
+        results = []
+
+        async def long_cell():
+            results.append(await run(client, "main", "print('started', flush=True)\ntime.sleep(60)"))
+
+        nursery.start_soon(long_cell)
+        # wait until the cell is really running in the kernel
+        while True:
+            listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+            if listing[0]["status"] == "busy":
+                break
+            await trio.sleep(0.05)
+        started = time.monotonic()
+        reply = await client.call_tool("interrupt", {"session": "main"})
+        assert "interrupted" in text(reply)
+    assert time.monotonic() - started < 10
+    result = results[0]
+    assert result.is_error
+    assert "KeyboardInterrupt" in text(result)
+    assert record(result)["error"]["ename"] == "KeyboardInterrupt"
+    assert text(await run(client, "main", "1 + 1")) == "2\n"
+
+
+async def test_interrupt_with_nothing_running_says_so(client):
+    await run(client, "main", "1")
+    reply = await client.call_tool("interrupt", {"session": "main"})
+    assert not reply.is_error
+    assert "no cell is running" in text(reply)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_client_cancellation_interrupts_the_kernel(sessions, mode):
+    async with Client(build_server(sessions), mode=mode) as client:
+        await run(client, "main", "import time\nfinished = False")
+        with trio.move_on_after(1.5) as scope:
+            await run(client, "main", "time.sleep(20)\nfinished = True")
+        assert scope.cancelled_caught
+        started = time.monotonic()
+        result = await run(client, "main", "finished")
+        # The kernel was interrupted: the next cell does not wait for the 20 s sleep.
+        assert time.monotonic() - started < 10
+        assert text(result) == "False\n"
+
+
+async def test_two_sessions_run_at_the_same_time(client):
+    await run(client, "a", "import time")
+    await run(client, "b", "import time")
+    stamps = {}
+
+    async def nap(name):
+        result = await run(client, name, "t0 = time.time(); time.sleep(1); (t0, time.time())")
+        stamps[name] = eval(text(result))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(nap, "a")
+        nursery.start_soon(nap, "b")
+    (a0, a1), (b0, b1) = stamps["a"], stamps["b"]
+    assert max(a0, b0) < min(a1, b1), "the two sleeps must overlap in time"
+
+
+async def test_calls_to_one_session_run_one_at_a_time(client):
+    await run(client, "main", "import time\nlog = []")
+    async with trio.open_nursery() as nursery:
+        for i in range(3):
+            nursery.start_soon(run, client, "main", f"log.append(('start', {i})); time.sleep(0.2); log.append(('end', {i}))")
+    entries = eval(text(await run(client, "main", "log")))
+    assert len(entries) == 6
+    for start, end in zip(entries[::2], entries[1::2]):
+        assert start[0] == "start" and end == ("end", start[1])
+
+
+async def test_reset_wipes_state_and_keeps_name_and_env(client):
+    await run(client, "main", "z = 5")
+    pid = await kernel_pid(client, "main")
+    reply = await client.call_tool("reset", {"session": "main"})
+    assert not reply.is_error and "reset" in text(reply)
+    assert await wait_gone([pid]) == []
+    result = await run(client, "main", "z")
+    assert result.is_error and record(result)["error"]["ename"] == "NameError"
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert [s["name"] for s in listing] == ["main"]
+    assert listing[0]["pid"] != pid
+
+
+async def test_shutdown_kills_the_kernel_and_its_children(client):
+    result = await run(client, "main", "import subprocess\np = subprocess.Popen(['sleep', '300'])\np.pid")
+    child = int(text(result))
+    pid = await kernel_pid(client, "main")
+    assert alive(child) and alive(pid)
+    reply = await client.call_tool("shutdown", {"session": "main"})
+    assert not reply.is_error
+    assert await wait_gone([pid, child]) == []
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing == []
+
+
+async def test_unknown_session_names_the_known_ones(client):
+    await run(client, "alpha", "1")
+    for tool in ("reset", "shutdown", "interrupt"):
+        reply = await client.call_tool(tool, {"session": "nope"})
+        assert reply.is_error
+        assert "'nope'" in text(reply) and "'alpha'" in text(reply)
+
+
+async def test_list_sessions_fields(client):
+    await run(client, "main", "1")
+    await run(client, "main", "2")
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    (entry,) = listing
+    assert entry["name"] == "main"
+    assert entry["env"] is None
+    assert entry["python"] == sys.executable
+    assert entry["status"] == "idle"
+    assert entry["uptime_s"] >= 0
+    assert entry["exec_count"] == 2
+    assert alive(entry["pid"])
+
+
+# ---------------------------------------------------------------------------
+# environments
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def venv_with_ipykernel(tmp_path_factory):
+    root = tmp_path_factory.mktemp("envs") / "withkernel"
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    python = root / "bin" / "python"
+    uv = shutil.which("uv")
+    if uv:
+        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "ipykernel"], check=True)
+    else:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "ipykernel"], check=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def venv_without_ipykernel(tmp_path_factory):
+    root = tmp_path_factory.mktemp("envs") / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    return root
+
+
+async def test_env_by_path_runs_in_that_interpreter(client, venv_with_ipykernel):
+    result = await run(client, "venv", "import sys\nsys.prefix", env=str(venv_with_ipykernel))
+    assert not result.is_error, text(result)
+    assert text(result).strip().strip("'") == str(venv_with_ipykernel)
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing[0]["python"] == str(venv_with_ipykernel / "bin" / "python")
+    assert listing[0]["env"] == str(venv_with_ipykernel)
+
+
+async def test_env_by_bare_name_looks_in_the_envs_dir(sessions, venv_with_ipykernel):
+    envs_dir = venv_with_ipykernel.parent
+    sessions.config = Config(envs_dir=envs_dir)
+    async with Client(build_server(sessions)) as client:
+        result = await run(client, "named", "import sys\nsys.prefix", env=venv_with_ipykernel.name)
+        assert not result.is_error, text(result)
+        assert str(venv_with_ipykernel) in text(result)
+
+
+async def test_env_as_an_interpreter_path(client, venv_with_ipykernel):
+    python = venv_with_ipykernel / "bin" / "python"
+    result = await run(client, "byexe", "import sys\nsys.prefix", env=str(python))
+    assert not result.is_error, text(result)
+    assert str(venv_with_ipykernel) in text(result)
+
+
+async def test_env_mismatch_warns_and_runs_in_the_original_env(client, venv_with_ipykernel):
+    await run(client, "main", "import sys")
+    result = await run(client, "main", "sys.prefix", env=str(venv_with_ipykernel))
+    assert not result.is_error
+    body = text(result)
+    assert body.startswith("[warning: session 'main' already runs in env (server default)")
+    assert str(venv_with_ipykernel) not in body.split("\n", 1)[1]
+    assert "ignored" in record(result)["warning"]
+
+
+async def test_missing_interpreter_is_an_env_error(client, tmp_path):
+    result = await run(client, "ghost", "1", env=str(tmp_path / "no-such-env"))
+    assert result.is_error
+    assert record(result)["status"] == "env_error"
+    assert "does not exist" in text(result)
+    result = await run(client, "ghost", "1", env="no-such-name")
+    assert "bare names are looked up in" in text(result)
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing == []
+
+
+async def test_env_without_ipykernel_gets_an_install_hint(client, venv_without_ipykernel):
+    started = time.monotonic()
+    result = await run(client, "bare", "1", env=str(venv_without_ipykernel))
+    assert time.monotonic() - started < 30
+    assert result.is_error
+    assert record(result)["status"] == "env_error"
+    python = venv_without_ipykernel / "bin" / "python"
+    assert f"ipykernel is not installed in env {venv_without_ipykernel}" in text(result)
+    assert f"{python} -m pip install ipykernel" in text(result)
+    # nothing is kept of a session that never started
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing == []
+
+
+def test_install_hint_fits_the_env(tmp_path):
+    conda = tmp_path / "conda"
+    (conda / "conda-meta").mkdir(parents=True)
+    env = ipython_mcp.Env("conda", str(conda / "bin" / "python"), str(conda))
+    assert ipython_mcp.install_hint(env) == f"conda install -p {conda} ipykernel"
+    uv = tmp_path / "uvenv"
+    uv.mkdir()
+    (uv / "pyvenv.cfg").write_text("home = /usr/bin\nuv = 0.13.9\n")
+    env = ipython_mcp.Env("uvenv", str(uv / "bin" / "python"), str(uv))
+    assert ipython_mcp.install_hint(env) == f"uv pip install --python {uv}/bin/python ipykernel"
+
+
+def test_default_env_is_sys_executable_unresolved():
+    env = ipython_mcp.resolve_env(None, Path("/nonexistent"))
+    assert env.python == sys.executable
+    assert ipython_mcp.resolve_env("", Path("/nonexistent")).python == sys.executable
+
+
+# ---------------------------------------------------------------------------
+# hygiene: no TCP, no orphans, private files
+# ---------------------------------------------------------------------------
+
+
+async def test_no_tcp_listener_and_a_private_runtime_dir(client, sessions):
+    await run(client, "main", "1")
+    pid = await kernel_pid(client, "main")
+    listening = listening_tcp_inodes()
+    assert not (socket_inodes(pid) & listening), "the kernel listens on TCP"
+    assert not (socket_inodes(os.getpid()) & listening), "the server listens on TCP"
+    assert sessions.runtime_dir.stat().st_mode & 0o777 == 0o700
+    connection = next(sessions.runtime_dir.rglob("connection.json"))
+    assert connection.stat().st_mode & 0o777 == 0o600
+    assert json.loads(connection.read_text())["transport"] == "ipc"
+
+
+async def test_output_of_forked_children_still_arrives(client):
+    code = "import multiprocessing as mp\nctx = mp.get_context('fork')\np = ctx.Process(target=print, args=('from the child',))\np.start(); p.join()"
+    assert "from the child" in text(await run(client, "main", code))
+
+
+async def test_closing_the_registry_leaves_no_process_or_file(config):
+    async with open_sessions(config) as sessions:
+        async with Client(build_server(sessions)) as client:
+            pids = []
+            for name in ("a", "b"):
+                result = await run(client, name, "import subprocess\nsubprocess.Popen(['sleep', '300']).pid")
+                pids.append(int(text(result)))
+                pids.append(await kernel_pid(client, name))
+        runtime_dir = sessions.runtime_dir
+    assert await wait_gone(pids, within=5) == []
+    assert not runtime_dir.exists()
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "complaint"),
+    [("", "non-empty"), ("   ", "non-empty"), ("x" * 65, "limit is 64"), ("a\x1bb", "control characters")],
+)
+async def test_bad_session_names_are_refused(client, name, complaint):
+    result = await run(client, name, "1")
+    assert result.is_error
+    assert complaint in text(result)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, -1e-9])
+async def test_bad_timeouts_are_refused(client, timeout):
+    result = await run(client, "main", "1", timeout_s=timeout)
+    assert result.is_error
+    assert "timeout_s must be a positive number" in text(result)
+
+
+def test_timeouts_that_json_cannot_carry_are_still_checked():
+    # The SDK's client turns NaN and infinity into null on the wire; a raw client might not.
+    with pytest.raises(ipython_mcp.ToolError, match="positive number"):
+        ipython_mcp.check_timeout(math.nan, 58)
+    timeout, warnings = ipython_mcp.check_timeout(math.inf, 58)
+    assert timeout == ipython_mcp.MAX_TIMEOUT_S and "clamped" in warnings[0]
+
+
+async def test_huge_timeouts_are_clamped_with_a_warning(client):
+    result = await run(client, "main", "1", timeout_s=1e12)
+    assert not result.is_error
+    assert "clamped" in text(result)
+
+
+async def test_wrong_argument_types_are_refused(client):
+    result = await client.call_tool("execute", {"session": "main", "code": 12})
+    assert result.is_error
+    assert "code" in text(result)
+
+
+# ---------------------------------------------------------------------------
+# what the model sees
+# ---------------------------------------------------------------------------
+
+
+async def test_png_and_jpeg_arrive_as_image_blocks_in_order(client):
+    code = (
+        "from IPython.display import Image, display\n"
+        f"png = {PNG_1PX!r}\n"
+        "print('before')\n"
+        "display(Image(data=png, format='png'))\n"
+        "print('between', flush=True)\n"
+        "display({'image/jpeg': 'AAAA', 'text/plain': '<jpeg>'}, raw=True)\n"
+        "print('after')"
+    )
+    result = await run(client, "main", code)
+    kinds = [block.type for block in result.content]
+    assert kinds == ["text", "image", "text", "image", "text"]
+    assert result.content[0].text == "before\n"
+    assert base64.b64decode(result.content[1].data) == PNG_1PX
+    assert result.content[1].mime_type == "image/png"
+    assert result.content[3].mime_type == "image/jpeg"
+    assert result.content[4].text == "after\n"
+
+
+async def test_html_and_svg_fall_back_to_text(client):
+    code = (
+        "from IPython.display import HTML, SVG, display\n"
+        "display(HTML('<table><tr><td>cell</td></tr></table>'))\n"
+        "display({'image/svg+xml': '<svg></svg>'}, raw=True)"
+    )
+    body = text(await run(client, "main", code))
+    assert "<table>" not in body and "<svg" not in body
+    assert "IPython.core.display.HTML object" in body
+    assert "no text form" in body
+
+
+async def test_terminal_codes_and_carriage_returns_are_cleaned(client):
+    code = (
+        "import sys\n"
+        "print('\\x1b[31mred\\x1b[0m \\x1b]0;title\\x07plain')\n"
+        "for i in range(101):\n"
+        "    sys.stdout.write(f'\\rprogress {i:3d}%')\n"
+        "print()\n"
+        "print('abc\\bd\\r\\n')"
+    )
+    assert text(await run(client, "main", code)) == "red plain\nprogress 100%\nabd\n\n"
+
+
+async def test_input_fails_at_once(client):
+    started = time.monotonic()
+    result = await run(client, "main", "input('name? ')", timeout_s=20)
+    assert time.monotonic() - started < 10
+    assert result.is_error
+    assert record(result)["error"]["ename"] == "StdinNotImplementedError"
+    result = await run(client, "main", "import getpass\ngetpass.getpass()", timeout_s=20)
+    assert time.monotonic() - started < 20
+    assert record(result)["error"]["ename"] == "StdinNotImplementedError"
+
+
+async def test_long_output_keeps_head_and_tail_and_spools_the_rest(client):
+    result = await run(client, "main", "for i in range(20000):\n    print(f'line {i}')", max_output_chars=2000)
+    body = text(result)
+    assert body.startswith("line 0\nline 1\n")
+    assert body.endswith("line 19999\n")
+    assert len(body) < 2400
+    rec = record(result)
+    truncated = rec["truncated"]
+    marker = f"[... {truncated['omitted_lines']} lines ({truncated['omitted_chars']} characters) left out here;"
+    assert marker in body
+    spool = Path(truncated["full_output"])
+    assert spool.read_text() == "".join(f"line {i}\n" for i in range(20000))
+    # the model can read the spool from its own kernel
+    assert text(await run(client, "main", f"len(open({str(spool)!r}).readlines())")) == "20000\n"
+
+
+# ---------------------------------------------------------------------------
+# kernels that die or will not stop
+# ---------------------------------------------------------------------------
+
+
+async def test_a_kernel_dying_mid_cell_is_reported_at_once(client):
+    await run(client, "main", "import os, time\nkept = 1")
+    started = time.monotonic()
+    result = await run(client, "main", "print('last words', flush=True)\ntime.sleep(0.3)\nos._exit(3)", timeout_s=50)
+    assert time.monotonic() - started < 10, "death must not wait for the timeout"
+    assert result.is_error
+    rec = record(result)
+    assert rec["status"] == "died"
+    assert "exited with code 3" in text(result)
+    assert "last words" in text(result)
+    assert "state is lost" in text(result)
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing[0]["status"] == "dead"
+
+    result = await run(client, "main", "'kept' in dir()")
+    assert not result.is_error
+    assert text(result).startswith("[warning: started a fresh kernel: the previous one was lost (kernel exited with code 3)")
+    assert text(result).endswith("False\n")
+
+
+async def test_a_kernel_killed_while_idle_is_restarted_by_the_next_execute(client):
+    pid = int(text(await run(client, "main", "import os\nos.getpid()")))
+    os.kill(pid, signal.SIGKILL)
+    assert await wait_gone([pid]) == []
+    while (await client.call_tool("list_sessions", {})).structured_content["result"][0]["status"] != "dead":
+        await trio.sleep(0.02)  # the watcher runs in the server's own loop; give it its turn
+    result = await run(client, "main", "1 + 1")
+    assert "killed by SIGKILL" in text(result)
+    assert text(result).endswith("2\n")
+
+
+@pytest.mark.parametrize("how", ["timeout", "interrupt"])
+async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, config, how):
+    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('stubborn', flush=True)\ntime.sleep(60)"
+    await run(client, "main", "x = 1")
+    pid = await kernel_pid(client, "main")
+    results = []
+    started = time.monotonic()
+    async with trio.open_nursery() as nursery:
+
+        async def cell():
+            results.append(await run(client, "main", code, timeout_s=1 if how == "timeout" else 50))
+
+        nursery.start_soon(cell)
+        if how == "interrupt":
+            while (await client.call_tool("list_sessions", {})).structured_content["result"][0]["status"] != "busy":
+                await trio.sleep(0.05)
+            reply = await client.call_tool("interrupt", {"session": "main"})
+            assert "ignored SIGINT" in text(reply) and "killed" in text(reply)
+    assert time.monotonic() - started < 1 + config.interrupt_grace_s + 8
+    (result,) = results
+    assert result.is_error
+    assert "stubborn" in text(result)
+    assert "state is lost" in text(result)
+    assert await wait_gone([pid]) == []
+    result = await run(client, "main", "'x' in dir()")
+    assert text(result).endswith("False\n")
+
+
+# ---------------------------------------------------------------------------
+# end to end: the console script over stdio
+# ---------------------------------------------------------------------------
+
+CONSOLE_SCRIPT = shutil.which("ipython-mcp", path=os.path.dirname(sys.executable)) or "ipython-mcp"
+
+
+def runtime_dirs() -> set[Path]:
+    return set(Path(os.environ.get("TMPDIR", "/tmp")).glob("ipython-mcp-*"))
+
+
+async def test_console_script_serves_a_real_stdio_client():
+    before = runtime_dirs()
+    params = StdioServerParameters(command=CONSOLE_SCRIPT, args=[])
+    async with Client(params) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        assert tools == {"execute", "list_sessions", "reset", "shutdown", "interrupt"}
+        await run(client, "e2e", "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nv = 6 * 7")
+        result = await run(client, "e2e", "v")
+        assert text(result) == "42\n" and record(result)["status"] == "ok"
+        result = await run(client, "e2e", "1/0")
+        assert result.is_error and record(result)["status"] == "error"
+        pids = [int(text(await run(client, "e2e", "import os\nos.getpid()"))), int(text(await run(client, "e2e", "child.pid")))]
+    # stdin closed: the server shuts every kernel down and removes its runtime directory
+    assert await wait_gone(pids, within=5) == []
+    assert runtime_dirs() - before == set()
+
+
+class RawServer:
+    """The console script on pipes, spoken to in newline-delimited JSON-RPC."""
+
+    def __init__(self, process: trio.Process):
+        self.process = process
+        self._buffer = b""
+        self._next_id = 0
+
+    async def send(self, message: dict) -> None:
+        await self.process.stdin.send_all(json.dumps(message).encode() + b"\n")
+
+    async def receive(self) -> dict:
+        while b"\n" not in self._buffer:
+            chunk = await self.process.stdout.receive_some()
+            assert chunk, "server closed stdout"
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    async def request(self, method: str, params: dict) -> dict:
+        self._next_id += 1
+        await self.send({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
+        while True:
+            message = await self.receive()
+            if message.get("id") == self._next_id:
+                return message
+
+    async def initialize(self) -> None:
+        reply = await self.request(
+            "initialize",
+            {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+        )
+        assert reply["result"]["serverInfo"]["name"] == "ipython-mcp"
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    async def execute(self, session: str, code: str) -> str:
+        reply = await self.request("tools/call", {"name": "execute", "arguments": {"session": session, "code": code}})
+        return "".join(block["text"] for block in reply["result"]["content"] if block["type"] == "text")
+
+
+async def start_raw_server(nursery) -> RawServer:
+    process = await trio.lowlevel.open_process(
+        [CONSOLE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    nursery.start_soon(process.wait)
+    server = RawServer(process)
+    await server.initialize()
+    return server
+
+
+async def spawn_kernels_with_children(server: RawServer) -> list[int]:
+    pids = []
+    for name in ("one", "two"):
+        pids.append(int(await server.execute(name, "import os\nos.getpid()")))
+        pids.append(int(await server.execute(name, "import subprocess\nsubprocess.Popen(['sleep', '300']).pid")))
+    return pids
+
+
+@pytest.mark.parametrize("how", ["eof", "SIGTERM", "SIGINT"])
+async def test_server_exit_takes_every_kernel_and_child_with_it(nursery, how):
+    before = runtime_dirs()
+    server = await start_raw_server(nursery)
+    pids = await spawn_kernels_with_children(server)
+    assert all(alive(pid) for pid in pids)
+    if how == "eof":
+        await server.process.stdin.aclose()
+    else:
+        server.process.send_signal(getattr(signal, how))
+    with trio.fail_after(10):
+        await server.process.wait()
+    assert await wait_gone(pids, within=5) == []
+    assert runtime_dirs() - before == set()
+
+
+async def test_kernels_die_with_a_server_killed_by_sigkill(nursery):
+    server = await start_raw_server(nursery)
+    pids = await spawn_kernels_with_children(server)
+    server.process.kill()
+    await server.process.wait()
+    assert await wait_gone(pids, within=10) == []
+
+
+async def test_garbage_on_stdin_does_not_stop_the_server(nursery):
+    server = await start_raw_server(nursery)
+    assert await server.execute("main", "x = 5\nx") == "5\n"
+    await server.process.stdin.send_all(b"this is not json\n{\"jsonrpc\": \"2.0\", \"id\": \n")
+    assert await server.execute("main", "x * 2") == "10\n"
+    await server.process.stdin.aclose()
+    with trio.fail_after(10):
+        await server.process.wait()
+
+
+# ---------------------------------------------------------------------------
+# more of what the model sees: plots, progress, limits
+# ---------------------------------------------------------------------------
+
+
+async def test_matplotlib_figures_become_one_image_each(client):
+    pytest.importorskip("matplotlib", reason="matplotlib is in the test extra; install it to run this")
+    shown = await run(client, "main", "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()")
+    assert [b.type for b in shown.content] == ["image"], text(shown)
+    assert shown.content[0].mime_type == "image/png"
+    # a figure left as the cell's value is shown once, not once as the value and once by the backend
+    value = await run(client, "main", "fig, ax = plt.subplots()\nax.plot([0, 1])\nfig")
+    assert [b.type for b in value.content] == ["image"]
+
+
+async def test_image_cap_replaces_the_excess_with_a_note(sessions):
+    sessions.config = Config(max_images=2)
+    async with Client(build_server(sessions)) as client:
+        code = (
+            "from IPython.display import Image, display\n"
+            f"for i in range(4):\n    display(Image(data={PNG_1PX!r} + bytes([i]), format='png'))"
+        )
+        result = await run(client, "main", code)
+        assert [b.type for b in result.content] == ["image", "image", "text"]
+        assert "[2 image(s) left out" in result.content[2].text
+
+
+async def test_long_cells_report_progress(client):
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append((progress, message))
+
+    code = "import time\nfor i in range(5):\n    print(f'step {i}', flush=True)\n    time.sleep(0.6)"
+    result = await client.call_tool("execute", {"session": "main", "code": code}, progress_callback=on_progress)
+    assert not result.is_error
+    assert len(updates) >= 2
+    assert len(updates) <= 5, "progress is rate-limited"
+    progress = [p for p, _ in updates]
+    assert progress == sorted(progress)
+    assert any("step" in message for _, message in updates)
+    assert all(message.startswith("running for") for _, message in updates)
+
+
+async def test_session_cap_refuses_the_next_session(sessions):
+    sessions.config = Config(max_sessions=2)
+    async with Client(build_server(sessions)) as client:
+        assert not (await run(client, "a", "1")).is_error
+        assert not (await run(client, "b", "1")).is_error
+        refused = await run(client, "c", "1")
+        assert refused.is_error
+        assert "cap of 2 live sessions" in text(refused)
+        assert text(await run(client, "a", "2")) == "2\n"
+        await client.call_tool("shutdown", {"session": "b"})
+        assert not (await run(client, "c", "1")).is_error
+
+
+async def test_a_ten_megabyte_cell_runs(client):
+    code = "data = '" + "x" * (10 * 1024 * 1024) + "'\nlen(data)"
+    result = await run(client, "main", code, timeout_s=50)
+    assert text(result) == f"{10 * 1024 * 1024}\n"
+
+
+def vm_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+async def test_a_flood_of_output_keeps_server_memory_bounded(nursery):
+    server = await start_raw_server(nursery)
+    pid = server.process.pid
+    assert await server.execute("flood", "1") == "1\n"
+    idle = vm_kib(pid, "VmRSS")
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak to now
+    body = await server.execute("flood", "for i in range(2_000_000):\n    print(i)")
+    peak = vm_kib(pid, "VmHWM")
+    assert body.startswith("0\n1\n2\n") and body.endswith("1999999\n")
+    assert "left out here; full output in" in body
+    assert (peak - idle) / 1024 < 50, f"server grew from {idle} KiB to a peak of {peak} KiB"
+    await server.process.stdin.aclose()
