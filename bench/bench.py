@@ -1,0 +1,191 @@
+"""Benchmark ipython-mcp against baselines measured in the same run.
+
+    uv run python bench/bench.py [--quick]
+
+Every number that has a fair baseline is printed as a ratio to it, because
+the machines this runs on are shared and noisy: absolute times drift, ratios
+taken minutes apart on the same machine much less.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import trio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+SERVER = [shutil.which("ipython-mcp", path=os.path.dirname(sys.executable)) or "ipython-mcp"]
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def server_pid() -> int:
+    """The console script's pid: the newest process running it that is our child."""
+    me = os.getpid()
+    for entry in sorted(Path("/proc").glob("[0-9]*"), key=lambda p: -int(p.name)):
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me and b"ipython-mcp" in cmdline:
+            return int(entry.name)
+    raise RuntimeError("server process not found")
+
+
+def bare_zmq_round_trips(n: int) -> list[float]:
+    """execute -> reply + idle straight over ZeroMQ to a stock ipykernel, IPC transport."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(transport="ipc")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    try:
+        times = []
+        for _ in range(n + 5):
+            started = time.perf_counter()
+            msg_id = kc.execute("1", store_history=True)
+            reply = idle = False
+            while not (reply and idle):
+                if not reply and kc.shell_channel.msg_ready():
+                    reply = kc.get_shell_msg()["parent_header"].get("msg_id") == msg_id
+                    continue
+                msg = kc.get_iopub_msg(timeout=10)
+                if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status":
+                    idle = msg["content"]["execution_state"] == "idle"
+                if idle and not reply:
+                    kc.get_shell_msg(timeout=10)
+                    reply = True
+            times.append(time.perf_counter() - started)
+        return times[5:]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+async def call(client, session, code, **kwargs):
+    return await client.call_tool("execute", {"session": session, "code": code, **kwargs})
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+async def main(quick: bool) -> None:
+    n = 50 if quick else 300
+    print(f"# ipython-mcp benchmark — {time.strftime('%Y-%m-%d')}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    import ipykernel
+    import mcp
+
+    print(f"ipykernel {ipykernel.__version__}, mcp {getattr(mcp, '__version__', '2.x')}, trio {trio.__version__}\n")
+
+    params = StdioServerParameters(command=SERVER[0], args=[])
+    started = time.perf_counter()
+    async with Client(params) as client:
+        connected = time.perf_counter()
+        pid = server_pid()
+        await call(client, "warm", "1")
+        first = time.perf_counter() - connected
+        print(f"start-up: connect {ms(connected - started)}; first execute (cold kernel) {first:.2f} s")
+
+        # 1. trivial round trip vs bare ZeroMQ, interleaved in blocks so drift hits both alike
+        mcp_times: list[float] = []
+        zmq_times: list[float] = []
+        for _ in range(3):
+            zmq_times += await trio.to_thread.run_sync(bare_zmq_round_trips, n // 3)
+            for _ in range(n // 3):
+                t0 = time.perf_counter()
+                await call(client, "warm", "1")
+                mcp_times.append(time.perf_counter() - t0)
+        m_med, z_med = statistics.median(mcp_times), statistics.median(zmq_times)
+        print(
+            f"round trip `1`: MCP stdio median {ms(m_med)} vs bare ZeroMQ {ms(z_med)}"
+            f" -> ratio {m_med / z_med:.2f}x (target <= 1.15x)"
+        )
+
+        # 2. sessions sleeping 1 s at once
+        for count in (4, 16):
+            names = [f"s{count}-{i}" for i in range(count)]
+            async with trio.open_nursery() as nursery:
+                for name in names:
+                    nursery.start_soon(call, client, name, "import time")
+            t0 = time.perf_counter()
+            async with trio.open_nursery() as nursery:
+                for name in names:
+                    nursery.start_soon(call, client, name, "time.sleep(1)")
+            wall = time.perf_counter() - t0
+            target = 1.3 if count == 4 else 2.0
+            print(f"{count} sessions x sleep(1) at once: wall {wall:.2f} s (target <= {target} s)")
+        idle_rss = rss_kib(pid)
+        print(f"server RSS with 21 idle sessions: {idle_rss / 1024:.1f} MiB")
+        for i in range(16):
+            await client.call_tool("shutdown", {"session": f"s16-{i}"})
+
+        # 3. interrupt latency and timeout overshoot
+        await call(client, "warm", "import time")
+        latencies = []
+        for _ in range(3 if quick else 5):
+            async with trio.open_nursery() as nursery:
+                done = trio.Event()
+                stamps = {}
+
+                async def cell():
+                    await call(client, "warm", "time.sleep(30)")
+                    stamps["returned"] = time.perf_counter()
+                    done.set()
+
+                nursery.start_soon(cell)
+                while True:
+                    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+                    if any(s["name"] == "warm" and s["status"] == "busy" for s in listing):
+                        break
+                    await trio.sleep(0.01)
+                await trio.sleep(0.2)
+                stamps["sent"] = time.perf_counter()
+                await client.call_tool("interrupt", {"session": "warm"})
+                await done.wait()
+            latencies.append(stamps["returned"] - stamps["sent"])
+        print(f"interrupt -> in-flight execute returns: median {ms(statistics.median(latencies))} (target < 600 ms)")
+        overshoots = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            await call(client, "warm", "time.sleep(30)", timeout_s=2)
+            overshoots.append(time.perf_counter() - t0)
+        print(f"timeout_s=2 returns after: median {statistics.median(overshoots):.2f} s (target < 2.6 s)")
+
+        # 4. a 2,000,000-line flood: reply time vs the kernel's own print time, peak RSS
+        lines = 200_000 if quick else 2_000_000
+        code = f"import sys, time\nt0 = time.perf_counter()\nfor i in range({lines}):\n    print(i)\nsys.stdout.flush()\nkernel_s = time.perf_counter() - t0"
+        await call(client, "flood", "1")
+        before = rss_kib(pid)
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        t0 = time.perf_counter()
+        await call(client, "flood", code, timeout_s=300)
+        reply_s = time.perf_counter() - t0
+        peak = rss_kib(pid, "VmHWM")
+        kernel_s = float((await call(client, "flood", "kernel_s")).content[0].text)
+        print(
+            f"{lines:,}-line flood: reply {reply_s:.2f} s vs kernel print {kernel_s:.2f} s -> ratio {reply_s / kernel_s:.2f}x"
+            f" (target <= 1.5x); server RSS {before / 1024:.0f} MiB -> peak {peak / 1024:.0f} MiB"
+            f" (+{(peak - before) / 1024:.1f} MiB, target < 50)"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations, a smaller flood")
+    trio.run(main, parser.parse_args().quick)
