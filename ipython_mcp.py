@@ -906,7 +906,8 @@ class Session:
         self._lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._kernels_started = 0
-        self._cell_done: trio.Event | None = None
+        self._cell: Cell | None = None  # the running cell, for interrupt
+        self._moved = trio.Event()  # set and replaced on every state change
         self._outputs = 0
 
     @property
@@ -918,6 +919,13 @@ class Session:
             raise RuntimeError(f"session {self.name!r}: no move from {self.state.value} to {to.value}")
         log.debug("session %r: %s -> %s", self.name, self.state.value, to.value)
         self.state = to
+        self._moved.set()
+        self._moved = trio.Event()
+
+    async def wait_for(self, state: State) -> None:
+        """Return once the session is in ``state`` (used to act on a running cell, and by tests)."""
+        while self.state is not state:
+            await self._moved.wait()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -1006,7 +1014,7 @@ class Session:
             )
             cell = Cell(transcript)
             self._move(State.BUSY)
-            self._cell_done = cell.done
+            self._cell = cell
             started = time.monotonic()
             try:
                 async with trio.open_nursery() as reporters:
@@ -1045,9 +1053,11 @@ class Session:
 
     async def _stop_cell(self, kernel: Kernel, cell: "Cell", replies: trio.MemoryReceiveChannel[dict[str, Any]]) -> str:
         """The interrupt ladder: SIGINT, a bounded grace to go idle, then kill the kernel."""
-        kernel.interrupt()
         with trio.move_on_after(self._manager.config.interrupt_grace_s):
-            await cell.follow(replies)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_interrupt_once_started, kernel, cell)
+                await cell.follow(replies)
+                nursery.cancel_scope.cancel()
         if cell.done.is_set() and not cell.ended_by_exit:
             return "kernel interrupted, session kept"
         if cell.ended_by_exit:
@@ -1058,14 +1068,14 @@ class Session:
 
     async def interrupt(self) -> str:
         """Interrupt the running cell without taking the lock (the cell holds it)."""
-        kernel, done = self.kernel, self._cell_done
-        if kernel is None or self.state is not State.BUSY or done is None:
+        kernel, cell = self.kernel, self._cell
+        if kernel is None or self.state is not State.BUSY or cell is None:
             return f"session {self.name!r} is {self.state.value}: no cell is running"
-        kernel.interrupt()
         grace = self._manager.config.interrupt_grace_s
         with trio.move_on_after(grace):
-            await done.wait()
-        if done.is_set():
+            await _interrupt_once_started(kernel, cell)
+            await cell.done.wait()
+        if cell.done.is_set():
             return f"interrupted the running cell in session {self.name!r}; the session is kept"
         if self.kernel is kernel:
             self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
@@ -1081,6 +1091,7 @@ class Cell:
         self.idle = False
         self.count: int | None = None
         self.error: dict[str, str] | None = None
+        self.started = trio.Event()  # the kernel began running this cell
         self.done = trio.Event()
         self.ended_by_exit = False
 
@@ -1110,8 +1121,10 @@ class Cell:
             out.error(content.get("traceback", []))
         elif kind == "execute_input":
             self.count = content.get("execution_count", self.count)
+            self.started.set()
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
+            self.started.set()
         elif kind == "execute_reply":
             self.reply = content
             self.count = content.get("execution_count", self.count)
@@ -1126,6 +1139,14 @@ class Cell:
             error = self.error or {"ename": "Error", "evalue": ""}
             return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
         return Outcome("ok")
+
+
+async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
+    # ipykernel ignores SIGINT between cells: a signal sent before the cell
+    # began would be lost, so wait for the kernel to say it started.
+    await cell.started.wait()
+    if not cell.done.is_set():
+        kernel.interrupt()
 
 
 async def _report_progress(ctx: Context, transcript: Transcript, started: float) -> None:

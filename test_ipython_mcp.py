@@ -21,7 +21,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 import ipython_mcp
-from ipython_mcp import META_KEY, Config, build_server, open_sessions
+from ipython_mcp import META_KEY, Config, State, build_server, open_sessions
 
 # A 1x1 red PNG, small enough to inline.
 PNG_1PX = base64.b64decode(
@@ -174,7 +174,7 @@ async def test_timeout_interrupts_keeps_partial_output_and_the_session(client):
     assert text(await run(client, "main", "kept")) == "'yes'\n"
 
 
-async def test_interrupt_stops_an_in_flight_execute(client):
+async def test_interrupt_stops_an_in_flight_execute(client, sessions):
     await run(client, "main", "import time")
     async with trio.open_nursery() as nursery:
         results = []
@@ -183,12 +183,7 @@ async def test_interrupt_stops_an_in_flight_execute(client):
             results.append(await run(client, "main", "print('started', flush=True)\ntime.sleep(60)"))
 
         nursery.start_soon(long_cell)
-        # wait until the cell is really running in the kernel
-        while True:
-            listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
-            if listing[0]["status"] == "busy":
-                break
-            await trio.sleep(0.05)
+        await sessions.get("main").wait_for(State.BUSY)
         started = time.monotonic()
         reply = await client.call_tool("interrupt", {"session": "main"})
         assert "interrupted" in text(reply)
@@ -576,20 +571,29 @@ async def test_a_kernel_dying_mid_cell_is_reported_at_once(client):
     assert text(result).endswith("False\n")
 
 
-async def test_a_kernel_killed_while_idle_is_restarted_by_the_next_execute(client):
+async def test_a_kernel_killed_while_idle_is_restarted_by_the_next_execute(client, sessions):
     pid = int(text(await run(client, "main", "import os\nos.getpid()")))
     os.kill(pid, signal.SIGKILL)
     assert await wait_gone([pid]) == []
-    while (await client.call_tool("list_sessions", {})).structured_content["result"][0]["status"] != "dead":
-        await trio.sleep(0.02)  # the watcher runs in the server's own loop; give it its turn
+    with trio.fail_after(10):
+        await sessions.get("main").wait_for(State.DEAD)
     result = await run(client, "main", "1 + 1")
     assert "killed by SIGKILL" in text(result)
     assert text(result).endswith("2\n")
 
 
+STUBBORN_CELLS = {
+    # a handler that ignores SIGINT
+    "ignored": "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('stubborn', flush=True)\ntime.sleep(60)",
+    # SIGINT masked at the C level, as a native extension blocking in C may do
+    "masked": "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\nprint('stubborn', flush=True)\ntime.sleep(60)",
+}
+
+
 @pytest.mark.parametrize("how", ["timeout", "interrupt"])
-async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, config, how):
-    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('stubborn', flush=True)\ntime.sleep(60)"
+@pytest.mark.parametrize("stubborn", sorted(STUBBORN_CELLS))
+async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, sessions, config, how, stubborn):
+    code = STUBBORN_CELLS[stubborn]
     await run(client, "main", "x = 1")
     pid = await kernel_pid(client, "main")
     results = []
@@ -601,8 +605,7 @@ async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, config,
 
         nursery.start_soon(cell)
         if how == "interrupt":
-            while (await client.call_tool("list_sessions", {})).structured_content["result"][0]["status"] != "busy":
-                await trio.sleep(0.05)
+            await sessions.get("main").wait_for(State.BUSY)
             reply = await client.call_tool("interrupt", {"session": "main"})
             assert "ignored SIGINT" in text(reply) and "killed" in text(reply)
     assert time.monotonic() - started < 1 + config.interrupt_grace_s + 8
@@ -817,3 +820,78 @@ async def test_a_flood_of_output_keeps_server_memory_bounded(nursery):
     assert "left out here; full output in" in body
     assert (peak - idle) / 1024 < 50, f"server grew from {idle} KiB to a peak of {peak} KiB"
     await server.process.stdin.aclose()
+
+
+async def test_forged_and_unsigned_kernel_messages_are_dropped(client):
+    # From inside the kernel, publish on its iopub socket as the current cell's output:
+    # one message with a wrong signature, one unsigned, one signed with the real key.
+    code = (
+        "k = get_ipython().kernel\n"
+        "parent = k.get_parent()\n"
+        "def wire(text, signature=None):\n"
+        "    parts = k.session.serialize(k.session.msg('stream', {'name': 'stdout', 'text': text}, parent=parent))\n"
+        "    if signature is not None:\n"
+        "        parts[parts.index(b'<IDS|MSG>') + 1] = signature\n"
+        "    k.iopub_socket.send_multipart(parts)\n"
+        "wire('FORGED\\n', b'0' * 64)\n"
+        "wire('UNSIGNED\\n', b'')\n"
+        "wire('GENUINE\\n')\n"
+    )
+    body = text(await run(client, "main", code))
+    assert "GENUINE" in body
+    assert "FORGED" not in body and "UNSIGNED" not in body
+
+
+# ---------------------------------------------------------------------------
+# kernels that do not start
+# ---------------------------------------------------------------------------
+
+
+def fake_python(path: Path, script: str) -> Path:
+    """An "interpreter" that is a shell script: for start-up failures a real kernel cannot produce."""
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+async def test_an_interpreter_that_never_answers_times_out_and_leaves_nothing(sessions, tmp_path):
+    pidfile = tmp_path / "pid"
+    python = fake_python(tmp_path / "silent", f"echo $$ > {pidfile}\necho 'starting, slowly' >&2\nexec sleep 300\n")
+    sessions.config = Config(start_timeout_s=2)
+    async with Client(build_server(sessions)) as client:
+        started = time.monotonic()
+        result = await run(client, "silent", "1", env=str(python))
+        assert time.monotonic() - started < 10
+        assert record(result)["status"] == "env_error"
+        assert "did not answer within 2 s" in text(result)
+        assert "starting, slowly" in text(result)
+        assert await wait_gone([int(pidfile.read_text())], within=5) == []
+        assert (await client.call_tool("list_sessions", {})).structured_content["result"] == []
+
+
+async def test_an_interpreter_that_exits_at_once_is_an_env_error(client, tmp_path):
+    python = fake_python(tmp_path / "broken", "echo 'boom: this is not python' >&2\nexit 7\n")
+    result = await run(client, "broken", "1", env=str(python))
+    assert record(result)["status"] == "env_error"
+    assert "exited with code 7" in text(result)
+    assert "boom: this is not python" in text(result)
+
+
+async def test_env_that_is_a_plain_file_or_an_empty_directory(client, tmp_path):
+    plain = tmp_path / "notes.txt"
+    plain.write_text("hello")
+    result = await run(client, "file", "1", env=str(plain))
+    assert record(result)["status"] == "env_error"
+    assert "not an executable interpreter" in text(result)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = await run(client, "empty", "1", env=str(empty))
+    assert record(result)["status"] == "env_error"
+    assert "no Python interpreter" in text(result)
+    assert text(await run(client, "main", "'still serving'")) == "'still serving'\n"
+
+
+async def test_session_of_the_wrong_type_is_refused(client):
+    result = await client.call_tool("execute", {"session": ["main"], "code": "1"})
+    assert result.is_error
+    assert "session" in text(result)
