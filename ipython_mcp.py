@@ -1094,14 +1094,20 @@ class Cell:
         self.started = trio.Event()  # the kernel began running this cell
         self.done = trio.Event()
         self.ended_by_exit = False
+        self.interrupted = False  # SIGINT was sent while it ran
 
     async def follow(self, replies: trio.MemoryReceiveChannel[dict[str, Any]]) -> None:
-        """Consume messages until both execute_reply and idle arrived, or the kernel is gone."""
+        """Consume messages until execute_reply and idle arrived, or the kernel is gone.
+
+        A SIGINT that lands in ipykernel's own code after the cell (while it
+        sends the reply) is caught there and the reply is never sent; so once
+        interrupted, idle alone ends the cell.
+        """
         if self.done.is_set():
             return
         async for msg in replies:
             self._take(msg)
-            if self.reply is not None and self.idle:
+            if self.idle and (self.reply is not None or self.interrupted):
                 break
         else:
             self.ended_by_exit = True
@@ -1135,6 +1141,8 @@ class Cell:
         if self.ended_by_exit:
             self.transcript.note(f"[the kernel's state is lost; the next execute starts a fresh kernel]")
             return Outcome("died", headline=f"died: {kernel.exit_description()}", error={"ename": "KernelDied", "evalue": kernel.exit_description()})
+        if self.interrupted and self.reply is None and self.error is None:
+            self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
         if self.error is not None or (self.reply or {}).get("status") == "error":
             error = self.error or {"ename": "Error", "evalue": ""}
             return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
@@ -1146,6 +1154,7 @@ async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
     # began would be lost, so wait for the kernel to say it started.
     await cell.started.wait()
     if not cell.done.is_set():
+        cell.interrupted = True
         kernel.interrupt()
 
 

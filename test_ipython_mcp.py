@@ -895,3 +895,78 @@ async def test_session_of_the_wrong_type_is_refused(client):
     result = await client.call_tool("execute", {"session": ["main"], "code": "1"})
     assert result.is_error
     assert "session" in text(result)
+
+
+# ---------------------------------------------------------------------------
+# under load
+# ---------------------------------------------------------------------------
+
+
+def open_fds() -> set[str]:
+    return {fd.name for fd in Path("/proc/self/fd").iterdir()}
+
+
+async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
+    import random
+
+    rng = random.Random(20261124)
+    names = [f"load{n}" for n in range(8)]
+    calls_per_session = 50
+    fds_before = open_fds()
+    pids: set[int] = set()
+    replies: dict[tuple[str, int], list] = {}
+    async with open_sessions(config) as sessions:
+        async with Client(build_server(sessions)) as client:
+            for name in names:
+                await run(client, name, f"import time\ntoken = {name!r}")
+                pids.add(sessions.get(name).kernel.pid)
+            victim = names[3]
+
+            async def one_call(name: str, i: int) -> None:
+                code = f"print('M-' + '{name}-{i}')\ntime.sleep({rng.uniform(0, 0.15):.3f})"
+                timeout = rng.choice([None, None, 0.05, 0.1, 1.0])
+                kwargs = {"timeout_s": timeout} if timeout else {}
+                replies.setdefault((name, i), []).append(await run(client, name, code, **kwargs))
+
+            async def interrupter() -> None:
+                for _ in range(30):
+                    await trio.sleep(rng.uniform(0.05, 0.3))
+                    await client.call_tool("interrupt", {"session": rng.choice(names)})
+
+            async def killer() -> None:
+                session = sessions.get(victim)
+                await session.wait_for(State.BUSY)
+                await trio.sleep(0.05)
+                os.kill(session.kernel.pid, signal.SIGKILL)
+
+            with trio.fail_after(240):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(interrupter)
+                    nursery.start_soon(killer)
+                    for i in range(calls_per_session):
+                        for name in names:
+                            nursery.start_soon(one_call, name, i)
+
+            assert len(replies) == len(names) * calls_per_session
+            statuses = {}
+            for (name, i), got in replies.items():
+                assert len(got) == 1, "exactly one reply per call"
+                (result,) = got
+                body = text(result)
+                status = record(result)["status"]
+                statuses[status] = statuses.get(status, 0) + 1
+                foreign = {m for m in body.split() if m.startswith("M-") and m != f"M-{name}-{i}"}
+                assert not foreign, f"reply for {name}#{i} carries other cells' output: {foreign}"
+                if status == "ok":
+                    assert f"M-{name}-{i}" in body
+            assert statuses.get("ok", 0) > 100 and statuses.get("timeout", 0) > 10, statuses
+            assert statuses.get("died", 0) >= 1, statuses
+            for name in names:
+                result = await run(client, name, "token")
+                if name != victim:
+                    assert text(result) == f"{name!r}\n", "surviving sessions keep their state"
+                pids.add(sessions.get(name).kernel.pid)
+        runtime_dir = sessions.runtime_dir
+    assert await wait_gone(sorted(pids), within=10) == []
+    assert not runtime_dir.exists()
+    assert open_fds() - fds_before == set(), "file descriptors leaked"
