@@ -598,14 +598,21 @@ async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, session
     pid = await kernel_pid(client, "main")
     results = []
     started = time.monotonic()
+    armed = trio.Event()  # the cell has made itself deaf to SIGINT
+
+    async def on_progress(progress, total, message):
+        if "stubborn" in (message or ""):
+            armed.set()
+
     async with trio.open_nursery() as nursery:
 
         async def cell():
-            results.append(await run(client, "main", code, timeout_s=1 if how == "timeout" else 50))
+            arguments = {"session": "main", "code": code, "timeout_s": 1 if how == "timeout" else 50}
+            results.append(await client.call_tool("execute", arguments, progress_callback=on_progress))
 
         nursery.start_soon(cell)
         if how == "interrupt":
-            await sessions.get("main").wait_for(State.BUSY)
+            await armed.wait()
             reply = await client.call_tool("interrupt", {"session": "main"})
             assert "ignored SIGINT" in text(reply) and "killed" in text(reply)
     assert time.monotonic() - started < 1 + config.interrupt_grace_s + 8
