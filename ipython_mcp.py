@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +85,7 @@ TERMINATE_GRACE_S = 1.0  # between SIGTERM and SIGKILL when a kernel is shut dow
 IOPUB_CHECK_S = 0.25  # how long to wait for iopub to echo a kernel_info before asking again
 MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader waits
 MAX_SESSIONS = 32  # each kernel costs ~60-100 MB; 32 fits a 24 GiB, 2-core machine with room to spare
+SPARE_KERNELS = 1  # default-env kernels kept started, so a new session's first cell answers at once
 MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
 OUTPUT_CHARS = 20_000  # per-call text budget: well under the ~25k-token cap of common clients
 MAX_OUTPUT_CHARS = 200_000  # hard ceiling for a per-call max_output_chars
@@ -92,6 +93,7 @@ MAX_IMAGES = 8  # images per reply before the rest are summarised in one line
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # total decoded image bytes per reply
 RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
 LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
+INSTALL_TIMEOUT_S = 600.0  # an ipykernel install on a slow link; longer means something is wrong
 PROGRESS_INTERVAL_S = 1.0  # progress notifications at most this often
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
 META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the record
@@ -143,6 +145,8 @@ class Config:
     output_chars: int = OUTPUT_CHARS
     max_images: int = MAX_IMAGES
     max_image_bytes: int = MAX_IMAGE_BYTES
+    spares: int = SPARE_KERNELS
+    auto_install_ipykernel: bool = False
     envs_dir: Path = field(default_factory=lambda: Path("~/envs").expanduser())
 
     @classmethod
@@ -152,9 +156,15 @@ class Config:
         if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
             # Milliseconds, as MCP clients read it; leave room to interrupt and reply.
             values["default_timeout_s"] = max(1.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
+        if environ.get("IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL", "").lower() in ("1", "true", "yes", "on"):
+            values["auto_install_ipykernel"] = True
         if envs_dir := environ.get("IPYTHON_MCP_ENVS_DIR"):
             values["envs_dir"] = Path(envs_dir).expanduser()
-        for name, var in (("output_chars", "IPYTHON_MCP_OUTPUT_CHARS"), ("max_sessions", "IPYTHON_MCP_MAX_SESSIONS")):
+        for name, var in (
+            ("output_chars", "IPYTHON_MCP_OUTPUT_CHARS"),
+            ("max_sessions", "IPYTHON_MCP_MAX_SESSIONS"),
+            ("spares", "IPYTHON_MCP_SPARES"),
+        ):
             if var in environ:
                 values[name] = int(environ[var])
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -181,28 +191,48 @@ def _venv_python(root: Path) -> Path:
     return root / "Scripts" / "python.exe" if os.name == "nt" else root / "bin" / "python"
 
 
+def conda_roots(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[Path]:
+    """Root directories of the active conda/mamba installation, whose envs/ holds named envs."""
+    roots = []
+    if exe := environ.get("CONDA_EXE"):  # <root>/bin/conda
+        roots.append(Path(exe).parent.parent)
+    if prefix := environ.get("CONDA_PREFIX"):  # <root>, or <root>/envs/<name> when an env is active
+        path = Path(prefix)
+        roots.append(path.parent.parent if path.parent.name == "envs" else path)
+    if mamba := environ.get("MAMBA_ROOT_PREFIX"):
+        roots.append(Path(mamba))
+    return list(dict.fromkeys(roots))
+
+
 def resolve_env(spec: str | None, envs_dir: Path) -> Env:
     """Map an env argument to an interpreter.
 
     Empty: the server's own ``sys.executable``, not resolved, because in a venv
     the symlink leads to the base interpreter, which lacks the venv's packages.
-    A bare name: ``<envs_dir>/<name>``. Anything with a path separator or a
-    leading ``~``: that path. A directory may be an env itself or hold a
-    ``.venv``; a file is taken as the interpreter.
+    A bare name: ``<envs_dir>/<name>``, else ``<conda root>/envs/<name>`` of the
+    active conda. Anything with a path separator or a leading ``~``: that path.
+    A directory may be an env itself or hold a ``.venv``; a file is taken as
+    the interpreter.
     """
     if not spec:
         return Env("", sys.executable, sys.prefix)
     if "/" in spec or "\\" in spec or spec.startswith("~"):
         root = Path(os.path.abspath(Path(spec).expanduser()))
     else:
-        root = envs_dir / spec
+        places = [envs_dir / spec] + [conda / "envs" / spec for conda in conda_roots()]
+        root = next((place for place in places if place.exists()), places[0])
+        if not root.exists():
+            looked = ", ".join(str(p) for p in places)
+            raise EnvError(
+                f"env {spec!r} not found (looked in {looked}); bare names are looked up in {envs_dir}"
+                " (set IPYTHON_MCP_ENVS_DIR to change that) and in the active conda's envs/"
+            )
     if root.is_file():
         if not os.access(root, os.X_OK):
             raise EnvError(f"env {spec!r}: {root} is a file but not an executable interpreter")
         return Env(spec, str(root), str(root.parent.parent))
     if not root.exists():
-        where = "" if root.parent != envs_dir else f" (bare names are looked up in {envs_dir}; set IPYTHON_MCP_ENVS_DIR to change that)"
-        raise EnvError(f"env {spec!r}: {root} does not exist{where}")
+        raise EnvError(f"env {spec!r}: {root} does not exist")
     for candidate in (root, root / ".venv"):
         python = _venv_python(candidate)
         if python.exists():
@@ -355,6 +385,8 @@ class Kernel:
         self.process: trio.Process | None = None
         self.returncode: int | None = None
         self.stopped_because: str | None = None
+        self.owner: Any = None  # told through _kernel_gone(kernel) when the kernel ends: a Session, or the spare pool
+        self.gone = trio.Event()  # set once the process is reaped and its files are removed
         self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._scope = trio.CancelScope()
         self._session: Any = None
@@ -402,6 +434,10 @@ class Kernel:
         finally:
             with trio.CancelScope(shield=True):
                 await self._terminate()
+
+    @property
+    def alive(self) -> bool:
+        return self.returncode is None and self.stopped_because is None
 
     def stop(self, reason: str) -> None:
         """Kill the kernel (serve's cleanup does it) and end every waiting request."""
@@ -587,6 +623,7 @@ class Kernel:
         self._shell = self._iopub = None
         self._last_log = self._log_tail()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self.gone.set()
 
     def _log_tail(self) -> str:
         if getattr(self, "_last_log", None) is not None:
@@ -907,10 +944,10 @@ class Outcome:
 class Session:
     """A named kernel: created on first execute, restarted on demand, one call at a time."""
 
-    def __init__(self, name: str, env: Env, manager: "Sessions") -> None:
+    def __init__(self, name: str, env: Env, cwd: str, manager: "Sessions") -> None:
         self.name = name
         self.env = env
-        self.cwd = os.getcwd()
+        self.cwd = cwd
         self.state = State.DEAD
         self.kernel: Kernel | None = None
         self.created = time.monotonic()
@@ -968,21 +1005,21 @@ class Session:
         self._move(State.STARTING)
         self._kernels_started += 1
         self.dir.mkdir(mode=0o700, exist_ok=True)
-        kernel = Kernel(self.env, self.dir / f"k{self._kernels_started}", self.cwd, self._manager.zmq, self._manager.lifeline)
-        self.kernel = kernel
         try:
-            await self._nursery.start(self._serve_kernel, kernel)
+            kernel = self._manager.take_spare(self.env, self.cwd)
+            if kernel is None:
+                kernel = await self._manager.start_kernel(self.env, self.cwd, self._nursery)
         except BaseException as exc:
-            self.kernel = None
             self.dead_reason = f"kernel failed to start: {exc}"
             self._move(State.DEAD)
             raise
+        kernel.owner = self
+        self.kernel = kernel
         self.ever_started = True
         self.dead_reason = None
         self._move(State.IDLE)
 
-    async def _serve_kernel(self, kernel: Kernel, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await kernel.serve(self._manager.config.start_timeout_s, task_status=task_status)
+    def _kernel_gone(self, kernel: Kernel) -> None:
         if self.kernel is kernel:  # died on its own; a replaced kernel's end is old news
             self._drop_kernel(kernel.exit_description())
 
@@ -996,7 +1033,11 @@ class Session:
             self._move(State.DEAD)
 
     async def close(self, reason: str) -> None:
+        kernel = self.kernel
         self._drop_kernel(reason)
+        if kernel is not None:
+            with trio.move_on_after(TERMINATE_GRACE_S + 2):
+                await kernel.gone.wait()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -1034,7 +1075,7 @@ class Session:
             try:
                 async with trio.open_nursery() as reporters:
                     if ctx is not None:
-                        reporters.start_soon(_report_progress, ctx, transcript, started)
+                        reporters.start_soon(report_progress, ctx, "running", lambda: transcript.latest_line)
                     outcome = await self._run_cell(kernel, code, cell, timeout)
                     reporters.cancel_scope.cancel()
             finally:
@@ -1164,6 +1205,13 @@ class Cell:
         return Outcome("ok")
 
 
+async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run a kernel for its whole life, then tell its owner it ended."""
+    await kernel.serve(start_timeout, task_status=task_status)
+    if kernel.owner is not None:
+        kernel.owner._kernel_gone(kernel)
+
+
 async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
     # ipykernel ignores SIGINT between cells: a signal sent before the cell
     # began would be lost, so wait for the kernel to say it started.
@@ -1173,20 +1221,46 @@ async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
         kernel.interrupt()
 
 
-async def _report_progress(ctx: Context, transcript: Transcript, started: float) -> None:
-    """Progress notifications while a cell runs: the latest line and the elapsed time, rate-limited.
+async def report_progress(ctx: Context, doing: str, detail: Callable[[], str]) -> None:
+    """Progress notifications until cancelled: what is going on, for how long, and its latest detail.
 
-    A no-op on the wire when the client sent no progress token.
+    Rate-limited to one per PROGRESS_INTERVAL_S; a no-op on the wire when
+    the client sent no progress token.
     """
+    started = time.monotonic()
     ticks = 0
     while True:
         await trio.sleep(PROGRESS_INTERVAL_S)
         ticks += 1
-        elapsed = time.monotonic() - started
-        message = f"running for {elapsed:.0f} s"
-        if transcript.latest_line:
-            message += f" — {transcript.latest_line}"
+        message = f"{doing} for {time.monotonic() - started:.0f} s"
+        if latest := detail():
+            message += f" — {latest}"
         await ctx.report_progress(ticks, None, message)
+
+
+def lacks_ipykernel(exc: Exception) -> bool:
+    return "No module named ipykernel" in str(exc) or "No module named 'ipykernel" in str(exc)
+
+
+async def install_ipykernel(env: Env, ctx: Context | None) -> str:
+    """Install ipykernel into env with uv when it is on PATH, else the env's pip; report progress meanwhile."""
+    uv = shutil.which("uv")
+    command = [uv, "pip", "install", "--python", env.python, "ipykernel"] if uv else [env.python, "-m", "pip", "install", "ipykernel"]
+    shown = " ".join(command)
+    log.info("installing ipykernel: %s", shown)
+    async with trio.open_nursery() as nursery:
+        if ctx is not None:
+            await ctx.report_progress(0, None, f"installing ipykernel into env {env.label}: {shown}")
+            nursery.start_soon(report_progress, ctx, f"installing ipykernel into env {env.label}", lambda: "")
+        with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
+            done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
+        nursery.cancel_scope.cancel()
+    if deadline.cancelled_caught:
+        raise EnvError(f"installing ipykernel into env {env.label} took over {INSTALL_TIMEOUT_S:g} s: `{shown}` was stopped")
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:])
+        raise EnvError(f"ipykernel is not installed in env {env.label} and `{shown}` failed (exit {done.returncode}):\n{tail}")
+    return f"installed ipykernel into env {env.label} (python: {env.python}) with `{shown}`"
 
 
 class Sessions:
@@ -1199,6 +1273,11 @@ class Sessions:
         self.runtime_dir = runtime_dir
         self.zmq = zmq_context
         self._sessions: dict[str, Session] = {}
+        self._kernels = 0
+        self._spares: list[Kernel] = []
+        self._spare_wanted = trio.Event()
+        self._spare_failures = 0
+        self.spares_changed = trio.Event()  # set and replaced whenever a spare is added or taken
 
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
@@ -1213,7 +1292,62 @@ class Sessions:
         except KeyError:
             raise ToolError(f"no session named {name!r}; known sessions: {self.known()}") from None
 
-    def get_or_create(self, name: str, env: Env) -> Session:
+    # -- kernels and spares ------------------------------------------------
+
+    async def start_kernel(self, env: Env, cwd: str, nursery: trio.Nursery) -> Kernel:
+        """Start a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
+        self._kernels += 1
+        kernel = Kernel(env, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
+        await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
+        return kernel
+
+    def take_spare(self, env: Env, cwd: str) -> Kernel | None:
+        """A warm kernel for a new default-env session in the server's directory, if one is ready."""
+        if env.spec:
+            return None
+        for kernel in self._spares:
+            if kernel.alive and kernel.cwd == cwd:
+                self._spares.remove(kernel)
+                self._spare_wanted.set()
+                self._spares_moved()
+                return kernel
+        return None
+
+    async def keep_spares(self) -> None:
+        """Keep ``config.spares`` default-env kernels started and waiting, so a first execute needs no start-up."""
+        env, cwd = resolve_env(None, self.config.envs_dir), os.getcwd()
+        while True:
+            while len(self._spares) < self.config.spares:
+                try:
+                    kernel = await self.start_kernel(env, cwd, self.nursery)
+                except KernelStartError as exc:
+                    log.warning("spare kernel failed to start; running without spares: %s", exc)
+                    return
+                kernel.owner = self
+                self._spares.append(kernel)
+                self._spares_moved()
+            self._spare_wanted = trio.Event()
+            await self._spare_wanted.wait()
+
+    def spare_pids(self) -> list[int]:
+        return [k.pid for k in self._spares if k.pid is not None]
+
+    def _spares_moved(self) -> None:
+        self.spares_changed.set()
+        self.spares_changed = trio.Event()
+
+    def _kernel_gone(self, kernel: Kernel) -> None:
+        """A spare ended before any session took it."""
+        if kernel in self._spares:
+            self._spares.remove(kernel)
+            self._spares_moved()
+            self._spare_failures += 1
+            if self._spare_failures <= 3:  # a spare that keeps dying is not worth restarting forever
+                self._spare_wanted.set()
+
+    # -- sessions ----------------------------------------------------------
+
+    def get_or_create(self, name: str, env: Env, cwd: str) -> Session:
         if (session := self._sessions.get(name)) is not None:
             return session
         if len(self._sessions) >= self.config.max_sessions:
@@ -1221,8 +1355,11 @@ class Sessions:
                 f"cannot create session {name!r}: the server's cap of {self.config.max_sessions} live sessions is reached"
                 f" (raise it with --max-sessions); shut one down first. Known sessions: {self.known()}"
             )
-        session = self._sessions[name] = Session(name, env, self)
+        session = self._sessions[name] = Session(name, env, cwd, self)
         return session
+
+    def find(self, name: str) -> Session | None:
+        return self._sessions.get(name)
 
     def forget(self, session: Session) -> None:
         if self._sessions.get(session.name) is session:
@@ -1235,9 +1372,14 @@ class Sessions:
         return f"session {name!r} shut down; its kernel is gone"
 
     async def close_all(self) -> None:
-        for session in self:
-            self.forget(session)
-            await session.close("the server is shutting down")
+        spares, self._spares = self._spares, []
+        async with trio.open_nursery() as nursery:
+            for kernel in spares:
+                kernel.stop("the server is shutting down")
+                nursery.start_soon(kernel.gone.wait)
+            for session in self:
+                self.forget(session)
+                nursery.start_soon(session.close, "the server is shutting down")
 
 
 @asynccontextmanager
@@ -1249,6 +1391,8 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
     try:
         async with trio.open_nursery() as nursery:
             sessions = Sessions(config, nursery, runtime_dir, zmq_context, lifeline_read)
+            if config.spares:
+                nursery.start_soon(sessions.keep_spares)
             try:
                 yield sessions
             finally:
@@ -1284,6 +1428,15 @@ def check_timeout(timeout_s: float | None, default: float) -> tuple[float, list[
     if timeout_s > MAX_TIMEOUT_S:
         return MAX_TIMEOUT_S, [f"timeout_s={timeout_s:g} clamped to the maximum of {MAX_TIMEOUT_S:g} s"]
     return timeout_s, []
+
+
+def check_cwd(cwd: str | None) -> str:
+    if not cwd:
+        return os.getcwd()
+    directory = os.path.abspath(os.path.expanduser(cwd))
+    if not os.path.isdir(directory):
+        raise ToolError(f"cwd {cwd!r} is not a directory ({directory})")
+    return directory
 
 
 def build_server(sessions: Sessions) -> MCPServer:
@@ -1339,6 +1492,15 @@ def build_server(sessions: Sessions) -> MCPServer:
             int | None,
             Field(description=f"Text budget for this reply (default {config.output_chars}, at most {MAX_OUTPUT_CHARS})."),
         ] = None,
+        cwd: Annotated[
+            str | None,
+            Field(
+                description=(
+                    "Working directory for a NEW session's kernel (default: the server's); ignored, with a "
+                    "warning, for an existing one. Inside a session, os.chdir() works as usual."
+                )
+            ),
+        ] = None,
     ) -> CallToolResult:
         check_session_name(session)
         timeout, warnings = check_timeout(timeout_s, default_timeout)
@@ -1353,18 +1515,37 @@ def build_server(sessions: Sessions) -> MCPServer:
             requested = resolve_env(env, config.envs_dir)
         except EnvError as exc:
             return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
-        existing = sessions._sessions.get(session)
+        directory = check_cwd(cwd)
+        existing = sessions.find(session)
         if existing is not None and env and requested.python != existing.env.python:
             warnings.append(
                 f"session {session!r} already runs in env {existing.env.label} ({existing.env.python}); "
                 f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
             )
-        target = existing or sessions.get_or_create(session, requested)
-        try:
-            outcome = await target.execute(code, timeout, budget, ctx)
-        except KernelStartError as exc:
+        if existing is not None and cwd and directory != existing.cwd:
+            warnings.append(
+                f"session {session!r} was started in {existing.cwd}; cwd {cwd!r} applies only to new sessions "
+                "(use os.chdir() in a cell to move)"
+            )
+        target = existing or sessions.get_or_create(session, requested, directory)
+
+        async def attempt() -> Outcome | Exception:
+            try:
+                return await target.execute(code, timeout, budget, ctx)
+            except KernelStartError as exc:
+                return exc
+
+        outcome = await attempt()
+        if isinstance(outcome, KernelStartError) and config.auto_install_ipykernel and lacks_ipykernel(outcome):
+            try:
+                warnings.append(await install_ipykernel(target.env, ctx))
+            except EnvError as exc:
+                outcome = exc
+            else:
+                outcome = await attempt()
+        if isinstance(outcome, Exception):
             sessions.forget(target)
-            return _start_failure(target.env, exc).to_result()
+            return _start_failure(target.env, outcome, config.auto_install_ipykernel).to_result()
         outcome.warnings = warnings + outcome.warnings
         return outcome.to_result()
 
@@ -1410,13 +1591,17 @@ def build_server(sessions: Sessions) -> MCPServer:
     return server
 
 
-def _start_failure(env: Env, exc: KernelStartError) -> Outcome:
+def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
     text = str(exc)
-    if "No module named ipykernel" in text or "No module named 'ipykernel" in text:
+    if isinstance(exc, EnvError):
+        return Outcome("env_error", headline=f"env_error: {text}", error={"ename": "EnvError", "evalue": text})
+    if lacks_ipykernel(exc):
         message = (
             f"ipykernel is not installed in env {env.label} (python: {env.python}). "
             f"Install it with: {install_hint(env)}"
         )
+        if not auto_install:
+            message += " (or start the server with --auto-install-ipykernel to have it installed on first use)"
         return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "EnvError", "evalue": message})
     message = f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}"
     return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "KernelStartError", "evalue": message})
@@ -1434,7 +1619,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=(
             "Environment: MCP_TOOL_TIMEOUT (ms; default cell timeout is this minus 2 s, else 58 s), "
             "IPYTHON_MCP_ENVS_DIR (where bare env names live, default ~/envs), IPYTHON_MCP_OUTPUT_CHARS, "
-            "IPYTHON_MCP_MAX_SESSIONS."
+            "IPYTHON_MCP_MAX_SESSIONS, IPYTHON_MCP_SPARES, IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL=1."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -1443,6 +1628,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-images", type=int, help=f"images per execute reply (default {MAX_IMAGES})")
     parser.add_argument("--max-image-bytes", type=int, help=f"image bytes per execute reply (default {MAX_IMAGE_BYTES})")
     parser.add_argument("--interrupt-grace", type=float, help=f"seconds a cell has to obey SIGINT before its kernel is killed (default {INTERRUPT_GRACE_S:g})")
+    parser.add_argument("--spares", type=int, help=f"default-env kernels kept warm for new sessions, 0 for none (default {SPARE_KERNELS})")
+    parser.add_argument(
+        "--auto-install-ipykernel",
+        action="store_true",
+        default=None,
+        help="install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)",
+    )
     parser.add_argument("--start-timeout", type=float, help=f"seconds a kernel has to start (default {START_TIMEOUT_S:g})")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
     return parser.parse_args(argv)
@@ -1538,6 +1730,8 @@ def main(argv: list[str] | None = None) -> None:
         max_image_bytes=args.max_image_bytes,
         interrupt_grace_s=args.interrupt_grace,
         start_timeout_s=args.start_timeout,
+        spares=args.spares,
+        auto_install_ipykernel=args.auto_install_ipykernel,
     )
     trio.run(serve_stdio, config)
 

@@ -36,7 +36,8 @@ PNG_1PX = base64.b64decode(
 
 @pytest.fixture
 def config(tmp_path):
-    return Config(envs_dir=tmp_path / "envs", interrupt_grace_s=2.0)
+    # No warm spare by default: most tests start few kernels and should not pay for one more.
+    return Config(envs_dir=tmp_path / "envs", interrupt_grace_s=2.0, spares=0)
 
 
 @pytest.fixture
@@ -326,7 +327,7 @@ async def test_env_by_path_runs_in_that_interpreter(client, venv_with_ipykernel)
 
 async def test_env_by_bare_name_looks_in_the_envs_dir(sessions, venv_with_ipykernel):
     envs_dir = venv_with_ipykernel.parent
-    sessions.config = Config(envs_dir=envs_dir)
+    sessions.config = Config(envs_dir=envs_dir, spares=0)
     async with Client(build_server(sessions)) as client:
         result = await run(client, "named", "import sys\nsys.prefix", env=venv_with_ipykernel.name)
         assert not result.is_error, text(result)
@@ -703,12 +704,30 @@ async def start_raw_server(nursery) -> RawServer:
     return server
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below pid, found through /proc's parent links."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 async def spawn_kernels_with_children(server: RawServer) -> list[int]:
-    pids = []
+    """Two sessions whose kernels each started a child; returns every process below the server (spares too)."""
+    pids = set()
     for name in ("one", "two"):
-        pids.append(int(await server.execute(name, "import os\nos.getpid()")))
-        pids.append(int(await server.execute(name, "import subprocess\nsubprocess.Popen(['sleep', '300']).pid")))
-    return pids
+        pids.add(int(await server.execute(name, "import os\nos.getpid()")))
+        pids.add(int(await server.execute(name, "import subprocess\nsubprocess.Popen(['sleep', '300']).pid")))
+    everything = descendants(server.process.pid)
+    assert pids <= everything
+    return sorted(everything)
 
 
 @pytest.mark.parametrize("how", ["eof", "SIGTERM", "SIGINT"])
@@ -761,7 +780,7 @@ async def test_matplotlib_figures_become_one_image_each(client):
 
 
 async def test_image_cap_replaces_the_excess_with_a_note(sessions):
-    sessions.config = Config(max_images=2)
+    sessions.config = Config(max_images=2, spares=0)
     async with Client(build_server(sessions)) as client:
         code = (
             "from IPython.display import Image, display\n"
@@ -790,7 +809,7 @@ async def test_long_cells_report_progress(client):
 
 
 async def test_session_cap_refuses_the_next_session(sessions):
-    sessions.config = Config(max_sessions=2)
+    sessions.config = Config(max_sessions=2, spares=0)
     async with Client(build_server(sessions)) as client:
         assert not (await run(client, "a", "1")).is_error
         assert not (await run(client, "b", "1")).is_error
@@ -864,7 +883,7 @@ def fake_python(path: Path, script: str) -> Path:
 async def test_an_interpreter_that_never_answers_times_out_and_leaves_nothing(sessions, tmp_path):
     pidfile = tmp_path / "pid"
     python = fake_python(tmp_path / "silent", f"echo $$ > {pidfile}\necho 'starting, slowly' >&2\nexec sleep 300\n")
-    sessions.config = Config(start_timeout_s=2)
+    sessions.config = Config(start_timeout_s=2, spares=0)
     async with Client(build_server(sessions)) as client:
         started = time.monotonic()
         result = await run(client, "silent", "1", env=str(python))
@@ -977,3 +996,82 @@ async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
     assert await wait_gone(sorted(pids), within=10) == []
     assert not runtime_dir.exists()
     assert open_fds() - fds_before == set(), "file descriptors leaked"
+
+
+# ---------------------------------------------------------------------------
+# warm start and working directories
+# ---------------------------------------------------------------------------
+
+
+async def wait_for_spares(sessions, count: int) -> list[int]:
+    with trio.fail_after(60):
+        while len(sessions.spare_pids()) < count:
+            await sessions.spares_changed.wait()
+    return sessions.spare_pids()
+
+
+async def test_a_warm_spare_serves_the_first_execute_and_is_replaced(tmp_path):
+    async with open_sessions(Config(spares=1)) as sessions:
+        async with Client(build_server(sessions)) as client:
+            (spare,) = await wait_for_spares(sessions, 1)
+            started = time.monotonic()
+            result = await run(client, "fast", "import os\nos.getpid()")
+            first = time.monotonic() - started
+            assert int(text(result)) == spare, "the new session adopted the waiting kernel"
+            assert first < 1.0, "no kernel start-up in the first execute"
+            (replacement,) = await wait_for_spares(sessions, 1)
+            assert replacement != spare
+            listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+            assert [s["name"] for s in listing] == ["fast"], "spares are not sessions"
+            # a session in another directory or env does not take the spare
+            other = await run(client, "elsewhere", "import os\nos.getpid()", cwd=str(tmp_path))
+            assert int(text(other)) != replacement
+            assert sessions.spare_pids() == [replacement]
+    assert await wait_gone([spare, replacement]) == []
+
+
+async def test_cwd_sets_a_new_sessions_directory_and_warns_later(client, tmp_path):
+    result = await run(client, "here", "import os\nos.getcwd()", cwd=str(tmp_path))
+    assert text(result) == f"{str(tmp_path)!r}\n"
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing[0]["cwd"] == str(tmp_path)
+    result = await run(client, "here", "os.getcwd()", cwd="/")
+    assert "cwd '/' applies only to new sessions" in text(result)
+    assert text(result).endswith(f"{str(tmp_path)!r}\n")
+    refused = await run(client, "there", "1", cwd=str(tmp_path / "missing"))
+    assert refused.is_error and "is not a directory" in text(refused)
+
+
+async def test_auto_install_puts_ipykernel_into_a_bare_env(sessions, tmp_path):
+    root = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    sessions.config = Config(auto_install_ipykernel=True, spares=0)
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append(message)
+
+    async with Client(build_server(sessions)) as client:
+        arguments = {"session": "fresh", "code": "import sys\nsys.prefix", "env": str(root), "timeout_s": 50}
+        result = await client.call_tool("execute", arguments, progress_callback=on_progress)
+        assert not result.is_error, text(result)
+        assert f"[warning: installed ipykernel into env {root}" in text(result)
+        assert text(result).endswith(f"{str(root)!r}\n")
+        assert any(m.startswith(f"installing ipykernel into env {root}") for m in updates)
+
+
+def test_bare_names_are_found_in_the_active_condas_envs(tmp_path, monkeypatch):
+    conda = tmp_path / "miniforge"
+    env = conda / "envs" / "analysis"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").symlink_to(sys.executable)
+    (env / "conda-meta").mkdir()
+    monkeypatch.setenv("CONDA_EXE", str(conda / "bin" / "conda"))
+    resolved = ipython_mcp.resolve_env("analysis", tmp_path / "envs")
+    assert resolved.python == str(env / "bin" / "python")
+    assert ipython_mcp.install_hint(resolved) == f"conda install -p {env} ipykernel"
+    # the envs dir comes first
+    own = tmp_path / "envs" / "analysis" / "bin"
+    own.mkdir(parents=True)
+    (own / "python").symlink_to(sys.executable)
+    assert ipython_mcp.resolve_env("analysis", tmp_path / "envs").python == str(own / "python")
