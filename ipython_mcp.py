@@ -59,6 +59,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -1615,7 +1616,7 @@ def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="ipython-mcp",
-        description="MCP server (stdio) giving each named session a stateful IPython kernel.",
+        description="MCP server giving each named session a stateful IPython kernel.",
         epilog=(
             "Environment: MCP_TOOL_TIMEOUT (ms; default cell timeout is this minus 2 s, else 58 s), "
             "IPYTHON_MCP_ENVS_DIR (where bare env names live, default ~/envs), IPYTHON_MCP_OUTPUT_CHARS, "
@@ -1623,6 +1624,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--transport",
+        choices=["stdio", "streamable-http"],
+        default="stdio",
+        help="stdio (default), or streamable-http for clients that cannot start processes (needs hypercorn)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="streamable-http: address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="streamable-http: port (default 8000); the endpoint is /mcp")
     parser.add_argument("--max-sessions", type=int, help=f"cap on live sessions (default {MAX_SESSIONS})")
     parser.add_argument("--output-chars", type=int, help=f"text budget per execute reply (default {OUTPUT_CHARS})")
     parser.add_argument("--max-images", type=int, help=f"images per execute reply (default {MAX_IMAGES})")
@@ -1640,11 +1649,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _cancel_on_signals(scope: trio.CancelScope) -> None:
+async def _stop_on_signals(stop: Callable[[], object]) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             log.info("received %s: shutting down", signal.Signals(signum).name)
-            scope.cancel()
+            stop()
             return
 
 
@@ -1713,10 +1722,44 @@ async def serve_stdio(config: Config) -> None:
         server = build_server(sessions)
         lowlevel = server._lowlevel_server  # what run_stdio_async drives, with our own streams
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_cancel_on_signals, nursery.cancel_scope)
+            nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
             async with stdio_server(_LineReader(wire_in), _LineWriter(wire_out)) as (read, write):  # type: ignore[arg-type]
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
             nursery.cancel_scope.cancel()
+
+
+async def serve_http(
+    config: Config, host: str, port: int, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve the SDK's streamable-HTTP app with hypercorn's trio backend, on this event loop."""
+    try:
+        from hypercorn.config import Config as HypercornConfig
+        from hypercorn.trio import serve
+    except ImportError:
+        raise SystemExit(
+            "--transport streamable-http needs hypercorn: install ipython-mcp[http], or run "
+            "`uv run --with hypercorn ipython_mcp.py ...` for a vendored copy"
+        ) from None
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    # DNS-rebinding protection stays on: the SDK enables it for loopback hosts
+    # by itself; for any other bind address, accept that host name only.
+    security = None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        security = TransportSecuritySettings(allowed_hosts=[f"{host}:*"], allowed_origins=[f"http://{host}:*", f"https://{host}:*"])
+    hypercorn = HypercornConfig()
+    hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    hypercorn.accesslog = None
+    async with open_sessions(config) as sessions:
+        app = build_server(sessions).streamable_http_app(host=host, transport_security=security)
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signals, stop.set)
+            binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
+            print(f"ipython-mcp: serving MCP over streamable HTTP at {', '.join(b + '/mcp' for b in binds)}", file=sys.stderr)
+            task_status.started(binds)
+        # serve() returned: the signal asked for it
+    return
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1733,7 +1776,10 @@ def main(argv: list[str] | None = None) -> None:
         spares=args.spares,
         auto_install_ipykernel=args.auto_install_ipykernel,
     )
-    trio.run(serve_stdio, config)
+    if args.transport == "streamable-http":
+        trio.run(partial(serve_http, config, args.host, args.port))
+    else:
+        trio.run(serve_stdio, config)
 
 
 if __name__ == "__main__":

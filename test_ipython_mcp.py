@@ -1075,3 +1075,30 @@ def test_bare_names_are_found_in_the_active_condas_envs(tmp_path, monkeypatch):
     own.mkdir(parents=True)
     (own / "python").symlink_to(sys.executable)
     assert ipython_mcp.resolve_env("analysis", tmp_path / "envs").python == str(own / "python")
+
+
+# ---------------------------------------------------------------------------
+# streamable HTTP
+# ---------------------------------------------------------------------------
+
+
+async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, config):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx  # the HTTP client the SDK itself uses
+
+    binds = await nursery.start(ipython_mcp.serve_http, config, "127.0.0.1", 0)
+    url = binds[0] + "/mcp"
+    async with Client(url) as client:
+        await run(client, "web", "import os\nanswer = 42")
+        result = await run(client, "web", "answer")
+        assert text(result) == "42\n" and record(result)["status"] == "ok"
+        assert record(await run(client, "web", "1/0"))["status"] == "error"
+    # DNS-rebinding protection: a request naming another host is refused
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            url,
+            headers={"Host": "attacker.example:80", "Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+            content=b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
+        )
+    assert response.status_code in (400, 403, 421)
+    nursery.cancel_scope.cancel()
