@@ -369,34 +369,34 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 class Kernel:
-    """One ipykernel process: start it, route its messages, stop it.
+    """A Jupyter kernel spoken to over ZeroMQ: connect, route its messages, let go.
 
-    ``serve`` runs for the kernel's whole life inside the owning session's
-    nursery. Requests register a memory channel under their ``msg_id``; the
-    readers deliver replies and iopub messages there, and the process
-    watcher closes every channel when the kernel exits.
+    ``serve`` runs for the kernel's whole life inside a nursery of its owner.
+    Requests register a memory channel under their ``msg_id``; the readers
+    deliver replies and iopub messages there, and the end of the kernel
+    closes every channel. Two kinds share all of this and differ in how the
+    kernel comes to be and how it ends: LocalKernel starts and kills its own
+    process; AttachedKernel joins one that someone else started, and only
+    ever lets go of it.
     """
 
-    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int) -> None:
-        self.env = env
-        self._lifeline = lifeline
-        self.workdir = workdir
-        self.cwd = cwd
+    owned = True  # whether this server may kill the kernel
+
+    def __init__(self, zmq_context: zmq.Context) -> None:
         self._zmq = zmq_context
+        self.cwd: str | None = None
         self.process: trio.Process | None = None
         self.returncode: int | None = None
         self.stopped_because: str | None = None
+        self.info: dict[str, Any] = {}  # the kernel_info reply
         self.owner: Any = None  # told through _kernel_gone(kernel) when the kernel ends: a Session, or the spare pool
-        self.gone = trio.Event()  # set once the process is reaped and its files are removed
+        self.gone = trio.Event()  # set once the kernel is let go of and its files are removed
         self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._scope = trio.CancelScope()
         self._session: Any = None
         self._shell: TrioSocket | None = None
         self._iopub: TrioSocket | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "kernel.log"
+        self._control: TrioSocket | None = None
 
     @property
     def pid(self) -> int | None:
@@ -410,17 +410,18 @@ class Kernel:
         return "kernel stopped"
 
     async def serve(self, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start the kernel, report started once it answers, and run until it exits or is stopped."""
+        """Start or join the kernel, report started once it answers, and run until it ends or is let go."""
         try:
             with self._scope:
-                connection = self._write_connection_file()
-                self.process = await self._spawn()
+                connection = await self._launch()
                 try:
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._watch_process, nursery.cancel_scope)
+                        if self.process is not None:
+                            nursery.start_soon(self._watch_process, nursery.cancel_scope)
                         self._connect(connection)
                         nursery.start_soon(self._read, self._shell)
                         nursery.start_soon(self._read, self._iopub)
+                        nursery.start_soon(self._read, self._control)
                         with trio.move_on_after(start_timeout) as deadline:
                             await self._handshake()
                         if deadline.cancelled_caught:
@@ -434,23 +435,38 @@ class Kernel:
                     raise
         finally:
             with trio.CancelScope(shield=True):
-                await self._terminate()
+                self._close_listeners()
+                await self._release()
+                for sock in (self._shell, self._iopub, self._control):
+                    if sock is not None:
+                        sock.close()
+                self._shell = self._iopub = self._control = None
+                self.gone.set()
 
     @property
     def alive(self) -> bool:
         return self.returncode is None and self.stopped_because is None
 
     def stop(self, reason: str) -> None:
-        """Kill the kernel (serve's cleanup does it) and end every waiting request."""
+        """End the kernel (serve's cleanup kills or lets go of it) and every waiting request."""
         if self.stopped_because is None and self.returncode is None:
             self.stopped_because = reason
         self._close_listeners()
         self._scope.cancel()
 
     def interrupt(self) -> None:
-        """SIGINT to the kernel's process group, as Ctrl-C in a terminal would send."""
-        if self.process is not None and self.returncode is None:
-            _signal_group(self.process.pid, signal.SIGINT)
+        """Ask the kernel to interrupt its running cell."""
+        raise NotImplementedError
+
+    async def _launch(self) -> dict[str, Any]:
+        """Bring the kernel up (or find it); return its connection info and set self._session."""
+        raise NotImplementedError
+
+    async def _release(self) -> None:
+        """Shielded cleanup once the kernel's tasks are done."""
+
+    def _log_tail(self) -> str:
+        return ""
 
     # -- requests ----------------------------------------------------------
 
@@ -477,6 +493,120 @@ class Kernel:
             receive.close()
 
     # -- internals ---------------------------------------------------------
+
+    def _connect(self, info: dict[str, Any]) -> None:
+        def address(port: int) -> str:
+            if info.get("transport", "tcp") == "ipc":
+                return f"ipc://{info['ip']}-{port}"
+            return f"tcp://{info['ip']}:{port}"
+
+        def connect(kind: int, port: int) -> TrioSocket:
+            sock = self._zmq.socket(kind)
+            if kind == zmq.SUB:
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+            sock.connect(address(port))
+            return TrioSocket(sock)
+
+        self._shell = connect(zmq.DEALER, info["shell_port"])
+        self._iopub = connect(zmq.SUB, info["iopub_port"])
+        self._control = connect(zmq.DEALER, info["control_port"])
+
+    async def _handshake(self) -> None:
+        """Wait until shell answers and iopub is subscribed.
+
+        A SUB socket misses what is published before it connects, so the
+        kernel is ready only once a kernel_info's idle status came back on
+        iopub: wait for the first reply however long start-up takes, then ask
+        again, briefly each time, until iopub echoes one.
+        """
+        with self.request("kernel_info_request", {}) as replies:
+            if await self._kernel_info(replies, need_idle=False):
+                return
+        while True:
+            with self.request("kernel_info_request", {}) as replies, trio.move_on_after(IOPUB_CHECK_S):
+                await self._kernel_info(replies, need_idle=True)
+                return
+
+    async def _kernel_info(self, replies: trio.MemoryReceiveChannel[dict[str, Any]], need_idle: bool) -> bool:
+        """Wait for a kernel_info reply (and its idle status if asked); say whether idle was seen."""
+        idle = replied = False
+        async for msg in replies:
+            if msg["msg_type"] == "kernel_info_reply":
+                replied = True
+                self.info = msg["content"]
+            elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                idle = True
+            if replied and (idle or not need_idle):
+                return idle
+        raise KernelStartError(f"{self.exit_description()} during start-up{self._log_tail()}")
+
+    async def _read(self, sock: TrioSocket) -> None:
+        while True:
+            msg = self._verify(await sock.recv())
+            if msg is None:
+                continue
+            parent = msg["parent_header"].get("msg_id")
+            listener = self._listeners.get(parent)
+            if listener is None:
+                continue
+            msg["content"] = json.loads(msg["content"])
+            try:
+                await listener.send(msg)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._listeners.pop(parent, None)
+
+    def _verify(self, parts: list[bytes]) -> dict[str, Any] | None:
+        """Check the HMAC and decode header and parent; content stays raw until someone wants it.
+
+        (jupyter_client's full deserialize also parses every date in every
+        header, which costs more than the rest of a round trip's work here.)
+        """
+        try:
+            signature, header, parent, metadata, content = parts[parts.index(DELIM) + 1 :][:5]
+            if not hmac.compare_digest(signature, self._session.sign([header, parent, metadata, content])):
+                raise ValueError("bad signature")
+            decoded = json.loads(header)
+            return {"msg_type": decoded["msg_type"], "header": decoded, "parent_header": json.loads(parent), "content": content}
+        except Exception as exc:  # unsigned, forged or malformed: drop it, never trust it
+            log.warning("dropped a kernel message that failed verification: %s", exc.__class__.__name__)
+            return None
+
+    async def _watch_process(self, kernel_scope: trio.CancelScope) -> None:
+        assert self.process is not None
+        self.returncode = await self.process.wait()
+        log.info("kernel %s %s", self.process.pid, _describe_exit(self.returncode))
+        self._close_listeners()
+        kernel_scope.cancel()
+
+    def _close_listeners(self) -> None:
+        for send in self._listeners.values():
+            send.close()
+        self._listeners.clear()
+
+
+class LocalKernel(Kernel):
+    """An ipykernel process this server starts, in its own process group, and kills when done."""
+
+    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int) -> None:
+        super().__init__(zmq_context)
+        self.env = env
+        self.workdir = workdir
+        self.cwd = cwd
+        self._lifeline = lifeline
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "kernel.log"
+
+    def interrupt(self) -> None:
+        """SIGINT to the kernel's process group, as Ctrl-C in a terminal would send."""
+        if self.process is not None and self.returncode is None:
+            _signal_group(self.process.pid, signal.SIGINT)
+
+    async def _launch(self) -> dict[str, Any]:
+        connection = self._write_connection_file()
+        self.process = await self._spawn()
+        return connection
 
     def _write_connection_file(self) -> dict[str, Any]:
         from jupyter_client.connect import write_connection_file
@@ -525,91 +655,8 @@ class Kernel:
                 pass_fds=(self._lifeline,),
             )
 
-    def _connect(self, info: dict[str, Any]) -> None:
-        def address(port: int) -> str:
-            return f"ipc://{info['ip']}-{port}"
-
-        shell = self._zmq.socket(zmq.DEALER)
-        shell.connect(address(info["shell_port"]))
-        iopub = self._zmq.socket(zmq.SUB)
-        iopub.setsockopt(zmq.SUBSCRIBE, b"")
-        iopub.connect(address(info["iopub_port"]))
-        self._shell, self._iopub = TrioSocket(shell), TrioSocket(iopub)
-
-    async def _handshake(self) -> None:
-        """Wait until shell answers and iopub is subscribed.
-
-        A SUB socket misses what is published before it connects, so the
-        kernel is ready only once a kernel_info's idle status came back on
-        iopub: wait for the first reply however long start-up takes, then ask
-        again, briefly each time, until iopub echoes one.
-        """
-        with self.request("kernel_info_request", {}) as replies:
-            if await self._kernel_info(replies, need_idle=False):
-                return
-        while True:
-            with self.request("kernel_info_request", {}) as replies, trio.move_on_after(IOPUB_CHECK_S):
-                await self._kernel_info(replies, need_idle=True)
-                return
-
-    async def _kernel_info(self, replies: trio.MemoryReceiveChannel[dict[str, Any]], need_idle: bool) -> bool:
-        """Wait for a kernel_info reply (and its idle status if asked); say whether idle was seen."""
-        idle = replied = False
-        async for msg in replies:
-            if msg["msg_type"] == "kernel_info_reply":
-                replied = True
-            elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                idle = True
-            if replied and (idle or not need_idle):
-                return idle
-        raise KernelStartError(f"{self.exit_description()} during start-up{self._log_tail()}")
-
-    async def _read(self, sock: TrioSocket) -> None:
-        while True:
-            msg = self._verify(await sock.recv())
-            if msg is None:
-                continue
-            parent = msg["parent_header"].get("msg_id")
-            listener = self._listeners.get(parent)
-            if listener is None:
-                continue
-            msg["content"] = json.loads(msg["content"])
-            try:
-                await listener.send(msg)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._listeners.pop(parent, None)
-
-    def _verify(self, parts: list[bytes]) -> dict[str, Any] | None:
-        """Check the HMAC and decode header and parent; content stays raw until someone wants it.
-
-        (jupyter_client's full deserialize also parses every date in every
-        header, which costs more than the rest of a round trip's work here.)
-        """
-        try:
-            signature, header, parent, metadata, content = parts[parts.index(DELIM) + 1 :][:5]
-            if not hmac.compare_digest(signature, self._session.sign([header, parent, metadata, content])):
-                raise ValueError("bad signature")
-            decoded = json.loads(header)
-            return {"msg_type": decoded["msg_type"], "header": decoded, "parent_header": json.loads(parent), "content": content}
-        except Exception as exc:  # unsigned, forged or malformed: drop it, never trust it
-            log.warning("dropped a kernel message that failed verification: %s", exc.__class__.__name__)
-            return None
-
-    async def _watch_process(self, kernel_scope: trio.CancelScope) -> None:
-        assert self.process is not None
-        self.returncode = await self.process.wait()
-        log.info("kernel %s (%s) %s", self.process.pid, self.env.label, _describe_exit(self.returncode))
-        self._close_listeners()
-        kernel_scope.cancel()
-
-    def _close_listeners(self) -> None:
-        for send in self._listeners.values():
-            send.close()
-        self._listeners.clear()
-
-    async def _terminate(self) -> None:
-        """Shielded cleanup: SIGTERM the group, a bounded grace, then SIGKILL; close sockets; remove files."""
-        self._close_listeners()
+    async def _release(self) -> None:
+        """SIGTERM the group, a bounded grace, then SIGKILL; remove the kernel's files."""
         if self.process is not None:
             if self.process.returncode is None:
                 _signal_group(self.process.pid, signal.SIGTERM)
@@ -618,16 +665,11 @@ class Kernel:
             # SIGKILL the group even when the leader is gone: its children may not be.
             _signal_group(self.process.pid, signal.SIGKILL)
             self.returncode = await self.process.wait()
-        for sock in (self._shell, self._iopub):
-            if sock is not None:
-                sock.close()
-        self._shell = self._iopub = None
         self._last_log = self._log_tail()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        self.gone.set()
 
     def _log_tail(self) -> str:
-        if getattr(self, "_last_log", None) is not None:
+        if getattr(self, "_last_log", None) is not None:  # the log file is gone with the workdir
             return self._last_log
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
@@ -635,6 +677,53 @@ class Kernel:
             return ""
         lines = [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
+
+
+class AttachedKernel(Kernel):
+    """A kernel someone else started (a notebook's, say), joined through its connection file.
+
+    It is never killed: interrupts go as interrupt_request on the control
+    channel, and the end of the session only disconnects.
+    """
+
+    owned = False
+
+    def __init__(self, connection_file: Path, zmq_context: zmq.Context) -> None:
+        super().__init__(zmq_context)
+        self.connection_file = connection_file
+
+    def interrupt(self) -> None:
+        if self._control is not None and self.alive:
+            self._control.send(self._session.serialize(self._session.msg("interrupt_request", {})))
+
+    async def _launch(self) -> dict[str, Any]:
+        try:
+            info = json.loads(self.connection_file.read_text())
+            key = info.get("key", "").encode()
+            scheme = info.get("signature_scheme", "hmac-sha256")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise KernelStartError(f"cannot read connection file {self.connection_file}: {exc}") from None
+        self._session = _jupyter_session_class()(key=key, signature_scheme=scheme, username="ipython-mcp")
+        return info
+
+
+def find_connection_file(spec: str) -> Path:
+    """A connection file by path, or by name (or glob) in Jupyter's runtime directory."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path.absolute()
+    from jupyter_client.connect import find_connection_file as jupyter_find
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    try:
+        return Path(jupyter_find(spec))
+    except OSError:
+        runtime = jupyter_runtime_dir()
+        known = sorted(p.name for p in Path(runtime).glob("kernel-*.json"))[:10]
+        raise ToolError(
+            f"no connection file {spec!r} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
+            " In a notebook, %connect_info names the file."
+        ) from None
 
 
 # ============================================================================
@@ -945,10 +1034,11 @@ class Outcome:
 class Session:
     """A named kernel: created on first execute, restarted on demand, one call at a time."""
 
-    def __init__(self, name: str, env: Env, cwd: str, manager: "Sessions") -> None:
+    def __init__(self, name: str, env: Env, cwd: str, manager: "Sessions", attached: Path | None = None) -> None:
         self.name = name
         self.env = env
         self.cwd = cwd
+        self.attached = attached  # the connection file of a kernel this server joined but did not start
         self.state = State.DEAD
         self.kernel: Kernel | None = None
         self.created = time.monotonic()
@@ -989,7 +1079,8 @@ class Session:
             "uptime_s": round(time.monotonic() - self.created, 1),
             "exec_count": self.exec_count,
             "pid": self.kernel.pid if self.kernel else None,
-            "cwd": self.cwd,
+            "cwd": self.cwd or None,
+            "attached": str(self.attached) if self.attached else None,
         }
 
     # -- kernel lifecycle --------------------------------------------------
@@ -1007,7 +1098,10 @@ class Session:
         self._kernels_started += 1
         self.dir.mkdir(mode=0o700, exist_ok=True)
         try:
-            kernel = self._manager.take_spare(self.env, self.cwd)
+            if self.attached is not None:
+                kernel = await self._manager.attach_kernel(self.attached, self._nursery)
+            else:
+                kernel = self._manager.take_spare(self.env, self.cwd)
             if kernel is None:
                 kernel = await self._manager.start_kernel(self.env, self.cwd, self._nursery)
         except BaseException as exc:
@@ -1044,6 +1138,11 @@ class Session:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     async def reset(self) -> str:
+        if self.attached is not None:
+            raise ToolError(
+                f"session {self.name!r} is attached to a kernel this server did not start ({self.attached});"
+                " reset will not restart it. Restart it where it runs, then execute again to rejoin it."
+            )
         self._drop_kernel("the session was reset")
         async with self._lock:
             if self.kernel is None:
@@ -1120,6 +1219,9 @@ class Session:
         if cell.ended_by_exit:
             return f"{kernel.exit_description()}; its state is lost and the next execute starts a fresh kernel"
         grace = self._manager.config.interrupt_grace_s
+        if not kernel.owned:
+            self._drop_kernel(f"the kernel did not stop within {grace:g} s of an interrupt; detached from it")
+            return f"kernel did not stop within {grace:g} s of an interrupt; detached from it (it was not started here, so it was not killed; the next execute rejoins it)"
         self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
         return f"kernel ignored SIGINT for {grace:g} s and was killed; its state is lost and the next execute starts a fresh kernel"
 
@@ -1134,6 +1236,10 @@ class Session:
             await cell.done.wait()
         if cell.done.is_set():
             return f"interrupted the running cell in session {self.name!r}; the session is kept"
+        if not kernel.owned:
+            if self.kernel is kernel:
+                self._drop_kernel(f"the kernel did not stop within {grace:g} s of an interrupt; detached from it")
+            return f"the cell did not stop within {grace:g} s of the interrupt; detached session {self.name!r} from the kernel, which was not started here and keeps running"
         if self.kernel is kernel:
             self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
         return f"the cell ignored SIGINT for {grace:g} s: killed the kernel of session {self.name!r}; its state is lost and the next execute starts a fresh one"
@@ -1298,9 +1404,36 @@ class Sessions:
     async def start_kernel(self, env: Env, cwd: str, nursery: trio.Nursery) -> Kernel:
         """Start a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
         self._kernels += 1
-        kernel = Kernel(env, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
+        kernel = LocalKernel(env, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
         await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
         return kernel
+
+    async def attach_kernel(self, connection_file: Path, nursery: trio.Nursery) -> Kernel:
+        kernel = AttachedKernel(connection_file, self.zmq)
+        await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
+        return kernel
+
+    async def attach(self, name: str, spec: str) -> str:
+        check_session_name(name)
+        if name in self._sessions:
+            raise ToolError(f"session {name!r} already exists; pick another name or shut it down first")
+        path = find_connection_file(spec)
+        env = Env(f"attached:{path}", "", "")
+        session = self.get_or_create(name, env, "")
+        session.attached = path
+        try:
+            async with session._lock:
+                await session._start_kernel()
+        except KernelStartError as exc:
+            self.forget(session)
+            await session.close("attach failed")
+            raise ToolError(f"could not join the kernel of {path}: {exc}") from None
+        language = session.kernel.info.get("language_info", {})
+        return (
+            f"session {name!r} joined the running kernel of {path} ({session.kernel.info.get('implementation', 'kernel')}"
+            f" {session.kernel.info.get('implementation_version', '')}, {language.get('name', '?')} {language.get('version', '')})."
+            " Its variables are shared with whoever else uses that kernel. shutdown only detaches; reset is refused."
+        )
 
     def take_spare(self, env: Env, cwd: str) -> Kernel | None:
         """A warm kernel for a new default-env session in the server's directory, if one is ready."""
@@ -1369,6 +1502,9 @@ class Sessions:
     async def shutdown(self, name: str) -> str:
         session = self.get(name)
         self.forget(session)
+        if session.attached is not None:
+            await session.close("the session was detached")
+            return f"session {name!r} detached from the kernel of {session.attached}, which keeps running"
         await session.close("the session was shut down")
         return f"session {name!r} shut down; its kernel is gone"
 
@@ -1577,6 +1713,21 @@ def build_server(sessions: Sessions) -> MCPServer:
     )
     async def shutdown(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
         return await sessions.shutdown(session)
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Join a running kernel", destructive_hint=False, open_world_hint=True),
+        description=(
+            "Bind a new session to a Jupyter kernel that is already running (for example a notebook's), by its "
+            "connection file: a path, or a file name such as 'kernel-1234.json' found in Jupyter's runtime "
+            "directory (in the notebook, %connect_info names it). execute then shares that kernel's variables. "
+            "The kernel is never stopped from here: shutdown detaches, reset is refused."
+        ),
+    )
+    async def attach(
+        session: Annotated[str, Field(description="Name for the new session.")],
+        connection_file: Annotated[str, Field(description="Connection file path or name, e.g. 'kernel-1234.json'.")],
+    ) -> str:
+        return await sessions.attach(session, connection_file)
 
     @server.tool(
         annotations=ToolAnnotations(title="Interrupt a running cell", destructive_hint=False, idempotent_hint=True),

@@ -642,7 +642,7 @@ async def test_console_script_serves_a_real_stdio_client():
     params = StdioServerParameters(command=CONSOLE_SCRIPT, args=[])
     async with Client(params) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
-        assert tools == {"execute", "list_sessions", "reset", "shutdown", "interrupt"}
+        assert tools == {"execute", "list_sessions", "reset", "shutdown", "interrupt", "attach"}
         await run(client, "e2e", "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nv = 6 * 7")
         result = await run(client, "e2e", "v")
         assert text(result) == "42\n" and record(result)["status"] == "ok"
@@ -1102,3 +1102,81 @@ async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, con
         )
     assert response.status_code in (400, 403, 421)
     nursery.cancel_scope.cancel()
+
+
+# ---------------------------------------------------------------------------
+# joining a kernel someone else started
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def notebook_kernel(tmp_path):
+    """A kernel started the way a notebook server would, on TCP, with its own client."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(connection_file=str(tmp_path / "kernel-notebook.json"))
+    manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    yield manager, client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def notebook_eval(client, expression: str) -> str:
+    """Evaluate in the kernel through the notebook's own client (blocking: run it in a thread)."""
+    outputs = []
+    reply = client.execute_interactive(f"print(repr({expression}))", output_hook=outputs.append, timeout=30)
+    assert reply["content"]["status"] == "ok"
+    return "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream").strip()
+
+
+async def test_attach_shares_variables_with_a_running_kernel(client, sessions, notebook_kernel):
+    manager, nb = notebook_kernel
+    await trio.to_thread.run_sync(nb.execute_interactive, "from_notebook = 'hello'")
+    reply = await client.call_tool("attach", {"session": "nb", "connection_file": manager.connection_file})
+    assert not reply.is_error, text(reply)
+    assert "joined the running kernel" in text(reply) and "kernel-notebook.json" in text(reply)
+    assert text(await run(client, "nb", "from_notebook")) == "'hello'\n"
+    await run(client, "nb", "from_model = 41 + 1")
+    assert await trio.to_thread.run_sync(notebook_eval, nb, "from_model") == "42"
+    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert listing[0]["attached"] == manager.connection_file
+
+    # interrupt reaches it through the kernel protocol's interrupt_request
+    results = []
+    async with trio.open_nursery() as nursery:
+
+        async def long_cell():
+            results.append(await run(client, "nb", "import time\ntime.sleep(30)"))
+
+        nursery.start_soon(long_cell)
+        await sessions.get("nb").wait_for(State.BUSY)
+        started = time.monotonic()
+        reply = await client.call_tool("interrupt", {"session": "nb"})
+        assert "interrupted" in text(reply)
+    assert time.monotonic() - started < 10
+    assert record(results[0])["error"]["ename"] == "KeyboardInterrupt"
+    assert manager.is_alive()
+
+
+async def test_attached_sessions_are_never_killed(client, notebook_kernel):
+    manager, nb = notebook_kernel
+    await client.call_tool("attach", {"session": "nb", "connection_file": manager.connection_file})
+    refused = await client.call_tool("reset", {"session": "nb"})
+    assert refused.is_error and "did not start" in text(refused)
+    reply = await client.call_tool("shutdown", {"session": "nb"})
+    assert "detached" in text(reply) and "keeps running" in text(reply)
+    assert manager.is_alive()
+    assert await trio.to_thread.run_sync(notebook_eval, nb, "1 + 1") == "2"
+
+
+async def test_attach_by_name_in_the_runtime_dir_and_unknown_files(client, notebook_kernel, monkeypatch, tmp_path):
+    manager, _ = notebook_kernel
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    reply = await client.call_tool("attach", {"session": "byname", "connection_file": "kernel-notebook.json"})
+    assert not reply.is_error, text(reply)
+    assert text(await run(client, "byname", "6 * 7")) == "42\n"
+    missing = await client.call_tool("attach", {"session": "nope", "connection_file": "kernel-missing.json"})
+    assert missing.is_error and "no connection file" in text(missing) and "kernel-notebook.json" in text(missing)
