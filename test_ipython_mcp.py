@@ -175,21 +175,26 @@ async def test_timeout_interrupts_keeps_partial_output_and_the_session(client):
     assert text(await run(client, "main", "kept")) == "'yes'\n"
 
 
+async def interrupt_in_flight(client, sessions, session: str, code: str):
+    """Run code, interrupt it once the session is busy; return (interrupt's reply, execute's result, seconds between)."""
+    results = []
+    async with trio.open_nursery() as nursery:
+
+        async def cell():
+            results.append(await run(client, session, code))
+
+        nursery.start_soon(cell)
+        await sessions.get(session).wait_for(State.BUSY)
+        started = time.monotonic()
+        reply = await client.call_tool("interrupt", {"session": session})
+    return reply, results[0], time.monotonic() - started
+
+
 async def test_interrupt_stops_an_in_flight_execute(client, sessions):
     await run(client, "main", "import time")
-    async with trio.open_nursery() as nursery:
-        results = []
-
-        async def long_cell():
-            results.append(await run(client, "main", "print('started', flush=True)\ntime.sleep(60)"))
-
-        nursery.start_soon(long_cell)
-        await sessions.get("main").wait_for(State.BUSY)
-        started = time.monotonic()
-        reply = await client.call_tool("interrupt", {"session": "main"})
-        assert "interrupted" in text(reply)
-    assert time.monotonic() - started < 10
-    result = results[0]
+    reply, result, seconds = await interrupt_in_flight(client, sessions, "main", "print('started', flush=True)\ntime.sleep(60)")
+    assert "interrupted" in text(reply)
+    assert seconds < 10
     assert result.is_error
     assert "KeyboardInterrupt" in text(result)
     assert record(result)["error"]["ename"] == "KeyboardInterrupt"
@@ -1145,19 +1150,10 @@ async def test_attach_shares_variables_with_a_running_kernel(client, sessions, n
     assert listing[0]["attached"] == manager.connection_file
 
     # interrupt reaches it through the kernel protocol's interrupt_request
-    results = []
-    async with trio.open_nursery() as nursery:
-
-        async def long_cell():
-            results.append(await run(client, "nb", "import time\ntime.sleep(30)"))
-
-        nursery.start_soon(long_cell)
-        await sessions.get("nb").wait_for(State.BUSY)
-        started = time.monotonic()
-        reply = await client.call_tool("interrupt", {"session": "nb"})
-        assert "interrupted" in text(reply)
-    assert time.monotonic() - started < 10
-    assert record(results[0])["error"]["ename"] == "KeyboardInterrupt"
+    reply, result, seconds = await interrupt_in_flight(client, sessions, "nb", "import time\ntime.sleep(30)")
+    assert "interrupted" in text(reply)
+    assert seconds < 10
+    assert record(result)["error"]["ename"] == "KeyboardInterrupt"
     assert manager.is_alive()
 
 
