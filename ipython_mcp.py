@@ -39,7 +39,6 @@ with HMAC-SHA256 and a fresh key per kernel, and no TCP port is opened.
 __version__ = "0.1.0"
 
 import argparse
-import base64
 import enum
 import hashlib
 import hmac
@@ -57,7 +56,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -369,21 +368,22 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 class Kernel:
-    """A Jupyter kernel spoken to over ZeroMQ: connect, route its messages, let go.
+    """A Jupyter kernel: bring it up, route its messages, end it.
 
     ``serve`` runs for the kernel's whole life inside a nursery of its owner.
     Requests register a memory channel under their ``msg_id``; the readers
     deliver replies and iopub messages there, and the end of the kernel
-    closes every channel. Two kinds share all of this and differ in how the
-    kernel comes to be and how it ends: LocalKernel starts and kills its own
-    process; AttachedKernel joins one that someone else started, and only
-    ever lets go of it.
+    closes every channel. The kinds differ only in how the kernel comes to
+    be, how messages travel and how it ends: LocalKernel starts and kills its
+    own process; AttachedKernel joins one that someone else started and only
+    ever lets go of it (both over ZeroMQ); RemoteKernel lives on a Jupyter
+    Server and is driven over its websocket.
     """
 
     owned = True  # whether this server may kill the kernel
+    location = "local"  # where the kernel runs, for list_sessions
 
-    def __init__(self, zmq_context: zmq.Context) -> None:
-        self._zmq = zmq_context
+    def __init__(self) -> None:
         self.cwd: str | None = None
         self.process: trio.Process | None = None
         self.returncode: int | None = None
@@ -393,10 +393,8 @@ class Kernel:
         self.gone = trio.Event()  # set once the kernel is let go of and its files are removed
         self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._scope = trio.CancelScope()
-        self._session: Any = None
-        self._shell: TrioSocket | None = None
-        self._iopub: TrioSocket | None = None
-        self._control: TrioSocket | None = None
+        self._session: Any = None  # a jupyter_client Session: builds (and signs) our messages
+        self.notes: list[str] = []  # things the next reply should mention (a restored connection)
 
     @property
     def pid(self) -> int | None:
@@ -418,10 +416,7 @@ class Kernel:
                     async with trio.open_nursery() as nursery:
                         if self.process is not None:
                             nursery.start_soon(self._watch_process, nursery.cancel_scope)
-                        self._connect(connection)
-                        nursery.start_soon(self._read, self._shell)
-                        nursery.start_soon(self._read, self._iopub)
-                        nursery.start_soon(self._read, self._control)
+                        await self._open(connection, nursery)
                         with trio.move_on_after(start_timeout) as deadline:
                             await self._handshake()
                         if deadline.cancelled_caught:
@@ -436,11 +431,8 @@ class Kernel:
         finally:
             with trio.CancelScope(shield=True):
                 self._close_listeners()
+                self._close()
                 await self._release()
-                for sock in (self._shell, self._iopub, self._control):
-                    if sock is not None:
-                        sock.close()
-                self._shell = self._iopub = self._control = None
                 self.gone.set()
 
     @property
@@ -454,13 +446,23 @@ class Kernel:
         self._close_listeners()
         self._scope.cancel()
 
-    def interrupt(self) -> None:
+    async def interrupt(self) -> None:
         """Ask the kernel to interrupt its running cell."""
         raise NotImplementedError
 
     async def _launch(self) -> dict[str, Any]:
-        """Bring the kernel up (or find it); return its connection info and set self._session."""
+        """Bring the kernel up (or find it); return how to connect and set self._session."""
         raise NotImplementedError
+
+    async def _open(self, connection: dict[str, Any], nursery: trio.Nursery) -> None:
+        """Connect the channels and start the tasks that read them into _deliver."""
+        raise NotImplementedError
+
+    async def _send(self, channel: str, msg: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Close the channels (the reading tasks are already done)."""
 
     async def _release(self) -> None:
         """Shielded cleanup once the kernel's tasks are done."""
@@ -470,31 +472,96 @@ class Kernel:
 
     # -- requests ----------------------------------------------------------
 
-    @contextmanager
-    def request(self, msg_type: str, content: dict[str, Any]) -> Iterator[trio.MemoryReceiveChannel[dict[str, Any]]]:
+    @asynccontextmanager
+    async def request(self, msg_type: str, content: dict[str, Any]) -> AsyncIterator[trio.MemoryReceiveChannel[dict[str, Any]]]:
         """Send a shell request; yield the channel that receives its reply and iopub messages.
 
         The channel ends (EndOfChannel) when the kernel exits or is stopped.
         """
-        assert self._session is not None and self._shell is not None
         msg = self._session.msg(msg_type, content)
         send, receive = trio.open_memory_channel[dict[str, Any]](MESSAGE_BUFFER)
         msg_id = msg["header"]["msg_id"]
-        if self.returncode is not None or self.stopped_because is not None:
-            send.close()
-        else:
-            self._listeners[msg_id] = send
-            self._shell.send(self._session.serialize(msg))
         try:
+            if self.alive:
+                self._listeners[msg_id] = send
+                await self._send("shell", msg)
+            else:
+                send.close()
             yield receive
         finally:
             self._listeners.pop(msg_id, None)
             send.close()
             receive.close()
 
+    async def _deliver(self, msg: dict[str, Any]) -> None:
+        """Hand a message to the request it answers; messages for other requests (or clients) are dropped."""
+        parent = msg["parent_header"].get("msg_id")
+        listener = self._listeners.get(parent)
+        if listener is None:
+            return
+        if isinstance(msg["content"], bytes):
+            msg["content"] = json.loads(msg["content"])
+        try:
+            await listener.send(msg)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._listeners.pop(parent, None)
+
     # -- internals ---------------------------------------------------------
 
-    def _connect(self, info: dict[str, Any]) -> None:
+    async def _handshake(self) -> None:
+        """Wait until shell answers and iopub is subscribed.
+
+        A SUB socket misses what is published before it connects, so the
+        kernel is ready only once a kernel_info's idle status came back on
+        iopub: wait for the first reply however long start-up takes, then ask
+        again, briefly each time, until iopub echoes one.
+        """
+        async with self.request("kernel_info_request", {}) as replies:
+            if await self._kernel_info(replies, need_idle=False):
+                return
+        while True:
+            with trio.move_on_after(IOPUB_CHECK_S):
+                async with self.request("kernel_info_request", {}) as replies:
+                    await self._kernel_info(replies, need_idle=True)
+                    return
+
+    async def _kernel_info(self, replies: trio.MemoryReceiveChannel[dict[str, Any]], need_idle: bool) -> bool:
+        """Wait for a kernel_info reply (and its idle status if asked); say whether idle was seen."""
+        idle = replied = False
+        async for msg in replies:
+            if msg["msg_type"] == "kernel_info_reply":
+                replied = True
+                self.info = msg["content"]
+            elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                idle = True
+            if replied and (idle or not need_idle):
+                return idle
+        raise KernelStartError(f"{self.exit_description()} during start-up{self._log_tail()}")
+
+    async def _watch_process(self, kernel_scope: trio.CancelScope) -> None:
+        assert self.process is not None
+        self.returncode = await self.process.wait()
+        log.info("kernel %s %s", self.process.pid, _describe_exit(self.returncode))
+        self._close_listeners()
+        kernel_scope.cancel()
+
+    def _close_listeners(self) -> None:
+        for send in self._listeners.values():
+            send.close()
+        self._listeners.clear()
+
+
+class ZmqKernel(Kernel):
+    """A kernel reached through its ZeroMQ sockets (IPC or TCP), messages signed with its key."""
+
+    def __init__(self, zmq_context: zmq.Context) -> None:
+        super().__init__()
+        self._zmq = zmq_context
+        self._shell: TrioSocket | None = None
+        self._iopub: TrioSocket | None = None
+        self._control: TrioSocket | None = None
+
+    async def _open(self, info: dict[str, Any], nursery: trio.Nursery) -> None:
         def address(port: int) -> str:
             if info.get("transport", "tcp") == "ipc":
                 return f"ipc://{info['ip']}-{port}"
@@ -510,50 +577,24 @@ class Kernel:
         self._shell = connect(zmq.DEALER, info["shell_port"])
         self._iopub = connect(zmq.SUB, info["iopub_port"])
         self._control = connect(zmq.DEALER, info["control_port"])
+        for sock in (self._shell, self._iopub, self._control):
+            nursery.start_soon(self._read, sock)
 
-    async def _handshake(self) -> None:
-        """Wait until shell answers and iopub is subscribed.
+    async def _send(self, channel: str, msg: dict[str, Any]) -> None:
+        sock = self._control if channel == "control" else self._shell
+        sock.send(self._session.serialize(msg))
 
-        A SUB socket misses what is published before it connects, so the
-        kernel is ready only once a kernel_info's idle status came back on
-        iopub: wait for the first reply however long start-up takes, then ask
-        again, briefly each time, until iopub echoes one.
-        """
-        with self.request("kernel_info_request", {}) as replies:
-            if await self._kernel_info(replies, need_idle=False):
-                return
-        while True:
-            with self.request("kernel_info_request", {}) as replies, trio.move_on_after(IOPUB_CHECK_S):
-                await self._kernel_info(replies, need_idle=True)
-                return
-
-    async def _kernel_info(self, replies: trio.MemoryReceiveChannel[dict[str, Any]], need_idle: bool) -> bool:
-        """Wait for a kernel_info reply (and its idle status if asked); say whether idle was seen."""
-        idle = replied = False
-        async for msg in replies:
-            if msg["msg_type"] == "kernel_info_reply":
-                replied = True
-                self.info = msg["content"]
-            elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                idle = True
-            if replied and (idle or not need_idle):
-                return idle
-        raise KernelStartError(f"{self.exit_description()} during start-up{self._log_tail()}")
+    def _close(self) -> None:
+        for sock in (self._shell, self._iopub, self._control):
+            if sock is not None:
+                sock.close()
+        self._shell = self._iopub = self._control = None
 
     async def _read(self, sock: TrioSocket) -> None:
         while True:
             msg = self._verify(await sock.recv())
-            if msg is None:
-                continue
-            parent = msg["parent_header"].get("msg_id")
-            listener = self._listeners.get(parent)
-            if listener is None:
-                continue
-            msg["content"] = json.loads(msg["content"])
-            try:
-                await listener.send(msg)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._listeners.pop(parent, None)
+            if msg is not None:
+                await self._deliver(msg)
 
     def _verify(self, parts: list[bytes]) -> dict[str, Any] | None:
         """Check the HMAC and decode header and parent; content stays raw until someone wants it.
@@ -571,20 +612,8 @@ class Kernel:
             log.warning("dropped a kernel message that failed verification: %s", exc.__class__.__name__)
             return None
 
-    async def _watch_process(self, kernel_scope: trio.CancelScope) -> None:
-        assert self.process is not None
-        self.returncode = await self.process.wait()
-        log.info("kernel %s %s", self.process.pid, _describe_exit(self.returncode))
-        self._close_listeners()
-        kernel_scope.cancel()
 
-    def _close_listeners(self) -> None:
-        for send in self._listeners.values():
-            send.close()
-        self._listeners.clear()
-
-
-class LocalKernel(Kernel):
+class LocalKernel(ZmqKernel):
     """An ipykernel process this server starts, in its own process group, and kills when done."""
 
     def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int) -> None:
@@ -598,7 +627,7 @@ class LocalKernel(Kernel):
     def log_path(self) -> Path:
         return self.workdir / "kernel.log"
 
-    def interrupt(self) -> None:
+    async def interrupt(self) -> None:
         """SIGINT to the kernel's process group, as Ctrl-C in a terminal would send."""
         if self.process is not None and self.returncode is None:
             _signal_group(self.process.pid, signal.SIGINT)
@@ -679,7 +708,7 @@ class LocalKernel(Kernel):
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
 
 
-class AttachedKernel(Kernel):
+class AttachedKernel(ZmqKernel):
     """A kernel someone else started (a notebook's, say), joined through its connection file.
 
     It is never killed: interrupts go as interrupt_request on the control
@@ -692,9 +721,9 @@ class AttachedKernel(Kernel):
         super().__init__(zmq_context)
         self.connection_file = connection_file
 
-    def interrupt(self) -> None:
+    async def interrupt(self) -> None:
         if self._control is not None and self.alive:
-            self._control.send(self._session.serialize(self._session.msg("interrupt_request", {})))
+            await self._send("control", self._session.msg("interrupt_request", {}))
 
     async def _launch(self) -> dict[str, Any]:
         try:
@@ -1192,7 +1221,7 @@ class Session:
 
     async def _run_cell(self, kernel: Kernel, code: str, cell: "Cell", timeout: float) -> Outcome:
         content = {"code": code, "silent": False, "store_history": True, "allow_stdin": False, "stop_on_error": True}
-        with kernel.request("execute_request", content) as replies:
+        async with kernel.request("execute_request", content) as replies:
             try:
                 with trio.move_on_after(timeout) as deadline:
                     await cell.follow(replies)
@@ -1302,7 +1331,11 @@ class Cell:
 
     def outcome(self, kernel: Kernel) -> Outcome:
         if self.ended_by_exit:
-            self.transcript.note(f"[the kernel's state is lost; the next execute starts a fresh kernel]")
+            self.transcript.note(
+                "[the kernel's state is lost; the next execute starts a fresh kernel]"
+                if kernel.owned
+                else "[the connection to the kernel is lost; the next execute tries to rejoin it]"
+            )
             return Outcome("died", headline=f"died: {kernel.exit_description()}", error={"ename": "KernelDied", "evalue": kernel.exit_description()})
         if self.interrupted and self.reply is None and self.error is None:
             self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
@@ -1325,7 +1358,7 @@ async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
     await cell.started.wait()
     if not cell.done.is_set():
         cell.interrupted = True
-        kernel.interrupt()
+        await kernel.interrupt()
 
 
 async def report_progress(ctx: Context, doing: str, detail: Callable[[], str]) -> None:

@@ -126,9 +126,7 @@ async def main(quick: bool) -> None:
     print(f"first execute 3 s after start-up: with the warm spare {ms(warm)}, without {ms(cold)} (target < 150 ms)")
 
     params = StdioServerParameters(command=SERVER[0], args=[])
-    started = time.perf_counter()
     async with Client(params) as client:
-        connected = time.perf_counter()
         pid = server_pid()
         await call(client, "warm", "1")
 
