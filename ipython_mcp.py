@@ -95,6 +95,9 @@ RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plai
 LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
 INSTALL_TIMEOUT_S = 600.0  # an ipykernel install on a slow link; longer means something is wrong
 PROGRESS_INTERVAL_S = 1.0  # progress notifications at most this often
+GATEWAY_TIMEOUT_S = 30.0  # one REST call to a Jupyter server; creating a kernel can take this long on a busy cluster
+RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # backoff between websocket reconnects, about 8 s in all
+WS_MAX_MESSAGE = 64 * 1024 * 1024  # a kernel message with images can be large; the library's default is 1 MiB
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
 META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the record
 DELIM = b"<IDS|MSG>"  # the Jupyter wire protocol's separator between routing ids and the message
@@ -147,6 +150,8 @@ class Config:
     max_image_bytes: int = MAX_IMAGE_BYTES
     spares: int = SPARE_KERNELS
     auto_install_ipykernel: bool = False
+    gateway_url: str | None = None
+    gateway_token: str | None = None
     envs_dir: Path = field(default_factory=lambda: Path("~/envs").expanduser())
 
     @classmethod
@@ -156,6 +161,10 @@ class Config:
         if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
             # Milliseconds, as MCP clients read it; leave room to interrupt and reply.
             values["default_timeout_s"] = max(1.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
+        if gateway := environ.get("IPYTHON_MCP_GATEWAY_URL"):
+            values["gateway_url"] = gateway
+        if token := environ.get("IPYTHON_MCP_GATEWAY_TOKEN"):
+            values["gateway_token"] = token
         if environ.get("IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL", "").lower() in ("1", "true", "yes", "on"):
             values["auto_install_ipykernel"] = True
         if envs_dir := environ.get("IPYTHON_MCP_ENVS_DIR"):
@@ -185,6 +194,11 @@ class Env:
     @property
     def label(self) -> str:
         return self.spec or "(server default)"
+
+    @property
+    def identity(self) -> str:
+        """What makes two envs the same: the interpreter, or for a remote kernel the kernelspec."""
+        return self.python or f"kernelspec:{self.spec}"
 
 
 def _venv_python(root: Path) -> Path:
@@ -424,7 +438,7 @@ class Kernel:
                         task_status.started()
                 except BaseExceptionGroup as group:
                     # Surface a start failure as itself, not wrapped by the nursery.
-                    failure, rest = group.split(KernelStartError)
+                    failure, rest = group.split((KernelStartError, EnvError))
                     if failure is not None and rest is None:
                         raise failure.exceptions[0] from None
                     raise
@@ -734,6 +748,187 @@ class AttachedKernel(ZmqKernel):
             raise KernelStartError(f"cannot read connection file {self.connection_file}: {exc}") from None
         self._session = _jupyter_session_class()(key=key, signature_scheme=scheme, username="ipython-mcp")
         return info
+
+
+class GatewayError(KernelStartError):
+    """The Jupyter server could not be reached, refused us, or failed a request."""
+
+
+class Gateway:
+    """A Jupyter Server (or Enterprise Gateway, which speaks the same API) that hosts kernels.
+
+    REST for the lifecycle (create, interrupt, delete), one websocket per
+    kernel for its channels. The websocket client is imported here, only
+    when a gateway is used, so a vendored copy without it runs local kernels.
+    """
+
+    def __init__(self, url: str, token: str | None) -> None:
+        import httpx2
+
+        self.url = url.rstrip("/")
+        self._token = token
+        headers = {"Authorization": f"token {token}"} if token else {}
+        self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
+        self._errors = (httpx2.HTTPError, OSError)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except self._errors as exc:
+            raise GatewayError(f"cannot reach the Jupyter server at {self.url}: {exc.__class__.__name__}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise GatewayError(
+                f"the Jupyter server at {self.url} refused the request (HTTP {response.status_code}):"
+                " check the token (IPYTHON_MCP_GATEWAY_TOKEN)"
+            )
+        return response
+
+    async def kernelspecs(self) -> tuple[str, list[str]]:
+        response = await self._call("GET", "/api/kernelspecs")
+        if response.status_code != 200:
+            raise GatewayError(f"{self.url}/api/kernelspecs answered HTTP {response.status_code}")
+        body = response.json()
+        return body.get("default", ""), sorted(body.get("kernelspecs", {}))
+
+    async def start_kernel(self, kernelspec: str) -> str:
+        response = await self._call("POST", "/api/kernels", json={"name": kernelspec} if kernelspec else {})
+        if response.status_code in (200, 201):
+            return response.json()["id"]
+        default, names = await self.kernelspecs()
+        if kernelspec and kernelspec not in names:
+            raise EnvError(
+                f"the Jupyter server at {self.url} has no kernelspec {kernelspec!r}; it offers: "
+                f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
+            )
+        raise GatewayError(f"{self.url} could not start a kernel (HTTP {response.status_code}): {response.text[:500]}")
+
+    async def kernel_exists(self, kernel_id: str) -> bool:
+        return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await self._call("POST", f"/api/kernels/{kernel_id}/interrupt")
+
+    async def delete(self, kernel_id: str) -> None:
+        await self._call("DELETE", f"/api/kernels/{kernel_id}")
+
+    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> Any:
+        from trio_websocket import connect_websocket_url
+
+        ws_url = re.sub(r"^http", "ws", self.url) + f"/api/kernels/{kernel_id}/channels?session_id={client_session}"
+        headers = [(b"Authorization", f"token {self._token}".encode())] if self._token else []
+        try:
+            return await connect_websocket_url(nursery, ws_url, extra_headers=headers, max_message_size=WS_MAX_MESSAGE)
+        except Exception as exc:  # handshake refused, connection refused, TLS: all mean "not connected"
+            raise GatewayError(f"cannot open the kernel's websocket at {ws_url}: {exc.__class__.__name__}: {exc}") from None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class RemoteKernel(Kernel):
+    """A kernel created on a Jupyter Server, driven over its websocket channels.
+
+    The server signs messages for the kernel, so ours go unsigned. A dropped
+    websocket is reconnected with the same client session id, for which the
+    server keeps what the kernel said meanwhile; a kernel the server reports
+    restarting or dead has lost its state, and ends like a local one that died.
+    """
+
+    def __init__(self, gateway: Gateway, kernelspec: str) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.kernelspec = kernelspec
+        self.kernel_id: str | None = None
+        self._client_session = secrets.token_hex(16)
+        self._ws: Any = None
+        self._reconnected = trio.Event()  # set (and replaced) when the websocket is replaced or the kernel ends
+        self._nursery: trio.Nursery | None = None
+
+    @property
+    def location(self) -> str:  # type: ignore[override]
+        return f"{self.gateway.url} kernel {self.kernel_id}"
+
+    async def interrupt(self) -> None:
+        if self.kernel_id is not None and self.alive:
+            with suppress(GatewayError):
+                await self.gateway.interrupt(self.kernel_id)
+
+    async def _launch(self) -> dict[str, Any]:
+        # The Jupyter server re-signs what it forwards to the kernel; a throwaway
+        # key only keeps jupyter_client from warning that signing is off.
+        self._session = _jupyter_session_class()(key=secrets.token_hex(16).encode(), username="ipython-mcp")
+        self.kernel_id = await self.gateway.start_kernel(self.kernelspec)
+        return {}
+
+    async def _open(self, connection: dict[str, Any], nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self._ws = await self.gateway.connect(nursery, self.kernel_id, self._client_session)
+        nursery.start_soon(self._read)
+
+    async def _send(self, channel: str, msg: dict[str, Any]) -> None:
+        from jupyter_client.jsonutil import json_default
+        from trio_websocket import ConnectionClosed
+
+        data = json.dumps({**msg, "channel": channel}, default=json_default)
+        while self.alive:
+            ws, reconnected = self._ws, self._reconnected
+            try:
+                return await ws.send_message(data)
+            except ConnectionClosed:
+                await reconnected.wait()  # the reader is reconnecting; send again on the new socket
+
+    async def _read(self) -> None:
+        from trio_websocket import ConnectionClosed
+
+        while True:
+            try:
+                msg = json.loads(await self._ws.get_message())
+            except ConnectionClosed:
+                if await self._reconnect():
+                    continue
+                self._end(f"the kernel on {self.gateway.url} is gone (its websocket closed and the kernel no longer exists)")
+                return
+            state = msg.get("content", {}).get("execution_state") if msg.get("msg_type") == "status" else None
+            if state in ("restarting", "autorestarting", "dead"):
+                self._end(f"the kernel died on {self.gateway.url} (the server reported '{state}')")
+                return
+            await self._deliver(msg)
+
+    async def _reconnect(self) -> bool:
+        """Bounded backoff; rejoin the kernel if the server still has it."""
+        for delay in RECONNECT_DELAYS_S:
+            await trio.sleep(delay)
+            try:
+                if not await self.gateway.kernel_exists(self.kernel_id):
+                    return False
+                self._ws = await self.gateway.connect(self._nursery, self.kernel_id, self._client_session)
+            except GatewayError as exc:
+                log.info("reconnecting to %s: %s", self.location, exc)
+                continue
+            self.notes.append(f"the connection to {self.gateway.url} dropped and was restored; the kernel kept its state")
+            self._reconnected.set()
+            self._reconnected = trio.Event()
+            return True
+        return False
+
+    def _close(self) -> None:
+        self._reconnected.set()  # no sender waits for a socket that will not come
+
+    def _end(self, reason: str) -> None:
+        if self.stopped_because is None:
+            self.stopped_because = reason
+        self._close_listeners()
+        self._reconnected.set()
+        self._scope.cancel()
+
+    async def _release(self) -> None:
+        """Delete the kernel on the server: this server created it, so it cleans it up."""
+        if self._ws is not None:
+            with trio.move_on_after(1), suppress(Exception):
+                await self._ws.aclose()
+        if self.kernel_id is not None:
+            with trio.move_on_after(GATEWAY_TIMEOUT_S), suppress(GatewayError):
+                await self.gateway.delete(self.kernel_id)
 
 
 def find_connection_file(spec: str) -> Path:
@@ -1103,13 +1298,14 @@ class Session:
         return {
             "name": self.name,
             "env": self.env.spec or None,
-            "python": self.env.python,
+            "python": self.env.python or None,
             "status": self.state.value,
             "uptime_s": round(time.monotonic() - self.created, 1),
             "exec_count": self.exec_count,
             "pid": self.kernel.pid if self.kernel else None,
             "cwd": self.cwd or None,
             "attached": str(self.attached) if self.attached else None,
+            "location": self.kernel.location if self.kernel else None,
         }
 
     # -- kernel lifecycle --------------------------------------------------
@@ -1147,6 +1343,11 @@ class Session:
         if self.kernel is kernel:  # died on its own; a replaced kernel's end is old news
             self._drop_kernel(kernel.exit_description())
 
+    def _notice_death(self) -> None:
+        """Mark the session dead as soon as its kernel is known to be gone, before its cleanup finishes."""
+        if self.kernel is not None and not self.kernel.alive:
+            self._drop_kernel(self.kernel.exit_description())
+
     def _drop_kernel(self, reason: str) -> None:
         """Stop the current kernel, if any, and mark the session dead with the reason."""
         kernel, self.kernel = self.kernel, None
@@ -1183,6 +1384,7 @@ class Session:
     async def execute(self, code: str, timeout: float, budget: int, ctx: Context | None) -> Outcome:
         async with self._lock:
             warnings: list[str] = []
+            self._notice_death()
             if self.kernel is None:
                 lost = self.dead_reason
                 await self._start_kernel()
@@ -1211,8 +1413,11 @@ class Session:
                 transcript.finish()
                 if self.state is State.BUSY:
                     self._move(State.IDLE)
+                self._notice_death()
             if cell.count is not None:
                 self.exec_count = cell.count
+            warnings += kernel.notes
+            kernel.notes.clear()
             outcome.transcript = transcript
             outcome.execution_count = cell.count
             outcome.warnings = warnings + outcome.warnings
@@ -1418,6 +1623,7 @@ class Sessions:
         self._spare_wanted = trio.Event()
         self._spare_failures = 0
         self.spares_changed = trio.Event()  # set and replaced whenever a spare is added or taken
+        self.gateway: Gateway | None = None  # when set, every new kernel is created there
 
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
@@ -1437,7 +1643,10 @@ class Sessions:
     async def start_kernel(self, env: Env, cwd: str, nursery: trio.Nursery) -> Kernel:
         """Start a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
         self._kernels += 1
-        kernel = LocalKernel(env, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
+        if self.gateway is not None:
+            kernel: Kernel = RemoteKernel(self.gateway, env.spec)
+        else:
+            kernel = LocalKernel(env, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
         await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
         return kernel
 
@@ -1561,7 +1770,9 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
     try:
         async with trio.open_nursery() as nursery:
             sessions = Sessions(config, nursery, runtime_dir, zmq_context, lifeline_read)
-            if config.spares:
+            if config.gateway_url:
+                sessions.gateway = Gateway(config.gateway_url, config.gateway_token)
+            elif config.spares:
                 nursery.start_soon(sessions.keep_spares)
             try:
                 yield sessions
@@ -1569,6 +1780,10 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
                 with trio.CancelScope(shield=True):
                     await sessions.close_all()
                 nursery.cancel_scope.cancel()
+        # Every kernel's cleanup (a remote DELETE among them) has run: the HTTP client can go.
+        if sessions.gateway is not None:
+            with trio.CancelScope(shield=True):
+                await sessions.gateway.aclose()
     finally:
         zmq_context.term()
         os.close(lifeline_read)
@@ -1682,12 +1897,12 @@ def build_server(sessions: Sessions) -> MCPServer:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
         try:
-            requested = resolve_env(env, config.envs_dir)
+            requested = Env(env or "", "", "") if sessions.gateway else resolve_env(env, config.envs_dir)
         except EnvError as exc:
             return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
         directory = check_cwd(cwd)
         existing = sessions.find(session)
-        if existing is not None and env and requested.python != existing.env.python:
+        if existing is not None and env and requested.identity != existing.env.identity:
             warnings.append(
                 f"session {session!r} already runs in env {existing.env.label} ({existing.env.python}); "
                 f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
@@ -1702,7 +1917,7 @@ def build_server(sessions: Sessions) -> MCPServer:
         async def attempt() -> Outcome | Exception:
             try:
                 return await target.execute(code, timeout, budget, ctx)
-            except KernelStartError as exc:
+            except (KernelStartError, EnvError) as exc:
                 return exc
 
         outcome = await attempt()
@@ -1737,7 +1952,7 @@ def build_server(sessions: Sessions) -> MCPServer:
         target = sessions.get(session)
         try:
             return await target.reset()
-        except KernelStartError as exc:
+        except (KernelStartError, EnvError) as exc:
             raise ToolError(f"session {session!r} could not restart its kernel: {exc}") from None
 
     @server.tool(
@@ -1788,6 +2003,8 @@ def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
         if not auto_install:
             message += " (or start the server with --auto-install-ipykernel to have it installed on first use)"
         return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "EnvError", "evalue": message})
+    if isinstance(exc, GatewayError) or not env.python:
+        return Outcome("env_error", headline=f"env_error: {text}", error={"ename": "GatewayError", "evalue": text})
     message = f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}"
     return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "KernelStartError", "evalue": message})
 
@@ -1828,6 +2045,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)",
     )
+    parser.add_argument(
+        "--gateway-url",
+        help="create every kernel on this Jupyter Server or Enterprise Gateway (http[s]://host:port); env then names a kernelspec",
+    )
+    parser.add_argument("--gateway-token", help="its token (better: set IPYTHON_MCP_GATEWAY_TOKEN, kept out of process listings)")
     parser.add_argument("--start-timeout", type=float, help=f"seconds a kernel has to start (default {START_TIMEOUT_S:g})")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
     return parser.parse_args(argv)
@@ -1959,6 +2181,8 @@ def main(argv: list[str] | None = None) -> None:
         start_timeout_s=args.start_timeout,
         spares=args.spares,
         auto_install_ipykernel=args.auto_install_ipykernel,
+        gateway_url=args.gateway_url,
+        gateway_token=args.gateway_token,
     )
     if args.transport == "streamable-http":
         trio.run(partial(serve_http, config, args.host, args.port))

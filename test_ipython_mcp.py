@@ -1176,3 +1176,187 @@ async def test_attach_by_name_in_the_runtime_dir_and_unknown_files(client, noteb
     assert text(await run(client, "byname", "6 * 7")) == "42\n"
     missing = await client.call_tool("attach", {"session": "nope", "connection_file": "kernel-missing.json"})
     assert missing.is_error and "no connection file" in text(missing) and "kernel-notebook.json" in text(missing)
+
+
+# ---------------------------------------------------------------------------
+# kernels on a Jupyter Server
+# ---------------------------------------------------------------------------
+
+
+class JupyterServer:
+    """A real Jupyter Server on loopback with a token, as the tests' remote engine."""
+
+    def __init__(self, root: Path, port: int | None = None):
+        import secrets
+        import socket
+
+        self.root = root
+        self.token = secrets.token_hex(16)
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = None
+
+    def start(self, token: str | None = None) -> None:
+        self.token = token or self.token
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter_server",
+                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}", "--ServerApp.open_browser=False",
+                f"--ServerApp.root_dir={self.root}", "--ServerApp.allow_root=True",
+            ],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        # It says where it serves once it does: read its log until then (bounded by the process's end).
+        for line in self.process.stderr:
+            if f"127.0.0.1:{self.port}/" in line and "running at" not in line:
+                break
+        else:
+            raise RuntimeError("jupyter server did not start")
+        # keep draining its log so it never blocks on a full pipe
+        import threading
+
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def kernels(self) -> list[str]:
+        import httpx2
+
+        response = httpx2.get(f"{self.url}/api/kernels", headers={"Authorization": f"token {self.token}"})
+        return [k["id"] for k in response.json()]
+
+
+@pytest.fixture(scope="module")
+def jupyter_server(tmp_path_factory):
+    pytest.importorskip("jupyter_server", reason="jupyter-server is in the test extra; install it to run this")
+    pytest.importorskip("trio_websocket", reason="trio-websocket is in the test extra; install it to run this")
+    server = JupyterServer(tmp_path_factory.mktemp("jupyter"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def remote(jupyter_server):
+    config = Config(gateway_url=jupyter_server.url, gateway_token=jupyter_server.token, interrupt_grace_s=3.0)
+    async with open_sessions(config) as sessions:
+        async with Client(build_server(sessions)) as client:
+            yield client, sessions
+
+
+async def test_remote_sessions_keep_the_contract(remote, jupyter_server):
+    client, sessions = remote
+    result = await run(client, "r", "x = 41\nprint('on the server')\nx + 1")
+    assert text(result) == "on the server\n42\n", text(result)
+    (entry,) = (await client.call_tool("list_sessions", {})).structured_content["result"]
+    assert entry["location"].startswith(f"{jupyter_server.url} kernel ")
+    kernel_id = entry["location"].rsplit(" ", 1)[1]
+    assert kernel_id in jupyter_server.kernels()
+
+    result = await run(client, "r", "1/0")
+    assert record(result)["status"] == "error" and "ZeroDivisionError" in text(result)
+
+    result = await run(client, "r", "import time\nprint('partial', flush=True)\ntime.sleep(30)", timeout_s=2)
+    assert record(result)["status"] == "timeout"
+    assert "partial" in text(result) and "KeyboardInterrupt" in text(result)
+    assert text(await run(client, "r", "x")) == "41\n"
+
+    reply, result, seconds = await interrupt_in_flight(client, sessions, "r", "time.sleep(30)")
+    assert "interrupted" in text(reply) and seconds < 10
+    assert record(result)["error"]["ename"] == "KeyboardInterrupt"
+
+    result = await run(client, "r", f"from IPython.display import Image\nImage(data={PNG_1PX!r}, format='png')")
+    assert [b.type for b in result.content] == ["image"]
+
+    await client.call_tool("reset", {"session": "r"})
+    assert record(await run(client, "r", "x"))["error"]["ename"] == "NameError"
+    await client.call_tool("shutdown", {"session": "r"})
+    assert jupyter_server.kernels() == [] or kernel_id not in jupyter_server.kernels()
+
+
+async def test_a_remote_kernel_that_dies_is_reported_and_replaced(remote):
+    client, _ = remote
+    await run(client, "r", "import os\nkept = 1")
+    started = time.monotonic()
+    result = await run(client, "r", "print('bye', flush=True)\nos._exit(1)", timeout_s=50)
+    assert time.monotonic() - started < 20, "death is noticed, not waited out"
+    assert record(result)["status"] == "died"
+    assert "died on" in text(result)
+    result = await run(client, "r", "'kept' in dir()")
+    assert "started a fresh kernel" in text(result) and text(result).endswith("False\n")
+
+
+async def test_unknown_kernelspec_lists_the_offered_ones(remote):
+    client, _ = remote
+    result = await run(client, "r", "1", env="no-such-spec")
+    assert record(result)["status"] == "env_error"
+    assert "no kernelspec 'no-such-spec'" in text(result) and "python3" in text(result)
+
+
+async def test_wrong_token_and_unreachable_server_give_clear_errors(jupyter_server, tmp_path):
+    for url, token, complaint in [
+        (jupyter_server.url, "wrong", "refused the request (HTTP 403)"),
+        ("http://127.0.0.1:9", "x", "cannot reach the Jupyter server at http://127.0.0.1:9"),
+    ]:
+        async with open_sessions(Config(gateway_url=url, gateway_token=token)) as sessions:
+            async with Client(build_server(sessions)) as client:
+                started = time.monotonic()
+                result = await run(client, "r", "1")
+                assert time.monotonic() - started < 40
+                assert result.is_error and complaint in text(result), text(result)
+                assert (await client.call_tool("list_sessions", {})).structured_content["result"] == []
+
+
+async def test_a_dropped_websocket_is_restored_with_the_kernels_state(remote):
+    client, sessions = remote
+    await run(client, "r", "kept = 'still here'")
+    await sessions.get("r").kernel._ws.aclose()  # the network drops the connection
+    result = await run(client, "r", "kept")
+    assert text(result).endswith("'still here'\n")
+    assert "dropped and was restored" in text(result)
+
+
+async def test_server_restart_under_a_live_session(tmp_path):
+    pytest.importorskip("jupyter_server", reason="jupyter-server is in the test extra")
+    server = JupyterServer(tmp_path)
+    server.start()
+    try:
+        config = Config(gateway_url=server.url, gateway_token=server.token)
+        async with open_sessions(config) as sessions:
+            async with Client(build_server(sessions)) as client:
+                await run(client, "r", "kept = 1")
+                await trio.to_thread.run_sync(server.stop)
+                await trio.to_thread.run_sync(server.start, server.token)
+                with trio.fail_after(30):
+                    await sessions.get("r").wait_for(State.DEAD)
+                result = await run(client, "r", "'kept' in dir()")
+                assert not result.is_error, text(result)
+                assert "started a fresh kernel" in text(result) and text(result).endswith("False\n")
+    finally:
+        server.stop()
+
+
+async def test_only_kernels_this_server_created_are_deleted(jupyter_server):
+    import httpx2
+
+    headers = {"Authorization": f"token {jupyter_server.token}"}
+    async with httpx2.AsyncClient(base_url=jupyter_server.url, headers=headers) as http:
+        theirs = (await http.post("/api/kernels", json={})).json()["id"]
+        try:
+            config = Config(gateway_url=jupyter_server.url, gateway_token=jupyter_server.token)
+            async with open_sessions(config) as sessions:
+                async with Client(build_server(sessions)) as client:
+                    await run(client, "mine", "1")
+                    ours = sessions.get("mine").kernel.kernel_id
+                    assert {ours, theirs} <= set(jupyter_server.kernels())
+            remaining = jupyter_server.kernels()
+            assert ours not in remaining and theirs in remaining
+        finally:
+            await http.delete(f"/api/kernels/{theirs}")
