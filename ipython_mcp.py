@@ -40,6 +40,7 @@ __version__ = "0.1.0"
 
 import argparse
 import enum
+import getpass
 import hashlib
 import hmac
 import json
@@ -754,6 +755,14 @@ class GatewayError(KernelStartError):
     """The Jupyter server could not be reached, refused us, or failed a request."""
 
 
+def _reason(response: Any) -> str:
+    """The explanation a Jupyter server puts in an error response, if any."""
+    with suppress(ValueError, AttributeError):
+        body = response.json()
+        return str(body.get("reason") or body.get("message") or "")
+    return ""
+
+
 class Gateway:
     """A Jupyter Server (or Enterprise Gateway, which speaks the same API) that hosts kernels.
 
@@ -777,9 +786,10 @@ class Gateway:
         except self._errors as exc:
             raise GatewayError(f"cannot reach the Jupyter server at {self.url}: {exc.__class__.__name__}: {exc}") from None
         if response.status_code in (401, 403):
+            reason = _reason(response)
             raise GatewayError(
-                f"the Jupyter server at {self.url} refused the request (HTTP {response.status_code}):"
-                " check the token (IPYTHON_MCP_GATEWAY_TOKEN)"
+                f"the Jupyter server at {self.url} refused the request (HTTP {response.status_code})"
+                + (f": {reason}" if reason else ": check the token (IPYTHON_MCP_GATEWAY_TOKEN)")
             )
         return response
 
@@ -791,7 +801,11 @@ class Gateway:
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
     async def start_kernel(self, kernelspec: str) -> str:
-        response = await self._call("POST", "/api/kernels", json={"name": kernelspec} if kernelspec else {})
+        # Enterprise Gateway starts kernels as KERNEL_USERNAME (and refuses root); Jupyter Server ignores it.
+        body: dict[str, Any] = {"env": {"KERNEL_USERNAME": os.environ.get("KERNEL_USERNAME") or getpass.getuser()}}
+        if kernelspec:
+            body["name"] = kernelspec
+        response = await self._call("POST", "/api/kernels", json=body)
         if response.status_code in (200, 201):
             return response.json()["id"]
         default, names = await self.kernelspecs()
@@ -800,7 +814,7 @@ class Gateway:
                 f"the Jupyter server at {self.url} has no kernelspec {kernelspec!r}; it offers: "
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
-        raise GatewayError(f"{self.url} could not start a kernel (HTTP {response.status_code}): {response.text[:500]}")
+        raise GatewayError(f"{self.url} could not start a kernel (HTTP {response.status_code}): {_reason(response) or response.text[:500]}")
 
     async def kernel_exists(self, kernel_id: str) -> bool:
         return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
@@ -1900,7 +1914,9 @@ def build_server(sessions: Sessions) -> MCPServer:
             requested = Env(env or "", "", "") if sessions.gateway else resolve_env(env, config.envs_dir)
         except EnvError as exc:
             return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
-        directory = check_cwd(cwd)
+        directory = "" if sessions.gateway else check_cwd(cwd)
+        if sessions.gateway and cwd:
+            warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
         existing = sessions.find(session)
         if existing is not None and env and requested.identity != existing.env.identity:
             warnings.append(

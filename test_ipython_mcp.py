@@ -1360,3 +1360,53 @@ async def test_only_kernels_this_server_created_are_deleted(jupyter_server):
             assert ours not in remaining and theirs in remaining
         finally:
             await http.delete(f"/api/kernels/{theirs}")
+
+
+@pytest.fixture(scope="session")
+def enterprise_gateway(tmp_path_factory):
+    """Jupyter Enterprise Gateway in a venv of its own: it pins a jupyter_client older than ours."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("the Enterprise Gateway smoke test builds its venv with uv")
+    root = tmp_path_factory.mktemp("enterprise-gateway")
+    subprocess.run([uv, "venv", "--quiet", str(root / "venv")], check=True)
+    python = root / "venv" / "bin" / "python"
+    install = subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(python), "jupyter-enterprise-gateway", "ipykernel"],
+        capture_output=True, text=True,
+    )
+    if install.returncode != 0:
+        pytest.skip(f"Jupyter Enterprise Gateway does not install here: {install.stderr[-500:]}")
+    server = JupyterServer(root)
+    process = subprocess.Popen(
+        [str(root / "venv" / "bin" / "jupyter-enterprisegateway"), "--ip=127.0.0.1", f"--port={server.port}",
+         f"--EnterpriseGatewayApp.auth_token={server.token}", "--EnterpriseGatewayApp.port_retries=0",
+         "--EnterpriseGatewayApp.list_kernels=True"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    for line in process.stderr:
+        if "is available at" in line:
+            break
+    else:
+        pytest.fail("Enterprise Gateway did not start")
+    import threading
+
+    threading.Thread(target=process.stderr.read, daemon=True).start()
+    server.process = process
+    yield server
+    process.terminate()
+    process.wait(timeout=30)
+
+
+async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
+    monkeypatch.setenv("KERNEL_USERNAME", "ipython-mcp-tests")  # Enterprise Gateway refuses to start kernels as root
+    config = Config(gateway_url=enterprise_gateway.url, gateway_token=enterprise_gateway.token)
+    async with open_sessions(config) as sessions:
+        async with Client(build_server(sessions)) as client:
+            assert text(await run(client, "eg", "import time\nx = 6 * 7\nx")) == "42\n"
+            result = await run(client, "eg", "print('partial', flush=True)\ntime.sleep(30)", timeout_s=2)
+            assert record(result)["status"] == "timeout" and "partial" in text(result)
+            assert text(await run(client, "eg", "x")) == "42\n"
+            kernel_id = sessions.get("eg").kernel.kernel_id
+            assert kernel_id in enterprise_gateway.kernels()
+    assert kernel_id not in enterprise_gateway.kernels()

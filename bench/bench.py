@@ -8,11 +8,15 @@ taken minutes apart on the same machine much less.
 """
 
 import argparse
+import json
 import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +105,92 @@ async def first_execute(spares: int) -> float:
         t0 = time.perf_counter()
         await call(client, "first", "1")
         return time.perf_counter() - t0
+
+
+def start_jupyter_server(root: str) -> tuple[subprocess.Popen, str, str]:
+    """A Jupyter Server on a free loopback port with a random token; returns (process, url, token)."""
+    import secrets
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_hex(16)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
+         "--ServerApp.allow_root=True"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    for line in process.stderr:
+        if f"127.0.0.1:{port}/" in line and "running at" not in line:
+            break
+    threading.Thread(target=process.stderr.read, daemon=True).start()
+    return process, f"http://127.0.0.1:{port}", token
+
+
+async def bare_websocket_round_trips(url: str, token: str, n: int) -> list[float]:
+    """execute -> reply + idle straight over a Jupyter Server kernel websocket."""
+    import httpx2
+    from jupyter_client.jsonutil import json_default
+    from jupyter_client.session import Session
+    from trio_websocket import open_websocket_url
+
+    headers = {"Authorization": f"token {token}"}
+    async with httpx2.AsyncClient(base_url=url, headers=headers) as http:
+        kernel_id = (await http.post("/api/kernels", json={})).json()["id"]
+        session = Session(key=b"x", username="bench")
+        ws_url = url.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels?session_id=bench"
+        times = []
+        async with open_websocket_url(ws_url, extra_headers=[(b"Authorization", f"token {token}".encode())]) as ws:
+            for _ in range(n + 5):
+                msg = session.msg("execute_request", {"code": "1", "silent": False, "store_history": True})
+                started = time.perf_counter()
+                await ws.send_message(json.dumps({**msg, "channel": "shell"}, default=json_default))
+                reply = idle = False
+                while not (reply and idle):
+                    got = json.loads(await ws.get_message())
+                    if got["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                        continue
+                    reply = reply or got["msg_type"] == "execute_reply"
+                    idle = idle or (got["msg_type"] == "status" and got["content"]["execution_state"] == "idle")
+                times.append(time.perf_counter() - started)
+        await http.delete(f"/api/kernels/{kernel_id}")
+    return times[5:]
+
+
+async def remote(quick: bool) -> None:
+    """Through a Jupyter Server: MCP execute vs a bare websocket round trip; 8 remote sessions at once."""
+    n = 50 if quick else 200
+    with tempfile.TemporaryDirectory() as root:
+        process, url, token = start_jupyter_server(root)
+        try:
+            env = {**os.environ, "IPYTHON_MCP_GATEWAY_URL": url, "IPYTHON_MCP_GATEWAY_TOKEN": token}
+            async with Client(StdioServerParameters(command=SERVER[0], args=[], env=env)) as client:
+                await call(client, "remote", "1")
+                bare = await bare_websocket_round_trips(url, token, n)
+                through = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    await call(client, "remote", "1")
+                    through.append(time.perf_counter() - t0)
+                m_med, b_med = statistics.median(through), statistics.median(bare)
+                print(
+                    f"remote round trip `1`: MCP stdio via Jupyter Server {ms(m_med)} vs bare websocket {ms(b_med)}"
+                    f" -> ratio {m_med / b_med:.2f}x (target <= 1.15x)"
+                )
+                names = [f"r{i}" for i in range(8)]
+                async with trio.open_nursery() as nursery:
+                    for name in names:
+                        nursery.start_soon(call, client, name, "import time")
+                t0 = time.perf_counter()
+                async with trio.open_nursery() as nursery:
+                    for name in names:
+                        nursery.start_soon(call, client, name, "time.sleep(1)")
+                print(f"8 remote sessions x sleep(1) at once: wall {time.perf_counter() - t0:.2f} s")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 async def call(client, session, code, **kwargs):
@@ -222,6 +312,8 @@ async def main(quick: bool) -> None:
             f" (target <= 1.5x); server RSS {before / 1024:.0f} MiB -> peak {peak / 1024:.0f} MiB"
             f" (+{(peak - before) / 1024:.1f} MiB, target < 50)"
         )
+
+    await remote(quick)
 
 
 if __name__ == "__main__":
