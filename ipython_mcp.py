@@ -12,28 +12,35 @@
 
 Theory of operation
 -------------------
-A *session* is a name bound to one ipykernel process. The kernel keeps the
-variables, imports and working directory between ``execute`` calls, like a
-notebook. Each session may run in its own Python environment.
+A *session* is a name bound to one kernel. The kernel keeps the variables,
+imports and working directory between ``execute`` calls, like a notebook.
+Each session may run in its own Python environment.
 
 Everything runs on one trio event loop. The server owns one nursery; each
 session owns a nursery inside it, and each kernel a nursery inside that, which
-holds the kernel's tasks: the process watcher and one reader per ZeroMQ
-socket. Readers route every message by its parent ``msg_id`` into the memory
-channel of the request waiting for it; a kernel that exits closes those
+holds the kernel's tasks: the process watcher and the readers of its
+channels. Readers route every message by its parent ``msg_id`` into the
+memory channel of the request waiting for it; a kernel that ends closes those
 channels, so a waiting cell learns of the death at once instead of at its
-timeout.
+timeout. (A warm spare kernel lives in the server's nursery until a new
+session adopts it.)
 
 A session's calls run one at a time under its lock; different sessions run
-at the same time. A cell's deadline is a cancel scope. When it expires (or
-the client cancels, or ``interrupt`` is called) the kernel gets SIGINT and a
-bounded grace to go idle; a kernel that ignores it is killed with its whole
-process group and the session is marked dead, to be restarted by the next
-``execute``.
+at the same time. A session moves between starting, idle, busy and dead
+through one table (TRANSITIONS) and one method (Session._move). A cell's
+deadline is a cancel scope. When it expires (or the client cancels, or
+``interrupt`` is called) the kernel is interrupted and has a bounded grace
+to go idle; a kernel that ignores it is killed with its whole process group
+and the session is marked dead, to be restarted by the next ``execute``.
 
-Kernels talk over the IPC transport: sockets and connection files live in a
-private 0700 runtime directory that is removed at exit, messages are signed
-with HMAC-SHA256 and a fresh key per kernel, and no TCP port is opened.
+Kernels come in three kinds that share all of the above: a local ipykernel
+process this server starts (the default), a running kernel it joins by its
+connection file (``attach``; never killed, only let go of), and a kernel on a
+Jupyter Server or Enterprise Gateway (``--gateway-url``), driven over its
+websocket. Local kernels talk over the IPC transport: sockets and connection
+files live in a private 0700 runtime directory that is removed at exit,
+messages are signed with HMAC-SHA256 and a fresh key per kernel, and no TCP
+port is opened.
 """
 
 __version__ = "0.1.0"

@@ -967,7 +967,6 @@ async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
             async def killer() -> None:
                 session = sessions.get(victim)
                 await session.wait_for(State.BUSY)
-                await trio.sleep(0.05)
                 os.kill(session.kernel.pid, signal.SIGKILL)
 
             with trio.fail_after(240):
@@ -1410,3 +1409,14 @@ async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
             kernel_id = sessions.get("eg").kernel.kernel_id
             assert kernel_id in enterprise_gateway.kernels()
     assert kernel_id not in enterprise_gateway.kernels()
+
+
+async def test_markdown_and_json_are_shown_as_text(client):
+    code = (
+        "from IPython.display import Markdown, JSON, display\n"
+        "display(Markdown('# Title\\n*emphasis*'))\n"
+        "display(JSON({'a': [1, 2]}))"
+    )
+    body = text(await run(client, "main", code))
+    assert "# Title\n*emphasis*" in body
+    assert '"a": [\n    1,\n    2\n  ]' in body

@@ -179,18 +179,23 @@ async def remote(quick: bool) -> None:
                     f"remote round trip `1`: MCP stdio via Jupyter Server {ms(m_med)} vs bare websocket {ms(b_med)}"
                     f" -> ratio {m_med / b_med:.2f}x (target <= 1.15x)"
                 )
-                names = [f"r{i}" for i in range(8)]
-                async with trio.open_nursery() as nursery:
-                    for name in names:
-                        nursery.start_soon(call, client, name, "import time")
-                t0 = time.perf_counter()
-                async with trio.open_nursery() as nursery:
-                    for name in names:
-                        nursery.start_soon(call, client, name, "time.sleep(1)")
-                print(f"8 remote sessions x sleep(1) at once: wall {time.perf_counter() - t0:.2f} s")
+                wall = await sleep_at_once(client, [f"r{i}" for i in range(8)])
+                print(f"8 remote sessions x sleep(1) at once: wall {wall:.2f} s")
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+async def sleep_at_once(client, names: list[str]) -> float:
+    """Start the sessions, then time them all sleeping 1 s at once."""
+    async with trio.open_nursery() as nursery:
+        for name in names:
+            nursery.start_soon(call, client, name, "import time")
+    t0 = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for name in names:
+            nursery.start_soon(call, client, name, "time.sleep(1)")
+    return time.perf_counter() - t0
 
 
 async def call(client, session, code, **kwargs):
@@ -246,15 +251,7 @@ async def main(quick: bool) -> None:
 
         # 2. sessions sleeping 1 s at once
         for count in (4, 16):
-            names = [f"s{count}-{i}" for i in range(count)]
-            async with trio.open_nursery() as nursery:
-                for name in names:
-                    nursery.start_soon(call, client, name, "import time")
-            t0 = time.perf_counter()
-            async with trio.open_nursery() as nursery:
-                for name in names:
-                    nursery.start_soon(call, client, name, "time.sleep(1)")
-            wall = time.perf_counter() - t0
+            wall = await sleep_at_once(client, [f"s{count}-{i}" for i in range(count)])
             target = 1.3 if count == 4 else 2.0
             print(f"{count} sessions x sleep(1) at once: wall {wall:.2f} s (target <= {target} s)")
         for i in range(4):
