@@ -1293,7 +1293,6 @@ class Session:
         self._manager = manager
         self._lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
-        self._kernels_started = 0
         self._cell: Cell | None = None  # the running cell, for interrupt
         self._moved = trio.Event()  # set and replaced on every state change
         self._outputs = 0
@@ -1341,7 +1340,6 @@ class Session:
         if self._nursery is None:
             self._nursery = await self._manager.nursery.start(self._run)
         self._move(State.STARTING)
-        self._kernels_started += 1
         self.dir.mkdir(mode=0o700, exist_ok=True)
         try:
             if self.attached is not None:
@@ -1398,7 +1396,8 @@ class Session:
         async with self._lock:
             if self.kernel is None:
                 await self._start_kernel()
-        return f"session {self.name!r} reset: fresh kernel (pid {self.kernel.pid}) in env {self.env.label}; all state is gone"
+        where = f"pid {self.kernel.pid}" if self.kernel.pid else self.kernel.location
+        return f"session {self.name!r} reset: fresh kernel ({where}) in env {self.env.label}; all state is gone"
 
     # -- running cells -----------------------------------------------------
 
@@ -1407,9 +1406,11 @@ class Session:
             warnings: list[str] = []
             self._notice_death()
             if self.kernel is None:
-                lost = self.dead_reason
+                lost, had_kernel = self.dead_reason, self.ever_started
                 await self._start_kernel()
-                if lost and self.ever_started and self._kernels_started > 1:
+                if had_kernel and lost and self.attached is not None:
+                    warnings.append(f"rejoined the kernel of {self.attached}; the session had lost it ({lost})")
+                elif had_kernel and lost:
                     warnings.append(f"started a fresh kernel: the previous one was lost ({lost}); earlier state is gone")
             kernel = self.kernel
             assert kernel is not None
