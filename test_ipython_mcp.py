@@ -1420,3 +1420,20 @@ async def test_markdown_and_json_are_shown_as_text(client):
     body = text(await run(client, "main", code))
     assert "# Title\n*emphasis*" in body
     assert '"a": [\n    1,\n    2\n  ]' in body
+
+
+def test_default_timeout_follows_the_clients_tool_timeout():
+    assert Config.from_environ({}).default_timeout_s == 58
+    assert Config.from_environ({"MCP_TOOL_TIMEOUT": "30000"}).default_timeout_s == 28
+    config = Config.from_environ({"IPYTHON_MCP_OUTPUT_CHARS": "5000", "IPYTHON_MCP_SPARES": "0"}, max_sessions=3)
+    assert (config.output_chars, config.spares, config.max_sessions) == (5000, 0, 3)
+
+
+def test_console_script_answers_help_and_version():
+    version = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"ipython-mcp {ipython_mcp.__version__}"
+    usage = subprocess.run([CONSOLE_SCRIPT, "--help"], capture_output=True, text=True, check=True)
+    for flag in ("--transport", "--gateway-url", "--spares", "--auto-install-ipykernel", "--output-chars"):
+        assert flag in usage.stdout
+    script = subprocess.run([sys.executable, ipython_mcp.__file__, "--version"], capture_output=True, text=True, check=True)
+    assert script.stdout.strip() == version.stdout.strip()
