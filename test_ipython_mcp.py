@@ -550,6 +550,9 @@ async def test_long_output_keeps_head_and_tail_and_spools_the_rest(client):
     assert spool.read_text() == "".join(f"line {i}\n" for i in range(20000))
     # the model can read the spool from its own kernel
     assert text(await run(client, "main", f"len(open({str(spool)!r}).readlines())")) == "20000\n"
+    # and it goes with the session
+    await client.call_tool("shutdown", {"session": "main"})
+    assert not spool.exists()
 
 
 # ---------------------------------------------------------------------------
@@ -1437,3 +1440,12 @@ def test_console_script_answers_help_and_version():
         assert flag in usage.stdout
     script = subprocess.run([sys.executable, ipython_mcp.__file__, "--version"], capture_output=True, text=True, check=True)
     assert script.stdout.strip() == version.stdout.strip()
+
+
+def test_a_project_directory_with_a_dot_venv_is_an_env(tmp_path):
+    project = tmp_path / "project"
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    env = ipython_mcp.resolve_env(str(project), tmp_path / "envs")
+    assert env.python == str(project / ".venv" / "bin" / "python")
+    assert env.prefix == str(project / ".venv")
