@@ -101,6 +101,7 @@ MAX_IMAGES = 8  # images per reply before the rest are summarised in one line
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # total decoded image bytes per reply
 RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
 LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
+REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
 INSTALL_TIMEOUT_S = 600.0  # an ipykernel install on a slow link; longer means something is wrong
 PROGRESS_INTERVAL_S = 1.0  # progress notifications at most this often
 GATEWAY_TIMEOUT_S = 30.0  # one REST call to a Jupyter server; creating a kernel can take this long on a busy cluster
@@ -1064,6 +1065,11 @@ class Transcript:
         if "\n" in pending:
             complete, pending = pending.rsplit("\n", 1)
             self._add(Part(kind, clean_text(complete) + "\n"))
+        if "\r" in pending and len(pending) > REDRAW_COLLAPSE:
+            # A progress bar redrawing one line: keep only what the line shows
+            # now (the cursor is back at column 0 after the last \r).
+            cut = pending.rfind("\r")
+            pending = _overstrike(_ESCAPES.sub("", pending[:cut])) + "\r" + pending[cut + 1 :]
         if len(pending) > LONG_LINE:
             self._add(Part(kind, clean_text(pending)))
             pending = ""

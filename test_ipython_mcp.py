@@ -525,6 +525,16 @@ async def test_terminal_codes_and_carriage_returns_are_cleaned(client):
     assert text(await run(client, "main", code)) == "red plain\nprogress 100%\nabd\n\n"
 
 
+async def test_a_long_redrawn_progress_line_leaves_its_final_state(client):
+    code = (
+        "import sys\n"
+        "for i in range(20000):\n"
+        "    sys.stderr.write(f'\\r\\x1b[32m{i:5d}/19999\\x1b[0m |' + '#' * (i // 1000))\n"
+        "_ = sys.stderr.write('\\n')"
+    )
+    assert text(await run(client, "main", code)) == "19999/19999 |" + "#" * 19 + "\n"
+
+
 async def test_input_fails_at_once(client):
     started = time.monotonic()
     result = await run(client, "main", "input('name? ')", timeout_s=20)
