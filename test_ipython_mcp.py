@@ -526,10 +526,13 @@ async def test_terminal_codes_and_carriage_returns_are_cleaned(client):
 
 
 async def test_a_long_redrawn_progress_line_leaves_its_final_state(client):
+    # flushed in batches, so the redraws arrive over many messages with no newline between them
     code = (
-        "import sys\n"
+        "import sys, time\n"
         "for i in range(20000):\n"
         "    sys.stderr.write(f'\\r\\x1b[32m{i:5d}/19999\\x1b[0m |' + '#' * (i // 1000))\n"
+        "    if i % 500 == 0:\n"
+        "        sys.stderr.flush(); time.sleep(0.01)\n"
         "_ = sys.stderr.write('\\n')"
     )
     assert text(await run(client, "main", code)) == "19999/19999 |" + "#" * 19 + "\n"
