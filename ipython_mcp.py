@@ -1865,6 +1865,18 @@ def build_server(sessions: Sessions) -> MCPServer:
         ),
     )
     default_timeout = config.default_timeout_s
+    if config.gateway_url:
+        env_help = (
+            f"Kernelspec for a NEW session, on the Jupyter server at {config.gateway_url}; ignored (with a "
+            "warning) for an existing one. Omit for the server's default kernelspec."
+        )
+    else:
+        env_help = (
+            "Python environment for a NEW session; ignored (with a warning) for an existing one. "
+            "Omit for the server's own Python. A bare name means ~/envs/<name> (IPYTHON_MCP_ENVS_DIR "
+            "changes the directory) or a conda env of that name; a path (with '/' or starting with '~') "
+            "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
+        )
 
     @server.tool(
         annotations=ToolAnnotations(title="Run Python in a session", destructive_hint=True, open_world_hint=True),
@@ -1883,14 +1895,7 @@ def build_server(sessions: Sessions) -> MCPServer:
         code: Annotated[str, Field(description="Python/IPython code to run, like one notebook cell.")],
         env: Annotated[
             str | None,
-            Field(
-                description=(
-                    "Python environment for a NEW session; ignored (with a warning) for an existing one. "
-                    "Omit for the server's own Python. A bare name means ~/envs/<name> (IPYTHON_MCP_ENVS_DIR "
-                    "changes the directory); a path (with '/' or starting with '~') means that venv/conda env "
-                    "or interpreter. The env needs ipykernel installed."
-                )
-            ),
+            Field(description=env_help),
         ] = None,
         timeout_s: Annotated[
             float | None,
@@ -1924,17 +1929,20 @@ def build_server(sessions: Sessions) -> MCPServer:
             if max_output_chars > MAX_OUTPUT_CHARS:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
+        existing = sessions.find(session)
         try:
             requested = Env(env or "", "", "") if sessions.gateway else resolve_env(env, config.envs_dir)
         except EnvError as exc:
-            return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
+            if existing is None:
+                return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
+            requested = Env(str(env), "", "")  # an existing session ignores env anyway; the warning below says so
         directory = "" if sessions.gateway else check_cwd(cwd)
         if sessions.gateway and cwd:
             warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
-        existing = sessions.find(session)
         if existing is not None and env and requested.identity != existing.env.identity:
+            where = f" ({existing.env.python})" if existing.env.python else ""
             warnings.append(
-                f"session {session!r} already runs in env {existing.env.label} ({existing.env.python}); "
+                f"session {session!r} already runs in env {existing.env.label}{where}; "
                 f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
             )
         if existing is not None and cwd and directory != existing.cwd:
@@ -1968,7 +1976,8 @@ def build_server(sessions: Sessions) -> MCPServer:
         annotations=ToolAnnotations(title="List sessions", read_only_hint=True),
         description=(
             "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s, "
-            "exec_count (the last cell's execution count), kernel pid and working directory."
+            "exec_count (the last cell's execution count), kernel pid, working directory, the connection file "
+            "of an attached kernel, and location (local, or the Jupyter server and kernel id)."
         ),
     )
     async def list_sessions() -> list[dict[str, Any]]:

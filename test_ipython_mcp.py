@@ -356,6 +356,14 @@ async def test_env_mismatch_warns_and_runs_in_the_original_env(client, venv_with
     assert "ignored" in record(result)["warning"]
 
 
+async def test_an_unresolvable_env_on_an_existing_session_only_warns(client):
+    await run(client, "main", "x = 1")
+    result = await run(client, "main", "x", env="no-such-env")
+    assert not result.is_error
+    assert "env 'no-such-env' is ignored" in text(result)
+    assert text(result).endswith("1\n")
+
+
 async def test_missing_interpreter_is_an_env_error(client, tmp_path):
     result = await run(client, "ghost", "1", env=str(tmp_path / "no-such-env"))
     assert result.is_error
