@@ -122,7 +122,7 @@ class State(enum.Enum):
 
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.STARTING: frozenset({State.IDLE, State.DEAD}),
-    State.IDLE: frozenset({State.BUSY, State.DEAD}),
+    State.IDLE: frozenset({State.BUSY, State.STARTING, State.DEAD}),  # STARTING: restarted in place
     State.BUSY: frozenset({State.IDLE, State.DEAD}),
     State.DEAD: frozenset({State.STARTING}),
 }
@@ -405,6 +405,7 @@ class Kernel:
 
     owned = True  # whether this server may kill the kernel
     location = "local"  # where the kernel runs, for list_sessions
+    restarts_in_place = False  # reset restarts this kernel rather than replacing it
 
     def __init__(self) -> None:
         self.cwd: str | None = None
@@ -471,6 +472,10 @@ class Kernel:
 
     async def interrupt(self) -> None:
         """Ask the kernel to interrupt its running cell."""
+        raise NotImplementedError
+
+    async def restart(self, start_timeout: float) -> None:
+        """Restart the kernel in place (only where restarts_in_place); raises KernelStartError."""
         raise NotImplementedError
 
     async def _launch(self) -> dict[str, Any]:
@@ -830,6 +835,11 @@ class Gateway:
     async def interrupt(self, kernel_id: str) -> None:
         await self._call("POST", f"/api/kernels/{kernel_id}/interrupt")
 
+    async def restart(self, kernel_id: str) -> None:
+        response = await self._call("POST", f"/api/kernels/{kernel_id}/restart")
+        if response.status_code != 200:
+            raise GatewayError(f"{self.url} could not restart kernel {kernel_id} (HTTP {response.status_code}): {_reason(response)}")
+
     async def delete(self, kernel_id: str) -> None:
         await self._call("DELETE", f"/api/kernels/{kernel_id}")
 
@@ -866,9 +876,18 @@ class RemoteKernel(Kernel):
         self._reconnected = trio.Event()  # set (and replaced) when the websocket is replaced or the kernel ends
         self._nursery: trio.Nursery | None = None
 
+    restarts_in_place = True  # POST .../restart keeps the kernel's id, which a person watching the server sees
+
     @property
     def location(self) -> str:  # type: ignore[override]
         return f"{self.gateway.url} kernel {self.kernel_id}"
+
+    async def restart(self, start_timeout: float) -> None:
+        await self.gateway.restart(self.kernel_id)
+        with trio.move_on_after(start_timeout) as deadline:
+            await self._handshake()
+        if deadline.cancelled_caught:
+            raise KernelStartError(f"kernel {self.kernel_id} did not answer within {start_timeout:g} s of its restart")
 
     async def interrupt(self) -> None:
         if self.kernel_id is not None and self.alive:
@@ -1364,6 +1383,15 @@ class Session:
         self.dead_reason = None
         self._move(State.IDLE)
 
+    async def _restart_in_place(self, kernel: Kernel) -> None:
+        self._move(State.STARTING)
+        try:
+            await kernel.restart(self._manager.config.start_timeout_s)
+        except BaseException:
+            self._drop_kernel("its restart failed")
+            raise
+        self._move(State.IDLE)
+
     def _kernel_gone(self, kernel: Kernel) -> None:
         if self.kernel is kernel:  # died on its own; a replaced kernel's end is old news
             self._drop_kernel(kernel.exit_description())
@@ -1398,9 +1426,14 @@ class Session:
                 f"session {self.name!r} is attached to a kernel this server did not start ({self.attached});"
                 " reset will not restart it. Restart it where it runs, then execute again to rejoin it."
             )
-        self._drop_kernel("the session was reset")
+        kernel = self.kernel
+        if kernel is None or self.state is State.BUSY or not kernel.restarts_in_place:
+            self._drop_kernel("the session was reset")  # a running cell ends now, reported as died
         async with self._lock:
-            if self.kernel is None:
+            self._notice_death()
+            if self.kernel is not None:
+                await self._restart_in_place(self.kernel)
+            else:
                 await self._start_kernel()
         where = f"pid {self.kernel.pid}" if self.kernel.pid else self.kernel.location
         return f"session {self.name!r} reset: fresh kernel ({where}) in env {self.env.label}; all state is gone"

@@ -1300,6 +1300,7 @@ async def test_remote_sessions_keep_the_contract(remote, jupyter_server):
 
     await client.call_tool("reset", {"session": "r"})
     assert record(await run(client, "r", "x"))["error"]["ename"] == "NameError"
+    assert sessions.get("r").kernel.kernel_id == kernel_id, "reset restarts the remote kernel in place"
     await client.call_tool("shutdown", {"session": "r"})
     assert jupyter_server.kernels() == [] or kernel_id not in jupyter_server.kernels()
 
