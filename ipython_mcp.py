@@ -1822,10 +1822,29 @@ class Sessions:
                 nursery.start_soon(session.close, "the server is shutting down")
 
 
+def remove_stale_runtime_dirs(parent: Path) -> None:
+    """Remove the runtime directories of servers that died without cleaning up (killed by SIGKILL).
+
+    Their kernels are gone too: each watches its server through the lifeline pipe.
+    """
+    for path in parent.glob("ipython-mcp-*-*"):
+        pid = path.name.split("-")[2]
+        try:
+            if not pid.isdigit() or path.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive under another user, or vanished meanwhile
+            continue
+
+
 @asynccontextmanager
 async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
     """The session registry with its nursery and private runtime directory; every kernel is gone on exit."""
-    runtime_dir = Path(tempfile.mkdtemp(prefix="ipython-mcp-"))  # mkdtemp makes it 0700
+    # mkdtemp makes it 0700; the pid in its name lets a later server clean up after a killed one
+    runtime_dir = Path(tempfile.mkdtemp(prefix=f"ipython-mcp-{os.getpid()}-"))
+    remove_stale_runtime_dirs(runtime_dir.parent)
     zmq_context = zmq.Context()
     lifeline_read, lifeline_write = os.pipe()  # the write end is never written; it closes when this process ends
     try:

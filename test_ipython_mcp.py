@@ -778,9 +778,15 @@ async def test_server_exit_takes_every_kernel_and_child_with_it(nursery, how):
 async def test_kernels_die_with_a_server_killed_by_sigkill(nursery):
     server = await start_raw_server(nursery)
     pids = await spawn_kernels_with_children(server)
+    (left_behind,) = [d for d in runtime_dirs() if d.name.startswith(f"ipython-mcp-{server.process.pid}-")]
     server.process.kill()
     await server.process.wait()
     assert await wait_gone(pids, within=10) == []
+    # nobody could remove its runtime directory; the next server does
+    assert left_behind.exists()
+    successor = await start_raw_server(nursery)
+    assert not left_behind.exists()
+    await successor.process.stdin.aclose()
 
 
 async def test_garbage_on_stdin_does_not_stop_the_server(nursery):
@@ -1247,7 +1253,11 @@ class JupyterServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def kernels(self) -> list[str]:
         import httpx2
@@ -1418,8 +1428,7 @@ def enterprise_gateway(tmp_path_factory):
     threading.Thread(target=process.stderr.read, daemon=True).start()
     server.process = process
     yield server
-    process.terminate()
-    process.wait(timeout=30)
+    server.stop()
 
 
 async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
