@@ -406,6 +406,7 @@ class Kernel:
     owned = True  # whether this server may kill the kernel
     location = "local"  # where the kernel runs, for list_sessions
     restarts_in_place = False  # reset restarts this kernel rather than replacing it
+    interrupt_kind = "the interrupt request"  # what interrupt() sends, for messages
 
     def __init__(self) -> None:
         self.cwd: str | None = None
@@ -643,6 +644,8 @@ class ZmqKernel(Kernel):
 
 class LocalKernel(ZmqKernel):
     """An ipykernel process this server starts, in its own process group, and kills when done."""
+
+    interrupt_kind = "SIGINT"
 
     def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int) -> None:
         super().__init__(zmq_context)
@@ -1513,31 +1516,32 @@ class Session:
             return "kernel interrupted, session kept"
         if cell.ended_by_exit:
             return f"{kernel.exit_description()}; its state is lost and the next execute starts a fresh kernel"
+        return self._give_up_on(kernel)
+
+    def _give_up_on(self, kernel: Kernel) -> str:
+        """The ladder's last rung: a kernel that did not stop in time is killed, or, if not ours, let go of."""
         grace = self._manager.config.interrupt_grace_s
-        if not kernel.owned:
-            self._drop_kernel(f"the kernel did not stop within {grace:g} s of an interrupt; detached from it")
-            return f"kernel did not stop within {grace:g} s of an interrupt; detached from it (it was not started here, so it was not killed; the next execute rejoins it)"
-        self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
-        return f"kernel ignored SIGINT for {grace:g} s and was killed; its state is lost and the next execute starts a fresh kernel"
+        if kernel.owned:
+            reason = f"kernel killed: it ignored {kernel.interrupt_kind} for {grace:g} s"
+            then = "its state is lost and the next execute starts a fresh kernel"
+        else:
+            reason = f"detached from the kernel: it ignored {kernel.interrupt_kind} for {grace:g} s (it was not started here, so it was not killed)"
+            then = "the next execute rejoins it"
+        if self.kernel is kernel:
+            self._drop_kernel(reason)
+        return f"{reason}; {then}"
 
     async def interrupt(self) -> str:
         """Interrupt the running cell without taking the lock (the cell holds it)."""
         kernel, cell = self.kernel, self._cell
         if kernel is None or self.state is not State.BUSY or cell is None:
             return f"session {self.name!r} is {self.state.value}: no cell is running"
-        grace = self._manager.config.interrupt_grace_s
-        with trio.move_on_after(grace):
+        with trio.move_on_after(self._manager.config.interrupt_grace_s):
             await _interrupt_once_started(kernel, cell)
             await cell.done.wait()
         if cell.done.is_set():
             return f"interrupted the running cell in session {self.name!r}; the session is kept"
-        if not kernel.owned:
-            if self.kernel is kernel:
-                self._drop_kernel(f"the kernel did not stop within {grace:g} s of an interrupt; detached from it")
-            return f"the cell did not stop within {grace:g} s of the interrupt; detached session {self.name!r} from the kernel, which was not started here and keeps running"
-        if self.kernel is kernel:
-            self._drop_kernel(f"kernel killed: it ignored SIGINT for {grace:g} s")
-        return f"the cell ignored SIGINT for {grace:g} s: killed the kernel of session {self.name!r}; its state is lost and the next execute starts a fresh one"
+        return f"session {self.name!r}: {self._give_up_on(kernel)}"
 
 
 class Cell:
