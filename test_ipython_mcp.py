@@ -521,6 +521,17 @@ async def test_html_and_svg_fall_back_to_text(client):
     assert "no text form" in body
 
 
+async def test_markdown_and_json_are_shown_as_text(client):
+    code = (
+        "from IPython.display import Markdown, JSON, display\n"
+        "display(Markdown('# Title\\n*emphasis*'))\n"
+        "display(JSON({'a': [1, 2]}))"
+    )
+    body = text(await run(client, "main", code))
+    assert "# Title\n*emphasis*" in body
+    assert '"a": [\n    1,\n    2\n  ]' in body
+
+
 async def test_terminal_codes_and_carriage_returns_are_cleaned(client):
     code = (
         "import sys\n"
@@ -1443,17 +1454,6 @@ async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
             kernel_id = sessions.get("eg").kernel.kernel_id
             assert kernel_id in enterprise_gateway.kernels()
     assert kernel_id not in enterprise_gateway.kernels()
-
-
-async def test_markdown_and_json_are_shown_as_text(client):
-    code = (
-        "from IPython.display import Markdown, JSON, display\n"
-        "display(Markdown('# Title\\n*emphasis*'))\n"
-        "display(JSON({'a': [1, 2]}))"
-    )
-    body = text(await run(client, "main", code))
-    assert "# Title\n*emphasis*" in body
-    assert '"a": [\n    1,\n    2\n  ]' in body
 
 
 def test_default_timeout_follows_the_clients_tool_timeout():
