@@ -1076,8 +1076,10 @@ async def test_a_warm_spare_serves_the_first_execute_and_is_replaced(tmp_path):
 
 
 async def test_cwd_sets_a_new_sessions_directory_and_warns_later(client, tmp_path):
+    (tmp_path / "helpers.py").write_text("ANSWER = 42\n")
     result = await run(client, "here", "import os\nos.getcwd()", cwd=str(tmp_path))
     assert text(result) == f"{str(tmp_path)!r}\n"
+    assert text(await run(client, "here", "import helpers\nhelpers.ANSWER")) == "42\n", "the directory's modules import"
     listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
     assert listing[0]["cwd"] == str(tmp_path)
     result = await run(client, "here", "os.getcwd()", cwd="/")
