@@ -1645,7 +1645,11 @@ async def report_progress(ctx: Context, doing: str, detail: Callable[[], str]) -
         message = f"{doing} for {time.monotonic() - started:.0f} s"
         if latest := detail():
             message += f" — {latest}"
-        await ctx.report_progress(ticks, None, message)
+        try:
+            await ctx.report_progress(ticks, None, message)
+        except Exception as exc:  # progress is best-effort: a client that went away must not fail the cell
+            log.info("progress notifications stopped: %s", exc.__class__.__name__)
+            return
 
 
 def lacks_ipykernel(exc: Exception) -> bool:
