@@ -1645,11 +1645,18 @@ async def report_progress(ctx: Context, doing: str, detail: Callable[[], str]) -
         message = f"{doing} for {time.monotonic() - started:.0f} s"
         if latest := detail():
             message += f" — {latest}"
-        try:
-            await ctx.report_progress(ticks, None, message)
-        except Exception as exc:  # progress is best-effort: a client that went away must not fail the cell
-            log.info("progress notifications stopped: %s", exc.__class__.__name__)
+        if not await _notify_progress(ctx, ticks, message):
             return
+
+
+async def _notify_progress(ctx: Context, progress: float, message: str) -> bool:
+    """Send one progress notification; say whether it went (a client that went away must not fail the call)."""
+    try:
+        await ctx.report_progress(progress, None, message)
+    except Exception as exc:
+        log.info("progress notifications stopped: %s", exc.__class__.__name__)
+        return False
+    return True
 
 
 def lacks_ipykernel(exc: Exception) -> bool:
@@ -1664,7 +1671,7 @@ async def install_ipykernel(env: Env, ctx: Context | None) -> str:
     log.info("installing ipykernel: %s", shown)
     async with trio.open_nursery() as nursery:
         if ctx is not None:
-            await ctx.report_progress(0, None, f"installing ipykernel into env {env.label}: {shown}")
+            await _notify_progress(ctx, 0, f"installing ipykernel into env {env.label}: {shown}")
             nursery.start_soon(report_progress, ctx, f"installing ipykernel into env {env.label}", lambda: "")
         with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
             done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
