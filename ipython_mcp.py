@@ -1423,6 +1423,12 @@ class Session:
             self._nursery.cancel_scope.cancel()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    async def start(self) -> None:
+        """Bring up the session's kernel now, under the lock, if it has none."""
+        async with self._lock:
+            if self.kernel is None:
+                await self._start_kernel()
+
     async def reset(self) -> str:
         if self.attached is not None:
             raise ToolError(
@@ -1740,8 +1746,7 @@ class Sessions:
         session = self.get_or_create(name, env, "")
         session.attached = path
         try:
-            async with session._lock:
-                await session._start_kernel()
+            await session.start()
         except KernelStartError as exc:
             self.forget(session)
             await session.close("attach failed")
