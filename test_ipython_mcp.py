@@ -74,11 +74,21 @@ def alive(pid: int) -> bool:
 
 
 async def wait_gone(pids, within: float = 10.0) -> list[int]:
-    """Bounded wait for processes to exit (the OS gives no event for another's child)."""
-    deadline = time.monotonic() + within
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
-        await trio.sleep(0.05)
-    return left
+    """Wait, at most `within` seconds, for processes to exit; return those still alive.
+
+    A pidfd becomes readable when its process exits, even when it is not our child.
+    """
+    with trio.move_on_after(within):
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+            try:
+                await trio.lowlevel.wait_readable(fd)
+            finally:
+                os.close(fd)
+    return [p for p in pids if alive(p)]
 
 
 def listening_tcp_inodes() -> set[str]:
