@@ -1559,7 +1559,7 @@ class Cell:
         self.idle = False
         self.count: int | None = None
         self.error: dict[str, str] | None = None
-        self.started = trio.Event()  # the kernel began running this cell
+        self.started = trio.Event()  # execute_input came: the kernel's SIGINT handler is in place
         self.done = trio.Event()
         self.ended_by_exit = False
         self.interrupted = False  # SIGINT was sent while it ran
@@ -1598,7 +1598,6 @@ class Cell:
             self.started.set()
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
-            self.started.set()
         elif kind == "execute_reply":
             self.reply = content
             self.count = content.get("execution_count", self.count)
@@ -1629,8 +1628,11 @@ async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: tr
 
 
 async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
-    # ipykernel ignores SIGINT between cells: a signal sent before the cell
-    # began would be lost, so wait for the kernel to say it started.
+    # ipykernel ignores SIGINT between cells and installs its handler only
+    # after it has published "busy" (ipykernel 7.4, Kernel.dispatch_shell:
+    # status busy, then pre_handler_hook, then execute_request publishes
+    # execute_input). A signal sent on "busy" can land before the handler
+    # and be lost; execute_input is the first sign that it is in place.
     await cell.started.wait()
     if not cell.done.is_set():
         cell.interrupted = True

@@ -211,6 +211,16 @@ async def test_interrupt_stops_an_in_flight_execute(client, sessions):
     assert text(await run(client, "main", "1 + 1")) == "2\n"
 
 
+async def test_an_interrupt_does_not_race_the_kernels_sigint_handler(client, sessions):
+    # ipykernel says "busy" before it installs its SIGINT handler; widen that
+    # window, as a loaded machine does, and interrupt at once.
+    await run(client, "main", "import time\nk = get_ipython().kernel\n_hook = k.pre_handler_hook\nk.pre_handler_hook = lambda: (time.sleep(0.5), _hook())")
+    reply, result, seconds = await interrupt_in_flight(client, sessions, "main", "time.sleep(30)")
+    assert "interrupted" in text(reply)
+    assert record(result)["error"]["ename"] == "KeyboardInterrupt"
+    assert text(await run(client, "main", "'kept' if k else ''")) == "'kept'\n"
+
+
 async def test_interrupt_with_nothing_running_says_so(client):
     await run(client, "main", "1")
     reply = await client.call_tool("interrupt", {"session": "main"})
