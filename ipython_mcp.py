@@ -21,17 +21,30 @@ session owns a nursery inside it, and each kernel a nursery inside that, which
 holds the kernel's tasks: the process watcher and the readers of its
 channels. Readers route every message by its parent ``msg_id`` into the
 memory channel of the request waiting for it; a kernel that ends closes those
-channels, so a waiting cell learns of the death at once instead of at its
-timeout. (A warm spare kernel lives in the server's nursery until a new
-session adopts it.)
+channels, so a waiting cell learns of the death at once. (A warm spare kernel
+lives in the server's nursery until a session adopts it.)
 
-A session's calls run one at a time under its lock; different sessions run
-at the same time. A session moves between starting, idle, busy and dead
-through one table (TRANSITIONS) and one method (Session._move). A cell's
-deadline is a cancel scope. When it expires (or the client cancels, or
-``interrupt`` is called) the kernel is interrupted and has a bounded grace
-to go idle; a kernel that ignores it is killed with its whole process group
-and the session is marked dead, to be restarted by the next ``execute``.
+A session owns its cells. One owner task per session (Session.run) holds the
+kernel, the running cell and the queue of cells waiting their turn, and it is
+the only code that changes them. It takes requests and events from one
+channel and handles each to the end before the next, so no two can
+interleave: tool calls send requests (run this code, interrupt, reset,
+shut down, what is the latest output) and wait for the answer; its helper
+tasks (starting a kernel, carrying a cell's messages, sending an interrupt)
+report back on the same channel. A session moves between starting, idle,
+busy, dead and closed through one table (TRANSITIONS) and one method
+(Session._move). Different sessions run at the same time.
+
+A cell outlives the call that started it. The call waits for it up to its
+``wait_s`` and then replies "running" with the output so far; the cell goes
+on until it ends, its deadline passes, or interrupt, reset or shutdown stops
+it, and ``wait`` and ``output`` follow it. Every line a cell prints goes to a
+spool file in the session's directory (all of it, for ``output``) and to the
+view that the next reply takes (so no reply repeats another). A deadline, an
+``interrupt`` or the client cancelling the execute starts the ladder: SIGINT
+once the kernel's handler is in place, again halfway through a bounded grace,
+then the kernel is killed with its whole process group, the session marked
+dead, to be restarted by the next ``execute``.
 
 Kernels come in three kinds that share all of the above: a local ipykernel
 process this server starts (the default), a running kernel it joins by its
@@ -46,10 +59,14 @@ port is opened.
 __version__ = "0.1.0"
 
 import argparse
+import base64
+import dataclasses
 import enum
 import getpass
 import hashlib
 import hmac
+import io
+import itertools
 import json
 import logging
 import math
@@ -61,7 +78,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
@@ -84,19 +100,26 @@ log = logging.getLogger("ipython_mcp")
 # Constants
 # ============================================================================
 
-DEFAULT_TIMEOUT_S = 58.0  # cell deadline when MCP_TOOL_TIMEOUT is unset: under the usual 60 s client limit
-CLIENT_TIMEOUT_MARGIN_S = 2.0  # finish this long before the client's own MCP_TOOL_TIMEOUT gives up
-MAX_TIMEOUT_S = 24 * 3600.0  # longer deadlines are clamped: a day is beyond any client's patience
+REPLY_AFTER_S = 50.0  # a call replies "running" after this long: before the TypeScript SDK's 60 s request timeout
+CLIENT_TIMEOUT_MARGIN_S = 2.0  # reply this long before the client's own MCP_TOOL_TIMEOUT gives up
+MAX_TIMEOUT_S = 24 * 3600.0  # longer durations are clamped: a day is beyond any client's patience
+NUMBER_WAIT_S = 1.0  # a reply waits this long at most for the kernel to number its cell (it takes milliseconds)
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell has to stop before its kernel is killed
 START_TIMEOUT_S = 60.0  # a cold interpreter importing ipykernel can take many seconds
 TERMINATE_GRACE_S = 1.0  # between SIGTERM and SIGKILL when a kernel is shut down
 IOPUB_CHECK_S = 0.25  # how long to wait for iopub to echo a kernel_info before asking again
 MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader waits
+INBOX_SIZE = 256  # requests and events queued for a session's owner before their senders wait (flow control)
 MAX_SESSIONS = 32  # each kernel costs ~60-100 MB; 32 fits a 24 GiB, 2-core machine with room to spare
 SPARE_KERNELS = 1  # default-env kernels kept started, so a new session's first cell answers at once
 MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
 OUTPUT_CHARS = 20_000  # per-call text budget: well under the ~25k-token cap of common clients
-MAX_OUTPUT_CHARS = 200_000  # hard ceiling for a per-call max_output_chars
+MAX_OUTPUT_CHARS = 40_000  # ceiling for max_output_chars: Claude Code replaces a result over ~45,000 characters with a preview
+KEEP_CELLS = 20  # cells per session whose output stays on disk for the output tool
+SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
+SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
+SPOOL_READ_CHUNK = 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
+OUTPUT_LINE_CHARS = 2_000  # a longer line in an output reply is cut, saying how much
 MAX_IMAGES = 8  # images per reply before the rest are summarised in one line
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # total decoded image bytes per reply
 RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
@@ -111,23 +134,28 @@ STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
 META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the record
 DELIM = b"<IDS|MSG>"  # the Jupyter wire protocol's separator between routing ids and the message
 
-# A session's lifecycle. Every move goes through Session._move, which checks
-# this table, so an impossible move fails loudly with the states named.
+# A session's lifecycle. Only its owner task moves it, and every move goes
+# through Session._move, which checks this table, so an impossible move fails
+# loudly with the states named.
 class State(enum.Enum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    DEAD = "dead"
+    STARTING = "starting"  # a kernel is being started, joined or restarted
+    IDLE = "idle"  # a kernel is up and no cell runs
+    BUSY = "busy"  # a cell runs
+    DEAD = "dead"  # no kernel: not started yet, died, killed, or reset
+    CLOSED = "closed"  # shut down; the owner task ends
 
 
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.STARTING: frozenset({State.IDLE, State.DEAD}),
-    State.IDLE: frozenset({State.BUSY, State.STARTING, State.DEAD}),  # STARTING: restarted in place
-    State.BUSY: frozenset({State.IDLE, State.DEAD}),
-    State.DEAD: frozenset({State.STARTING}),
+    State.STARTING: frozenset({State.IDLE, State.DEAD, State.CLOSED}),
+    State.IDLE: frozenset({State.BUSY, State.STARTING, State.DEAD, State.CLOSED}),  # STARTING: restarted in place
+    State.BUSY: frozenset({State.IDLE, State.DEAD, State.CLOSED}),
+    State.DEAD: frozenset({State.STARTING, State.CLOSED}),
+    State.CLOSED: frozenset(),
 }
 
-Status = Literal["ok", "error", "timeout", "cancelled", "died", "env_error"]
+# What a reply says of its cell. running, busy and idle are answers about a
+# session whose cell outlives the call; the others say how a cell ended.
+Status = Literal["ok", "error", "timeout", "cancelled", "died", "env_error", "running", "busy", "idle"]
 
 
 # ============================================================================
@@ -150,7 +178,10 @@ class KernelStartError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    default_timeout_s: float = DEFAULT_TIMEOUT_S
+    default_timeout_s: float | None = None  # a cell's hard limit; none unless the server sets one
+    reply_after_s: float = REPLY_AFTER_S  # how long a call waits for its cell before replying "running"
+    keep_cells: int = KEEP_CELLS
+    spool_chars: int = SPOOL_CHARS
     interrupt_grace_s: float = INTERRUPT_GRACE_S
     start_timeout_s: float = START_TIMEOUT_S
     max_sessions: int = MAX_SESSIONS
@@ -168,8 +199,10 @@ class Config:
         """Defaults, then environment variables, then explicit overrides (the CLI's flags)."""
         values: dict[str, Any] = {}
         if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
-            # Milliseconds, as MCP clients read it; leave room to interrupt and reply.
-            values["default_timeout_s"] = max(1.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
+            # Milliseconds, as MCP clients read it; reply before the client gives up.
+            values["reply_after_s"] = max(0.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
+        if timeout := environ.get("IPYTHON_MCP_TIMEOUT"):
+            values["default_timeout_s"] = float(timeout)
         if gateway := environ.get("IPYTHON_MCP_GATEWAY_URL"):
             values["gateway_url"] = gateway
         if token := environ.get("IPYTHON_MCP_GATEWAY_TOKEN"):
@@ -182,6 +215,7 @@ class Config:
             ("output_chars", "IPYTHON_MCP_OUTPUT_CHARS"),
             ("max_sessions", "IPYTHON_MCP_MAX_SESSIONS"),
             ("spares", "IPYTHON_MCP_SPARES"),
+            ("keep_cells", "IPYTHON_MCP_KEEP_CELLS"),
         ):
             if var in environ:
                 values[name] = int(environ[var])
@@ -414,7 +448,7 @@ class Kernel:
         self.returncode: int | None = None
         self.stopped_because: str | None = None
         self.info: dict[str, Any] = {}  # the kernel_info reply
-        self.owner: Any = None  # told through _kernel_gone(kernel) when the kernel ends: a Session, or the spare pool
+        self.owner: Any = None  # told through kernel_gone(kernel) when the kernel ends: a Session, or the spare pool
         self.gone = trio.Event()  # set once the kernel is let go of and its files are removed
         self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._scope = trio.CancelScope()
@@ -1042,27 +1076,66 @@ class Part:
     kind: Literal["stdout", "stderr", "result", "display", "error", "note", "image"]
     text: str = ""
     mime: str = ""  # images only: image/png or image/jpeg, data base64 in text
+    line: int = 0  # the spool line (0-based) the part starts on, for pointing output() at what a reply left out
 
     @property
     def size(self) -> int:
         return 0 if self.kind == "image" else len(self.text)
 
 
-class Transcript:
-    """A cell's output in arrival order, held within a character budget.
+class Lines:
+    """Stream text assembled into whole lines per stream and cleaned line by line.
 
-    Stream text is assembled into whole lines per stream and cleaned line by
-    line, so a carriage-return progress bar costs one line, not thousands.
-    The first half of the budget keeps the head, the second half a rolling
-    tail; whatever falls between goes only to a spool file in the session's
-    directory, opened the moment the budget is first exceeded. Memory stays
-    bounded however much a cell prints.
+    A carriage-return progress bar costs one line, not thousands: a line being
+    redrawn keeps only what it shows now once it grows past REDRAW_COLLAPSE,
+    and a "line" that never ends is cut at LONG_LINE, so memory stays bounded.
     """
 
-    def __init__(self, budget: int, spool_path: Path, max_images: int, max_image_bytes: int) -> None:
+    def __init__(self) -> None:
+        self._pending: dict[str, str] = {}
+        self.latest = ""  # the latest line printed, for progress messages and list_sessions
+
+    def feed(self, name: str, text: str) -> list[Part]:
+        kind = "stderr" if name == "stderr" else "stdout"
+        parts = []
+        pending = self._pending.get(kind, "") + text
+        if "\n" in pending:
+            complete, pending = pending.rsplit("\n", 1)
+            parts.append(Part(kind, clean_text(complete) + "\n"))
+        if "\r" in pending and len(pending) > REDRAW_COLLAPSE:
+            # The cursor is back at column 0 after the last \r: keep what the line shows now.
+            cut = pending.rfind("\r")
+            pending = _overstrike(_ESCAPES.sub("", pending[:cut])) + "\r" + pending[cut + 1 :]
+        if len(pending) > LONG_LINE:
+            parts.append(Part(kind, clean_text(pending)))
+            pending = ""
+        self._pending[kind] = pending
+        if text.strip():
+            self.latest = clean_text(text.strip().rsplit("\n", 1)[-1])[-200:]
+        return parts
+
+    def flush(self) -> list[Part]:
+        """End the unfinished lines (before other output, and when the cell ends)."""
+        parts = [Part(kind, clean_text(pending) + "\n") for kind, pending in self._pending.items() if pending]  # type: ignore[arg-type]
+        self._pending.clear()
+        return parts
+
+    def peek(self) -> str:
+        """The unfinished lines as they look now (a progress bar mid-way), without ending them."""
+        return "".join(clean_text(pending) + "\n" for pending in self._pending.values() if pending)
+
+
+class Transcript:
+    """One reply's view of a cell's output: what no reply has shown yet, within a budget.
+
+    The first half of the budget keeps the head, the second half a rolling
+    tail; what falls between is counted and left to the spool, which holds
+    everything. Images are kept up to their own caps and otherwise named.
+    """
+
+    def __init__(self, budget: int, max_images: int, max_image_bytes: int) -> None:
         self.budget = budget
         self.head_budget = budget // 2
-        self.spool_path = spool_path
         self.max_images = max_images
         self.max_image_bytes = max_image_bytes
         self.head: list[Part] = []
@@ -1071,121 +1144,23 @@ class Transcript:
         self.tail_chars = 0
         self.omitted_chars = 0
         self.omitted_lines = 0
+        self.omitted_from: int | None = None  # spool line where the left-out stretch begins
         self.images = 0
         self.image_bytes = 0
         self.images_left_out: list[str] = []
-        self.latest_line = ""
-        self._pending: dict[str, str] = {}
-        self._seen_images: set[str] = set()
-        self._spool: Any = None
-
-    # -- input -------------------------------------------------------------
-
-    def stream(self, name: str, text: str) -> None:
-        kind = "stderr" if name == "stderr" else "stdout"
-        pending = self._pending.get(kind, "") + text
-        if "\n" in pending:
-            complete, pending = pending.rsplit("\n", 1)
-            self._add(Part(kind, clean_text(complete) + "\n"))
-        if "\r" in pending and len(pending) > REDRAW_COLLAPSE:
-            # A progress bar redrawing one line: keep only what the line shows
-            # now (the cursor is back at column 0 after the last \r).
-            cut = pending.rfind("\r")
-            pending = _overstrike(_ESCAPES.sub("", pending[:cut])) + "\r" + pending[cut + 1 :]
-        if len(pending) > LONG_LINE:
-            self._add(Part(kind, clean_text(pending)))
-            pending = ""
-        self._pending[kind] = pending
-        if text.strip():
-            self.latest_line = clean_text(text.strip().rsplit("\n", 1)[-1])[-200:]
-
-    def display(self, data: dict[str, Any], kind: Literal["result", "display"]) -> None:
-        self._flush_streams()
-        for mime in ("image/png", "image/jpeg"):
-            if mime in data:
-                self._image(mime, data[mime])
-                return
-        text = _rich_text(data)
-        if text:
-            self._add(Part(kind, text if text.endswith("\n") else text + "\n"))
-
-    def error(self, traceback: list[str]) -> None:
-        self._flush_streams()
-        self._add(Part("error", clean_text("\n".join(traceback)) + "\n"))
-
-    def note(self, text: str) -> None:
-        self._flush_streams()
-        self._add(Part("note", text + "\n"))
-
-    def finish(self) -> None:
-        self._flush_streams()
-        if self._spool is not None:
-            self._spool.close()
-
-    # -- output ------------------------------------------------------------
 
     @property
     def truncated(self) -> bool:
         return self.omitted_chars > 0
 
-    def marker(self) -> str:
-        return (
-            f"[... {self.omitted_lines} lines ({self.omitted_chars} characters) left out here;"
-            f" full output in {self.spool_path} ...]\n"
-        )
-
-    def parts(self) -> Iterator[Part]:
-        yield from self.head
-        if self.truncated:
-            yield Part("note", self.marker())
-        yield from self.tail
-        if self.images_left_out:
-            yield Part("note", f"[{len(self.images_left_out)} image(s) left out: {', '.join(self.images_left_out)}]\n")
-
-    def text_of(self, *kinds: str) -> str:
-        return "".join(p.text for p in self.parts() if p.kind in kinds)
-
-    def content(self) -> list[TextContent | ImageContent]:
-        """Content blocks: consecutive text merged, images where they arrived."""
-        blocks: list[TextContent | ImageContent] = []
-        text: list[str] = []
-        for part in self.parts():
-            if part.kind == "image":
-                if text:
-                    blocks.append(TextContent(type="text", text="".join(text)))
-                    text = []
-                blocks.append(ImageContent(type="image", data=part.text, mime_type=part.mime))
-            else:
-                text.append(part.text)
-        if text:
-            blocks.append(TextContent(type="text", text="".join(text)))
-        return blocks
-
-    # -- internals ---------------------------------------------------------
-
-    def _flush_streams(self) -> None:
-        for kind, pending in self._pending.items():
-            if pending:
-                self._add(Part(kind, clean_text(pending) + "\n"))  # type: ignore[arg-type]
-        self._pending.clear()
-
-    def _image(self, mime: str, data: str) -> None:
-        data = "".join(data.split())
-        digest = hashlib.sha1(data.encode()).hexdigest()
-        if digest in self._seen_images:  # a figure both returned and flushed by the inline backend
-            return
-        self._seen_images.add(digest)
-        size = len(data) * 3 // 4
-        if self.images >= self.max_images or self.image_bytes + size > self.max_image_bytes:
-            self.images_left_out.append(f"{mime} {size // 1024} KiB")
-            return
-        self.images += 1
-        self.image_bytes += size
-        self._add(Part("image", data, mime))
-
-    def _add(self, part: Part) -> None:
-        if self._spool is not None:
-            self._spool_write(part)
+    def add(self, part: Part) -> None:
+        if part.kind == "image":
+            size = len(part.text) * 3 // 4
+            if self.images >= self.max_images or self.image_bytes + size > self.max_image_bytes:
+                self.images_left_out.append(part.mime)
+                return
+            self.images += 1
+            self.image_bytes += size
         if self.head_chars + part.size <= self.head_budget and not self.tail:
             self.head.append(part)
             self.head_chars += part.size
@@ -1194,32 +1169,43 @@ class Transcript:
             # Split the part at the head's edge, on a line break when there is one near.
             room = self.head_budget - self.head_chars
             cut = part.text.rfind("\n", 0, room) + 1 or room
-            self.head.append(Part(part.kind, part.text[:cut]))
+            self.head.append(Part(part.kind, part.text[:cut], line=part.line))
             self.head_chars += cut
-            part = Part(part.kind, part.text[cut:])
-        if self._spool is None and self.head_chars + self.tail_chars + part.size > self.budget:
-            self._open_spool()
-            self._spool_write(part)
+            part = Part(part.kind, part.text[cut:], line=part.line + part.text.count("\n", 0, cut))
         self.tail.append(part)
         self.tail_chars += part.size
         self._trim_tail()
+
+    def parts(self, marker: Callable[["Transcript"], str]) -> Iterator[Part]:
+        yield from self.head
+        if self.truncated:
+            yield Part("note", marker(self))
+        yield from self.tail
+        if self.images_left_out:
+            yield Part("note", f"[{len(self.images_left_out)} more image(s) not attached to this reply; their files are named above]\n")
+
+    def text_of(self, *kinds: str) -> str:
+        return "".join(p.text for p in (*self.head, *self.tail) if p.kind in kinds)
 
     def _trim_tail(self) -> None:
         limit = self.budget - self.head_budget
         while self.tail_chars > limit:
             first = self.tail[0]
             excess = self.tail_chars - limit
+            if self.omitted_from is None:
+                self.omitted_from = first.line
             if first.size <= excess:
                 self.tail.popleft()
                 self.tail_chars -= first.size
                 self._omit(first.text if first.kind != "image" else "")
                 if first.kind == "image":
                     self.images -= 1
-                    self.images_left_out.append(f"{first.mime} (in the omitted middle)")
+                    self.images_left_out.append(first.mime)
             else:
                 # Cut at the next line break after the excess, so the tail starts on a whole line.
                 cut = first.text.find("\n", excess) + 1 or excess
                 self._omit(first.text[:cut])
+                first.line += first.text.count("\n", 0, cut)
                 first.text = first.text[cut:]
                 self.tail_chars -= cut
 
@@ -1227,14 +1213,132 @@ class Transcript:
         self.omitted_chars += len(text)
         self.omitted_lines += text.count("\n")
 
-    def _open_spool(self) -> None:
-        # Plain buffered writes to a local file: cheap enough not to need a thread.
-        self._spool = open(self.spool_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
-        for part in (*self.head, *self.tail):
-            self._spool_write(part)
 
-    def _spool_write(self, part: Part) -> None:
-        self._spool.write(f"[{part.mime} image]\n" if part.kind == "image" else part.text)
+class Spool:
+    """A cell's whole output, kept as it streams for the output tool to read back.
+
+    The first SPOOL_MEMORY characters stay in memory (most cells print less,
+    and a file per cell would cost more than the rest of a round trip); past
+    that, everything goes to a file in the session's directory, in plain
+    buffered writes cheap enough not to need a thread. Past ``cap``
+    characters the rest is only counted, so one cell cannot fill the disk.
+    """
+
+    def __init__(self, path: Path, cap: int) -> None:
+        self.path = path
+        self.cap = cap
+        self.size = 0
+        self.lines = 0  # complete lines written
+        self.open_line = False  # the last line has no newline yet
+        self.lines_left_out = 0
+        self._memory: list[str] = []
+        self._file: Any = None
+        self.on_disk = False
+
+    @property
+    def total_lines(self) -> int:
+        return self.lines + self.open_line
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        if self.size + len(text) > self.cap:
+            self.lines_left_out += text.count("\n") or 1
+            return
+        if self._file is not None:
+            self._file.write(text)
+        else:
+            self._memory.append(text)
+            if self.size + len(text) > SPOOL_MEMORY:
+                self._file = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in close()
+                self.on_disk = True
+                self._file.write("".join(self._memory))
+                self._memory = []
+        self.size += len(text)
+        self.lines += text.count("\n")
+        self.open_line = not text.endswith("\n")
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self.lines_left_out:
+            note = ("\n" if self.open_line else "") + f"[the spool is full: {self.lines_left_out} more lines were not saved]\n"
+            (self._file.write if self._file is not None else self._memory.append)(note)
+            self.lines += 1 + self.open_line
+            self.open_line = False
+            self.lines_left_out = 0
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def memory(self) -> bytes | None:
+        """The spool's text when it is held in memory, else None."""
+        return None if self.on_disk else "".join(self._memory).encode()
+
+
+async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern[str] | None) -> tuple[list[tuple[int, str]], bool]:
+    """Lines of a spool as (1-based number, text): ``limit`` lines from line ``offset``, or the first
+    ``limit`` lines matching ``pattern``; and whether more matches follow.
+
+    A file is streamed in chunks with a checkpoint between them, so a 100 MB
+    spool costs bounded memory and never stalls the other sessions.
+    """
+    found: list[tuple[int, str]] = []
+    line = 0  # lines before the current chunk
+    carry = b""
+    held = source.memory()
+    try:
+        spool = io.BytesIO(held) if held is not None else open(source.path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return found, False
+    with spool:
+        while True:
+            chunk = spool.read(SPOOL_READ_CHUNK)
+            await trio.lowlevel.checkpoint()
+            if not chunk:
+                data, carry = carry, b""
+                if not data:
+                    return found, False
+            else:
+                data = carry + chunk
+                end = data.rfind(b"\n") + 1
+                if end == 0:
+                    carry = data
+                    continue
+                data, carry = data[:end], data[end:]
+            if pattern is None:
+                count = data.count(b"\n") + (not data.endswith(b"\n"))
+                if line + count > offset:
+                    text = data.decode("utf-8", errors="replace").split("\n")
+                    for index in range(max(0, offset - line), count):
+                        found.append((line + index + 1, text[index]))
+                        if len(found) >= limit:
+                            return found, False
+                line += count
+            elif line + data.count(b"\n") < offset:
+                line += data.count(b"\n")  # wholly before where the search starts
+            else:
+                text = data.decode("utf-8", errors="replace")
+                counted = 0  # position up to which newlines are counted into `line`
+                last_start = -1
+                for match in pattern.finditer(text):
+                    start = text.rfind("\n", 0, match.start()) + 1
+                    if start == last_start:
+                        continue  # one line, several matches
+                    line += text.count("\n", counted, start)
+                    counted = start
+                    last_start = start
+                    if line < offset:
+                        continue
+                    if len(found) >= limit:
+                        return found, True
+                    stop = text.find("\n", start)
+                    found.append((line + 1, text[start : stop if stop >= 0 else len(text)]))
+                line += text.count("\n", counted)
+            if not chunk:
+                return found, False
 
 
 def _rich_text(data: dict[str, Any]) -> str:
@@ -1254,30 +1358,30 @@ def _rich_text(data: dict[str, Any]) -> str:
 
 
 # ============================================================================
-# The session: lifecycle, lock, nursery
+# Cells and the replies made of them
 # ============================================================================
 
 
 @dataclass
 class Outcome:
-    """One execute's result, as text for the model and as a record for programs."""
+    """One reply about a cell: text for the model, and the same facts as a record for programs."""
 
     status: Status
-    transcript: Transcript | None = None
-    execution_count: int | None = None
+    headline: str = ""  # the first line, for every status but ok
+    transcript: Transcript | None = None  # the output this reply shows
+    cell: int | None = None  # the cell's number: its execution count
     error: dict[str, str] | None = None
-    headline: str = ""
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    session: str = ""
+    unfinished: str = ""  # a running cell's unfinished lines, shown as they look now
 
     def to_result(self) -> CallToolResult:
-        lines = []
-        if self.status != "ok":
-            lines.append(f"[{self.headline or self.status}]")
+        lines = [f"[{self.headline}]"] if self.headline else [] if self.status == "ok" else [f"[{self.status}]"]
         lines += [f"[warning: {w}]" for w in self.warnings]
-        blocks: list[TextContent | ImageContent] = self.transcript.content() if self.transcript else []
-        if not blocks and self.status in ("ok", "timeout", "cancelled"):
-            blocks = [TextContent(type="text", text="(no output)")]
+        blocks = self._content()
+        if not blocks and self.status in ("ok", "timeout", "cancelled", "running") and self.transcript is not None:
+            blocks = [TextContent(type="text", text="(no output yet)" if self.status == "running" else "(no output)")]
         if lines:
             prefix = "\n".join(lines) + "\n"
             if blocks and isinstance(blocks[0], TextContent):
@@ -1285,9 +1389,10 @@ class Outcome:
             else:
                 blocks.insert(0, TextContent(type="text", text=prefix))
         transcript = self.transcript
-        record = {
+        record: dict[str, Any] = {
             "status": self.status,
-            "execution_count": self.execution_count,
+            "cell": self.cell,
+            "execution_count": self.cell,
             "stdout": transcript.text_of("stdout") if transcript else "",
             "stderr": transcript.text_of("stderr") if transcript else "",
             "result": transcript.text_of("result").rstrip("\n") if transcript else "",
@@ -1299,35 +1404,615 @@ class Outcome:
             record["truncated"] = {
                 "omitted_lines": transcript.omitted_lines,
                 "omitted_chars": transcript.omitted_chars,
-                "full_output": str(transcript.spool_path),
+                "from_line": (transcript.omitted_from or 0) + 1,
             }
-        return CallToolResult(content=blocks, is_error=self.status != "ok", meta={META_KEY: record})
+        return CallToolResult(content=blocks, is_error=self.status not in ("ok", "running", "idle"), meta={META_KEY: record})
+
+    def _content(self) -> list[TextContent | ImageContent]:
+        """Content blocks: consecutive text merged, images where they arrived."""
+        blocks: list[TextContent | ImageContent] = []
+        text: list[str] = []
+        parts = list(self.transcript.parts(self._marker)) if self.transcript else []
+        for part in parts:
+            if part.kind == "image":
+                if text:
+                    blocks.append(TextContent(type="text", text="".join(text)))
+                    text = []
+                blocks.append(ImageContent(type="image", data=part.text, mime_type=part.mime))
+            else:
+                text.append(part.text)
+        if self.unfinished:
+            text.append(self.unfinished)
+        if text:
+            blocks.append(TextContent(type="text", text="".join(text)))
+        return blocks
+
+    def _marker(self, transcript: Transcript) -> str:
+        start = transcript.omitted_from or 0
+        return (
+            f"[... {transcript.omitted_lines} lines ({transcript.omitted_chars} characters) left out here;"
+            f" output(session={self.session!r}, cell={self.cell}, offset={start}) reads them ...]\n"
+        )
+
+
+def env_error(message: str, ename: str = "EnvError") -> Outcome:
+    return Outcome("env_error", headline=f"env_error: {message}", error={"ename": ename, "evalue": message})
+
+
+def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
+    """The one place a kernel that would not start becomes a reply."""
+    text = str(exc)
+    if isinstance(exc, EnvError):
+        return env_error(text)
+    if lacks_ipykernel(exc):
+        message = f"ipykernel is not installed in env {env.label} (python: {env.python}). Install it with: {install_hint(env)}"
+        if not auto_install:
+            message += " (or start the server with --auto-install-ipykernel to have it installed on first use)"
+        return env_error(message)
+    if isinstance(exc, GatewayError) or not env.python:
+        return env_error(text, "GatewayError")
+    return env_error(f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}", "KernelStartError")
+
+
+class Cell:
+    """One execute: its code, its output as the kernel sends it, and how it ended.
+
+    Only the owner task of its session changes a cell. The calls waiting on it
+    wait for its events (``started``, ``done``) and ask the owner for its output.
+    Every piece of output goes to the spool (all of it, for ``output``) and to
+    the view (what the next reply shows); the view is handed over and replaced
+    by each reply, so no output is shown twice.
+    """
+
+    def __init__(self, session: "Session", code: str, timeout: float | None, budget: int) -> None:
+        config = session.config
+        self.session = session.name
+        self.code = code
+        self.timeout = timeout
+        self.budget = budget
+        self.number: int | None = None  # the kernel's execution count, from execute_input
+        self.serial = next(session.serials)  # names its files until the number is known
+        self.directory = session.dir
+        self.max_images, self.max_image_bytes = config.max_images, config.max_image_bytes
+        self.accepted_at = trio.current_time()
+        self.dispatched_at: float | None = None  # the execute_request went to the kernel
+        self.ended_at: float | None = None
+        self.started = trio.Event()  # execute_input came: the kernel runs it and its SIGINT handler is in place
+        self.done = trio.Event()
+        self.scope = trio.CancelScope()  # the task carrying its messages
+        self.lines = Lines()
+        self.spool = Spool(self.directory / f"cell-x{self.serial}.txt", config.spool_chars)
+        self.view = self._new_view()
+        self.files: list[Path] = []  # images saved for this cell
+        self.outcome: Outcome | None = None  # how it ended, once it has
+        self.handed_off = False  # a reply said it was still running: a later wait() owes its end
+        self.reported = False  # a reply showed how it ended
+        self.notes: list[str] = []  # for the next reply: a restarted kernel, an installed package
+        self.interrupt_waiters: list[Reply] = []
+        # What the kernel said
+        self.reply: dict[str, Any] | None = None
+        self.idle = False
+        self.error: dict[str, str] | None = None
+        self._images_seen: set[str] = set()
+        # The interrupt ladder (see Session._stop_cell)
+        self.stopping: str | None = None  # why it is being stopped: timeout, interrupt, cancelled
+        self.signals = 0
+        self.deadline = math.inf
+        self.resend_at = math.inf
+        self.kill_at = math.inf
+
+    @property
+    def label(self) -> str:
+        return f"cell {self.number}" if self.number is not None else "the cell"
+
+    @property
+    def finished(self) -> bool:
+        """execute_reply and idle both came; once interrupted, idle alone will do.
+
+        (A SIGINT that lands in ipykernel's own code after the cell, while it
+        sends the reply, is caught there and the reply is never sent.)
+        """
+        return self.idle and (self.reply is not None or self.signals > 0)
+
+    def elapsed(self) -> float:
+        if self.dispatched_at is None:
+            return 0.0
+        return (self.ended_at or trio.current_time()) - self.dispatched_at
+
+    def latest_line(self) -> str:
+        return self.lines.latest
+
+    # -- messages (the owner calls these) ----------------------------------
+
+    def take(self, msg: dict[str, Any]) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
+                self._add(part)
+        elif kind in ("execute_result", "display_data", "update_display_data"):
+            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display")
+        elif kind == "error":
+            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
+            self._flush_lines()
+            self._add(Part("error", clean_text("\n".join(content.get("traceback", []))) + "\n"))
+        elif kind == "execute_input":
+            self._numbered(content.get("execution_count"))
+            self.started.set()
+        elif kind == "status":
+            self.idle = content.get("execution_state") == "idle"
+        elif kind == "execute_reply":
+            self.reply = content
+            self._numbered(content.get("execution_count"))
+            if content.get("status") == "error" and self.error is None:
+                self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
+
+    def take_view(self) -> Transcript:
+        """Hand the output no reply has shown yet to a reply, and start a new view."""
+        self.spool.flush()
+        view, self.view = self.view, self._new_view()
+        return view
+
+    def end(self, outcome: Outcome) -> None:
+        self._flush_lines()
+        self.spool.close()
+        self.outcome = outcome
+        self.ended_at = trio.current_time()
+        self.scope.cancel()
+        self.done.set()
+
+    def conclude(self, lost: str | None, owned: bool) -> Outcome:
+        """How a cell that ran has ended: from what the kernel said, why it was being stopped, and whether its kernel is gone."""
+        self._flush_lines()
+        why = self.stopping
+        then = "its state is lost and the next execute starts a fresh kernel" if owned else "the next execute rejoins it"
+        if lost is not None and why in ("reset", "shutdown"):
+            return Outcome("cancelled", headline=f"cancelled: {lost} while {self.label} ran")
+        if lost is not None and why is None:
+            self._add(Part("note", "[the kernel's state is lost; the next execute starts a fresh kernel]\n" if owned else "[the connection to the kernel is lost; the next execute tries to rejoin it]\n"))
+            return Outcome("died", headline=f"died: {lost}", error={"ename": "KernelDied", "evalue": lost})
+        stopped = f"{lost}; {then}" if lost is not None else "kernel interrupted, session kept"
+        if why == "timeout":
+            return Outcome("timeout", headline=f"timeout after {self.timeout:g} s — {stopped}")
+        if why == "cancelled":
+            return Outcome("cancelled", headline=f"cancelled by the client — {stopped}")
+        if lost is not None:  # interrupt, and the kernel would not stop
+            return Outcome("died", headline=f"died: {stopped}", error={"ename": "KernelDied", "evalue": lost})
+        if self.signals and self.reply is None and self.error is None:
+            self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
+        if self.error is not None or (self.reply or {}).get("status") == "error":
+            error = self.error or {"ename": "Error", "evalue": ""}
+            return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
+        return Outcome("ok")
+
+    # -- internals ---------------------------------------------------------
+
+    def _new_view(self) -> Transcript:
+        return Transcript(self.budget, self.max_images, self.max_image_bytes)
+
+    def _numbered(self, count: Any) -> None:
+        if isinstance(count, int) and self.number is None:
+            self.number = count
+            if not self.spool.on_disk:
+                self.spool.path = self.directory / f"cell-{count}.txt"
+
+    def _add(self, part: Part) -> None:
+        part.line = self.spool.total_lines
+        self.spool.write(part.text if part.kind != "image" else "")
+        self.view.add(part)
+
+    def _flush_lines(self) -> None:
+        for part in self.lines.flush():
+            self._add(part)
+
+    def _display(self, data: dict[str, Any], kind: Literal["result", "display"]) -> None:
+        self._flush_lines()
+        for mime, suffix in (("image/png", "png"), ("image/jpeg", "jpg")):
+            if isinstance(data.get(mime), str):
+                self._image(mime, suffix, data[mime])
+                return
+        text = _rich_text(data)
+        if text:
+            self._add(Part(kind, text if text.endswith("\n") else text + "\n"))
+
+    def _image(self, mime: str, suffix: str, data: str) -> None:
+        """Save the image as a file (a client may drop image blocks; the model can still open the file) and show it."""
+        data = "".join(data.split())
+        digest = hashlib.sha1(data.encode()).hexdigest()
+        if digest in self._images_seen:  # a figure both returned and flushed by the inline backend
+            return
+        self._images_seen.add(digest)
+        name = f"cell-{self.number if self.number is not None else 'x' + str(self.serial)}-{len(self._images_seen)}.{suffix}"
+        path = self.directory / name
+        try:
+            raw = base64.b64decode(data)
+        except ValueError:
+            self._add(Part("note", f"[an {mime} output that is not valid base64 was left out]\n"))
+            return
+        if self.spool.size + len(raw) <= self.spool.cap:
+            path.write_bytes(raw)
+            self.spool.size += len(raw)  # images count against the cell's disk budget too
+            self.files.append(path)
+            self._add(Part("note", f"[image: {path}]\n"))
+        else:
+            self._add(Part("note", f"[an {mime} image was not saved: the cell's spool is full]\n"))
+        self.view.add(Part("image", data, mime, line=self.spool.total_lines))
+
+    def remove_files(self) -> None:
+        for path in (self.spool.path, *self.files):
+            with suppress(OSError):
+                path.unlink()
+
+
+# ============================================================================
+# The session: one owner task holds the kernel and the cells
+# ============================================================================
+
+
+class Reply:
+    """An answer given once: the first to give it wins.
+
+    That makes withdrawing a request atomic: a caller whose wait ran out gives
+    its own request the answer "busy", and the owner, finding it answered,
+    never runs it; or the owner answered first and the caller goes on with that.
+    """
+
+    __slots__ = ("value", "_given")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self._given = trio.Event()
+
+    @property
+    def given(self) -> bool:
+        return self._given.is_set()
+
+    def give(self, value: Any) -> bool:
+        if self._given.is_set():
+            return False
+        self.value = value
+        self._given.set()
+        return True
+
+    async def wait(self) -> Any:
+        await self._given.wait()
+        return self.value
+
+
+# What the owner task receives. Requests come from tool calls and carry the
+# Reply they wait on; events come from the owner's own helper tasks.
+
+
+@dataclass
+class Run:  # execute: run this code when its turn comes; answered with the Cell, or an Outcome if it never runs
+    code: str
+    timeout: float | None
+    budget: int
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Interrupt:  # answered with a sentence once the running cell has stopped
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Reset:  # answered once a fresh kernel is up (or with the ToolError saying why not)
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Shutdown:  # answered once the kernel is gone
+    reason: str
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Start:  # attach: answered with the kernel once it is up
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Follow:  # wait: answered with the cell a wait() should follow, or None
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Snapshot:  # answered with an Outcome: the cell's unseen output and its status
+    cell: "Cell"
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Find:  # output: answered with the cell of that number (the latest if None), its spool flushed
+    number: int | None
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class CancelCell:  # the client cancelled the execute that started this cell
+    cell: "Cell"
+
+
+@dataclass
+class KernelUp:
+    attempt: "Attempt"
+    kernel: Kernel
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StartFailed:
+    attempt: "Attempt"
+    error: Exception
+
+
+@dataclass
+class KernelGone:
+    kernel: Kernel
+
+
+@dataclass
+class CellMessage:
+    cell: "Cell"
+    msg: dict[str, Any]
+
+
+@dataclass
+class CellLost:  # the cell's message channel ended: its kernel is gone
+    cell: "Cell"
+
+
+class Attempt:
+    """One try at bringing a kernel up; the owner abandons it by cancelling its scope."""
+
+    def __init__(self) -> None:
+        self.scope = trio.CancelScope()
 
 
 class Session:
-    """A named kernel: created on first execute, restarted on demand, one call at a time."""
+    """A named kernel and its cells, owned by one task (``run``).
 
-    def __init__(self, name: str, env: Env, cwd: str, manager: "Sessions", attached: Path | None = None) -> None:
+    The owner receives requests and events on one channel and handles each
+    to the end before the next (``_handle``, synchronous), so no two of them
+    can interleave; every change of state goes through ``_move``. Anything
+    that takes time (starting a kernel, carrying a cell's messages, sending
+    an interrupt) runs as a helper task in the session's nursery and reports
+    back on the same channel. Tool calls only send requests and wait for
+    replies, cells' events, or both.
+    """
+
+    def __init__(self, name: str, env: Env, cwd: str, registry: "Sessions", directory: Path, attached: Path | None = None) -> None:
         self.name = name
+        self.dir = directory  # private (0700): cells' output and images
         self.env = env
         self.cwd = cwd
         self.attached = attached  # the connection file of a kernel this server joined but did not start
+        self.config = registry.config
         self.state = State.DEAD
         self.kernel: Kernel | None = None
-        self.created = time.monotonic()
+        self.created = trio.current_time()
         self.exec_count = 0
         self.dead_reason: str | None = None
         self.ever_started = False
-        self._manager = manager
-        self._lock = trio.Lock()
+        self.activity = ""  # what the session is doing besides running a cell, for progress messages
+        self.cell: Cell | None = None  # the current cell: waiting for its kernel, or running
+        self.history: deque[Cell] = deque()  # ended cells, the newest last, at most config.keep_cells
+        self.serials = itertools.count(1)
+        self._registry = registry
+        self._queue: deque[Run] = deque()
+        self._send, self._inbox = trio.open_memory_channel[Any](INBOX_SIZE)
         self._nursery: trio.Nursery | None = None
-        self._cell: Cell | None = None  # the running cell, for interrupt
+        self._attempt: Attempt | None = None
+        self._start_waiters: list[tuple[str, Reply]] = []  # ("reset" | "start", reply) answered when a kernel is up
+        self._closers: list[Reply] = []  # shutdown calls, answered when the kernel is gone
+        self._stopped: list[Kernel] = []  # kernels let go of, until they are gone
+        self._lost: str | None = None  # why the last kernel was lost, told with the next cell
+        self._notes: list[str] = []  # other news for the next cell's reply (an installed ipykernel)
         self._moved = trio.Event()  # set and replaced on every state change
-        self._outputs = 0
 
     @property
-    def dir(self) -> Path:
-        return self._manager.runtime_dir / f"s{id(self):x}"
+    def queued(self) -> int:
+        return sum(not run.reply.given for run in self._queue)
+
+    def info(self) -> dict[str, Any]:
+        cell = self.cell
+        return {
+            "name": self.name,
+            "env": self.env.spec or None,
+            "python": self.env.python or None,
+            "status": self.state.value,
+            "uptime_s": round(trio.current_time() - self.created, 1),
+            "exec_count": self.exec_count,
+            "pid": self.kernel.pid if self.kernel else None,
+            "cwd": self.cwd or None,
+            "attached": str(self.attached) if self.attached else None,
+            "location": self.kernel.location if self.kernel else None,
+            "running": None if cell is None else {
+                "cell": cell.number,
+                "elapsed_s": round(cell.elapsed(), 1),
+                "last_line": cell.latest_line(),
+            },
+            "queued": self.queued,
+        }
+
+    async def wait_for(self, state: State) -> None:
+        """Return once the session is in ``state`` (for tests, and for acting on a running cell)."""
+        while self.state is not state:
+            await self._moved.wait()
+
+    # -- what tool calls do: send a request, wait ---------------------------
+
+    async def ask(self, request: Any) -> Any:
+        """Send a request to the owner and wait for its answer; a closed session answers for itself."""
+        try:
+            await self._send.send(request)
+        except trio.BrokenResourceError:
+            return self._refusal(request, f"session {self.name!r} was shut down")
+        return await request.reply.wait()
+
+    async def execute(self, code: str, timeout: float | None, wait_s: float, budget: int, ctx: Context | None) -> Outcome:
+        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first."""
+        reply_by = trio.current_time() + wait_s
+        run = Run(code, timeout, budget)
+        async with _progress(ctx, lambda: self._waiting_for(run)):
+            try:
+                await self._send.send(run)
+            except trio.BrokenResourceError:
+                return self._refusal(run, f"session {self.name!r} was shut down")
+            try:
+                with trio.move_on_at(reply_by):
+                    await run.reply.wait()
+            except trio.Cancelled:
+                if not run.reply.give(_CANCELLED_BY_CLIENT) and isinstance(run.reply.value, Cell):
+                    await self._cancel(run.reply.value)  # it was running: the user pressed stop
+                raise
+            if run.reply.give(self._busy()):
+                return run.reply.value
+            answer = run.reply.value
+            if isinstance(answer, Outcome):
+                return answer
+            return await self._follow(answer, reply_by, interrupt_on_cancel=True)
+
+    async def wait(self, timeout: float, ctx: Context | None) -> Outcome:
+        reply_by = trio.current_time() + timeout
+        cell = await self.ask(Follow())
+        if cell is None:
+            return self._idle()
+        async with _progress(ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
+            outcome = await self._follow(cell, reply_by, interrupt_on_cancel=False)
+        if outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
+            outcome.headline = f"ok: {cell.label} finished after {cell.elapsed():.1f} s"
+        return outcome
+
+    async def _follow(self, cell: "Cell", reply_by: float, interrupt_on_cancel: bool) -> Outcome:
+        try:
+            with trio.move_on_at(reply_by):
+                await cell.done.wait()
+            if cell.dispatched_at is not None and not cell.done.is_set():
+                # Even with wait_s=0, say the cell's number: the kernel names it within milliseconds.
+                with trio.move_on_after(NUMBER_WAIT_S):
+                    await cell.started.wait()
+        except trio.Cancelled:
+            if interrupt_on_cancel:
+                await self._cancel(cell)
+            raise
+        return await self.ask(Snapshot(cell))
+
+    async def _cancel(self, cell: "Cell") -> None:
+        with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError):
+            await self._send.send(CancelCell(cell))
+
+    def _waiting_for(self, run: Run) -> str:
+        """A progress line for an execute call, whether its cell runs yet or not."""
+        cell = run.reply.value if isinstance(run.reply.value, Cell) else None
+        if cell is not None and cell.dispatched_at is not None:
+            return f"running for {cell.elapsed():.0f} s" + (f" — {cell.latest_line()}" if cell.latest_line() else "")
+        if self.activity:
+            return self.activity
+        if self.cell is not None and self.cell is not cell:
+            return f"waiting for its turn: {self.cell.label} has run for {self.cell.elapsed():.0f} s"
+        return "waiting for the kernel to start"
+
+    def _busy(self) -> Outcome:
+        cell = self.cell
+        if cell is None or cell.dispatched_at is None:
+            ahead = "the session's kernel is still starting" if cell is None else "the cell ahead of it is waiting for the kernel to start"
+        else:
+            ahead = f"{cell.label} has been running for {cell.elapsed():.0f} s"
+        return Outcome(
+            "busy",
+            headline=(
+                f"busy: {ahead}; this code was NOT run. wait(session={self.name!r}) until it ends, or "
+                f"interrupt(session={self.name!r}) to stop it; then execute again"
+            ),
+            cell=cell.number if cell else None,
+        )
+
+    def _idle(self) -> Outcome:
+        last = self.history[-1] if self.history else None
+        if last is None or last.outcome is None:
+            said = "no cell has run yet"
+        else:
+            said = f"the last, {last.label}, ended {last.outcome.status} after {last.elapsed():.1f} s"
+        return Outcome("idle", headline=f"idle: no cell is running in session {self.name!r}; {said}", cell=last.number if last else None)
+
+    def _refusal(self, request: Any, why: str) -> Any:
+        """The answer to a request the owner will never handle."""
+        if isinstance(request, Run):
+            return Outcome("cancelled", headline=f"cancelled: {why}; the code was not run")
+        if isinstance(request, (Snapshot,)):
+            return self._snapshot(request.cell)
+        if isinstance(request, (Follow, Find)):
+            return None
+        return ToolError(why)
+
+    # -- the owner ---------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The owner task: the only code that changes this session, its kernel and its cells."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                try:
+                    while self.state is not State.CLOSED:
+                        with trio.move_on_at(self._next_timer()):
+                            self._handle(await self._inbox.receive())
+                        self._on_timers()
+                        self._advance()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await self._wind_up()
+                    nursery.cancel_scope.cancel()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            for reply in self._closers:
+                reply.give(self._goodbye())
+
+    def _handle(self, event: Any) -> None:
+        match event:
+            case Run():
+                if not event.reply.given:
+                    self._queue.append(event)
+            case CellMessage(cell=cell) if cell is self.cell:
+                cell.take(event.msg)
+                if event.msg["msg_type"] == "execute_input":
+                    self._forget_number(cell)
+                    if cell.stopping and not cell.signals:
+                        self._signal(cell)
+                if cell.finished:
+                    self._end_cell(cell)
+            case CellLost(cell=cell) if cell is self.cell and self.kernel is not None:
+                self._drop_kernel(self.kernel.exit_description(), lost=True)
+            case KernelGone(kernel=kernel) if kernel is self.kernel:
+                self._drop_kernel(kernel.exit_description(), lost=True)
+            case KernelUp():
+                self._kernel_up(event.attempt, event.kernel, event.notes)
+            case StartFailed() if event.attempt is self._attempt:
+                self._start_failed(event.error)
+            case Snapshot():
+                event.reply.give(self._snapshot(event.cell))
+            case Follow():
+                owed = next((c for c in self.history if c.handed_off and not c.reported), None)
+                event.reply.give(owed or self.cell)
+            case Find():
+                event.reply.give(self._find(event.number))
+            case CancelCell(cell=cell) if cell is self.cell:
+                self._stop_cell(cell, "cancelled")
+            case Interrupt():
+                self._interrupt(event.reply)
+            case Reset():
+                self._reset(event.reply)
+            case Start():
+                if self.kernel is not None and self.state is not State.STARTING:
+                    event.reply.give(self.kernel)
+                else:
+                    self._start_waiters.append(("start", event.reply))
+                    if self.state is not State.STARTING:
+                        self._begin_start()
+            case Shutdown():
+                self._closers.append(event.reply)
+                self._close(event.reason)
 
     def _move(self, to: State) -> None:
         if to not in TRANSITIONS[self.state]:
@@ -1337,323 +2022,371 @@ class Session:
         self._moved.set()
         self._moved = trio.Event()
 
-    async def wait_for(self, state: State) -> None:
-        """Return once the session is in ``state`` (used to act on a running cell, and by tests)."""
-        while self.state is not state:
-            await self._moved.wait()
+    def _advance(self) -> None:
+        """What happens next: the one place a queued execute gets its turn, or a kernel is started for it."""
+        while self.state is not State.CLOSED:
+            if self.kernel is not None and not self.kernel.alive:
+                self._drop_kernel(self.kernel.exit_description(), lost=True)
+            if self.cell is None and self._queue:
+                run = self._queue.popleft()
+                cell = Cell(self, run.code, run.timeout, run.budget)
+                if run.reply.give(cell):  # not withdrawn by its caller
+                    self.cell = cell
+                continue
+            cell = self.cell
+            if cell is None or cell.dispatched_at is not None:
+                return
+            if self.kernel is None and self.state is not State.STARTING:
+                self._begin_start()
+                continue  # a warm spare may have made the session idle at once
+            if self.state is State.IDLE:
+                self._dispatch(cell)
+            return
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "env": self.env.spec or None,
-            "python": self.env.python or None,
-            "status": self.state.value,
-            "uptime_s": round(time.monotonic() - self.created, 1),
-            "exec_count": self.exec_count,
-            "pid": self.kernel.pid if self.kernel else None,
-            "cwd": self.cwd or None,
-            "attached": str(self.attached) if self.attached else None,
-            "location": self.kernel.location if self.kernel else None,
-        }
+    # -- cells -------------------------------------------------------------
 
-    # -- kernel lifecycle --------------------------------------------------
+    def _dispatch(self, cell: "Cell") -> None:
+        assert self.kernel is not None and self._nursery is not None
+        cell.dispatched_at = trio.current_time()
+        if cell.timeout is not None:
+            cell.deadline = cell.dispatched_at + cell.timeout
+        cell.notes += self._notes
+        self._notes.clear()
+        if self._lost is not None:
+            cell.notes.append(
+                f"rejoined the kernel of {self.attached}; the session had lost it ({self._lost})"
+                if self.attached is not None
+                else f"started a fresh kernel: the previous one was lost ({self._lost}); earlier state is gone"
+            )
+            self._lost = None
+        self._move(State.BUSY)
+        self._nursery.start_soon(self._carry, self.kernel, cell)
 
-    async def _run(self, *, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            task_status.started(nursery)
-            await trio.sleep_forever()
+    async def _carry(self, kernel: Kernel, cell: "Cell") -> None:
+        """Send the cell to the kernel and carry every message about it to the owner."""
+        content = {"code": cell.code, "silent": False, "store_history": True, "allow_stdin": False, "stop_on_error": True}
+        with cell.scope:
+            async with kernel.request("execute_request", content) as replies:
+                async for msg in replies:
+                    await self._tell(CellMessage(cell, msg))
+            await self._tell(CellLost(cell))
 
-    async def _start_kernel(self) -> None:
-        """Start a kernel under the lock; on failure the session stays dead and nothing is left behind."""
-        if self._nursery is None:
-            self._nursery = await self._manager.nursery.start(self._run)
-        self._move(State.STARTING)
-        self.dir.mkdir(mode=0o700, exist_ok=True)
-        try:
-            if self.attached is not None:
-                kernel = await self._manager.attach_kernel(self.attached, self._nursery)
+    def _end_cell(self, cell: "Cell", outcome: Outcome | None = None, lost: str | None = None) -> None:
+        """A cell has ended: record how, free the session for the next, tell who waits."""
+        kernel = self.kernel
+        if outcome is None:
+            outcome = cell.conclude(lost, owned=kernel.owned if kernel else self.attached is None)
+        if kernel is not None:
+            cell.notes += kernel.notes
+            kernel.notes.clear()
+        cell.end(outcome)
+        if self.cell is cell:
+            self.cell = None
+        if cell.dispatched_at is None:
+            return  # it never ran: nothing to keep
+        if cell.number is not None:
+            self.exec_count = cell.number
+        self.history.append(cell)
+        while len(self.history) > self.config.keep_cells:
+            self.history.popleft().remove_files()
+        if self.state is State.BUSY:
+            self._move(State.IDLE)
+        for waiter in cell.interrupt_waiters:
+            if lost is not None:
+                waiter.give(f"session {self.name!r}: {lost}; " + ("its state is lost and the next execute starts a fresh kernel" if self.attached is None else "the next execute rejoins it"))
             else:
-                kernel = self._manager.take_spare(self.env, self.cwd)
-            if kernel is None:
-                kernel = await self._manager.start_kernel(self.env, self.cwd, self._nursery)
-        except BaseException as exc:
-            self.dead_reason = f"kernel failed to start: {exc}"
-            self._move(State.DEAD)
-            raise
+                waiter.give(f"interrupted {cell.label} in session {self.name!r}; the session is kept")
+
+    def _snapshot(self, cell: "Cell") -> Outcome:
+        """A reply's view of a cell: what no reply has shown yet, and how it stands."""
+        view = cell.take_view()
+        if cell.outcome is not None:
+            outcome = dataclasses.replace(cell.outcome, warnings=list(cell.outcome.warnings))
+            cell.reported = True
+        elif cell.dispatched_at is None:
+            cell.handed_off = True
+            outcome = Outcome("running", headline=(
+                f"running: the cell is waiting for the kernel to start and runs as soon as it is up. "
+                f"wait(session={self.name!r}) for its output, interrupt(session={self.name!r}) to call it off"
+            ))
+        else:
+            cell.handed_off = True
+            outcome = Outcome("running", headline=(
+                f"running: {cell.label} has run for {cell.elapsed():.0f} s and goes on. "
+                f"wait(session={self.name!r}) for more, output(session={self.name!r}, cell={cell.number}) to read all of it, "
+                f"interrupt(session={self.name!r}) to stop it"
+            ), unfinished=cell.lines.peek())
+        outcome.transcript = view
+        outcome.cell = cell.number
+        outcome.session = self.name
+        outcome.elapsed_s = cell.elapsed()
+        outcome.warnings = cell.notes + outcome.warnings
+        cell.notes = []
+        return outcome
+
+    def _find(self, number: int | None) -> "Cell | None":
+        cells = [*self.history, *([self.cell] if self.cell and self.cell.dispatched_at is not None else [])]
+        matches = [c for c in cells if number is None or c.number == number]
+        if not matches:
+            return None
+        matches[-1].spool.flush()
+        return matches[-1]
+
+    def _forget_number(self, cell: "Cell") -> None:
+        """A new kernel counts from 1 again: an older cell of the same number gives way."""
+        for old in [c for c in self.history if c.number == cell.number]:
+            self.history.remove(old)
+            old.remove_files()
+
+    def _cancel_waiting(self, why: str) -> int:
+        """Answer every execute that has not run yet (queued, or waiting for its kernel) with why; return how many."""
+        count = 0
+        while self._queue:
+            count += self._queue.popleft().reply.give(Outcome("cancelled", headline=f"cancelled: {why} before this cell ran; its code was not run"))
+        cell = self.cell
+        if cell is not None and cell.dispatched_at is None:
+            self._end_cell(cell, Outcome("cancelled", headline=f"cancelled: {why} before this cell ran; its code was not run"))
+            count += 1
+        return count
+
+    # -- the interrupt ladder ------------------------------------------------
+
+    def _stop_cell(self, cell: "Cell", why: str) -> None:
+        """Start the ladder: SIGINT (once the kernel's handler is in place), again halfway, then the kernel is killed."""
+        if cell.dispatched_at is None:
+            self._end_cell(cell, Outcome("cancelled", headline="cancelled before the cell ran; its code was not run"))
+            return
+        if cell.stopping is not None:
+            return
+        cell.stopping = why
+        cell.kill_at = trio.current_time() + self.config.interrupt_grace_s
+        if cell.started.is_set():
+            self._signal(cell)
+
+    def _signal(self, cell: "Cell") -> None:
+        # Sent again halfway through the grace, so that one signal lost in a
+        # race with the kernel's own code does not cost the session its state.
+        assert self.kernel is not None and self._nursery is not None
+        cell.signals += 1
+        cell.resend_at = trio.current_time() + self.config.interrupt_grace_s / 2 if cell.signals == 1 else math.inf
+        self._nursery.start_soon(self.kernel.interrupt)
+
+    def _give_up(self, cell: "Cell") -> None:
+        """The ladder's last rung: a kernel that did not stop in time is killed or, if not ours, let go of."""
+        assert self.kernel is not None
+        grace = self.config.interrupt_grace_s
+        if self.kernel.owned:
+            reason = f"kernel killed: it ignored {self.kernel.interrupt_kind} for {grace:g} s"
+        else:
+            reason = f"detached from the kernel: it ignored {self.kernel.interrupt_kind} for {grace:g} s (it was not started here, so it was not killed)"
+        self._drop_kernel(reason, lost=True)
+
+    def _next_timer(self) -> float:
+        cell = self.cell
+        if cell is None or cell.dispatched_at is None:
+            return math.inf
+        return min(cell.deadline if cell.stopping is None else math.inf, cell.resend_at, cell.kill_at)
+
+    def _on_timers(self) -> None:
+        cell, now = self.cell, trio.current_time()
+        if cell is None or cell.dispatched_at is None:
+            return
+        if now >= cell.kill_at:
+            self._give_up(cell)
+        elif now >= cell.resend_at:
+            self._signal(cell)
+        elif now >= cell.deadline and cell.stopping is None:
+            self._stop_cell(cell, "timeout")
+
+    def _interrupt(self, reply: Reply) -> None:
+        cancelled = self._cancel_waiting("the session was interrupted")
+        also = f"; {cancelled} waiting execute(s) cancelled" if cancelled else ""
+        cell = self.cell
+        if cell is None:
+            reply.give(f"session {self.name!r} is {self.state.value}: no cell is running{also}")
+            return
+        cell.interrupt_waiters.append(reply)
+        self._stop_cell(cell, "interrupt")
+
+    # -- the kernel ----------------------------------------------------------
+
+    def _begin_start(self) -> None:
+        """Bring up a kernel: a warm spare when one fits, else a new one, in a helper task."""
+        assert self._nursery is not None
+        self._move(State.STARTING)
+        self._attempt = attempt = Attempt()
+        if self.attached is None and (spare := self._registry.take_spare(self.env, self.cwd)) is not None:
+            self._kernel_up(attempt, spare, [])
+        else:
+            self._nursery.start_soon(self._start, attempt)
+
+    async def _start(self, attempt: Attempt) -> None:
+        with attempt.scope:
+            try:
+                kernel, notes = await self._registry.start_kernel_for(self, self._nursery)
+            except (KernelStartError, EnvError) as exc:
+                await self._tell(StartFailed(attempt, exc))
+                return
+            with trio.CancelScope(shield=True):
+                if not await self._tell(KernelUp(attempt, kernel, notes)):
+                    kernel.stop("its session was shut down while it started")
+
+    async def _restart_in_place(self, attempt: Attempt, kernel: Kernel) -> None:
+        with attempt.scope:
+            try:
+                await kernel.restart(self.config.start_timeout_s)
+            except KernelStartError as exc:
+                await self._tell(StartFailed(attempt, exc))
+                return
+            await self._tell(KernelUp(attempt, kernel))
+
+    def _kernel_up(self, attempt: Attempt, kernel: Kernel, notes: list[str]) -> None:
+        if attempt is not self._attempt or self.state is not State.STARTING:
+            if kernel is not self.kernel:  # a start this session gave up on
+                kernel.stop("its session no longer needed it")
+            return
+        self._attempt = None
+        self._notes += notes
         kernel.owner = self
         self.kernel = kernel
         self.ever_started = True
         self.dead_reason = None
+        self.activity = ""
         self._move(State.IDLE)
+        for kind, reply in self._start_waiters:
+            if kind == "reset":
+                where = f"pid {kernel.pid}" if kernel.pid else kernel.location
+                reply.give(f"session {self.name!r} reset: fresh kernel ({where}) in env {self.env.label}; all state is gone")
+            else:
+                reply.give(kernel)
+        self._start_waiters.clear()
 
-    async def _restart_in_place(self, kernel: Kernel) -> None:
-        self._move(State.STARTING)
-        try:
-            await kernel.restart(self._manager.config.start_timeout_s)
-        except BaseException:
-            self._drop_kernel("its restart failed")
-            raise
-        self._move(State.IDLE)
+    def _start_failed(self, error: Exception) -> None:
+        self._attempt = None
+        self.activity = ""
+        if self.kernel is not None:  # a restart in place that failed
+            kernel, self.kernel = self.kernel, None
+            kernel.stop("its restart failed")
+            self._stopped.append(kernel)
+        self.dead_reason = f"kernel failed to start: {error}"
+        self._move(State.DEAD)
+        outcome = _start_failure(self.env, error, self.config.auto_install_ipykernel)
+        if self.cell is not None and self.cell.dispatched_at is None:
+            self._end_cell(self.cell, dataclasses.replace(outcome))
+        while self._queue:
+            self._queue.popleft().reply.give(dataclasses.replace(outcome))
+        for _, reply in self._start_waiters:
+            reply.give(error)
+        self._start_waiters.clear()
+        if not self.ever_started:  # a session whose kernel never came up leaves nothing behind
+            self._registry.forget(self)
+            self._move(State.CLOSED)
 
-    def _kernel_gone(self, kernel: Kernel) -> None:
-        if self.kernel is kernel:  # died on its own; a replaced kernel's end is old news
-            self._drop_kernel(kernel.exit_description())
+    def _reset(self, reply: Reply) -> None:
+        if self.attached is not None:
+            reply.give(ToolError(
+                f"session {self.name!r} is attached to a kernel this server did not start ({self.attached});"
+                " reset will not restart it. Restart it where it runs, then execute again to rejoin it."
+            ))
+            return
+        self._cancel_waiting("the session was reset")
+        self._start_waiters.append(("reset", reply))
+        if self.state is State.STARTING:
+            return  # the kernel coming up is as fresh as a reset makes it
+        kernel = self.kernel
+        self._lost = None
+        if kernel is not None and kernel.alive and kernel.restarts_in_place and self.cell is None:
+            assert self._nursery is not None
+            self._move(State.STARTING)
+            self._attempt = attempt = Attempt()
+            self._nursery.start_soon(self._restart_in_place, attempt, kernel)
+            return
+        if self.cell is not None:
+            self.cell.stopping = "reset"
+        self._drop_kernel("the session was reset", lost=False)
+        self._begin_start()
 
-    def _notice_death(self) -> None:
-        """Mark the session dead as soon as its kernel is known to be gone, before its cleanup finishes."""
-        if self.kernel is not None and not self.kernel.alive:
-            self._drop_kernel(self.kernel.exit_description())
-
-    def _drop_kernel(self, reason: str) -> None:
-        """Stop the current kernel, if any, and mark the session dead with the reason."""
+    def _drop_kernel(self, reason: str, lost: bool) -> None:
+        """Let go of the kernel (its serve task kills it, or detaches); a running cell ends with it."""
         kernel, self.kernel = self.kernel, None
         if kernel is not None:
             kernel.stop(reason)
-        if self.state is not State.DEAD:
-            self.dead_reason = reason
+            self._stopped = [k for k in self._stopped if not k.gone.is_set()] + [kernel]
+        if self.cell is not None and self.cell.dispatched_at is not None:
+            self._end_cell(self.cell, lost=reason)
+        if self._attempt is not None:
+            self._attempt.scope.cancel()
+            self._attempt = None
+        self.dead_reason = reason
+        if lost:
+            self._lost = reason
+        if self.state not in (State.DEAD, State.CLOSED):
             self._move(State.DEAD)
 
-    async def close(self, reason: str) -> None:
-        kernel = self.kernel
-        self._drop_kernel(reason)
-        if kernel is not None:
-            with trio.move_on_after(TERMINATE_GRACE_S + 2):
-                await kernel.gone.wait()
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    async def start(self) -> None:
-        """Bring up the session's kernel now, under the lock, if it has none."""
-        async with self._lock:
-            if self.kernel is None:
-                await self._start_kernel()
-
-    async def reset(self) -> str:
-        if self.attached is not None:
-            raise ToolError(
-                f"session {self.name!r} is attached to a kernel this server did not start ({self.attached});"
-                " reset will not restart it. Restart it where it runs, then execute again to rejoin it."
-            )
-        kernel = self.kernel
-        if kernel is None or self.state is State.BUSY or not kernel.restarts_in_place:
-            self._drop_kernel("the session was reset")  # a running cell ends now, reported as died
-        async with self._lock:
-            self._notice_death()
-            if self.kernel is not None:
-                await self._restart_in_place(self.kernel)
-            else:
-                await self._start_kernel()
-        where = f"pid {self.kernel.pid}" if self.kernel.pid else self.kernel.location
-        return f"session {self.name!r} reset: fresh kernel ({where}) in env {self.env.label}; all state is gone"
-
-    # -- running cells -----------------------------------------------------
-
-    async def execute(self, code: str, timeout: float, budget: int, ctx: Context | None) -> Outcome:
-        async with self._lock:
-            warnings: list[str] = []
-            self._notice_death()
-            if self.kernel is None:
-                lost, had_kernel = self.dead_reason, self.ever_started
-                await self._start_kernel()
-                if had_kernel and lost and self.attached is not None:
-                    warnings.append(f"rejoined the kernel of {self.attached}; the session had lost it ({lost})")
-                elif had_kernel and lost:
-                    warnings.append(f"started a fresh kernel: the previous one was lost ({lost}); earlier state is gone")
-            kernel = self.kernel
-            assert kernel is not None
-            self._outputs += 1
-            transcript = Transcript(
-                budget,
-                self.dir / f"output-{self._outputs}.txt",
-                self._manager.config.max_images,
-                self._manager.config.max_image_bytes,
-            )
-            cell = Cell(transcript)
-            self._move(State.BUSY)
-            self._cell = cell
-            started = time.monotonic()
-            try:
-                async with trio.open_nursery() as reporters:
-                    if ctx is not None:
-                        reporters.start_soon(report_progress, ctx, "running", lambda: transcript.latest_line)
-                    outcome = await self._run_cell(kernel, code, cell, timeout)
-                    reporters.cancel_scope.cancel()
-            finally:
-                transcript.finish()
-                if self.state is State.BUSY:
-                    self._move(State.IDLE)
-                self._notice_death()
-            if cell.count is not None:
-                self.exec_count = cell.count
-            warnings += kernel.notes
-            kernel.notes.clear()
-            outcome.transcript = transcript
-            outcome.execution_count = cell.count
-            outcome.warnings = warnings + outcome.warnings
-            outcome.elapsed_s = time.monotonic() - started
-            return outcome
-
-    async def _run_cell(self, kernel: Kernel, code: str, cell: "Cell", timeout: float) -> Outcome:
-        content = {"code": code, "silent": False, "store_history": True, "allow_stdin": False, "stop_on_error": True}
-        async with kernel.request("execute_request", content) as replies:
-            try:
-                with trio.move_on_after(timeout) as deadline:
-                    await cell.follow(replies)
-                if deadline.cancelled_caught:
-                    stopped = await self._stop_cell(kernel, cell, replies)
-                    return Outcome("timeout", headline=f"timeout after {timeout:g} s — {stopped}")
-            except trio.Cancelled:
-                # The client cancelled the request: stop the cell the same way, shielded, then let the cancel go on.
-                with trio.CancelScope(shield=True):
-                    stopped = await self._stop_cell(kernel, cell, replies)
-                    log.info("session %r: request cancelled by the client — %s", self.name, stopped)
-                raise
-        return cell.outcome(kernel)
-
-    async def _stop_cell(self, kernel: Kernel, cell: "Cell", replies: trio.MemoryReceiveChannel[dict[str, Any]]) -> str:
-        """The interrupt ladder: SIGINT, a bounded grace to go idle, then kill the kernel."""
-        with trio.move_on_after(self._manager.config.interrupt_grace_s):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_interrupt_once_started, kernel, cell)
-                await cell.follow(replies)
-                nursery.cancel_scope.cancel()
-        if cell.done.is_set() and not cell.ended_by_exit:
-            return "kernel interrupted, session kept"
-        if cell.ended_by_exit:
-            return f"{kernel.exit_description()}; its state is lost and the next execute starts a fresh kernel"
-        return self._give_up_on(kernel)
-
-    def _give_up_on(self, kernel: Kernel) -> str:
-        """The ladder's last rung: a kernel that did not stop in time is killed, or, if not ours, let go of."""
-        grace = self._manager.config.interrupt_grace_s
-        if kernel.owned:
-            reason = f"kernel killed: it ignored {kernel.interrupt_kind} for {grace:g} s"
-            then = "its state is lost and the next execute starts a fresh kernel"
-        else:
-            reason = f"detached from the kernel: it ignored {kernel.interrupt_kind} for {grace:g} s (it was not started here, so it was not killed)"
-            then = "the next execute rejoins it"
-        if self.kernel is kernel:
-            self._drop_kernel(reason)
-        return f"{reason}; {then}"
-
-    async def interrupt(self) -> str:
-        """Interrupt the running cell without taking the lock (the cell holds it)."""
-        kernel, cell = self.kernel, self._cell
-        if kernel is None or self.state is not State.BUSY or cell is None:
-            return f"session {self.name!r} is {self.state.value}: no cell is running"
-        with trio.move_on_after(self._manager.config.interrupt_grace_s):
-            await _interrupt_once_started(kernel, cell)
-            await cell.done.wait()
-        if cell.done.is_set():
-            return f"interrupted the running cell in session {self.name!r}; the session is kept"
-        return f"session {self.name!r}: {self._give_up_on(kernel)}"
-
-
-class Cell:
-    """What one execute_request produced so far; resumable across the deadline and the grace."""
-
-    def __init__(self, transcript: Transcript) -> None:
-        self.transcript = transcript
-        self.reply: dict[str, Any] | None = None
-        self.idle = False
-        self.count: int | None = None
-        self.error: dict[str, str] | None = None
-        self.started = trio.Event()  # execute_input came: the kernel's SIGINT handler is in place
-        self.done = trio.Event()
-        self.ended_by_exit = False
-        self.interrupted = False  # SIGINT was sent while it ran
-
-    async def follow(self, replies: trio.MemoryReceiveChannel[dict[str, Any]]) -> None:
-        """Consume messages until execute_reply and idle arrived, or the kernel is gone.
-
-        A SIGINT that lands in ipykernel's own code after the cell (while it
-        sends the reply) is caught there and the reply is never sent; so once
-        interrupted, idle alone ends the cell.
-        """
-        if self.done.is_set():
+    def _close(self, reason: str) -> None:
+        if self.state is State.CLOSED:
             return
-        async for msg in replies:
-            self._take(msg)
-            if self.idle and (self.reply is not None or self.interrupted):
+        self._cancel_waiting(reason)
+        if self.cell is not None:
+            self.cell.stopping = "shutdown"
+        self._drop_kernel(reason, lost=False)
+        for _, reply in self._start_waiters:
+            reply.give(ToolError(f"session {self.name!r}: {reason}"))
+        self._start_waiters.clear()
+        self._move(State.CLOSED)
+
+    async def _wind_up(self) -> None:
+        """The owner's last act, however it ended: every call answered, every kernel gone."""
+        self._close("the server is shutting down")
+        while True:
+            try:
+                request = self._inbox.receive_nowait()
+            except trio.WouldBlock:
                 break
-        else:
-            self.ended_by_exit = True
-        self.done.set()
+            if hasattr(request, "reply"):
+                request.reply.give(self._refusal(request, f"session {self.name!r} was shut down"))
+        self._inbox.close()  # from now on a request is refused at once (ask, execute)
+        with trio.move_on_after(TERMINATE_GRACE_S + 2):
+            for kernel in self._stopped:
+                await kernel.gone.wait()
 
-    def _take(self, msg: dict[str, Any]) -> None:
-        kind, content = msg["msg_type"], msg["content"]
-        out = self.transcript
-        if kind == "stream":
-            out.stream(content.get("name", "stdout"), content.get("text", ""))
-        elif kind == "execute_result":
-            out.display(content.get("data", {}), "result")
-        elif kind in ("display_data", "update_display_data"):
-            out.display(content.get("data", {}), "display")
-        elif kind == "error":
-            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
-            out.error(content.get("traceback", []))
-        elif kind == "execute_input":
-            self.count = content.get("execution_count", self.count)
-            self.started.set()
-        elif kind == "status":
-            self.idle = content.get("execution_state") == "idle"
-        elif kind == "execute_reply":
-            self.reply = content
-            self.count = content.get("execution_count", self.count)
-            if content.get("status") == "error" and self.error is None:
-                self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
+    def _goodbye(self) -> str:
+        if self.attached is not None:
+            return f"session {self.name!r} detached from the kernel of {self.attached}, which keeps running"
+        return f"session {self.name!r} shut down; its kernel is gone"
 
-    def outcome(self, kernel: Kernel) -> Outcome:
-        if self.ended_by_exit:
-            self.transcript.note(
-                "[the kernel's state is lost; the next execute starts a fresh kernel]"
-                if kernel.owned
-                else "[the connection to the kernel is lost; the next execute tries to rejoin it]"
-            )
-            return Outcome("died", headline=f"died: {kernel.exit_description()}", error={"ename": "KernelDied", "evalue": kernel.exit_description()})
-        if self.interrupted and self.reply is None and self.error is None:
-            self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
-        if self.error is not None or (self.reply or {}).get("status") == "error":
-            error = self.error or {"ename": "Error", "evalue": ""}
-            return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
-        return Outcome("ok")
+    async def _tell(self, event: Any) -> bool:
+        """Report to the owner; False once the owner is gone."""
+        try:
+            await self._send.send(event)
+        except trio.BrokenResourceError:
+            return False
+        return True
+
+    async def kernel_gone(self, kernel: Kernel) -> None:
+        await self._tell(KernelGone(kernel))
 
 
-async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run a kernel for its whole life, then tell its owner it ended."""
-    await kernel.serve(start_timeout, task_status=task_status)
-    if kernel.owner is not None:
-        kernel.owner._kernel_gone(kernel)
+_CANCELLED_BY_CLIENT = Outcome("cancelled", headline="cancelled by the client before the cell ran; its code was not run")
 
 
-async def _interrupt_once_started(kernel: Kernel, cell: Cell) -> None:
-    # ipykernel ignores SIGINT between cells and installs its handler only
-    # after it has published "busy" (ipykernel 7.4, Kernel.dispatch_shell:
-    # status busy, then pre_handler_hook, then execute_request publishes
-    # execute_input). A signal sent on "busy" can land before the handler
-    # and be lost; execute_input is the first sign that it is in place.
-    await cell.started.wait()
-    if not cell.done.is_set():
-        cell.interrupted = True
-        await kernel.interrupt()
+@asynccontextmanager
+async def _progress(ctx: Context | None, detail: Callable[[], str]) -> AsyncIterator[None]:
+    """Progress notifications for as long as a call waits, about once a second, saying what it waits for."""
+    async with trio.open_nursery() as nursery:
+        if ctx is not None:
+            nursery.start_soon(report_progress, ctx, detail)
+        yield
+        nursery.cancel_scope.cancel()
 
 
-async def report_progress(ctx: Context, doing: str, detail: Callable[[], str]) -> None:
-    """Progress notifications until cancelled: what is going on, for how long, and its latest detail.
-
-    Rate-limited to one per PROGRESS_INTERVAL_S; a no-op on the wire when
-    the client sent no progress token.
-    """
-    started = time.monotonic()
+async def report_progress(ctx: Context, detail: Callable[[], str]) -> None:
+    """Progress notifications until cancelled; a no-op on the wire when the client sent no progress token."""
     ticks = 0
     while True:
         await trio.sleep(PROGRESS_INTERVAL_S)
         ticks += 1
-        message = f"{doing} for {time.monotonic() - started:.0f} s"
-        if latest := detail():
-            message += f" — {latest}"
-        if not await _notify_progress(ctx, ticks, message):
+        if not await _notify_progress(ctx, ticks, detail()):
             return
 
 
@@ -1667,23 +2400,27 @@ async def _notify_progress(ctx: Context, progress: float, message: str) -> bool:
     return True
 
 
+async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run a kernel for its whole life, then tell its owner it ended."""
+    await kernel.serve(start_timeout, task_status=task_status)
+    if kernel.owner is not None:
+        with trio.CancelScope(shield=True):
+            await kernel.owner.kernel_gone(kernel)
+
+
 def lacks_ipykernel(exc: Exception) -> bool:
     return "No module named ipykernel" in str(exc) or "No module named 'ipykernel" in str(exc)
 
 
-async def install_ipykernel(env: Env, ctx: Context | None) -> str:
-    """Install ipykernel into env with uv when it is on PATH, else the env's pip; report progress meanwhile."""
+async def install_ipykernel(env: Env, session: "Session") -> str:
+    """Install ipykernel into env with uv when it is on PATH, else the env's pip; the session's activity says so meanwhile."""
     uv = shutil.which("uv")
     command = [uv, "pip", "install", "--python", env.python, "ipykernel"] if uv else [env.python, "-m", "pip", "install", "ipykernel"]
     shown = " ".join(command)
     log.info("installing ipykernel: %s", shown)
-    async with trio.open_nursery() as nursery:
-        if ctx is not None:
-            await _notify_progress(ctx, 0, f"installing ipykernel into env {env.label}: {shown}")
-            nursery.start_soon(report_progress, ctx, f"installing ipykernel into env {env.label}", lambda: "")
-        with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
-            done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
-        nursery.cancel_scope.cancel()
+    session.activity = f"installing ipykernel into env {env.label}: {shown}"
+    with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
+        done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
     if deadline.cancelled_caught:
         raise EnvError(f"installing ipykernel into env {env.label} took over {INSTALL_TIMEOUT_S:g} s: `{shown}` was stopped")
     if done.returncode != 0:
@@ -1693,7 +2430,11 @@ async def install_ipykernel(env: Env, ctx: Context | None) -> str:
 
 
 class Sessions:
-    """Every session of this server, the runtime directory, and the nursery they live in."""
+    """Every session of this server, the runtime directory, and the nursery they live in.
+
+    The policy a tool call needs (which env, which warning, whether to install
+    ipykernel and try again) lives here; the sessions only run what they are given.
+    """
 
     def __init__(self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context, lifeline: int) -> None:
         self.config = config
@@ -1702,7 +2443,8 @@ class Sessions:
         self.runtime_dir = runtime_dir
         self.zmq = zmq_context
         self._sessions: dict[str, Session] = {}
-        self._kernels = 0
+        self._kernels = 0  # numbers kernels' directories
+        self._serial = 0  # numbers sessions' directories
         self._spares: list[Kernel] = []
         self._spare_wanted = trio.Event()
         self._spare_failures = 0
@@ -1722,7 +2464,123 @@ class Sessions:
         except KeyError:
             raise ToolError(f"no session named {name!r}; known sessions: {self.known()}") from None
 
+    def find(self, name: str) -> Session | None:
+        return self._sessions.get(name)
+
+    def forget(self, session: Session) -> None:
+        if self._sessions.get(session.name) is session:
+            del self._sessions[session.name]
+
+    def _create(self, name: str, env: Env, cwd: str, attached: Path | None = None) -> Session:
+        if len(self._sessions) >= self.config.max_sessions:
+            raise ToolError(
+                f"cannot create session {name!r}: the server's cap of {self.config.max_sessions} live sessions is reached"
+                f" (raise it with --max-sessions); shut one down first. Known sessions: {self.known()}"
+            )
+        self._serial += 1
+        session = self._sessions[name] = Session(name, env, cwd, self, self.runtime_dir / f"s{self._serial}", attached)
+        session.dir.mkdir(mode=0o700)
+        self.nursery.start_soon(session.run)
+        return session
+
+    # -- what the tools call -------------------------------------------------
+
+    async def execute(
+        self, name: str, code: str, *, env: str | None, cwd: str | None, timeout: float | None, wait_s: float, budget: int, ctx: Context | None
+    ) -> Outcome:
+        """Run code in the named session, creating it (env, cwd) on first use."""
+        check_session_name(name)
+        warnings: list[str] = []
+        existing = self.find(name)
+        try:
+            requested = Env(env or "", "", "") if self.gateway else resolve_env(env, self.config.envs_dir)
+        except EnvError as exc:
+            if existing is None:
+                return env_error(str(exc))
+            requested = Env(str(env), "", "")  # an existing session ignores env anyway; the warning below says so
+        directory = "" if self.gateway else check_cwd(cwd)
+        if self.gateway and cwd:
+            warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
+        if existing is not None and env and requested.identity != existing.env.identity:
+            where = f" ({existing.env.python})" if existing.env.python else ""
+            warnings.append(
+                f"session {name!r} already runs in env {existing.env.label}{where}; "
+                f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
+            )
+        if existing is not None and cwd and directory != existing.cwd:
+            warnings.append(
+                f"session {name!r} was started in {existing.cwd}; cwd {cwd!r} applies only to new sessions "
+                "(use os.chdir() in a cell to move)"
+            )
+        session = existing or self._create(name, requested, directory)
+        outcome = await session.execute(code, timeout, wait_s, budget, ctx)
+        outcome.warnings = warnings + outcome.warnings
+        return outcome
+
+    async def wait(self, name: str, timeout: float, ctx: Context | None) -> Outcome:
+        return await self.get(name).wait(timeout, ctx)
+
+    async def output(self, name: str, number: int | None, grep: str | None, offset: int, limit: int) -> str:
+        session = self.get(name)
+        pattern = None
+        if grep is not None:
+            try:
+                pattern = re.compile(grep, re.MULTILINE)
+            except re.error as exc:
+                raise ToolError(f"grep is not a valid Python regular expression: {exc}") from None
+        cell = await session.ask(Find(number))
+        if cell is None:
+            which = f"no cell {number}" if number is not None else "no cell yet"
+            kept = ", ".join(str(c.number) for c in session.history if c.number is not None) or "none"
+            raise ToolError(f"session {name!r} has {which}; the cells whose output is kept: {kept}")
+        return await render_output(cell, pattern, offset, limit, self.config.output_chars)
+
+    async def interrupt(self, name: str) -> str:
+        return _answered(await self.get(name).ask(Interrupt()))
+
+    async def reset(self, name: str) -> str:
+        answer = await self.get(name).ask(Reset())
+        if isinstance(answer, (KernelStartError, EnvError)):
+            raise ToolError(f"session {name!r} could not restart its kernel: {answer}")
+        return _answered(answer)
+
+    async def shutdown(self, name: str) -> str:
+        session = self.get(name)
+        self.forget(session)  # the name is free at once; a new session of that name gets a new kernel
+        return _answered(await session.ask(Shutdown("the session was shut down")))
+
+    async def attach(self, name: str, spec: str) -> str:
+        check_session_name(name)
+        if name in self._sessions:
+            raise ToolError(f"session {name!r} already exists; pick another name or shut it down first")
+        path = find_connection_file(spec)
+        session = self._create(name, Env(f"attached:{path}", "", ""), "", attached=path)
+        kernel = await session.ask(Start())
+        if isinstance(kernel, Exception):  # the session, whose kernel never came up, has closed itself
+            raise ToolError(f"could not join the kernel of {path}: {kernel}")
+        language = kernel.info.get("language_info", {})
+        return (
+            f"session {name!r} joined the running kernel of {path} ({kernel.info.get('implementation', 'kernel')}"
+            f" {kernel.info.get('implementation_version', '')}, {language.get('name', '?')} {language.get('version', '')})."
+            " Its variables are shared with whoever else uses that kernel. shutdown only detaches; reset is refused."
+        )
+
     # -- kernels and spares ------------------------------------------------
+
+    async def start_kernel_for(self, session: Session, nursery: trio.Nursery) -> tuple[Kernel, list[str]]:
+        """A kernel for a session, its tasks in ``nursery``: joined, remote or local, installing ipykernel
+        first where allowed; and what the session's next reply should say about it."""
+        if session.attached is not None:
+            kernel: Kernel = AttachedKernel(session.attached, self.zmq)
+            await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
+            return kernel, []
+        try:
+            return await self.start_kernel(session.env, session.cwd, nursery), []
+        except KernelStartError as exc:
+            if not (self.config.auto_install_ipykernel and lacks_ipykernel(exc)):
+                raise
+        installed = await install_ipykernel(session.env, session)
+        return await self.start_kernel(session.env, session.cwd, nursery), [installed]
 
     async def start_kernel(self, env: Env, cwd: str, nursery: trio.Nursery) -> Kernel:
         """Start a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
@@ -1734,34 +2592,8 @@ class Sessions:
         await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
         return kernel
 
-    async def attach_kernel(self, connection_file: Path, nursery: trio.Nursery) -> Kernel:
-        kernel = AttachedKernel(connection_file, self.zmq)
-        await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
-        return kernel
-
-    async def attach(self, name: str, spec: str) -> str:
-        check_session_name(name)
-        if name in self._sessions:
-            raise ToolError(f"session {name!r} already exists; pick another name or shut it down first")
-        path = find_connection_file(spec)
-        env = Env(f"attached:{path}", "", "")
-        session = self.get_or_create(name, env, "")
-        session.attached = path
-        try:
-            await session.start()
-        except KernelStartError as exc:
-            self.forget(session)
-            await session.close("attach failed")
-            raise ToolError(f"could not join the kernel of {path}: {exc}") from None
-        language = session.kernel.info.get("language_info", {})
-        return (
-            f"session {name!r} joined the running kernel of {path} ({session.kernel.info.get('implementation', 'kernel')}"
-            f" {session.kernel.info.get('implementation_version', '')}, {language.get('name', '?')} {language.get('version', '')})."
-            " Its variables are shared with whoever else uses that kernel. shutdown only detaches; reset is refused."
-        )
-
     def take_spare(self, env: Env, cwd: str) -> Kernel | None:
-        """A warm kernel for a new default-env session in the server's directory, if one is ready."""
+        """A warm kernel for a default-env session in the server's directory, if one is ready."""
         if env.spec:
             return None
         for kernel in self._spares:
@@ -1795,7 +2627,7 @@ class Sessions:
         self.spares_changed.set()
         self.spares_changed = trio.Event()
 
-    def _kernel_gone(self, kernel: Kernel) -> None:
+    async def kernel_gone(self, kernel: Kernel) -> None:
         """A spare ended before any session took it."""
         if kernel in self._spares:
             self._spares.remove(kernel)
@@ -1803,35 +2635,6 @@ class Sessions:
             self._spare_failures += 1
             if self._spare_failures <= 3:  # a spare that keeps dying is not worth restarting forever
                 self._spare_wanted.set()
-
-    # -- sessions ----------------------------------------------------------
-
-    def get_or_create(self, name: str, env: Env, cwd: str) -> Session:
-        if (session := self._sessions.get(name)) is not None:
-            return session
-        if len(self._sessions) >= self.config.max_sessions:
-            raise ToolError(
-                f"cannot create session {name!r}: the server's cap of {self.config.max_sessions} live sessions is reached"
-                f" (raise it with --max-sessions); shut one down first. Known sessions: {self.known()}"
-            )
-        session = self._sessions[name] = Session(name, env, cwd, self)
-        return session
-
-    def find(self, name: str) -> Session | None:
-        return self._sessions.get(name)
-
-    def forget(self, session: Session) -> None:
-        if self._sessions.get(session.name) is session:
-            del self._sessions[session.name]
-
-    async def shutdown(self, name: str) -> str:
-        session = self.get(name)
-        self.forget(session)
-        if session.attached is not None:
-            await session.close("the session was detached")
-            return f"session {name!r} detached from the kernel of {session.attached}, which keeps running"
-        await session.close("the session was shut down")
-        return f"session {name!r} shut down; its kernel is gone"
 
     async def close_all(self) -> None:
         spares, self._spares = self._spares, []
@@ -1841,7 +2644,49 @@ class Sessions:
                 nursery.start_soon(kernel.gone.wait)
             for session in self:
                 self.forget(session)
-                nursery.start_soon(session.close, "the server is shutting down")
+                nursery.start_soon(session.ask, Shutdown("the server is shutting down"))
+
+
+def _answered(answer: Any) -> str:
+    """A lifecycle call's answer as the tool's reply; a refusal becomes the tool's error."""
+    if isinstance(answer, Exception):
+        raise answer if isinstance(answer, ToolError) else ToolError(str(answer))
+    return answer
+
+
+async def render_output(cell: Cell, pattern: re.Pattern[str] | None, offset: int, limit: int, budget: int) -> str:
+    """The output tool's reply: a header, then numbered lines from the cell's spool, within the reply budget."""
+    spool = cell.spool
+    total = spool.total_lines
+    status = cell.outcome.status if cell.outcome is not None else f"running for {cell.elapsed():.0f} s"
+    name = f"cell {cell.number}" if cell.number is not None else "the current cell"
+    if total == 0:
+        return f"{name}, {status}: no output\n"
+    start = max(0, total + offset) if offset < 0 else offset
+    lines, more = await read_spool(spool, start, limit, pattern)
+    body, used, shown = [], 0, 0
+    for number, line in lines:
+        if len(line) > OUTPUT_LINE_CHARS:
+            line = line[:OUTPUT_LINE_CHARS] + f" …[{len(line) - OUTPUT_LINE_CHARS} more characters]"
+        entry = f"{number:>6}  {line}\n"
+        if used + len(entry) > budget and body:
+            break
+        body.append(entry)
+        used += len(entry)
+        shown += 1
+    if pattern is not None:
+        header = f"{name}, {status}: {shown} line(s) matching {pattern.pattern!r} of {total}"
+        if more or shown < len(lines):
+            last = lines[shown - 1][0] if shown else 0
+            header += f" (more follow: grep again with offset={last})"
+    elif lines:
+        first, last = lines[0][0], lines[shown - 1][0]
+        header = f"{name}, {status}: lines {first}–{last} of {total}"
+        if last < total:
+            header += f" (next: offset={last})"
+    else:
+        header = f"{name}, {status}: no lines from offset {offset}; it has {total}"
+    return header + "\n" + "".join(body)
 
 
 def remove_stale_runtime_dirs(parent: Path) -> None:
@@ -1907,14 +2752,15 @@ def check_session_name(name: str) -> None:
         raise ToolError(f"session name {name!r} contains control characters; use printable characters only")
 
 
-def check_timeout(timeout_s: float | None, default: float) -> tuple[float, list[str]]:
-    if timeout_s is None:
+def check_seconds(name: str, value: float | None, default: float | None, *, zero: bool = False) -> tuple[float | None, list[str]]:
+    """A duration argument: refused when negative or NaN (or zero, unless allowed); clamped, with a warning, past a day."""
+    if value is None:
         return default, []
-    if math.isnan(timeout_s) or timeout_s <= 0:
-        raise ToolError(f"timeout_s must be a positive number of seconds, got {timeout_s}")
-    if timeout_s > MAX_TIMEOUT_S:
-        return MAX_TIMEOUT_S, [f"timeout_s={timeout_s:g} clamped to the maximum of {MAX_TIMEOUT_S:g} s"]
-    return timeout_s, []
+    if math.isnan(value) or value < 0 or (value == 0 and not zero):
+        raise ToolError(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds, got {value}")
+    if value > MAX_TIMEOUT_S:
+        return MAX_TIMEOUT_S, [f"{name}={value:g} clamped to the maximum of {MAX_TIMEOUT_S:g} s"]
+    return value, []
 
 
 def check_cwd(cwd: str | None) -> str:
@@ -1926,8 +2772,14 @@ def check_cwd(cwd: str | None) -> str:
     return directory
 
 
+def _text(reply: str) -> CallToolResult:
+    # Plain text, no structuredContent: some clients show a tool's structured
+    # result to the model as a {"result": "..."} wrapper with escaped newlines.
+    return CallToolResult(content=[TextContent(type="text", text=reply)])
+
+
 def build_server(sessions: Sessions) -> MCPServer:
-    """The MCP server with the five tools, all acting on this registry."""
+    """The MCP server and its tools; each tool checks its arguments and makes one call on the registry."""
     config = sessions.config
     server = MCPServer(
         "ipython-mcp",
@@ -1935,10 +2787,11 @@ def build_server(sessions: Sessions) -> MCPServer:
         instructions=(
             "Stateful Python: each named session is a persistent IPython kernel. Variables, imports and the "
             "working directory survive between execute calls, like notebook cells. Use one session per task; "
-            "list_sessions shows them."
+            "list_sessions shows them. A cell that outlives its call keeps running: wait and output follow it."
         ),
     )
-    default_timeout = config.default_timeout_s
+    reply_after = config.reply_after_s
+    limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
     if config.gateway_url:
         env_help = (
             f"Kernelspec for a NEW session, on the Jupyter server at {config.gateway_url}; ignored (with a "
@@ -1951,32 +2804,41 @@ def build_server(sessions: Sessions) -> MCPServer:
             "changes the directory) or a conda env of that name; a path (with '/' or starting with '~') "
             "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
         )
+    Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
 
     @server.tool(
         annotations=ToolAnnotations(title="Run Python in a session", destructive_hint=True, open_world_hint=True),
         description=(
             "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
-            "of the last expression, in order, plus images (e.g. matplotlib plots). The session's kernel is "
-            "created on first use and keeps variables, imports and the working directory between calls. "
-            "IPython syntax works (%magics, !shell). stdin is not available: input() fails at once. "
-            f"Long output keeps its head and tail within {config.output_chars} characters; the full text is "
-            "saved to a file named in the reply. A non-ok status is named on the reply's first line."
+            "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
+            "session's kernel is created on first use and keeps variables, imports and the working directory "
+            "between calls. IPython syntax works (%magics, !shell). stdin is not available: input() fails at once. "
+            f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
+            "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
+            "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
+            f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
         ),
     )
     async def execute(
         ctx: Context,
         session: Annotated[str, Field(description="Session name, e.g. 'main'. A new name creates a new kernel.")],
         code: Annotated[str, Field(description="Python/IPython code to run, like one notebook cell.")],
-        env: Annotated[
-            str | None,
-            Field(description=env_help),
-        ] = None,
+        env: Annotated[str | None, Field(description=env_help)] = None,
         timeout_s: Annotated[
             float | None,
             Field(
                 description=(
-                    f"Seconds before the cell is interrupted (default {default_timeout:g}). On timeout the kernel "
-                    "gets a KeyboardInterrupt, partial output is returned and the session is kept."
+                    f"The cell's hard limit in seconds (default: {limit}). When it passes the cell gets a "
+                    "KeyboardInterrupt and the session is kept."
+                )
+            ),
+        ] = None,
+        wait_s: Annotated[
+            float | None,
+            Field(
+                description=(
+                    f"How long this call waits for the cell before replying (default {reply_after:g}). A cell still "
+                    "running then goes on; the reply says 'running'. 0 starts the cell and replies at once."
                 )
             ),
         ] = None,
@@ -1994,8 +2856,9 @@ def build_server(sessions: Sessions) -> MCPServer:
             ),
         ] = None,
     ) -> CallToolResult:
-        check_session_name(session)
-        timeout, warnings = check_timeout(timeout_s, default_timeout)
+        timeout, warnings = check_seconds("timeout_s", timeout_s, config.default_timeout_s)
+        wait, more = check_seconds("wait_s", wait_s, reply_after, zero=True)
+        warnings += more
         budget = config.output_chars
         if max_output_chars is not None:
             if max_output_chars < 200:
@@ -2003,55 +2866,53 @@ def build_server(sessions: Sessions) -> MCPServer:
             if max_output_chars > MAX_OUTPUT_CHARS:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
-        existing = sessions.find(session)
-        try:
-            requested = Env(env or "", "", "") if sessions.gateway else resolve_env(env, config.envs_dir)
-        except EnvError as exc:
-            if existing is None:
-                return Outcome("env_error", headline=f"env_error: {exc}", error={"ename": "EnvError", "evalue": str(exc)}).to_result()
-            requested = Env(str(env), "", "")  # an existing session ignores env anyway; the warning below says so
-        directory = "" if sessions.gateway else check_cwd(cwd)
-        if sessions.gateway and cwd:
-            warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
-        if existing is not None and env and requested.identity != existing.env.identity:
-            where = f" ({existing.env.python})" if existing.env.python else ""
-            warnings.append(
-                f"session {session!r} already runs in env {existing.env.label}{where}; "
-                f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
-            )
-        if existing is not None and cwd and directory != existing.cwd:
-            warnings.append(
-                f"session {session!r} was started in {existing.cwd}; cwd {cwd!r} applies only to new sessions "
-                "(use os.chdir() in a cell to move)"
-            )
-        target = existing or sessions.get_or_create(session, requested, directory)
-
-        async def attempt() -> Outcome | Exception:
-            try:
-                return await target.execute(code, timeout, budget, ctx)
-            except (KernelStartError, EnvError) as exc:
-                return exc
-
-        outcome = await attempt()
-        if isinstance(outcome, KernelStartError) and config.auto_install_ipykernel and lacks_ipykernel(outcome):
-            try:
-                warnings.append(await install_ipykernel(target.env, ctx))
-            except EnvError as exc:
-                outcome = exc
-            else:
-                outcome = await attempt()
-        if isinstance(outcome, Exception):
-            sessions.forget(target)
-            return _start_failure(target.env, outcome, config.auto_install_ipykernel).to_result()
+        outcome = await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, ctx=ctx)
         outcome.warnings = warnings + outcome.warnings
         return outcome.to_result()
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Wait for a running cell", read_only_hint=True),
+        description=(
+            "Wait for the session's running cell and return the output no reply has shown yet, with its status: "
+            "'running' again if it still runs, else how it ended. With no cell running it says 'idle' at once."
+        ),
+    )
+    async def wait(
+        ctx: Context,
+        session: Session_,
+        timeout_s: Annotated[float | None, Field(description=f"Seconds to wait at most (default {reply_after:g}).")] = None,
+    ) -> CallToolResult:
+        timeout, warnings = check_seconds("timeout_s", timeout_s, reply_after, zero=True)
+        outcome = await sessions.wait(session, timeout, ctx)
+        outcome.warnings = warnings + outcome.warnings
+        return outcome.to_result()
+
+    @server.tool(
+        annotations=ToolAnnotations(title="Read a cell's saved output", read_only_hint=True),
+        description=(
+            "Read a cell's whole saved output, also while it runs, without touching the kernel: numbered lines, "
+            f"`limit` of them from `offset` (negative: from the end), or with `grep` the matching lines. Cells are "
+            f"named by their number (execution count); the output of the last {config.keep_cells} cells is kept."
+        ),
+    )
+    async def output(
+        session: Session_,
+        cell: Annotated[int | None, Field(description="The cell's number (default: the latest cell).")] = None,
+        grep: Annotated[str | None, Field(description="A Python regular expression: show only the lines it matches.")] = None,
+        offset: Annotated[int, Field(description="Lines to skip; negative counts from the end (-50: the last 50).")] = 0,
+        limit: Annotated[int, Field(description="Lines to show at most (default 200).")] = 200,
+    ) -> CallToolResult:
+        if limit < 1:
+            raise ToolError(f"limit must be at least 1, got {limit}")
+        return _text(await sessions.output(session, cell, grep, offset, limit))
 
     @server.tool(
         annotations=ToolAnnotations(title="List sessions", read_only_hint=True),
         description=(
             "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s, "
-            "exec_count (the last cell's execution count), kernel pid, working directory, the connection file "
-            "of an attached kernel, and location (local, or the Jupyter server and kernel id)."
+            "exec_count (the last cell's number), kernel pid, working directory, the connection file of an "
+            "attached kernel, location (local, or the Jupyter server and kernel id), the running cell (number, "
+            "elapsed_s, last line of output) and how many execute calls wait their turn (queued)."
         ),
     )
     async def list_sessions() -> list[dict[str, Any]]:
@@ -2059,21 +2920,20 @@ def build_server(sessions: Sessions) -> MCPServer:
 
     @server.tool(
         annotations=ToolAnnotations(title="Restart a session's kernel", destructive_hint=True),
-        description="Restart the session's kernel: every variable and import is wiped; the name and env are kept.",
+        description=(
+            "Restart the session's kernel: every variable and import is wiped; the name and env are kept. A running "
+            "cell and any waiting execute are cancelled."
+        ),
     )
-    async def reset(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
-        target = sessions.get(session)
-        try:
-            return await target.reset()
-        except (KernelStartError, EnvError) as exc:
-            raise ToolError(f"session {session!r} could not restart its kernel: {exc}") from None
+    async def reset(session: Session_) -> CallToolResult:
+        return _text(await sessions.reset(session))
 
     @server.tool(
         annotations=ToolAnnotations(title="Shut a session down", destructive_hint=True),
-        description="Kill the session's kernel (and anything it started) and forget the session.",
+        description="Kill the session's kernel (and anything it started) and forget the session; a running cell is cancelled.",
     )
-    async def shutdown(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
-        return await sessions.shutdown(session)
+    async def shutdown(session: Session_) -> CallToolResult:
+        return _text(await sessions.shutdown(session))
 
     @server.tool(
         annotations=ToolAnnotations(title="Join a running kernel", destructive_hint=False, open_world_hint=True),
@@ -2087,39 +2947,21 @@ def build_server(sessions: Sessions) -> MCPServer:
     async def attach(
         session: Annotated[str, Field(description="Name for the new session.")],
         connection_file: Annotated[str, Field(description="Connection file path or name, e.g. 'kernel-1234.json'.")],
-    ) -> str:
-        return await sessions.attach(session, connection_file)
+    ) -> CallToolResult:
+        return _text(await sessions.attach(session, connection_file))
 
     @server.tool(
         annotations=ToolAnnotations(title="Interrupt a running cell", destructive_hint=False, idempotent_hint=True),
         description=(
-            "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would; the pending "
-            f"execute then returns. A cell that ignores it for {config.interrupt_grace_s:g} s has its kernel "
-            "killed, losing the session's state."
+            "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would, and cancel any execute "
+            "waiting its turn. A cell that ignores it for "
+            f"{config.interrupt_grace_s:g} s has its kernel killed, losing the session's state."
         ),
     )
-    async def interrupt(session: Annotated[str, Field(description="Name of an existing session.")]) -> str:
-        return await sessions.get(session).interrupt()
+    async def interrupt(session: Session_) -> CallToolResult:
+        return _text(await sessions.interrupt(session))
 
     return server
-
-
-def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
-    text = str(exc)
-    if isinstance(exc, EnvError):
-        return Outcome("env_error", headline=f"env_error: {text}", error={"ename": "EnvError", "evalue": text})
-    if lacks_ipykernel(exc):
-        message = (
-            f"ipykernel is not installed in env {env.label} (python: {env.python}). "
-            f"Install it with: {install_hint(env)}"
-        )
-        if not auto_install:
-            message += " (or start the server with --auto-install-ipykernel to have it installed on first use)"
-        return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "EnvError", "evalue": message})
-    if isinstance(exc, GatewayError) or not env.python:
-        return Outcome("env_error", headline=f"env_error: {text}", error={"ename": "GatewayError", "evalue": text})
-    message = f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}"
-    return Outcome("env_error", headline=f"env_error: {message}", error={"ename": "KernelStartError", "evalue": message})
 
 
 # ============================================================================
@@ -2132,9 +2974,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="ipython-mcp",
         description="MCP server giving each named session a stateful IPython kernel.",
         epilog=(
-            "Environment: MCP_TOOL_TIMEOUT (ms; default cell timeout is this minus 2 s, else 58 s), "
-            "IPYTHON_MCP_ENVS_DIR (where bare env names live, default ~/envs), IPYTHON_MCP_OUTPUT_CHARS, "
-            "IPYTHON_MCP_MAX_SESSIONS, IPYTHON_MCP_SPARES, IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL=1."
+            f"Environment: MCP_TOOL_TIMEOUT (ms; calls reply this minus 2 s in, else after {REPLY_AFTER_S:g} s), "
+            "IPYTHON_MCP_TIMEOUT, IPYTHON_MCP_ENVS_DIR (where bare env names live, default ~/envs), "
+            "IPYTHON_MCP_OUTPUT_CHARS, IPYTHON_MCP_MAX_SESSIONS, IPYTHON_MCP_SPARES, IPYTHON_MCP_KEEP_CELLS, "
+            "IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL=1."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -2146,6 +2989,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="streamable-http: address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="streamable-http: port (default 8000); the endpoint is /mcp")
+    parser.add_argument("--timeout", type=float, help="a cell's hard limit in seconds, when execute gives none (default: no limit)")
+    parser.add_argument("--reply-after", type=float, help=f"seconds a call waits for its cell before replying 'running' (default {REPLY_AFTER_S:g}, or MCP_TOOL_TIMEOUT - 2 s)")
+    parser.add_argument("--keep-cells", type=int, help=f"cells per session whose output stays on disk for the output tool (default {KEEP_CELLS})")
     parser.add_argument("--max-sessions", type=int, help=f"cap on live sessions (default {MAX_SESSIONS})")
     parser.add_argument("--output-chars", type=int, help=f"text budget per execute reply (default {OUTPUT_CHARS})")
     parser.add_argument("--max-images", type=int, help=f"images per execute reply (default {MAX_IMAGES})")
@@ -2286,6 +3132,9 @@ def main(argv: list[str] | None = None) -> None:
     # stdout is the protocol channel: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
     config = Config.from_environ(
+        default_timeout_s=args.timeout,
+        reply_after_s=args.reply_after,
+        keep_cells=args.keep_cells,
         max_sessions=args.max_sessions,
         output_chars=args.output_chars,
         max_images=args.max_images,
