@@ -2131,11 +2131,12 @@ def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
 # is the outermost layer of the app: a request without the token is answered
 # before the SDK sees it, so it costs no MCP session, no kernel and no file,
 # and its body is never read. Host and Origin are checked too (DNS rebinding:
-# a web page must not reach a server on loopback through a name it controls).
-# Nothing in this section
+# a web page must not reach a server on loopback through a name it controls),
+# against the names the server can be reached by. Nothing in this section
 # writes the token anywhere but stderr at start and the 0600 token file.
 
 TOKEN_BYTES = 32  # randomness in a generated token: 256 bits, beyond guessing over a network
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a client on this machine names it in a Host header
 UNAUTHORIZED_BODY = (
     b"401 Unauthorized: send the header 'Authorization: Bearer <token>'. The server printed its token on its"
     b" stderr at start, and keeps it in the token file named there.\n"
@@ -2147,6 +2148,7 @@ class HttpOptions:
     token: str | None  # None only with --no-auth, which the CLI allows on loopback alone
     host: str = "127.0.0.1"
     port: int = 8000
+    allowed_hosts: tuple[str, ...] = ()  # names for the Host/Origin check beyond those the bind address implies
 
 
 def is_loopback(host: str) -> bool:
@@ -2155,6 +2157,46 @@ def is_loopback(host: str) -> bool:
     with suppress(ValueError):
         return ip_address(host).is_loopback
     return False
+
+
+def _is_unspecified(host: str) -> bool:
+    """0.0.0.0 or ::, which listen on every interface."""
+    with suppress(ValueError):
+        return ip_address(host).is_unspecified
+    return False
+
+
+def _host_header_form(name: str) -> str:
+    """An IPv6 address appears in Host and Origin headers in brackets."""
+    return f"[{name}]" if ":" in name and not name.startswith("[") else name
+
+
+def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The names a request may give in its Host header to reach a server bound to `host`.
+
+    An address on every interface is reached through loopback or the machine's
+    name; any other name (a LAN address's DNS name, a reverse proxy's) is added
+    with --allowed-host.
+    """
+    names = []
+    if is_loopback(host) or _is_unspecified(host):
+        names += LOOPBACK_NAMES
+    if _is_unspecified(host):
+        names.append(os.uname().nodename)
+    else:
+        names.append(host)
+    return list(dict.fromkeys(_host_header_form(name) for name in [*names, *extra]))
+
+
+def transport_security(names: list[str]) -> Any:
+    """The SDK's Host/Origin check, allowing exactly these names, with any port or none (a proxy on 443)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[form for name in names for form in (name, f"{name}:*")],
+        allowed_origins=[f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")],
+    )
 
 
 def resolve_token(from_environment: str, token_file: str | None) -> str:
@@ -2256,11 +2298,14 @@ def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
         directory.rmdir()
 
 
-def announce(binds: list[str], options: HttpOptions, token_path: Path | None) -> None:
+def announce(binds: list[str], options: HttpOptions, names: list[str], token_path: Path | None) -> None:
     """The start-up lines on stderr: where to connect, the token, and a line to paste into Claude Code."""
     endpoints = [bind + "/mcp" for bind in binds]
-    url = endpoints[0]
+    # A client names a wildcard bind by a loopback address; 0.0.0.0 is not a Host anyone allows.
+    url = endpoints[0].replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
     print(f"ipython-mcp: serving MCP over streamable HTTP at {', '.join(endpoints)}", file=sys.stderr)
+    if not is_loopback(options.host) or options.allowed_hosts:
+        print(f"ipython-mcp: requests must name this server as one of {', '.join(names)} (add names with --allowed-host)", file=sys.stderr)
     if options.token is None:
         print(f"ipython-mcp: WARNING: --no-auth: any user or process on this machine can run code as {getpass.getuser()} through {url}", file=sys.stderr)
         print(f"ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url}", file=sys.stderr)
@@ -2321,6 +2366,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-auth",
         action="store_true",
         help="streamable-http: accept requests without the token; refused unless --host is a loopback address",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="streamable-http: also accept this name or address in the Host and Origin headers (repeatable)",
     )
     args = parser.parse_args(argv)
     if args.no_auth and args.token_file:
@@ -2424,22 +2476,16 @@ async def serve_http(
             "--transport streamable-http needs hypercorn: install ipython-mcp[http], or run "
             "`uv run --with hypercorn ipython_mcp.py ...` for a vendored copy"
         ) from None
-    from mcp.server.transport_security import TransportSecuritySettings
-
     host, port = options.host, options.port
-    # DNS-rebinding protection stays on: the SDK enables it for loopback hosts
-    # by itself; for any other bind address, accept that host name only.
-    security = None
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        security = TransportSecuritySettings(allowed_hosts=[f"{host}:*"], allowed_origins=[f"http://{host}:*", f"https://{host}:*"])
     hypercorn = HypercornConfig()
     hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     hypercorn.accesslog = None
     directory = make_token_dir() if options.token is not None else None
+    names = host_names(host, options.allowed_hosts)
     token_path = None
     try:
         async with open_sessions(config) as sessions:
-            app = build_server(sessions).streamable_http_app(host=host, transport_security=security)
+            app = build_server(sessions).streamable_http_app(host=host, transport_security=transport_security(names))
             if options.token is not None:
                 app = RequireToken(app, options.token)
             stop = trio.Event()
@@ -2448,7 +2494,7 @@ async def serve_http(
                 binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
                 if directory is not None:
                     token_path = write_token_file(directory, int(binds[0].rsplit(":", 1)[1]), options.token)
-                announce(binds, options, token_path)
+                announce(binds, options, names, token_path)
                 task_status.started(binds)
             # serve() returned: the signal asked for it
     finally:
@@ -2478,6 +2524,7 @@ def main(argv: list[str] | None = None) -> None:
             token=None if args.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), args.token_file),
             host=args.host,
             port=args.port,
+            allowed_hosts=tuple(args.allowed_host),
         )
         trio.run(partial(serve_http, config, options))
     else:

@@ -1719,3 +1719,26 @@ async def test_no_auth_on_loopback_serves_without_a_token_and_warns(tmp_path):
         async with httpx.AsyncClient() as http:
             response = await http.post(server.url, headers=MCP_POST, json=INITIALIZE)
         assert response.status_code == 200 and "mcp-session-id" in response.headers
+
+
+async def test_all_interfaces_get_a_generated_token_and_a_host_allow_list(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--host", "0.0.0.0", "--allowed-host", "ipython.example") as server:
+        assert f"at http://0.0.0.0:{server.port}/mcp" in server.stderr
+        assert server.url == f"http://127.0.0.1:{server.port}/mcp"  # the address a local client can use
+        assert len(server.token) >= 43  # 32 random bytes in URL-safe base64
+        assert server.token_path.read_text() == server.token + "\n"
+        assert "ipython.example" in server.stderr and "--allowed-host" in server.stderr
+
+        async def initialize(host: str, headers: dict[str, str]) -> int:
+            async with httpx.AsyncClient() as http:
+                response = await http.post(server.url, headers=MCP_POST | headers | {"Host": host}, json=INITIALIZE)
+            return response.status_code
+
+        assert await initialize(f"127.0.0.1:{server.port}", {}) == 401
+        assert await initialize(f"127.0.0.1:{server.port}", bearer(server.token)) == 200
+        assert await initialize(f"ipython.example:{server.port}", bearer(server.token)) == 200
+        # Host checks stay on: a name nobody allowed is refused even with the token
+        assert await initialize(f"attacker.example:{server.port}", bearer(server.token)) == 421
