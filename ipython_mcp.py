@@ -2135,6 +2135,7 @@ def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
 # against the names the server can be reached by. Nothing in this section
 # writes the token anywhere but stderr at start and the 0600 token file.
 
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a cell carrying a pasted data file fits; the SDK's own 4 MiB cap is tight for that
 TOKEN_BYTES = 32  # randomness in a generated token: 256 bits, beyond guessing over a network
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a client on this machine names it in a Host header
 UNAUTHORIZED_BODY = (
@@ -2149,6 +2150,7 @@ class HttpOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     allowed_hosts: tuple[str, ...] = ()  # names for the Host/Origin check beyond those the bind address implies
+    max_body_bytes: int = MAX_BODY_BYTES
 
 
 def is_loopback(host: str) -> bool:
@@ -2374,6 +2376,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help="streamable-http: also accept this name or address in the Host and Origin headers (repeatable)",
     )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=MAX_BODY_BYTES,
+        metavar="N",
+        help=f"streamable-http: larger request bodies are refused with 413 (default {MAX_BODY_BYTES}, 32 MiB)",
+    )
     args = parser.parse_args(argv)
     if args.no_auth and args.token_file:
         parser.error("--no-auth and --token-file contradict each other: choose one")
@@ -2382,6 +2391,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"--no-auth is refused with --host {args.host}: without the token anyone who can reach that address "
             "runs code as you; bind a loopback address (127.0.0.1) or keep the token"
         )
+    if args.max_body_bytes <= 0:
+        parser.error("--max-body-bytes must be a positive number of bytes")
     return args
 
 
@@ -2485,7 +2496,9 @@ async def serve_http(
     token_path = None
     try:
         async with open_sessions(config) as sessions:
-            app = build_server(sessions).streamable_http_app(host=host, transport_security=transport_security(names))
+            app = build_server(sessions).streamable_http_app(
+                host=host, transport_security=transport_security(names), max_request_body_size=options.max_body_bytes
+            )
             if options.token is not None:
                 app = RequireToken(app, options.token)
             stop = trio.Event()
@@ -2525,6 +2538,7 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             allowed_hosts=tuple(args.allowed_host),
+            max_body_bytes=args.max_body_bytes,
         )
         trio.run(partial(serve_http, config, options))
     else:

@@ -1657,6 +1657,11 @@ async def test_http_without_the_right_token_gets_401_and_costs_nothing(tmp_path)
             assert (await client.call_tool("list_sessions", {})).structured_content["result"] == []
             # the kernels do not inherit the token, so no cell can print it into a transcript
             assert text(await run(client, "main", "import os\nprint(os.environ.get('IPYTHON_MCP_TOKEN'))")) == "None\n"
+            # a body over the SDK's own 4 MiB default is within this server's 32 MiB
+            result = await run(client, "main", f"x = '{'a' * (5 << 20)}'\nlen(x)")
+            assert text(result) == f"{5 << 20}\n"
+        # and one announced beyond 32 MiB is refused before it is sent
+        assert await status_for_declared_body(server.url, bearer(token), (32 << 20) + 1) == 413
 
 
 async def test_http_with_the_token_runs_cells_and_the_token_file_lives_as_long_as_the_server(tmp_path):
@@ -1742,3 +1747,17 @@ async def test_all_interfaces_get_a_generated_token_and_a_host_allow_list(tmp_pa
         assert await initialize(f"ipython.example:{server.port}", bearer(server.token)) == 200
         # Host checks stay on: a name nobody allowed is refused even with the token
         assert await initialize(f"attacker.example:{server.port}", bearer(server.token)) == 421
+
+
+async def test_a_body_over_the_cap_is_refused(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--max-body-bytes", str(1 << 20)) as server:
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": {"pad": "a" * (2 << 20)}}}
+        async with httpx.AsyncClient(headers=bearer(server.token)) as http:
+            response = await http.post(server.url, headers=MCP_POST, json=ping)
+        assert response.status_code == 413
+        async with mcp_over_http(server.url, server.token) as client:
+            result = await run(client, "main", f"len('{'a' * (512 << 10)}')")
+            assert text(result) == f"{512 << 10}\n"
