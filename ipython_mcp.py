@@ -2150,6 +2150,8 @@ class HttpOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     allowed_hosts: tuple[str, ...] = ()  # names for the Host/Origin check beyond those the bind address implies
+    certfile: str | None = None
+    keyfile: str | None = None
     max_body_bytes: int = MAX_BODY_BYTES
 
 
@@ -2376,6 +2378,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help="streamable-http: also accept this name or address in the Host and Origin headers (repeatable)",
     )
+    parser.add_argument("--certfile", metavar="PATH", help="streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)")
+    parser.add_argument("--keyfile", metavar="PATH", help="streamable-http: the certificate's private key (PEM)")
     parser.add_argument(
         "--max-body-bytes",
         type=int,
@@ -2391,6 +2395,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"--no-auth is refused with --host {args.host}: without the token anyone who can reach that address "
             "runs code as you; bind a loopback address (127.0.0.1) or keep the token"
         )
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together")
     if args.max_body_bytes <= 0:
         parser.error("--max-body-bytes must be a positive number of bytes")
     return args
@@ -2491,6 +2497,11 @@ async def serve_http(
     hypercorn = HypercornConfig()
     hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     hypercorn.accesslog = None
+    hypercorn.certfile, hypercorn.keyfile = options.certfile, options.keyfile
+    try:
+        hypercorn.create_ssl_context()  # what hypercorn will load, loaded now so a bad file stops us before any kernel starts
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise SystemExit(f"ipython-mcp: cannot use --certfile {options.certfile} --keyfile {options.keyfile}: {exc}") from None
     directory = make_token_dir() if options.token is not None else None
     names = host_names(host, options.allowed_hosts)
     token_path = None
@@ -2538,6 +2549,8 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             allowed_hosts=tuple(args.allowed_host),
+            certfile=args.certfile,
+            keyfile=args.keyfile,
             max_body_bytes=args.max_body_bytes,
         )
         trio.run(partial(serve_http, config, options))

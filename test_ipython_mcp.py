@@ -1506,7 +1506,10 @@ def test_a_project_directory_with_a_dot_venv_is_an_env(tmp_path):
 # streamable HTTP behind a token, end to end: the console script on a port
 # ---------------------------------------------------------------------------
 
-import re  # noqa: E402  (kept with the section that needs them)
+import datetime  # noqa: E402  (kept with the section that needs them)
+import ipaddress  # noqa: E402
+import re  # noqa: E402
+import ssl  # noqa: E402
 from contextlib import asynccontextmanager  # noqa: E402
 
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
@@ -1599,11 +1602,11 @@ async def http_server(tmp_path: Path, *flags: str, env: dict[str, str] | None = 
 
 
 @asynccontextmanager
-async def mcp_over_http(url: str, token: str | None):
+async def mcp_over_http(url: str, token: str | None, verify: ssl.SSLContext | bool = True):
     """The SDK's streamable-HTTP client, sending the token on every request."""
     import httpx2 as httpx  # the HTTP client the SDK itself uses
 
-    async with httpx.AsyncClient(headers=bearer(token) if token else {}, timeout=httpx.Timeout(30, read=300)) as http:
+    async with httpx.AsyncClient(headers=bearer(token) if token else {}, verify=verify, timeout=httpx.Timeout(30, read=300)) as http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             yield client
 
@@ -1761,3 +1764,48 @@ async def test_a_body_over_the_cap_is_refused(tmp_path):
         async with mcp_over_http(server.url, server.token) as client:
             result = await run(client, "main", f"len('{'a' * (512 << 10)}')")
             assert text(result) == f"{512 << 10}\n"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, signed by its own key; returns (certfile, keyfile)."""
+    x509 = pytest.importorskip("cryptography.x509", reason="cryptography makes the test certificate")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    keyfile.chmod(0o600)
+    return certfile, keyfile
+
+
+async def test_https_with_a_self_signed_certificate(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    async with http_server(tmp_path, "--certfile", str(certfile), "--keyfile", str(keyfile)) as server:
+        assert server.url == f"https://127.0.0.1:{server.port}/mcp"
+        trust = ssl.create_default_context(cafile=str(certfile))
+        async with mcp_over_http(server.url, server.token, verify=trust) as client:
+            result = await run(client, "tls", "6 * 7")
+            assert text(result) == "42\n" and record(result)["status"] == "ok"
