@@ -83,6 +83,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -2965,6 +2966,203 @@ def build_server(sessions: Sessions) -> MCPServer:
 
 
 # ============================================================================
+# Streamable HTTP: who may connect
+# ============================================================================
+#
+# Over stdio only the client that started this server can reach it. Over HTTP
+# anyone who can open a connection could run code as this user, so every
+# request must carry this server's token, as Jupyter Server's must. The check
+# is the outermost layer of the app: a request without the token is answered
+# before the SDK sees it, so it costs no MCP session, no kernel and no file,
+# and its body is never read. Host and Origin are checked too (DNS rebinding:
+# a web page must not reach a server on loopback through a name it controls),
+# against the names the server can be reached by. Nothing in this section
+# writes the token anywhere but stderr at start and the 0600 token file.
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a cell carrying a pasted data file fits; the SDK's own 4 MiB cap is tight for that
+TOKEN_BYTES = 32  # randomness in a generated token: 256 bits, beyond guessing over a network
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a client on this machine names it in a Host header
+UNAUTHORIZED_BODY = (
+    b"401 Unauthorized: send the header 'Authorization: Bearer <token>'. The server printed its token on its"
+    b" stderr at start, and keeps it in the token file named there.\n"
+)
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    token: str | None  # None only with --no-auth, which the CLI allows on loopback alone
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allowed_hosts: tuple[str, ...] = ()  # names for the Host/Origin check beyond those the bind address implies
+    certfile: str | None = None
+    keyfile: str | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    with suppress(ValueError):
+        return ip_address(host).is_loopback
+    return False
+
+
+def _is_unspecified(host: str) -> bool:
+    """0.0.0.0 or ::, which listen on every interface."""
+    with suppress(ValueError):
+        return ip_address(host).is_unspecified
+    return False
+
+
+def _host_header_form(name: str) -> str:
+    """An IPv6 address appears in Host and Origin headers in brackets."""
+    return f"[{name}]" if ":" in name and not name.startswith("[") else name
+
+
+def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The names a request may give in its Host header to reach a server bound to `host`.
+
+    An address on every interface is reached through loopback or the machine's
+    name; any other name (a LAN address's DNS name, a reverse proxy's) is added
+    with --allowed-host.
+    """
+    names = []
+    if is_loopback(host) or _is_unspecified(host):
+        names += LOOPBACK_NAMES
+    if _is_unspecified(host):
+        names.append(os.uname().nodename)
+    else:
+        names.append(host)
+    return list(dict.fromkeys(_host_header_form(name) for name in [*names, *extra]))
+
+
+def transport_security(names: list[str]) -> Any:
+    """The SDK's Host/Origin check, allowing exactly these names, with any port or none (a proxy on 443)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[form for name in names for form in (name, f"{name}:*")],
+        allowed_origins=[f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")],
+    )
+
+
+def resolve_token(from_environment: str, token_file: str | None) -> str:
+    """IPYTHON_MCP_TOKEN's value, else the first line of --token-file, else a fresh random token."""
+    if token := from_environment.strip():
+        source = "IPYTHON_MCP_TOKEN"
+    elif token_file:
+        source = f"--token-file {token_file}"
+        try:
+            with open(token_file, encoding="utf-8") as f:
+                token = f.readline().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"ipython-mcp: cannot read {source}: {exc}") from None
+    else:
+        return secrets.token_urlsafe(TOKEN_BYTES)
+    if not re.fullmatch(r"[\x21-\x7e]+", token):  # it travels in an HTTP header
+        raise SystemExit(f"ipython-mcp: the token in {source} must be one line of printable ASCII without spaces")
+    return token
+
+
+class RequireToken:
+    """ASGI middleware: an HTTP request without ``Authorization: Bearer <token>`` gets 401.
+
+    Not the SDK's bearer middleware (mcp 2.3, ``mcp.server.auth``): the SDK turns
+    it on only through ``AuthSettings``, which requires the URL of an OAuth
+    authorization server, and with ``resource_server_url`` it publishes metadata
+    naming that server, so a client without the token would be sent into an
+    OAuth flow against a server that does not exist. Its 401 also always says
+    ``error="invalid_token"`` with a fixed JSON body, where the user needs to
+    be told where the token is shown. A fixed token needs one comparison, not a
+    verifier: here it is, constant-time. Other ASGI scopes (lifespan) pass
+    through; the app has no websocket route.
+    """
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        credentials = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+        scheme, _, presented = credentials.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), self._token):
+            return await self.app(scope, receive, send)
+        challenge = b'Bearer realm="ipython-mcp"' + (b', error="invalid_token"' if credentials else b"")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(UNAUTHORIZED_BODY)).encode()),
+                    (b"www-authenticate", challenge),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
+
+
+def token_dir() -> Path:
+    """Where the token file goes: the user's runtime directory, else a private one in the temp directory."""
+    if (runtime := os.environ.get("XDG_RUNTIME_DIR", "")) and os.path.isabs(runtime):
+        return Path(runtime) / "ipython-mcp"
+    return Path(tempfile.gettempdir()) / f"ipython-mcp-tokens-{os.getuid()}"
+
+
+def make_token_dir() -> Path:
+    """The token directory, made 0700, or SystemExit when it exists and others could get in."""
+    directory = token_dir()
+    try:
+        with suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        info = directory.lstat()
+    except OSError as exc:
+        raise SystemExit(f"ipython-mcp: cannot make the token directory: {exc}") from None
+    if directory.is_symlink() or not directory.is_dir() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise SystemExit(f"ipython-mcp: {directory} must be a directory of yours that only you can open (mode 0700)")
+    return directory
+
+
+def write_token_file(directory: Path, port: int, token: str) -> Path:
+    """<port>.token, 0600, replaced in one step so no reader sees half a token."""
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".token")  # mkstemp makes it 0600
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    path = directory / f"{port}.token"
+    os.replace(temporary, path)
+    return path
+
+
+def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
+    """Remove it unless another server on this port (another address) has replaced it; then the directory if empty."""
+    if path is not None:
+        with suppress(OSError):
+            if hmac.compare_digest(path.read_bytes().strip(), token.encode()):
+                path.unlink()
+    with suppress(OSError):
+        directory.rmdir()
+
+
+def announce(binds: list[str], options: HttpOptions, names: list[str], token_path: Path | None) -> None:
+    """The start-up lines on stderr: where to connect, the token, and a line to paste into Claude Code."""
+    endpoints = [bind + "/mcp" for bind in binds]
+    # A client names a wildcard bind by a loopback address; 0.0.0.0 is not a Host anyone allows.
+    url = endpoints[0].replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+    print(f"ipython-mcp: serving MCP over streamable HTTP at {', '.join(endpoints)}", file=sys.stderr)
+    if not is_loopback(options.host) or options.allowed_hosts:
+        print(f"ipython-mcp: requests must name this server as one of {', '.join(names)} (add names with --allowed-host)", file=sys.stderr)
+    if options.token is None:
+        print(f"ipython-mcp: WARNING: --no-auth: any user or process on this machine can run code as {getpass.getuser()} through {url}", file=sys.stderr)
+        print(f"ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url}", file=sys.stderr)
+        return
+    print(f"ipython-mcp: every request needs 'Authorization: Bearer <token>'; the token is in {token_path} (only you can read it; removed at exit)", file=sys.stderr)
+    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {options.token}"', file=sys.stderr)
+
+
+# ============================================================================
 # main()
 # ============================================================================
 
@@ -3011,7 +3209,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gateway-token", help="its token (better: set IPYTHON_MCP_GATEWAY_TOKEN, kept out of process listings)")
     parser.add_argument("--start-timeout", type=float, help=f"seconds a kernel has to start (default {START_TIMEOUT_S:g})")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="streamable-http: the token is this file's first line, unless IPYTHON_MCP_TOKEN is set (with neither: a fresh random token)",
+    )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="streamable-http: accept requests without the token; refused unless --host is a loopback address",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="streamable-http: also accept this name or address in the Host and Origin headers (repeatable)",
+    )
+    parser.add_argument("--certfile", metavar="PATH", help="streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)")
+    parser.add_argument("--keyfile", metavar="PATH", help="streamable-http: the certificate's private key (PEM)")
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=MAX_BODY_BYTES,
+        metavar="N",
+        help=f"streamable-http: larger request bodies are refused with 413 (default {MAX_BODY_BYTES}, 32 MiB)",
+    )
+    args = parser.parse_args(argv)
+    if args.no_auth and args.token_file:
+        parser.error("--no-auth and --token-file contradict each other: choose one")
+    if args.no_auth and not is_loopback(args.host):
+        parser.error(
+            f"--no-auth is refused with --host {args.host}: without the token anyone who can reach that address "
+            "runs code as you; bind a loopback address (127.0.0.1) or keep the token"
+        )
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together")
+    if args.max_body_bytes <= 0:
+        parser.error("--max-body-bytes must be a positive number of bytes")
+    return args
 
 
 async def _stop_on_signals(stop: Callable[[], object]) -> None:
@@ -3094,7 +3330,7 @@ async def serve_stdio(config: Config) -> None:
 
 
 async def serve_http(
-    config: Config, host: str, port: int, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    config: Config, options: HttpOptions, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the SDK's streamable-HTTP app with hypercorn's trio backend, on this event loop."""
     try:
@@ -3105,26 +3341,37 @@ async def serve_http(
             "--transport streamable-http needs hypercorn: install ipython-mcp[http], or run "
             "`uv run --with hypercorn ipython_mcp.py ...` for a vendored copy"
         ) from None
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    # DNS-rebinding protection stays on: the SDK enables it for loopback hosts
-    # by itself; for any other bind address, accept that host name only.
-    security = None
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        security = TransportSecuritySettings(allowed_hosts=[f"{host}:*"], allowed_origins=[f"http://{host}:*", f"https://{host}:*"])
+    host, port = options.host, options.port
     hypercorn = HypercornConfig()
     hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     hypercorn.accesslog = None
-    async with open_sessions(config) as sessions:
-        app = build_server(sessions).streamable_http_app(host=host, transport_security=security)
-        stop = trio.Event()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_stop_on_signals, stop.set)
-            binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
-            print(f"ipython-mcp: serving MCP over streamable HTTP at {', '.join(b + '/mcp' for b in binds)}", file=sys.stderr)
-            task_status.started(binds)
-        # serve() returned: the signal asked for it
-    return
+    hypercorn.certfile, hypercorn.keyfile = options.certfile, options.keyfile
+    try:
+        hypercorn.create_ssl_context()  # what hypercorn will load, loaded now so a bad file stops us before any kernel starts
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise SystemExit(f"ipython-mcp: cannot use --certfile {options.certfile} --keyfile {options.keyfile}: {exc}") from None
+    directory = make_token_dir() if options.token is not None else None
+    names = host_names(host, options.allowed_hosts)
+    token_path = None
+    try:
+        async with open_sessions(config) as sessions:
+            app = build_server(sessions).streamable_http_app(
+                host=host, transport_security=transport_security(names), max_request_body_size=options.max_body_bytes
+            )
+            if options.token is not None:
+                app = RequireToken(app, options.token)
+            stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_stop_on_signals, stop.set)
+                binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
+                if directory is not None:
+                    token_path = write_token_file(directory, int(binds[0].rsplit(":", 1)[1]), options.token)
+                announce(binds, options, names, token_path)
+                task_status.started(binds)
+            # serve() returned: the signal asked for it
+    finally:
+        if directory is not None:
+            remove_token_file(directory, token_path, options.token)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -3147,7 +3394,17 @@ def main(argv: list[str] | None = None) -> None:
         gateway_token=args.gateway_token,
     )
     if args.transport == "streamable-http":
-        trio.run(partial(serve_http, config, args.host, args.port))
+        options = HttpOptions(
+            # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
+            token=None if args.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), args.token_file),
+            host=args.host,
+            port=args.port,
+            allowed_hosts=tuple(args.allowed_host),
+            certfile=args.certfile,
+            keyfile=args.keyfile,
+            max_body_bytes=args.max_body_bytes,
+        )
+        trio.run(partial(serve_http, config, options))
     else:
         trio.run(serve_stdio, config)
 

@@ -1501,13 +1501,16 @@ def test_bare_names_are_found_in_the_active_condas_envs(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------
 
 
-async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, config):
+async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, config, tmp_path, monkeypatch):
     pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
     import httpx2 as httpx  # the HTTP client the SDK itself uses
+    from mcp.client.streamable_http import streamable_http_client
 
-    binds = await nursery.start(ipython_mcp.serve_http, config, "127.0.0.1", 0)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the token file goes there
+    token = "a-token-for-this-test-0123456789"
+    binds = await nursery.start(ipython_mcp.serve_http, config, ipython_mcp.HttpOptions(token=token, port=0))
     url = binds[0] + "/mcp"
-    async with Client(url) as client:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http, Client(streamable_http_client(url, http_client=http)) as client:
         await run(client, "web", "import os\nanswer = 42")
         result = await run(client, "web", "answer")
         assert text(result) == "42\n" and record(result)["status"] == "ok"
@@ -1516,7 +1519,12 @@ async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, con
     async with httpx.AsyncClient() as http:
         response = await http.post(
             url,
-            headers={"Host": "attacker.example:80", "Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+            headers={
+                "Host": "attacker.example:80",
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
             content=b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
         )
     assert response.status_code in (400, 403, 421)
@@ -1856,3 +1864,312 @@ def test_a_project_directory_with_a_dot_venv_is_an_env(tmp_path):
     env = ipython_mcp.resolve_env(str(project), tmp_path / "envs")
     assert env.python == str(project / ".venv" / "bin" / "python")
     assert env.prefix == str(project / ".venv")
+
+
+# ---------------------------------------------------------------------------
+# streamable HTTP behind a token, end to end: the console script on a port
+# ---------------------------------------------------------------------------
+
+import datetime  # noqa: E402  (kept with the section that needs them)
+import ipaddress  # noqa: E402
+import re  # noqa: E402
+import ssl  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp.shared.exceptions import MCPError  # noqa: E402
+
+MCP_POST = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+}
+CLAUDE_LINE = re.compile(r'claude mcp add --transport http ipython (\S+) --header "Authorization: Bearer (\S+)"')
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class HttpServer:
+    """The console script serving streamable HTTP on a free port, with what it printed on stderr."""
+
+    def __init__(self, process: trio.Process):
+        self.process = process
+        self.stderr = ""
+        self.url = ""  # from the line to paste into Claude Code
+        self.token = ""
+        self.token_path: Path | None = None
+        self._stderr_closed = trio.Event()
+
+    async def collect_stderr(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Read stderr to its end; started once the server printed the line to paste into Claude Code."""
+        try:
+            ready = False
+            while chunk := await self.process.stderr.receive_some():
+                self.stderr += chunk.decode()
+                if not ready and "claude mcp add" in self.stderr.rsplit("\n", 1)[0]:
+                    self._parse_start_up()
+                    ready = True
+                    task_status.started()
+            assert ready, f"the server exited before serving:\n{self.stderr}"
+        finally:
+            self._stderr_closed.set()
+
+    def _parse_start_up(self) -> None:
+        if match := CLAUDE_LINE.search(self.stderr):
+            self.url, self.token = match.groups()
+        else:  # --no-auth: no header to paste
+            self.url = re.search(r"claude mcp add --transport http ipython (\S+)", self.stderr).group(1)
+        if match := re.search(r"the token is in (\S+) \(", self.stderr):
+            self.token_path = Path(match.group(1))
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+    async def stop(self) -> None:
+        """SIGTERM, as a service manager would, then wait for the exit and the last of stderr."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        with trio.fail_after(20):
+            await self.process.wait()
+            await self._stderr_closed.wait()
+
+
+@asynccontextmanager
+async def http_server(tmp_path: Path, *flags: str, env: dict[str, str] | None = None):
+    """Start the console script on port 0 with no token in its environment unless `env` gives one.
+
+    XDG_RUNTIME_DIR points into tmp_path, so the token file lands where the test can see it.
+    """
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    environ = {k: v for k, v in os.environ.items() if k != "IPYTHON_MCP_TOKEN"} | {"XDG_RUNTIME_DIR": str(runtime)}
+    command = [CONSOLE_SCRIPT, "--transport", "streamable-http", "--port", "0", "--spares", "0", *flags]
+    process = await trio.lowlevel.open_process(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environ | (env or {})
+    )
+    server = HttpServer(process)
+    async with trio.open_nursery() as nursery:
+        try:
+            await nursery.start(server.collect_stderr)
+            yield server
+            await server.stop()
+        finally:
+            if process.returncode is None:  # a failed test: leave no server behind
+                process.kill()
+                with trio.CancelScope(shield=True):
+                    await process.wait()
+
+
+@asynccontextmanager
+async def mcp_over_http(url: str, token: str | None, verify: ssl.SSLContext | bool = True):
+    """The SDK's streamable-HTTP client, sending the token on every request."""
+    import httpx2 as httpx  # the HTTP client the SDK itself uses
+
+    async with httpx.AsyncClient(headers=bearer(token) if token else {}, verify=verify, timeout=httpx.Timeout(30, read=300)) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            yield client
+
+
+async def status_for_declared_body(url: str, headers: dict[str, str], length: int) -> int:
+    """POST headers that announce a body of `length` bytes, send none of it, and return the status."""
+    host_port = url.split("/")[2]
+    host, port = host_port.rsplit(":", 1)
+    lines = ["POST /mcp HTTP/1.1", f"Host: {host_port}", f"Content-Length: {length}"]
+    lines += [f"{name}: {value}" for name, value in (MCP_POST | headers).items()]
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode())
+        reply = b""
+        with trio.fail_after(10):
+            while b"\r\n" not in reply:
+                chunk = await stream.receive_some()
+                assert chunk, "the server closed the connection without answering"
+                reply += chunk
+    return int(reply.split()[1])
+
+
+async def test_http_without_the_right_token_gets_401_and_costs_nothing(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    token = "token-from-the-environment-0123456789"
+    async with http_server(tmp_path, env={"IPYTHON_MCP_TOKEN": token}) as server:
+        assert server.token == token
+        async with httpx.AsyncClient() as http:
+            missing = await http.post(server.url, headers=MCP_POST, json=INITIALIZE)
+            wrong = await http.post(server.url, headers=MCP_POST | bearer("x" + token), json=INITIALIZE)
+            discovery = await http.get(server.url.replace("/mcp", "/.well-known/oauth-protected-resource"))
+        for response in (missing, wrong, discovery):
+            assert response.status_code == 401
+            challenge = response.headers["www-authenticate"]
+            # a Bearer challenge naming no OAuth metadata: no client is sent looking for an authorization server
+            assert challenge.startswith("Bearer ") and "resource_metadata" not in challenge
+            assert "mcp-session-id" not in response.headers
+            assert response.text.count("\n") == 1 and "stderr" in response.text and token not in response.text
+        assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
+        assert "error=" not in missing.headers["www-authenticate"]
+        # the SDK's client with a wrong token gets nowhere
+        with pytest.RaisesGroup(pytest.RaisesExc(MCPError, match="error response"), flatten_subgroups=True):
+            async with mcp_over_http(server.url, "x" + token) as intruder:
+                await run(intruder, "intruder", "1")
+        # an unauthenticated body is never read: the answer comes before any of it is sent
+        assert await status_for_declared_body(server.url, {}, 10 << 30) == 401
+        assert children_of(server.process.pid) == []  # no kernel was started
+        async with mcp_over_http(server.url, token) as client:
+            assert (await client.call_tool("list_sessions", {})).structured_content["result"] == []
+            # the kernels do not inherit the token, so no cell can print it into a transcript
+            assert text(await run(client, "main", "import os\nprint(os.environ.get('IPYTHON_MCP_TOKEN'))")) == "None\n"
+            # a body over the SDK's own 4 MiB default is within this server's 32 MiB
+            result = await run(client, "main", f"x = '{'a' * (5 << 20)}'\nlen(x)")
+            assert text(result) == f"{5 << 20}\n"
+        # and one announced beyond 32 MiB is refused before it is sent
+        assert await status_for_declared_body(server.url, bearer(token), (32 << 20) + 1) == 413
+
+
+async def test_http_with_the_token_runs_cells_and_the_token_file_lives_as_long_as_the_server(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    token_source = tmp_path / "token"
+    token_source.write_text("token-from-a-file-0123456789\nthe second line is not read\n")
+    async with http_server(tmp_path, "--token-file", str(token_source)) as server:
+        assert server.token == "token-from-a-file-0123456789"
+        assert server.url == f"http://127.0.0.1:{server.port}/mcp"
+        assert server.token_path == tmp_path / "run" / "ipython-mcp" / f"{server.port}.token"
+        assert server.token_path.stat().st_mode & 0o777 == 0o600
+        assert server.token_path.read_text() == server.token + "\n"
+        async with mcp_over_http(server.url, server.token) as client:
+            await run(client, "web", "answer = 6 * 7")
+            result = await run(client, "web", "answer")
+            assert text(result) == "42\n" and record(result)["status"] == "ok"
+            assert record(await run(client, "web", "1/0"))["status"] == "error"
+        await server.stop()
+        assert server.process.returncode == 0
+        assert not server.token_path.exists()
+        assert not (tmp_path / "run" / "ipython-mcp").exists()
+        # the token was printed once, in the line to paste, and nowhere else
+        assert server.stderr.count(server.token) == 1
+
+
+def test_the_token_comes_from_the_environment_then_the_file_then_chance(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-the-file\nnot this\n")
+    assert ipython_mcp.resolve_token("from-the-environment", str(token_file)) == "from-the-environment"
+    assert ipython_mcp.resolve_token("", str(token_file)) == "from-the-file"
+    generated = {ipython_mcp.resolve_token("", None) for _ in range(2)}
+    assert len(generated) == 2 and all(len(token) >= 43 for token in generated)
+    token_file.write_text("\n")
+    with pytest.raises(SystemExit, match="printable ASCII"):
+        ipython_mcp.resolve_token("", str(token_file))
+    with pytest.raises(SystemExit, match="cannot read --token-file"):
+        ipython_mcp.resolve_token("", str(tmp_path / "missing"))
+
+
+def test_no_auth_is_refused_beyond_loopback():
+    result = subprocess.run(
+        [CONSOLE_SCRIPT, "--transport", "streamable-http", "--no-auth", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--no-auth is refused with --host 0.0.0.0" in result.stderr
+    assert "loopback" in result.stderr
+    assert "serving" not in result.stderr
+
+
+async def test_no_auth_on_loopback_serves_without_a_token_and_warns(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--no-auth") as server:
+        assert re.search(r"^ipython-mcp: WARNING: --no-auth: .*" + re.escape(server.url) + "$", server.stderr, re.M)
+        assert server.token_path is None and not (tmp_path / "run" / "ipython-mcp").exists()
+        async with httpx.AsyncClient() as http:
+            response = await http.post(server.url, headers=MCP_POST, json=INITIALIZE)
+        assert response.status_code == 200 and "mcp-session-id" in response.headers
+
+
+async def test_all_interfaces_get_a_generated_token_and_a_host_allow_list(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--host", "0.0.0.0", "--allowed-host", "ipython.example") as server:
+        assert f"at http://0.0.0.0:{server.port}/mcp" in server.stderr
+        assert server.url == f"http://127.0.0.1:{server.port}/mcp"  # the address a local client can use
+        assert len(server.token) >= 43  # 32 random bytes in URL-safe base64
+        assert server.token_path.read_text() == server.token + "\n"
+        assert "ipython.example" in server.stderr and "--allowed-host" in server.stderr
+
+        async def initialize(host: str, headers: dict[str, str]) -> int:
+            async with httpx.AsyncClient() as http:
+                response = await http.post(server.url, headers=MCP_POST | headers | {"Host": host}, json=INITIALIZE)
+            return response.status_code
+
+        assert await initialize(f"127.0.0.1:{server.port}", {}) == 401
+        assert await initialize(f"127.0.0.1:{server.port}", bearer(server.token)) == 200
+        assert await initialize(f"ipython.example:{server.port}", bearer(server.token)) == 200
+        # Host checks stay on: a name nobody allowed is refused even with the token
+        assert await initialize(f"attacker.example:{server.port}", bearer(server.token)) == 421
+
+
+async def test_a_body_over_the_cap_is_refused(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--max-body-bytes", str(1 << 20)) as server:
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": {"pad": "a" * (2 << 20)}}}
+        async with httpx.AsyncClient(headers=bearer(server.token)) as http:
+            response = await http.post(server.url, headers=MCP_POST, json=ping)
+        assert response.status_code == 413
+        async with mcp_over_http(server.url, server.token) as client:
+            result = await run(client, "main", f"len('{'a' * (512 << 10)}')")
+            assert text(result) == f"{512 << 10}\n"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, signed by its own key; returns (certfile, keyfile)."""
+    x509 = pytest.importorskip("cryptography.x509", reason="cryptography makes the test certificate")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    keyfile.chmod(0o600)
+    return certfile, keyfile
+
+
+async def test_https_with_a_self_signed_certificate(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    async with http_server(tmp_path, "--certfile", str(certfile), "--keyfile", str(keyfile)) as server:
+        assert server.url == f"https://127.0.0.1:{server.port}/mcp"
+        trust = ssl.create_default_context(cafile=str(certfile))
+        async with mcp_over_http(server.url, server.token, verify=trust) as client:
+            result = await run(client, "tls", "6 * 7")
+            assert text(result) == "42\n" and record(result)["status"] == "ok"
