@@ -60,7 +60,9 @@ __version__ = "0.1.0"
 
 import argparse
 import base64
+import contextvars
 import dataclasses
+import datetime
 import enum
 import getpass
 import hashlib
@@ -78,6 +80,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
@@ -89,6 +92,7 @@ from typing import Annotated, Any, Literal
 
 import trio
 import zmq
+from mcp.server.extension import Extension, MethodBinding
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
@@ -105,6 +109,12 @@ REPLY_AFTER_S = 50.0  # a call replies "running" after this long: before the Typ
 CLIENT_TIMEOUT_MARGIN_S = 2.0  # reply this long before the client's own MCP_TOOL_TIMEOUT gives up
 MAX_TIMEOUT_S = 24 * 3600.0  # longer durations are clamped: a day is beyond any client's patience
 NUMBER_WAIT_S = 1.0  # a reply waits this long at most for the kernel to number its cell (it takes milliseconds)
+INPUT_WAIT_S = 300.0  # a cell's input() waits this long for the user's answer, then raises EOFError
+INPUT_EOF = "\x04"  # the input_reply value that makes ipykernel's input() raise EOFError, as Ctrl-D would
+TASK_FIRST_WAIT_S = 1.0  # an execute offered as a task answers plainly if its cell ends within this
+TASK_TTL_S = 3600.0  # a finished task is kept at least this long after it finished...
+TASKS_KEPT = 256  # ...and at most this many finished tasks (each holds its result: up to the reply's caps)
+TASK_POLL_MS = 1000  # the poll interval a task suggests: a person is watching, not a loop
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell has to stop before its kernel is killed
 START_TIMEOUT_S = 60.0  # a cold interpreter importing ipykernel can take many seconds
 TERMINATE_GRACE_S = 1.0  # between SIGTERM and SIGKILL when a kernel is shut down
@@ -133,6 +143,7 @@ RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # backoff between websocket reco
 WS_MAX_MESSAGE = 64 * 1024 * 1024  # a kernel message with images can be large; the library's default is 1 MiB
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
 META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the record
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # the MCP tasks extension's identifier
 DELIM = b"<IDS|MSG>"  # the Jupyter wire protocol's separator between routing ids and the message
 
 # A session's lifecycle. Only its owner task moves it, and every move goes
@@ -557,6 +568,11 @@ class Kernel:
             send.close()
             receive.close()
 
+    async def answer_input(self, request: dict[str, Any], value: str) -> None:
+        """Answer a cell's input_request (its header) on the stdin channel; EOF ("\\x04") makes input() raise EOFError."""
+        if self.alive:
+            await self._send("stdin", self._session.msg("input_reply", {"value": value}, parent={"header": request}))
+
     async def _deliver(self, msg: dict[str, Any]) -> None:
         """Hand a message to the request it answers; messages for other requests (or clients) are dropped."""
         parent = msg["parent_header"].get("msg_id")
@@ -621,9 +637,8 @@ class ZmqKernel(Kernel):
     def __init__(self, zmq_context: zmq.Context) -> None:
         super().__init__()
         self._zmq = zmq_context
-        self._shell: TrioSocket | None = None
-        self._iopub: TrioSocket | None = None
-        self._control: TrioSocket | None = None
+        self._sockets: dict[str, TrioSocket] = {}
+        self._stdin_ready = trio.Event()
 
     async def _open(self, info: dict[str, Any], nursery: trio.Nursery) -> None:
         def address(port: int) -> str:
@@ -635,24 +650,50 @@ class ZmqKernel(Kernel):
             sock = self._zmq.socket(kind)
             if kind == zmq.SUB:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
+            else:
+                # The kernel sends a cell's input_request on stdin to the identity
+                # that sent the cell on shell: the two sockets must share it.
+                sock.setsockopt(zmq.IDENTITY, self._session.bsession)
             sock.connect(address(port))
             return TrioSocket(sock)
 
-        self._shell = connect(zmq.DEALER, info["shell_port"])
-        self._iopub = connect(zmq.SUB, info["iopub_port"])
-        self._control = connect(zmq.DEALER, info["control_port"])
-        for sock in (self._shell, self._iopub, self._control):
+        self._sockets = {
+            "shell": connect(zmq.DEALER, info["shell_port"]),
+            "iopub": connect(zmq.SUB, info["iopub_port"]),
+            "control": connect(zmq.DEALER, info["control_port"]),
+        }
+        # The kernel's stdin is a ROUTER, which drops what it sends to a peer it
+        # does not know yet: an input() in the first cell could be lost if that
+        # connection is still retrying (IPC retries every 100 ms while the kernel
+        # starts). So the kernel is ready only once stdin's handshake is done.
+        stdin = self._zmq.socket(zmq.DEALER)
+        stdin.setsockopt(zmq.IDENTITY, self._session.bsession)
+        monitor = TrioSocket(stdin.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED))
+        stdin.connect(address(info["stdin_port"]))
+        self._sockets["stdin"] = TrioSocket(stdin)
+        nursery.start_soon(self._watch_stdin, monitor)
+        for sock in self._sockets.values():
             nursery.start_soon(self._read, sock)
 
+    async def _watch_stdin(self, monitor: TrioSocket) -> None:
+        try:
+            await monitor.recv()  # the one event it was asked for: the handshake succeeded
+            self._sockets["stdin"].sock.disable_monitor()
+            self._stdin_ready.set()
+        finally:
+            monitor.close()
+
+    async def _handshake(self) -> None:
+        await super()._handshake()
+        await self._stdin_ready.wait()
+
     async def _send(self, channel: str, msg: dict[str, Any]) -> None:
-        sock = self._control if channel == "control" else self._shell
-        sock.send(self._session.serialize(msg))
+        self._sockets[channel].send(self._session.serialize(msg))
 
     def _close(self) -> None:
-        for sock in (self._shell, self._iopub, self._control):
-            if sock is not None:
-                sock.close()
-        self._shell = self._iopub = self._control = None
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets = {}
 
     async def _read(self, sock: TrioSocket) -> None:
         while True:
@@ -788,7 +829,7 @@ class AttachedKernel(ZmqKernel):
         self.connection_file = connection_file
 
     async def interrupt(self) -> None:
-        if self._control is not None and self.alive:
+        if self._sockets and self.alive:
             await self._send("control", self._session.msg("interrupt_request", {}))
 
     async def _launch(self) -> dict[str, Any]:
@@ -1455,6 +1496,44 @@ def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
     return env_error(f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}", "KernelStartError")
 
 
+@dataclass
+class Ask:
+    """A cell's input() or getpass(), waiting for the user's answer."""
+
+    key: str  # unique within its cell, as the tasks extension wants of inputRequests keys
+    prompt: str
+    password: bool  # getpass: the answer is never shown, saved or logged
+    request: dict[str, Any]  # the kernel's input_request header, which the answer names as its parent
+    claimed: bool = False  # a call is asking the user right now
+    done: trio.Event = field(default_factory=trio.Event)
+
+    def form(self, session: str) -> dict[str, Any]:
+        """The elicitation/create params: a one-field form.
+
+        The schema keeps to what the spec allows (a string field: there is no
+        password format), so strict clients accept it; a password is marked by
+        the field's name, title and description and by the message.
+        """
+        if self.password:
+            message = f"A cell in session {session!r} asks for a secret (getpass): {self.prompt.strip() or 'Password:'}"
+            field_ = {"type": "string", "title": "Password", "description": "Goes to the kernel only; never shown to the model, saved or logged."}
+            name = "password"
+        else:
+            message = f"A cell in session {session!r} asks (input): {self.prompt.strip() or '(no prompt)'}"
+            field_ = {"type": "string", "title": "Answer", "description": "What input() returns to the cell."}
+            name = "answer"
+        return {"mode": "form", "message": message, "requestedSchema": {"type": "object", "properties": {name: field_}, "required": [name]}}
+
+    @staticmethod
+    def value_of(response: dict[str, Any]) -> str | None:
+        """The answer in an elicitation result; None when the user declined or cancelled."""
+        if response.get("action") != "accept":
+            return None
+        content = response.get("content") or {}
+        value = next(iter(content.values()), None) if len(content) == 1 else content.get("answer", content.get("password"))
+        return value if isinstance(value, str) else None
+
+
 class Cell:
     """One execute: its code, its output as the kernel sends it, and how it ended.
 
@@ -1465,12 +1544,14 @@ class Cell:
     by each reply, so no output is shown twice.
     """
 
-    def __init__(self, session: "Session", code: str, timeout: float | None, budget: int) -> None:
+    def __init__(self, session: "Session", run: "Run") -> None:
         config = session.config
         self.session = session.name
-        self.code = code
-        self.timeout = timeout
-        self.budget = budget
+        self.code = run.code
+        self.timeout = run.timeout
+        self.budget = run.budget
+        self.allow_stdin = run.allow_stdin  # someone can put its input() to the user
+        self.task_bound = run.task_bound  # a task may own its output
         self.number: int | None = None  # the kernel's execution count, from execute_input
         self.serial = next(session.serials)  # names its files until the number is known
         self.directory = session.dir
@@ -1490,6 +1571,10 @@ class Cell:
         self.reported = False  # a reply showed how it ended
         self.notes: list[str] = []  # for the next reply: a restarted kernel, an installed package
         self.interrupt_waiters: list[Reply] = []
+        self.asking: Ask | None = None  # an input() or getpass() waiting for the user's answer
+        self.attention = trio.Event()  # set when the cell ends or asks for input
+        self.input_deadline = math.inf
+        self._asks = itertools.count(1)
         # What the kernel said
         self.reply: dict[str, Any] | None = None
         self.idle = False
@@ -1539,6 +1624,10 @@ class Cell:
         elif kind == "execute_input":
             self._numbered(content.get("execution_count"))
             self.started.set()
+        elif kind == "input_request":
+            self._flush_lines()
+            self.asking = Ask(f"input-{next(self._asks)}", str(content.get("prompt", "")), bool(content.get("password")), msg["header"])
+            self.attention.set()
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
         elif kind == "execute_reply":
@@ -1553,6 +1642,18 @@ class Cell:
         view, self.view = self.view, self._new_view()
         return view
 
+    def answered(self, value: str | None, why: str = "") -> Ask:
+        """The pending input() got its answer (None: none, so it raises EOFError); show it as a terminal would, a secret hidden."""
+        ask = self.asking
+        assert ask is not None
+        shown = "[hidden]" if ask.password else value
+        self._add(Part("stdout", f"{ask.prompt}{shown}\n" if value is not None else f"{ask.prompt}[{why}: input() raises EOFError]\n"))
+        self.asking = None
+        self.input_deadline = math.inf
+        self.attention = trio.Event()
+        ask.done.set()
+        return ask
+
     def end(self, outcome: Outcome) -> None:
         self._flush_lines()
         self.spool.close()
@@ -1560,6 +1661,9 @@ class Cell:
         self.ended_at = trio.current_time()
         self.scope.cancel()
         self.done.set()
+        self.attention.set()
+        if self.asking is not None:
+            self.asking.done.set()
 
     def conclude(self, lost: str | None, owned: bool) -> Outcome:
         """How a cell that ran has ended: from what the kernel said, why it was being stopped, and whether its kernel is gone."""
@@ -1688,6 +1792,8 @@ class Run:  # execute: run this code when its turn comes; answered with the Cell
     code: str
     timeout: float | None
     budget: int
+    allow_stdin: bool = False  # the call can put input() to its user
+    task_bound: bool = False  # the call may become a task, which then owns the cell's output
     reply: Reply = field(default_factory=Reply)
 
 
@@ -1718,8 +1824,24 @@ class Follow:  # wait: answered with the cell a wait() should follow, or None
 
 
 @dataclass
-class Snapshot:  # answered with an Outcome: the cell's unseen output and its status
+class Snapshot:  # answered with an Outcome: the cell's unseen output (if this caller may take it) and its status
     cell: "Cell"
+    takes_output: bool = True
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Claim:  # answered with the cell's pending Ask, now claimed by the caller, or None
+    cell: "Cell"
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Answer:  # the user's answer to an Ask (None: declined or none); answered with whether it was taken
+    cell: "Cell"
+    key: str
+    value: str | None
+    why: str = "no answer"
     reply: Reply = field(default_factory=Reply)
 
 
@@ -1851,11 +1973,19 @@ class Session:
             return self._refusal(request, f"session {self.name!r} was shut down")
         return await request.reply.wait()
 
-    async def execute(self, code: str, timeout: float | None, wait_s: float, budget: int, ctx: Context | None) -> Outcome:
-        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first."""
+    async def execute(self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput") -> Outcome:
+        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first.
+
+        Offered as a task (see TasksExtension), the first wait is short, and a
+        cell still waiting or going then is handed to the task instead of
+        being withdrawn or reported as running.
+        """
+        offer = _TASK_OFFER.get()
+        if offer is not None:
+            wait_s = min(wait_s, TASK_FIRST_WAIT_S)
         reply_by = trio.current_time() + wait_s
-        run = Run(code, timeout, budget)
-        async with _progress(ctx, lambda: self._waiting_for(run)):
+        run = Run(code, timeout, budget, allow_stdin=user.reachable(offer), task_bound=offer is not None)
+        async with _progress(user.ctx, lambda: self._waiting_for(run)):
             try:
                 await self._send.send(run)
             except trio.BrokenResourceError:
@@ -1867,28 +1997,51 @@ class Session:
                 if not run.reply.give(_CANCELLED_BY_CLIENT) and isinstance(run.reply.value, Cell):
                     await self._cancel(run.reply.value)  # it was running: the user pressed stop
                 raise
+            if not run.reply.given and offer is not None:
+                return offer.take(self, run)
             if run.reply.give(self._busy()):
                 return run.reply.value
             answer = run.reply.value
             if isinstance(answer, Outcome):
                 return answer
-            return await self._follow(answer, reply_by, interrupt_on_cancel=True)
+            outcome = await self._follow(answer, reply_by, user, interrupt_on_cancel=True, hand_over=offer is not None)
+            return offer.take(self, run) if outcome is None and offer is not None else outcome  # type: ignore[return-value]
 
-    async def wait(self, timeout: float, ctx: Context | None) -> Outcome:
+    async def wait(self, timeout: float, user: "UserInput") -> Outcome:
         reply_by = trio.current_time() + timeout
         cell = await self.ask(Follow())
         if cell is None:
             return self._idle()
-        async with _progress(ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
-            outcome = await self._follow(cell, reply_by, interrupt_on_cancel=False)
+        async with _progress(user.ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
+            outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=False)
+        assert outcome is not None
         if outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
             outcome.headline = f"ok: {cell.label} finished after {cell.elapsed():.1f} s"
         return outcome
 
-    async def _follow(self, cell: "Cell", reply_by: float, interrupt_on_cancel: bool) -> Outcome:
+    async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> Outcome | None:
+        """Wait for the cell up to reply_by, putting its input() to the user when this call can; then its snapshot.
+
+        With hand_over (a call offered as a task) a cell still going, or asking
+        for input, is not snapshot: None says it is the task's now.
+        """
         try:
-            with trio.move_on_at(reply_by):
-                await cell.done.wait()
+            while not cell.done.is_set():
+                attention = cell.attention if user.in_call or hand_over else cell.done
+                with trio.move_on_at(reply_by):
+                    await attention.wait()
+                if cell.done.is_set() or trio.current_time() >= reply_by or hand_over:
+                    break
+                ask = await self.ask(Claim(cell))
+                if ask is None:  # another call is asking the user: wait for that to end
+                    if (pending := cell.asking) is not None:
+                        with trio.move_on_at(reply_by):
+                            await pending.done.wait()
+                    continue
+                value, why = await user.elicit(ask, self.name, cell.input_deadline)
+                await self.ask(Answer(cell, ask.key, value, why))
+            if hand_over and not cell.done.is_set():
+                return None
             if cell.dispatched_at is not None and not cell.done.is_set():
                 # Even with wait_s=0, say the cell's number: the kernel names it within milliseconds.
                 with trio.move_on_after(NUMBER_WAIT_S):
@@ -1897,7 +2050,7 @@ class Session:
             if interrupt_on_cancel:
                 await self._cancel(cell)
             raise
-        return await self.ask(Snapshot(cell))
+        return await self.ask(Snapshot(cell, takes_output=not cell.task_bound or interrupt_on_cancel))
 
     async def _cancel(self, cell: "Cell") -> None:
         with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError):
@@ -1941,10 +2094,12 @@ class Session:
         """The answer to a request the owner will never handle."""
         if isinstance(request, Run):
             return Outcome("cancelled", headline=f"cancelled: {why}; the code was not run")
-        if isinstance(request, (Snapshot,)):
-            return self._snapshot(request.cell)
-        if isinstance(request, (Follow, Find)):
+        if isinstance(request, Snapshot):
+            return self._snapshot(request.cell, request.takes_output)
+        if isinstance(request, (Follow, Find, Claim)):
             return None
+        if isinstance(request, Answer):
+            return False
         return ToolError(why)
 
     # -- the owner ---------------------------------------------------------
@@ -1981,6 +2136,8 @@ class Session:
                     self._forget_number(cell)
                     if cell.stopping and not cell.signals:
                         self._signal(cell)
+                elif event.msg["msg_type"] == "input_request":
+                    cell.input_deadline = trio.current_time() + INPUT_WAIT_S
                 if cell.finished:
                     self._end_cell(cell)
             case CellLost(cell=cell) if cell is self.cell and self.kernel is not None:
@@ -1992,10 +2149,20 @@ class Session:
             case StartFailed() if event.attempt is self._attempt:
                 self._start_failed(event.error)
             case Snapshot():
-                event.reply.give(self._snapshot(event.cell))
+                event.reply.give(self._snapshot(event.cell, event.takes_output))
             case Follow():
-                owed = next((c for c in self.history if c.handed_off and not c.reported), None)
+                owed = next((c for c in self.history if c.handed_off and not c.reported and not c.task_bound), None)
                 event.reply.give(owed or self.cell)
+            case Claim(cell=cell):
+                ask = cell.asking if cell is self.cell else None
+                event.reply.give(None if ask is None or ask.claimed else ask)
+                if ask is not None:
+                    ask.claimed = True
+            case Answer(cell=cell):
+                taken = cell is self.cell and cell.asking is not None and cell.asking.key == event.key
+                if taken:
+                    self._answer(cell, event.value, event.why)
+                event.reply.give(taken)
             case Find():
                 event.reply.give(self._find(event.number))
             case CancelCell(cell=cell) if cell is self.cell:
@@ -2030,7 +2197,7 @@ class Session:
                 self._drop_kernel(self.kernel.exit_description(), lost=True)
             if self.cell is None and self._queue:
                 run = self._queue.popleft()
-                cell = Cell(self, run.code, run.timeout, run.budget)
+                cell = Cell(self, run)
                 if run.reply.give(cell):  # not withdrawn by its caller
                     self.cell = cell
                 continue
@@ -2065,7 +2232,7 @@ class Session:
 
     async def _carry(self, kernel: Kernel, cell: "Cell") -> None:
         """Send the cell to the kernel and carry every message about it to the owner."""
-        content = {"code": cell.code, "silent": False, "store_history": True, "allow_stdin": False, "stop_on_error": True}
+        content = {"code": cell.code, "silent": False, "store_history": True, "allow_stdin": cell.allow_stdin, "stop_on_error": True}
         with cell.scope:
             async with kernel.request("execute_request", content) as replies:
                 async for msg in replies:
@@ -2098,12 +2265,15 @@ class Session:
             else:
                 waiter.give(f"interrupted {cell.label} in session {self.name!r}; the session is kept")
 
-    def _snapshot(self, cell: "Cell") -> Outcome:
-        """A reply's view of a cell: what no reply has shown yet, and how it stands."""
-        view = cell.take_view()
+    def _snapshot(self, cell: "Cell", takes_output: bool = True) -> Outcome:
+        """A reply's view of a cell: what no reply has shown yet, and how it stands.
+
+        A cell whose output belongs to a task gives a wait only its status.
+        """
+        view = cell.take_view() if takes_output else None
         if cell.outcome is not None:
             outcome = dataclasses.replace(cell.outcome, warnings=list(cell.outcome.warnings))
-            cell.reported = True
+            cell.reported = cell.reported or takes_output
         elif cell.dispatched_at is None:
             cell.handed_off = True
             outcome = Outcome("running", headline=(
@@ -2117,12 +2287,17 @@ class Session:
                 f"wait(session={self.name!r}) for more, output(session={self.name!r}, cell={cell.number}) to read all of it, "
                 f"interrupt(session={self.name!r}) to stop it"
             ), unfinished=cell.lines.peek())
+        if cell.asking is not None:
+            outcome.headline += f". It waits for the user's answer to input(): {cell.asking.prompt.strip()!r}"
         outcome.transcript = view
         outcome.cell = cell.number
         outcome.session = self.name
         outcome.elapsed_s = cell.elapsed()
-        outcome.warnings = cell.notes + outcome.warnings
-        cell.notes = []
+        if takes_output:
+            outcome.warnings = cell.notes + outcome.warnings
+            cell.notes = []
+        else:
+            outcome.warnings.append(f"{cell.label}'s output goes to the task that runs it; output(session={self.name!r}) reads it")
         return outcome
 
     def _find(self, number: int | None) -> "Cell | None":
@@ -2186,18 +2361,26 @@ class Session:
         cell = self.cell
         if cell is None or cell.dispatched_at is None:
             return math.inf
-        return min(cell.deadline if cell.stopping is None else math.inf, cell.resend_at, cell.kill_at)
+        return min(cell.deadline if cell.stopping is None else math.inf, cell.resend_at, cell.kill_at, cell.input_deadline)
 
     def _on_timers(self) -> None:
         cell, now = self.cell, trio.current_time()
         if cell is None or cell.dispatched_at is None:
             return
+        if now >= cell.input_deadline and cell.asking is not None:
+            self._answer(cell, None, f"no answer within {INPUT_WAIT_S:g} s")
         if now >= cell.kill_at:
             self._give_up(cell)
         elif now >= cell.resend_at:
             self._signal(cell)
         elif now >= cell.deadline and cell.stopping is None:
             self._stop_cell(cell, "timeout")
+
+    def _answer(self, cell: "Cell", value: str | None, why: str) -> None:
+        """Send the user's answer (or EOF) to the kernel's input_request."""
+        assert self.kernel is not None and self._nursery is not None
+        ask = cell.answered(value, why)
+        self._nursery.start_soon(self.kernel.answer_input, ask.request, INPUT_EOF if value is None else value)
 
     def _interrupt(self, reply: Reply) -> None:
         cancelled = self._cancel_waiting("the session was interrupted")
@@ -2371,6 +2554,47 @@ class Session:
 _CANCELLED_BY_CLIENT = Outcome("cancelled", headline="cancelled by the client before the cell ran; its code was not run")
 
 
+class UserInput:
+    """How a tool call can put a cell's input() to its user, if at all.
+
+    During the call itself, by sending elicitation/create, where the protocol
+    lets a server send requests during a call (2025-11-25) and the client
+    declared elicitation; or, at 2026-07-28, only through a task (the tasks
+    extension's input_required), when the request declared both the
+    extension and elicitation. Otherwise input() fails at once, as stdin is
+    then not offered to the kernel.
+    """
+
+    def __init__(self, ctx: Context | None) -> None:
+        self.ctx = ctx
+        self.in_call = self.elicitation = False
+        if ctx is None:
+            return
+        session = ctx.request_context.session
+        caps = session.client_capabilities
+        self.elicitation = caps is not None and caps.elicitation is not None
+        self.in_call = self.elicitation and session.can_send_request
+
+    def reachable(self, offer: "TaskOffer | None") -> bool:
+        return self.in_call or (offer is not None and self.elicitation)
+
+    async def elicit(self, ask: Ask, session: str, deadline: float) -> tuple[str | None, str]:
+        """Ask the user during this call; the answer, or None and why there is none."""
+        assert self.ctx is not None
+        form = ask.form(session)
+        with trio.move_on_at(deadline):
+            try:
+                result = await self.ctx.request_context.session.elicit_form(
+                    form["message"], form["requestedSchema"], related_request_id=self.ctx.request_context.request_id
+                )
+            except Exception as exc:  # the client failed the request: the cell must not hang on it
+                log.info("elicitation failed: %s", exc.__class__.__name__)
+                return None, "the client could not ask the user"
+            value = Ask.value_of(result.model_dump(mode="json"))
+            return value, "the user declined" if value is None else ""
+        return None, f"no answer within {INPUT_WAIT_S:g} s"
+
+
 @asynccontextmanager
 async def _progress(ctx: Context | None, detail: Callable[[], str]) -> AsyncIterator[None]:
     """Progress notifications for as long as a call waits, about once a second, saying what it waits for."""
@@ -2487,7 +2711,7 @@ class Sessions:
     # -- what the tools call -------------------------------------------------
 
     async def execute(
-        self, name: str, code: str, *, env: str | None, cwd: str | None, timeout: float | None, wait_s: float, budget: int, ctx: Context | None
+        self, name: str, code: str, *, env: str | None, cwd: str | None, timeout: float | None, wait_s: float, budget: int, user: "UserInput"
     ) -> Outcome:
         """Run code in the named session, creating it (env, cwd) on first use."""
         check_session_name(name)
@@ -2514,12 +2738,12 @@ class Sessions:
                 "(use os.chdir() in a cell to move)"
             )
         session = existing or self._create(name, requested, directory)
-        outcome = await session.execute(code, timeout, wait_s, budget, ctx)
+        outcome = await session.execute(code, timeout, wait_s, budget, user)
         outcome.warnings = warnings + outcome.warnings
         return outcome
 
-    async def wait(self, name: str, timeout: float, ctx: Context | None) -> Outcome:
-        return await self.get(name).wait(timeout, ctx)
+    async def wait(self, name: str, timeout: float, user: "UserInput") -> Outcome:
+        return await self.get(name).wait(timeout, user)
 
     async def output(self, name: str, number: int | None, grep: str | None, offset: int, limit: int) -> str:
         session = self.get(name)
@@ -2740,6 +2964,202 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
 
 
 # ============================================================================
+# The tasks extension: an execute that outlives its first second, as a task
+# ============================================================================
+#
+# Follows the MCP tasks extension, io.modelcontextprotocol/tasks (SEP-2663),
+# as specified in modelcontextprotocol/ext-tasks, specification/draft/tasks.md
+# at commit e434597: a tools/call may be answered with a CreateTaskResult,
+# then tasks/get, tasks/update and tasks/cancel. (Not the older 2025-11-25
+# tasks design with tasks/result.) It exists only at protocol 2026-07-28,
+# where each request carries its own capabilities. A task is a view of one
+# cell, as a running reply is: the cell belongs to its session either way.
+
+
+class TaskOffer:
+    """Set around an execute the extension may turn into a task; the execute hands it its run, if it outlives the first wait."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.run: Run | None = None
+
+    def take(self, session: Session, run: Run) -> Outcome:
+        self.session, self.run = session, run
+        return Outcome("running", headline="running as a task")  # replaced by the CreateTaskResult
+
+
+_TASK_OFFER: contextvars.ContextVar[TaskOffer | None] = contextvars.ContextVar("ipython_mcp_task_offer", default=None)
+
+
+def _iso(wall: float) -> str:
+    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Task:
+    """One execute's cell as the tasks extension shows it, from its run (queued) to its result."""
+
+    def __init__(self, session: Session, run: Run, protocol_version: str) -> None:
+        self.id = secrets.token_urlsafe(16)  # unguessable: a task id is all a caller needs to see its result
+        self.session = session
+        self.run = run
+        self.protocol_version = protocol_version
+        self.created = time.time()
+        self.updated = self.created
+        self.finished: float | None = None
+        self.status = "working"
+        self.message = ""
+        self.result: dict[str, Any] | None = None  # the CallToolResult the execute would have returned, as on the wire
+
+    @property
+    def cell(self) -> Cell | None:
+        return self.run.reply.value if isinstance(self.run.reply.value, Cell) else None
+
+    async def refresh(self) -> None:
+        """Bring status and message up to date with the cell; fix the result once it has ended."""
+        if self.finished is not None:
+            return
+        cell, answer = self.cell, self.run.reply.value
+        if isinstance(answer, Outcome):  # it never ran: cancelled while queued, or its kernel would not start
+            self._finish(answer)
+        elif cell is None:
+            ahead = self.session.cell
+            self._set("working", f"waiting for its turn: {ahead.label} has run for {ahead.elapsed():.0f} s" if ahead else "waiting for its turn")
+        elif cell.done.is_set():
+            self._finish(await self.session.ask(Snapshot(cell)))
+        elif cell.asking is not None:
+            self._set("input_required", f"waiting for the user's answer to input(): {cell.asking.prompt.strip()!r}")
+        elif cell.dispatched_at is None:
+            self._set("working", "waiting for the kernel to start")
+        else:
+            latest = cell.latest_line()
+            self._set("working", f"{cell.label} has run for {cell.elapsed():.0f} s" + (f" — {latest}" if latest else ""))
+
+    def wire(self, result_type: str) -> dict[str, Any]:
+        """The task as CreateTaskResult ("task") or as tasks/get's DetailedTask ("complete")."""
+        ttl = None if self.finished is None else round((self.finished - self.created + TASK_TTL_S) * 1000)
+        out: dict[str, Any] = {
+            "resultType": result_type,
+            "taskId": self.id,
+            "status": self.status,
+            "createdAt": _iso(self.created),
+            "lastUpdatedAt": _iso(self.updated),
+            "ttlMs": ttl,  # none while it works; an hour past its end once it has ended
+            "pollIntervalMs": TASK_POLL_MS,
+        }
+        if self.message:
+            out["statusMessage"] = self.message
+        if result_type == "complete" and self.status == "completed":
+            out["result"] = self.result
+        if result_type == "complete" and self.status == "input_required" and (cell := self.cell) and cell.asking:
+            out["inputRequests"] = {cell.asking.key: {"method": "elicitation/create", "params": cell.asking.form(self.session.name)}}
+        return out
+
+    def _set(self, status: str, message: str) -> None:
+        if (status, message) != (self.status, self.message):
+            self.status, self.message, self.updated = status, message, time.time()
+
+    def _finish(self, outcome: Outcome) -> None:
+        from mcp_types import methods
+
+        dumped = outcome.to_result().model_dump(by_alias=True, mode="json", exclude_none=True)
+        # The same per-version shaping the SDK gives a plain tools/call result.
+        self.result = methods.serialize_server_result("tools/call", self.protocol_version, dumped)
+        self.finished = time.time()
+        self._set("cancelled" if outcome.status == "cancelled" else "completed", outcome.headline if outcome.status != "ok" else "")
+
+
+class TasksExtension(Extension):
+    """The tasks extension, through the SDK's extension API: tools/call interception and the tasks/* methods."""
+
+    identifier = TASKS_EXTENSION
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def methods(self) -> list[MethodBinding]:
+        from mcp_types import RequestParams
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        class TaskParams(RequestParams):  # the wire's taskId
+            task_id: str
+
+        class UpdateParams(TaskParams):  # and inputResponses
+            input_responses: dict[str, dict[str, Any]] = {}
+
+        modern = frozenset(MODERN_PROTOCOL_VERSIONS)
+        return [
+            MethodBinding("tasks/get", TaskParams, self._get, protocol_versions=modern),
+            MethodBinding("tasks/update", UpdateParams, self._update, protocol_versions=modern),
+            MethodBinding("tasks/cancel", TaskParams, self._cancel, protocol_versions=modern),
+        ]
+
+    async def intercept_tool_call(self, params: Any, ctx: Any, call_next: Any) -> Any:
+        """An execute from a request that declared the extension may become a task; anything else passes."""
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        caps = ctx.session.client_capabilities  # at 2026-07-28: this request's own
+        declared = caps is not None and self.identifier in (caps.extensions or {})
+        if params.name != "execute" or ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or not declared:
+            return await call_next(ctx)
+        offer = TaskOffer()
+        token = _TASK_OFFER.set(offer)
+        try:
+            result = await call_next(ctx)
+        finally:
+            _TASK_OFFER.reset(token)
+        if offer.run is None or offer.session is None:
+            return result  # ended (or failed) within the first wait: a plain result
+        task = Task(offer.session, offer.run, ctx.protocol_version)
+        await task.refresh()
+        self._keep(task)
+        return task.wire("task")
+
+    async def _get(self, ctx: Any, params: Any) -> dict[str, Any]:
+        task = self._find(ctx, params.task_id)
+        await task.refresh()
+        return task.wire("complete")
+
+    async def _update(self, ctx: Any, params: Any) -> dict[str, Any]:
+        task = self._find(ctx, params.task_id)
+        cell = task.cell
+        for key, response in params.input_responses.items():  # keys not outstanding are ignored, as the spec asks
+            if cell is not None and cell.asking is not None and cell.asking.key == key:
+                value = Ask.value_of(response)
+                await task.session.ask(Answer(cell, key, value, "the user declined" if value is None else ""))
+        return {"resultType": "complete"}
+
+    async def _cancel(self, ctx: Any, params: Any) -> dict[str, Any]:
+        task = self._find(ctx, params.task_id)
+        if not task.run.reply.give(Outcome("cancelled", headline="cancelled by tasks/cancel before the cell ran; its code was not run")):
+            if (cell := task.cell) is not None and not cell.done.is_set():
+                await task.session._cancel(cell)  # the interrupt ladder, as for any cancelled cell
+        return {"resultType": "complete"}
+
+    def _find(self, ctx: Any, task_id: str) -> Task:
+        from mcp.server.mcpserver.server import require_client_extension
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import INVALID_PARAMS
+
+        require_client_extension(ctx, self.identifier)  # -32021 for a request that did not declare it
+        self._expire()
+        if (task := self._tasks.get(task_id)) is None:
+            raise MCPError(INVALID_PARAMS, f"Failed to retrieve task: no task {task_id!r} (unknown, or finished over {TASK_TTL_S / 3600:g} h ago)")
+        return task
+
+    def _keep(self, task: Task) -> None:
+        self._expire()
+        self._tasks[task.id] = task
+
+    def _expire(self) -> None:
+        """Finished tasks go an hour after their end, and past TASKS_KEPT the oldest first; working ones stay."""
+        now = time.time()
+        finished = sorted((t for t in self._tasks.values() if t.finished is not None), key=lambda t: t.finished or 0)
+        for index, task in enumerate(finished):
+            if now - (task.finished or now) > TASK_TTL_S or index < len(finished) - TASKS_KEPT:
+                del self._tasks[task.id]
+
+
+# ============================================================================
 # The MCP tools
 # ============================================================================
 
@@ -2785,6 +3205,7 @@ def build_server(sessions: Sessions) -> MCPServer:
     server = MCPServer(
         "ipython-mcp",
         version=__version__,
+        extensions=[TasksExtension()],
         instructions=(
             "Stateful Python: each named session is a persistent IPython kernel. Variables, imports and the "
             "working directory survive between execute calls, like notebook cells. Use one session per task; "
@@ -2813,7 +3234,8 @@ def build_server(sessions: Sessions) -> MCPServer:
             "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
             "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
             "session's kernel is created on first use and keeps variables, imports and the working directory "
-            "between calls. IPython syntax works (%magics, !shell). stdin is not available: input() fails at once. "
+            "between calls. IPython syntax works (%magics, !shell). input() and getpass() ask the user when the client "
+            "supports elicitation (and fail at once when it does not); never put secrets in code. "
             f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
             "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
             "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
@@ -2867,7 +3289,7 @@ def build_server(sessions: Sessions) -> MCPServer:
             if max_output_chars > MAX_OUTPUT_CHARS:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
-        outcome = await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, ctx=ctx)
+        outcome = await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=UserInput(ctx))
         outcome.warnings = warnings + outcome.warnings
         return outcome.to_result()
 
@@ -2884,7 +3306,7 @@ def build_server(sessions: Sessions) -> MCPServer:
         timeout_s: Annotated[float | None, Field(description=f"Seconds to wait at most (default {reply_after:g}).")] = None,
     ) -> CallToolResult:
         timeout, warnings = check_seconds("timeout_s", timeout_s, reply_after, zero=True)
-        outcome = await sessions.wait(session, timeout, ctx)
+        outcome = await sessions.wait(session, timeout, UserInput(ctx))
         outcome.warnings = warnings + outcome.warnings
         return outcome.to_result()
 

@@ -2173,3 +2173,233 @@ async def test_https_with_a_self_signed_certificate(tmp_path):
         async with mcp_over_http(server.url, server.token, verify=trust) as client:
             result = await run(client, "tls", "6 * 7")
             assert text(result) == "42\n" and record(result)["status"] == "ok"
+
+
+# ---------------------------------------------------------------------------
+# the tasks extension and user-answered input(), at the wire level
+# ---------------------------------------------------------------------------
+
+TASKS = "io.modelcontextprotocol/tasks"
+
+
+def envelope(*, tasks: bool = True, elicitation: bool = False) -> dict:
+    """The per-request _meta of protocol 2026-07-28, with the capabilities this request declares."""
+    capabilities: dict = {}
+    if tasks:
+        capabilities["extensions"] = {TASKS: {}}
+    if elicitation:
+        capabilities["elicitation"] = {"form": {}}
+    return {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "wire", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+    }
+
+
+class ModernServer(RawServer):
+    """The console script spoken to at protocol 2026-07-28 (server/discover, per-request capabilities), every frame kept."""
+
+    def __init__(self, process: trio.Process):
+        super().__init__(process)
+        self.frames: list[str] = []
+
+    async def receive(self) -> dict:
+        message = await super().receive()
+        self.frames.append(json.dumps(message))
+        return message
+
+    async def call(self, name: str, arguments: dict, **capabilities) -> dict:
+        return await self.request("tools/call", {"name": name, "arguments": arguments, "_meta": envelope(**capabilities)})
+
+    async def task(self, method: str, task_id: str, **extra) -> dict:
+        return await self.request(method, {"taskId": task_id, **extra, "_meta": envelope(elicitation=True)})
+
+    async def poll(self, task_id: str, until: set[str], within: float = 30) -> list[dict]:
+        """tasks/get until the status is one of `until`, at the task's own poll interval."""
+        seen = []
+        with trio.fail_after(within):
+            while True:
+                result = (await self.task("tasks/get", task_id))["result"]
+                seen.append(result)
+                if result["status"] in until:
+                    return seen
+                await trio.sleep(result["pollIntervalMs"] / 1000)
+
+
+@asynccontextmanager
+async def modern_server(tmp_path: Path, *flags: str):
+    """The console script over stdio at 2026-07-28, its stderr (at DEBUG) in a file."""
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log_file:
+        process = await trio.lowlevel.open_process(
+            [CONSOLE_SCRIPT, "--spares", "0", "--log-level", "DEBUG", *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file
+        )
+    server = ModernServer(process)
+    server.log = log_path
+    try:
+        reply = await server.request("server/discover", {"_meta": envelope()})
+        assert reply["result"]["capabilities"]["extensions"] == {TASKS: {}}, "discover advertises the tasks extension"
+        yield server
+    finally:
+        await process.stdin.aclose()
+        with trio.fail_after(20):
+            await process.wait()
+
+
+def content_text(result: dict) -> str:
+    return "".join(block.get("text", "") for block in result["content"])
+
+
+async def test_a_long_execute_becomes_a_task_and_a_short_one_answers_plainly(tmp_path):
+    code = "import time\nfor i in range(3):\n    print(f'tick {i}', flush=True)\n    time.sleep(1)\n'done'"
+    async with modern_server(tmp_path) as server:
+        short = await server.call("execute", {"session": "a", "code": "import time\ntime.sleep(0.2)\n6 * 7"})
+        assert short["result"]["resultType"] == "complete" and content_text(short["result"]) == "42\n"
+        plain = await server.call("execute", {"session": "b", "code": code}, tasks=False)
+        assert plain["result"]["resultType"] == "complete", "a request without the capability never gets a task"
+        created = (await server.call("execute", {"session": "a", "code": code}))["result"]
+        assert created["resultType"] == "task" and created["status"] == "working"
+        assert created["ttlMs"] is None and created["pollIntervalMs"] > 0
+        assert {"taskId", "createdAt", "lastUpdatedAt"} <= created.keys()
+        seen = await server.poll(created["taskId"], {"completed", "cancelled", "failed"})
+        assert seen[0]["status"] == "working" and seen[0]["statusMessage"].startswith("cell 2 has run for")
+        final = seen[-1]
+        assert final["status"] == "completed" and final["resultType"] == "complete"
+        assert final["ttlMs"] >= 3_600_000, "kept an hour past its end"
+        result = final["result"]
+        assert content_text(result) == content_text(plain["result"]) == "tick 0\ntick 1\ntick 2\n'done'\n"
+        assert result["isError"] is False and result["_meta"]["ipython-mcp/execute"]["status"] == "ok"
+        # output reads a task's cell like any other
+        page = await server.call("output", {"session": "a", "cell": 2})
+        assert "tick 2" in content_text(page["result"])
+
+
+async def test_tasks_cancel_stops_the_cell_and_keeps_the_session(tmp_path):
+    async with modern_server(tmp_path) as server:
+        await server.call("execute", {"session": "a", "code": "kept = 1"})
+        task = (await server.call("execute", {"session": "a", "code": "import time\ntime.sleep(60)"}))["result"]
+        assert task["resultType"] == "task"
+        ack = await server.task("tasks/cancel", task["taskId"])
+        assert ack["result"]["resultType"] == "complete"
+        final = (await server.poll(task["taskId"], {"cancelled", "completed"}, within=15))[-1]
+        assert final["status"] == "cancelled" and "result" not in final
+        assert content_text((await server.call("execute", {"session": "a", "code": "kept"}))["result"]) == "1\n"
+        # reset ends a session's tasks as cancelled too
+        task = (await server.call("execute", {"session": "a", "code": "time.sleep(60)"}))["result"]
+        await server.call("reset", {"session": "a"})
+        assert (await server.poll(task["taskId"], {"cancelled", "completed"}, within=15))[-1]["status"] == "cancelled"
+
+
+async def test_unknown_tasks_and_undeclared_callers_get_json_rpc_errors(tmp_path):
+    async with modern_server(tmp_path) as server:
+        unknown = await server.task("tasks/get", "no-such-task")
+        assert unknown["error"]["code"] == -32602
+        task = (await server.call("execute", {"session": "a", "code": "import time\ntime.sleep(2)"}))["result"]
+        undeclared = await server.request("tasks/get", {"taskId": task["taskId"], "_meta": envelope(tasks=False)})
+        assert undeclared["error"]["code"] == -32021
+        assert (await server.task("tasks/update", "no-such-task", inputResponses={}))["error"]["code"] == -32602
+
+
+async def test_input_and_getpass_in_a_task_are_answered_by_the_user(tmp_path):
+    secret = "s3cret-" + os.urandom(6).hex()
+    code = "name = input('name? ')\nimport getpass\npw = getpass.getpass('token: ')\nprint('hello', name, len(pw))"
+    async with modern_server(tmp_path) as server:
+        await server.call("execute", {"session": "a", "code": "1"})  # the kernel is up: input() comes within the first wait
+        task = (await server.call("execute", {"session": "a", "code": code}, elicitation=True))["result"]
+        assert task["resultType"] == "task" and task["status"] == "input_required", "input() makes the task at once"
+        answers = {"answer": "Luca", "password": secret}
+        for expected in ("name?", "token:"):
+            asked = (await server.poll(task["taskId"], {"input_required"}))[-1]
+            ((key, request),) = asked["inputRequests"].items()
+            assert request["method"] == "elicitation/create" and expected in request["params"]["message"]
+            schema = request["params"]["requestedSchema"]
+            (field_name,) = schema["properties"]
+            if expected == "token:":
+                assert field_name == "password" and schema["properties"]["password"]["title"] == "Password"
+            ack = await server.task("tasks/update", task["taskId"], inputResponses={key: {"action": "accept", "content": {field_name: answers[field_name]}}})
+            assert "error" not in ack
+        final = (await server.poll(task["taskId"], {"completed"}))[-1]
+        body = content_text(final["result"])
+        assert body == f"name? Luca\ntoken: [hidden]\nhello Luca {len(secret)}\n"
+        page = content_text((await server.call("output", {"session": "a"}))["result"])
+        assert "Luca" in page
+    # the secret went to the kernel only: in no frame the server sent, no log line, no file it kept
+    assert not any(secret in frame for frame in server.frames)
+    assert secret not in server.log.read_text()
+
+
+async def test_a_declined_input_raises_eoferror_in_the_cell(tmp_path):
+    code = "try:\n    input('continue? ')\nexcept EOFError:\n    print('no answer, going on')"
+    async with modern_server(tmp_path) as server:
+        task = (await server.call("execute", {"session": "a", "code": code}, elicitation=True))["result"]
+        asked = (await server.poll(task["taskId"], {"input_required"}))[-1]
+        (key,) = asked["inputRequests"]
+        await server.task("tasks/update", task["taskId"], inputResponses={key: {"action": "decline"}})
+        final = (await server.poll(task["taskId"], {"completed"}))[-1]
+        assert content_text(final["result"]) == "continue? [the user declined: input() raises EOFError]\nno answer, going on\n"
+        unhandled = (await server.call("execute", {"session": "a", "code": "input('again? ')"}, elicitation=True))["result"]
+        asked = (await server.poll(unhandled["taskId"], {"input_required"}))[-1]
+        await server.task("tasks/update", unhandled["taskId"], inputResponses={next(iter(asked["inputRequests"])): {"action": "cancel"}})
+        final = (await server.poll(unhandled["taskId"], {"completed"}))[-1]
+        assert final["result"]["isError"] and final["result"]["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "EOFError"
+        assert content_text((await server.call("execute", {"session": "a", "code": "1 + 1"}))["result"]) == "2\n"
+
+
+async def test_without_elicitation_input_still_fails_at_once(tmp_path):
+    async with modern_server(tmp_path) as server:
+        started = time.monotonic()
+        reply = (await server.call("execute", {"session": "a", "code": "input('name? ')"}))["result"]
+        assert time.monotonic() - started < 5
+        assert reply["resultType"] == "complete" and reply["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "StdinNotImplementedError"
+
+
+async def test_a_plain_execute_elicits_input_during_the_call_at_2025_11_25(sessions):
+    asked = []
+
+    async def answer(context, params):
+        asked.append(params)
+        from mcp_types import ElicitResult
+
+        field_name = next(iter(params.requested_schema["properties"]))
+        if "declin" in params.message:
+            return ElicitResult(action="decline")
+        return ElicitResult(action="accept", content={field_name: "Ada"})
+
+    async with Client(build_server(sessions), mode="legacy", elicitation_callback=answer) as client:
+        # a fresh kernel's first cells: input() must not be lost while its stdin connection is made
+        for session in ("a", "b", "c"):
+            await run(client, session, "1")
+            result = await run(client, session, "name = input('who? ')\nf'hi {name}'")
+            assert text(result) == "who? Ada\n'hi Ada'\n"
+        assert "who?" in asked[0].message
+        result = await run(client, "a", "input('please declin? ')")
+        assert record(result)["error"]["ename"] == "EOFError"
+
+
+async def test_tasks_over_streamable_http_with_the_routing_headers(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path) as server:
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def post(method: str, params: dict, name: str | None = None) -> dict:
+                headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+                if name is not None:
+                    headers["Mcp-Name"] = name
+                body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": envelope()}}
+                response = await http.post(server.url, headers=headers, json=body)
+                if response.headers["content-type"].startswith("text/event-stream"):
+                    (data,) = [line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1:]
+                    return json.loads(data)
+                return response.json()
+
+            discovered = await post("server/discover", {})
+            assert discovered["result"]["capabilities"]["extensions"] == {TASKS: {}}
+            code = "import time\nprint('over http', flush=True)\ntime.sleep(2)\n'end'"
+            created = (await post("tools/call", {"name": "execute", "arguments": {"session": "h", "code": code}}, name="execute"))["result"]
+            assert created["resultType"] == "task"
+            with trio.fail_after(30):
+                while (got := (await post("tasks/get", {"taskId": created["taskId"]}, name=created["taskId"]))["result"])["status"] == "working":
+                    await trio.sleep(got["pollIntervalMs"] / 1000)
+            assert got["status"] == "completed" and content_text(got["result"]) == "over http\n'end'\n"
