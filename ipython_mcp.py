@@ -6,6 +6,7 @@
 #     "jupyter_client>=8.6",
 #     "pyzmq>=26",
 #     "ipykernel>=6.29",
+#     "nbformat>=5.9",
 # ]
 # ///
 """ipython-mcp: a stateful IPython kernel per named session, served over MCP.
@@ -75,6 +76,7 @@ import math
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -127,6 +129,11 @@ MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
 OUTPUT_CHARS = 20_000  # per-call text budget: well under the ~25k-token cap of common clients
 MAX_OUTPUT_CHARS = 40_000  # ceiling for max_output_chars: Claude Code replaces a result over ~45,000 characters with a preview
 KEEP_CELLS = 20  # cells per session whose output stays on disk for the output tool
+NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
+NOTEBOOK_DISPLAYS = 1000  # displays a later cell may still update in an earlier cell's record
+VARIABLES_TIMEOUT_S = 10.0  # describing the namespace must not hold a session: past this it is interrupted
+VARIABLES_SHOWN = 200  # rows in a variables reply
+VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
 SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
 SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
 SPOOL_READ_CHUNK = 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
@@ -194,6 +201,8 @@ class Config:
     reply_after_s: float = REPLY_AFTER_S  # how long a call waits for its cell before replying "running"
     keep_cells: int = KEEP_CELLS
     spool_chars: int = SPOOL_CHARS
+    notebook_chars: int = NOTEBOOK_CHARS
+    notebook_dir: Path | None = None  # --notebook-dir: each session's notebook kept live there
     interrupt_grace_s: float = INTERRUPT_GRACE_S
     start_timeout_s: float = START_TIMEOUT_S
     max_sessions: int = MAX_SESSIONS
@@ -223,6 +232,8 @@ class Config:
             values["auto_install_ipykernel"] = True
         if envs_dir := environ.get("IPYTHON_MCP_ENVS_DIR"):
             values["envs_dir"] = Path(envs_dir).expanduser()
+        if notebook_dir := environ.get("IPYTHON_MCP_NOTEBOOK_DIR"):
+            values["notebook_dir"] = Path(notebook_dir).expanduser()
         for name, var in (
             ("output_chars", "IPYTHON_MCP_OUTPUT_CHARS"),
             ("max_sessions", "IPYTHON_MCP_MAX_SESSIONS"),
@@ -1119,6 +1130,7 @@ class Part:
     text: str = ""
     mime: str = ""  # images only: image/png or image/jpeg, data base64 in text
     line: int = 0  # the spool line (0-based) the part starts on, for pointing output() at what a reply left out
+    display_id: str | None = None  # a display the cell may update in place (update_display_data)
 
     @property
     def size(self) -> int:
@@ -1162,6 +1174,10 @@ class Lines:
         self._pending.clear()
         return parts
 
+    def discard(self) -> None:
+        """Forget the unfinished lines: the cell cleared its output (clear_output)."""
+        self._pending.clear()
+
     def peek(self) -> str:
         """The unfinished lines as they look now (a progress bar mid-way), without ending them."""
         return "".join(clean_text(pending) + "\n" for pending in self._pending.values() if pending)
@@ -1180,6 +1196,9 @@ class Transcript:
         self.head_budget = budget // 2
         self.max_images = max_images
         self.max_image_bytes = max_image_bytes
+        self._empty()
+
+    def _empty(self) -> None:
         self.head: list[Part] = []
         self.head_chars = 0
         self.tail: deque[Part] = deque()
@@ -1194,6 +1213,34 @@ class Transcript:
     @property
     def truncated(self) -> bool:
         return self.omitted_chars > 0
+
+    def clear(self) -> None:
+        """The cell called clear_output: what this view held is no longer what the cell shows."""
+        self._empty()
+
+    def update(self, display_id: str, parts: list[Part]) -> bool:
+        """Put ``parts`` where the display ``display_id`` is, if this view holds it; say whether it did."""
+        for held in (self.head, self.tail):
+            places = [i for i, part in enumerate(held) if part.display_id == display_id]
+            if not places:
+                continue
+            kept = [part for part in held if part.display_id != display_id]
+            for part in held:
+                if part.display_id == display_id and part.kind == "image":
+                    self.images -= 1
+                    self.image_bytes -= len(part.text) * 3 // 4
+            kept[places[0] : places[0]] = parts
+            self.images += sum(part.kind == "image" for part in parts)
+            self.image_bytes += sum(len(part.text) * 3 // 4 for part in parts if part.kind == "image")
+            if held is self.head:
+                self.head = kept
+                self.head_chars = sum(part.size for part in kept)
+            else:
+                self.tail = deque(kept)
+                self.tail_chars = sum(part.size for part in kept)
+                self._trim_tail()
+            return True
+        return False
 
     def add(self, part: Part) -> None:
         if part.kind == "image":
@@ -1400,6 +1447,202 @@ def _rich_text(data: dict[str, Any]) -> str:
 
 
 # ============================================================================
+# The notebook: every cell recorded as nbformat shapes it
+# ============================================================================
+#
+# Beside the model's replies, each cell is recorded as a notebook cell: its
+# code and its outputs as the kernel sent them (every MIME bundle, ANSI codes
+# and all), with displays updated and cleared as JupyterLab would. An ended
+# cell's record is one JSON file in the session's directory, so a long
+# session does not grow the server; export builds and validates a notebook
+# from them with nbformat, and --notebook-dir keeps one live.
+
+OUTPUT_MESSAGES = frozenset({"stream", "execute_result", "display_data", "update_display_data", "error", "clear_output"})
+
+
+def _iso(wall: float) -> str:
+    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def file_name(session: str) -> str:
+    """A session's name as a file name: separators and control characters become '_'."""
+    return re.sub(r"[\x00-\x1f/\\:]", "_", session).strip(". ") or "session"
+
+
+class CellRecord:
+    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data."""
+
+    def __init__(self, code: str, cap: int) -> None:
+        self.code = code
+        self.cap = cap
+        self.outputs: list[dict[str, Any]] = []
+        self.display_ids: list[str | None] = []  # beside outputs: the display each one shows, for updates
+        self.size = 0
+        self.left_out = 0  # characters of stream text past the cap, counted, not kept
+        self._clear_waiting = False
+
+    def take(self, kind: str, content: dict[str, Any]) -> None:
+        if self._clear_waiting and kind != "clear_output":
+            self.clear()
+        if kind == "clear_output":
+            if content.get("wait"):
+                self._clear_waiting = True
+            else:
+                self.clear()
+        elif kind == "stream":
+            self._stream(content.get("name", "stdout"), content.get("text", ""))
+        elif kind == "update_display_data":
+            display_id = (content.get("transient") or {}).get("display_id")
+            for index, shown in enumerate(self.display_ids):
+                if shown == display_id:
+                    self.outputs[index] = {**self.outputs[index], "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+        elif kind in ("execute_result", "display_data"):
+            output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            if kind == "execute_result":
+                output["execution_count"] = content.get("execution_count")
+            self._append(output, (content.get("transient") or {}).get("display_id"))
+        elif kind == "error":
+            self._append({"output_type": "error", **{k: content.get(k, "" if k != "traceback" else []) for k in ("ename", "evalue", "traceback")}})
+
+    def clear(self) -> None:
+        self.outputs, self.display_ids, self.size, self._clear_waiting = [], [], 0, False
+
+    def _stream(self, name: str, text: str) -> None:
+        room = max(0, self.cap - self.size)
+        if len(text) > room:
+            self.left_out += len(text) - room
+            text = text[:room]
+        if not text:
+            return
+        if self.outputs and self.outputs[-1]["output_type"] == "stream" and self.outputs[-1]["name"] == name:
+            self.outputs[-1]["text"] += text  # one stream output per run of text, as a notebook shows it
+            self.size += len(text)
+        else:
+            self._append({"output_type": "stream", "name": name, "text": text})
+
+    def _append(self, output: dict[str, Any], display_id: str | None = None) -> None:
+        size = len(json.dumps(output.get("data", output.get("text", output.get("traceback", "")))))
+        if self.size + size > self.cap and output["output_type"] != "error":
+            self.left_out += size
+            return
+        self.size += size
+        self.outputs.append(output)
+        self.display_ids.append(display_id)
+
+    def to_json(self, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> dict[str, Any]:
+        outputs = list(self.outputs)
+        if self.left_out:
+            outputs.append({"output_type": "stream", "name": "stderr", "text": f"[ipython-mcp: {self.left_out} more characters of output were not kept in the notebook]\n"})
+        return {
+            "code": self.code,
+            "execution_count": number,
+            "outputs": outputs,
+            "display_ids": self.display_ids,
+            "status": status,
+            "stopped_by": stopped_by,  # timeout, interrupt, cancelled, reset, shutdown: why it did not end by itself
+            "started": _iso(started),
+            "elapsed_s": round(elapsed, 3),
+        }
+
+
+class Notebook:
+    """A session's record: one JSON file per ended cell (and per restart), and the notebook built from them."""
+
+    def __init__(self, directory: Path, session: str, live: Path | None) -> None:
+        self.directory = directory
+        self.session = session
+        self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell
+        self.count = 0
+        self.kernel_info: dict[str, Any] = {}
+        self.env = ""
+        self._displays: dict[str, int] = {}  # display_id -> the recorded cell showing it, for updates from later cells
+        self._dirty = trio.Event()
+
+    def add_cell(self, record: CellRecord, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> None:
+        self.count += 1
+        self._write(self.count, {"cell_type": "code", **record.to_json(number, status, stopped_by, started, elapsed)})
+        for display_id in filter(None, record.display_ids):
+            self._displays[display_id] = self.count
+            while len(self._displays) > NOTEBOOK_DISPLAYS:
+                self._displays.pop(next(iter(self._displays)))
+        self._dirty.set()
+
+    def add_note(self, text: str) -> None:
+        """A markdown cell between code cells: the kernel was restarted, or died."""
+        if self.count:
+            self.count += 1
+            self._write(self.count, {"cell_type": "markdown", "source": text})
+            self._dirty.set()
+
+    def update_display(self, display_id: str, content: dict[str, Any]) -> None:
+        """An update_display_data for a display an earlier cell showed: that cell's record changes, as in JupyterLab."""
+        if (index := self._displays.get(display_id)) is None:
+            return
+        path = self._path(index)
+        cell = json.loads(path.read_text())
+        for position, shown in enumerate(cell["display_ids"]):
+            if shown == display_id:
+                cell["outputs"][position] = {**cell["outputs"][position], "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+        self._write(index, cell)
+        self._dirty.set()
+
+    def build(self) -> Any:
+        """The record as an nbformat v4 notebook, validated."""
+        import nbformat
+        from nbformat import v4
+
+        cells = []
+        for index in range(1, self.count + 1):
+            cell = json.loads(self._path(index).read_text())
+            if cell["cell_type"] == "markdown":
+                cells.append(v4.new_markdown_cell(cell["source"]))
+                continue
+            meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
+            outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
+            cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+        language = self.kernel_info.get("language_info") or {"name": "python"}
+        notebook = v4.new_notebook(
+            cells=cells,
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": f"Python 3 ({self.env or 'ipython-mcp'})", "language": language.get("name", "python")},
+                "language_info": language,
+                "ipython-mcp": {"session": self.session, "env": self.env, "written": _iso(time.time())},
+            },
+        )
+        nbformat.validate(notebook)
+        return notebook
+
+    def write(self, path: Path) -> int:
+        """Build and write the notebook atomically: a reader sees the old file or the new one, never half of one."""
+        import nbformat
+
+        notebook = self.build()
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(nbformat.writes(notebook), encoding="utf-8")
+        os.replace(temporary, path)
+        return sum(cell.cell_type == "code" for cell in notebook.cells)
+
+    async def keep_live(self) -> None:
+        """Rewrite the live notebook after every cell (in a worker thread: a big notebook's JSON would stall every session)."""
+        assert self.live is not None
+        while True:
+            await self._dirty.wait()
+            self._dirty = trio.Event()
+            try:
+                await trio.to_thread.run_sync(self.write, self.live)
+            except (OSError, ValueError) as exc:
+                log.warning("could not write the live notebook %s: %s", self.live, exc)
+
+    def _path(self, index: int) -> Path:
+        return self.directory / f"notebook-{index:06d}.json"
+
+    def _write(self, index: int, cell: dict[str, Any]) -> None:
+        temporary = self.directory / f".notebook-{index:06d}.tmp"
+        temporary.write_text(json.dumps(cell))
+        os.replace(temporary, self._path(index))
+
+
+# ============================================================================
 # Cells and the replies made of them
 # ============================================================================
 
@@ -1552,6 +1795,8 @@ class Cell:
         self.budget = run.budget
         self.allow_stdin = run.allow_stdin  # someone can put its input() to the user
         self.task_bound = run.task_bound  # a task may own its output
+        self.silent = run.silent
+        self.started_wall = 0.0  # when it was sent to the kernel, for the notebook
         self.number: int | None = None  # the kernel's execution count, from execute_input
         self.serial = next(session.serials)  # names its files until the number is known
         self.directory = session.dir
@@ -1575,6 +1820,8 @@ class Cell:
         self.attention = trio.Event()  # set when the cell ends or asks for input
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
+        self.record = CellRecord(self.code, config.notebook_chars)
+        self._clear_waiting = False
         # What the kernel said
         self.reply: dict[str, Any] | None = None
         self.idle = False
@@ -1612,11 +1859,20 @@ class Cell:
 
     def take(self, msg: dict[str, Any]) -> None:
         kind, content = msg["msg_type"], msg["content"]
+        if kind in OUTPUT_MESSAGES:
+            if self._clear_waiting and kind != "clear_output":  # clear_output(wait=True): now, at the next output
+                self._clear()
+            self.record.take(kind, content)
         if kind == "stream":
             for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
                 self._add(part)
         elif kind in ("execute_result", "display_data", "update_display_data"):
-            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display")
+            display_id = (content.get("transient") or {}).get("display_id")
+            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id, kind == "update_display_data")
+        elif kind == "clear_output":
+            self._clear_waiting = bool(content.get("wait"))
+            if not self._clear_waiting:
+                self._clear()
         elif kind == "error":
             self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
             self._flush_lines()
@@ -1709,38 +1965,49 @@ class Cell:
         for part in self.lines.flush():
             self._add(part)
 
-    def _display(self, data: dict[str, Any], kind: Literal["result", "display"]) -> None:
+    def _display(self, data: dict[str, Any], kind: Literal["result", "display"], display_id: str | None, update: bool) -> None:
+        """A rich output; an update replaces its display where the view still holds it, as a notebook would."""
         self._flush_lines()
-        for mime, suffix in (("image/png", "png"), ("image/jpeg", "jpg")):
-            if isinstance(data.get(mime), str):
-                self._image(mime, suffix, data[mime])
-                return
-        text = _rich_text(data)
-        if text:
-            self._add(Part(kind, text if text.endswith("\n") else text + "\n"))
+        parts = self._image_parts(data)
+        if parts is None:
+            parts = [Part(kind, text if text.endswith("\n") else text + "\n") for text in [_rich_text(data)] if text]
+        for part in parts:
+            part.display_id = display_id
+            part.line = self.spool.total_lines
+            self.spool.write(part.text if part.kind != "image" else "")
+        if not (update and display_id and self.view.update(display_id, parts)):
+            for part in parts:
+                self.view.add(part)
 
-    def _image(self, mime: str, suffix: str, data: str) -> None:
-        """Save the image as a file (a client may drop image blocks; the model can still open the file) and show it."""
-        data = "".join(data.split())
-        digest = hashlib.sha1(data.encode()).hexdigest()
+    def _image_parts(self, data: dict[str, Any]) -> list[Part] | None:
+        """An image saved as a file (a client may drop image blocks; the model can still open the file), named and shown;
+        None when the output is no image."""
+        mime, suffix = next(((m, x) for m, x in (("image/png", "png"), ("image/jpeg", "jpg")) if isinstance(data.get(m), str)), ("", ""))
+        if not mime:
+            return None
+        encoded = "".join(data[mime].split())
+        digest = hashlib.sha1(encoded.encode()).hexdigest()
         if digest in self._images_seen:  # a figure both returned and flushed by the inline backend
-            return
+            return []
         self._images_seen.add(digest)
-        name = f"cell-{self.number if self.number is not None else 'x' + str(self.serial)}-{len(self._images_seen)}.{suffix}"
-        path = self.directory / name
         try:
-            raw = base64.b64decode(data)
+            raw = base64.b64decode(encoded)
         except ValueError:
-            self._add(Part("note", f"[an {mime} output that is not valid base64 was left out]\n"))
-            return
-        if self.spool.size + len(raw) <= self.spool.cap:
-            path.write_bytes(raw)
-            self.spool.size += len(raw)  # images count against the cell's disk budget too
-            self.files.append(path)
-            self._add(Part("note", f"[image: {path}]\n"))
-        else:
-            self._add(Part("note", f"[an {mime} image was not saved: the cell's spool is full]\n"))
-        self.view.add(Part("image", data, mime, line=self.spool.total_lines))
+            return [Part("note", f"[an {mime} output that is not valid base64 was left out]\n")]
+        if self.spool.size + len(raw) > self.spool.cap:
+            return [Part("note", f"[an {mime} image was not saved: the cell's spool is full]\n"), Part("image", encoded, mime)]
+        path = self.directory / f"cell-{self.number if self.number is not None else 'x' + str(self.serial)}-{len(self._images_seen)}.{suffix}"
+        path.write_bytes(raw)
+        self.spool.size += len(raw)  # images count against the cell's disk budget too
+        self.files.append(path)
+        return [Part("note", f"[image: {path}]\n"), Part("image", encoded, mime)]
+
+    def _clear(self) -> None:
+        """clear_output: the view and the notebook forget what the cell showed so far; the spool keeps it."""
+        self._clear_waiting = False
+        self.lines.discard()
+        self.view.clear()
+        self.record.clear()
 
     def remove_files(self) -> None:
         for path in (self.spool.path, *self.files):
@@ -1794,6 +2061,7 @@ class Run:  # execute: run this code when its turn comes; answered with the Cell
     budget: int
     allow_stdin: bool = False  # the call can put input() to its user
     task_bound: bool = False  # the call may become a task, which then owns the cell's output
+    silent: bool = False  # the server's own look at the kernel (variables): no history, no record, now or never
     reply: Reply = field(default_factory=Reply)
 
 
@@ -1906,7 +2174,7 @@ class Session:
 
     def __init__(self, name: str, env: Env, cwd: str, registry: "Sessions", directory: Path, attached: Path | None = None) -> None:
         self.name = name
-        self.dir = directory  # private (0700): cells' output and images
+        self.dir = directory  # private (0700): cells' output, images and notebook record
         self.env = env
         self.cwd = cwd
         self.attached = attached  # the connection file of a kernel this server joined but did not start
@@ -1921,6 +2189,8 @@ class Session:
         self.cell: Cell | None = None  # the current cell: waiting for its kernel, or running
         self.history: deque[Cell] = deque()  # ended cells, the newest last, at most config.keep_cells
         self.serials = itertools.count(1)
+        live = registry.config.notebook_dir / f"{file_name(name)}.ipynb" if registry.config.notebook_dir else None
+        self.notebook = Notebook(directory, name, live)
         self._registry = registry
         self._queue: deque[Run] = deque()
         self._send, self._inbox = trio.open_memory_channel[Any](INBOX_SIZE)
@@ -2109,6 +2379,8 @@ class Session:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self.notebook.live is not None:
+                    nursery.start_soon(self.notebook.keep_live)
                 task_status.started()
                 try:
                     while self.state is not State.CLOSED:
@@ -2127,6 +2399,8 @@ class Session:
 
     def _handle(self, event: Any) -> None:
         match event:
+            case Run(silent=True) if self.state is not State.IDLE or self.cell is not None or self._queue:
+                event.reply.give(self._busy() if self.state is State.BUSY or self.cell or self._queue else Outcome("idle", headline=f"session {self.name!r} is {self.state.value}: no kernel to look into"))
             case Run():
                 if not event.reply.given:
                     self._queue.append(event)
@@ -2138,6 +2412,10 @@ class Session:
                         self._signal(cell)
                 elif event.msg["msg_type"] == "input_request":
                     cell.input_deadline = trio.current_time() + INPUT_WAIT_S
+                elif event.msg["msg_type"] == "update_display_data":
+                    display_id = (event.msg["content"].get("transient") or {}).get("display_id")
+                    if display_id and display_id not in cell.record.display_ids:  # a display an earlier cell showed
+                        self.notebook.update_display(display_id, event.msg["content"])
                 if cell.finished:
                     self._end_cell(cell)
             case CellLost(cell=cell) if cell is self.cell and self.kernel is not None:
@@ -2216,6 +2494,7 @@ class Session:
     def _dispatch(self, cell: "Cell") -> None:
         assert self.kernel is not None and self._nursery is not None
         cell.dispatched_at = trio.current_time()
+        cell.started_wall = time.time()
         if cell.timeout is not None:
             cell.deadline = cell.dispatched_at + cell.timeout
         cell.notes += self._notes
@@ -2232,7 +2511,7 @@ class Session:
 
     async def _carry(self, kernel: Kernel, cell: "Cell") -> None:
         """Send the cell to the kernel and carry every message about it to the owner."""
-        content = {"code": cell.code, "silent": False, "store_history": True, "allow_stdin": cell.allow_stdin, "stop_on_error": True}
+        content = {"code": cell.code, "silent": cell.silent, "store_history": not cell.silent, "allow_stdin": cell.allow_stdin, "stop_on_error": True}
         with cell.scope:
             async with kernel.request("execute_request", content) as replies:
                 async for msg in replies:
@@ -2250,10 +2529,13 @@ class Session:
         cell.end(outcome)
         if self.cell is cell:
             self.cell = None
-        if cell.dispatched_at is None:
-            return  # it never ran: nothing to keep
+        if cell.dispatched_at is None or cell.silent:
+            if self.state is State.BUSY:
+                self._move(State.IDLE)
+            return  # nothing to keep
         if cell.number is not None:
             self.exec_count = cell.number
+        self.notebook.add_cell(cell.record, cell.number, outcome.status, cell.stopping, cell.started_wall, cell.elapsed())
         self.history.append(cell)
         while len(self.history) > self.config.keep_cells:
             self.history.popleft().remove_files()
@@ -2433,6 +2715,10 @@ class Session:
         self._notes += notes
         kernel.owner = self
         self.kernel = kernel
+        self.notebook.kernel_info, self.notebook.env = kernel.info, self.env.label
+        if self.ever_started:
+            why = "was restarted (reset)" if any(kind == "reset" for kind, _ in self._start_waiters) else f"was lost ({self._lost or 'gone'}) and a fresh one started"
+            self.notebook.add_note(f"*The kernel {why}: the cells below start from an empty namespace.*")
         self.ever_started = True
         self.dead_reason = None
         self.activity = ""
@@ -2530,6 +2816,9 @@ class Session:
             if hasattr(request, "reply"):
                 request.reply.give(self._refusal(request, f"session {self.name!r} was shut down"))
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
+        if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
+            with suppress(OSError, ValueError):
+                await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
             for kernel in self._stopped:
                 await kernel.gone.wait()
@@ -2760,6 +3049,40 @@ class Sessions:
             raise ToolError(f"session {name!r} has {which}; the cells whose output is kept: {kept}")
         return await render_output(cell, pattern, offset, limit, self.config.output_chars)
 
+    async def export(self, name: str, path: str | None, overwrite: bool) -> str:
+        """Write the session's cells as a notebook; never over a file this server did not write, unless told to."""
+        session = self.get(name)
+        notebook = session.notebook
+        if not notebook.count:
+            raise ToolError(f"session {name!r} has no cells to export yet")
+        target = Path(os.path.abspath(os.path.expanduser(path))) if path else Path(session.cwd or os.getcwd()) / f"{file_name(name)}.ipynb"
+        if target.suffix != ".ipynb":
+            raise ToolError(f"path {str(target)!r} must end in .ipynb")
+        if not target.parent.is_dir():
+            raise ToolError(f"no directory {str(target.parent)!r} to write the notebook in")
+        if target.exists() and not overwrite and not written_here(target):
+            raise ToolError(f"{target} exists and was not written by ipython-mcp; pass overwrite=true to replace it, or another path")
+        try:
+            cells = await trio.to_thread.run_sync(notebook.write, target)  # building a notebook full of images is slow work
+        except OSError as exc:
+            raise ToolError(f"could not write {target}: {exc}") from None
+        running = f"; {session.cell.label} still runs and is not in it yet" if session.cell is not None and session.cell.dispatched_at else ""
+        return f"wrote {cells} code cells of session {name!r} to {target}{running}. Open it with: jupyter lab {shlex.quote(str(target))}"
+
+    async def variables(self, name: str) -> Outcome | str:
+        """The user's variables as a table, computed in the kernel within a bounded time; at once "busy" while a cell runs."""
+        session = self.get(name)
+        answer = await session.ask(Run(VARIABLES_CODE, VARIABLES_TIMEOUT_S, self.config.output_chars, silent=True))
+        if isinstance(answer, Outcome):
+            return answer
+        await answer.done.wait()  # bounded: the cell's own timeout runs the ladder
+        outcome = await session.ask(Snapshot(answer))
+        try:
+            rows = json.loads(outcome.transcript.text_of("stdout")) if outcome.status == "ok" and outcome.transcript else None
+        except ValueError:
+            rows = None
+        return outcome if rows is None else variables_table(name, rows)
+
     async def interrupt(self, name: str) -> str:
         return _answered(await self.get(name).ask(Interrupt()))
 
@@ -2870,6 +3193,84 @@ class Sessions:
             for session in self:
                 self.forget(session)
                 nursery.start_soon(session.ask, Shutdown("the server is shutting down"))
+
+
+def written_here(path: Path) -> bool:
+    """Whether a file is a notebook this server wrote (its metadata says so)."""
+    try:
+        return "ipython-mcp" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+# Runs in the kernel in a namespace of its own (exec with fresh globals), so
+# it leaves no trace in the user's, and prints one JSON list. Cheap facts only:
+# a 10 GB frame is described by its shape and memory, never printed.
+VARIABLES_CODE = r'''exec("""
+import json, reprlib, sys, types
+ip = get_ipython()
+skip = set(ip.user_ns_hidden) | {"In", "Out", "exit", "quit", "get_ipython"}
+short = reprlib.Repr()
+short.maxstring, short.maxother, short.maxlist, short.maxdict = 60, 60, 6, 4
+rows = []
+for name, value in list(ip.user_ns.items()):
+    if name.startswith("_") or name in skip or isinstance(value, types.ModuleType):
+        continue
+    if callable(value) and getattr(value, "__module__", "__main__") != "__main__":
+        continue
+    kind = type(value)
+    kind_name = kind.__qualname__ if kind.__module__ == "builtins" else kind.__module__.split(".")[0] + "." + kind.__qualname__
+    row = {"name": name, "type": kind_name, "shape": "", "size": None, "value": ""}
+    shape = getattr(value, "shape", None)
+    try:
+        if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+            row["shape"] = " x ".join(map(str, shape))
+            if hasattr(value, "columns"):
+                columns = list(value.columns)
+                row["value"] = "columns: " + ", ".join(map(str, columns[:8])) + (" ..." if len(columns) > 8 else "")
+            elif hasattr(value, "dtype"):
+                row["value"] = "dtype " + str(value.dtype)
+            nbytes = getattr(value, "nbytes", None)
+            if isinstance(nbytes, int):
+                row["size"] = nbytes
+            elif hasattr(value, "memory_usage"):
+                row["size"] = int(value.memory_usage(index=True, deep=False).sum())
+            elif hasattr(value, "estimated_size"):
+                row["size"] = int(value.estimated_size())
+        else:
+            if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+                row["shape"] = "len " + str(len(value))
+            row["size"] = sys.getsizeof(value)
+            row["value"] = short.repr(value)
+    except Exception as error:
+        row["value"] = "(" + type(error).__name__ + " describing it)"
+    rows.append(row)
+print(json.dumps(rows))
+""", {})'''
+
+
+def variables_table(session: str, rows: list[dict[str, Any]]) -> str:
+    """The variables as a fixed-width table, a row per name."""
+    if not rows:
+        return f"session {session!r} has no variables of its own yet (modules, imported functions and _names are not listed)"
+
+    def size(n: Any) -> str:
+        if not isinstance(n, int):
+            return ""
+        amount = float(n)
+        for unit in ("B", "KiB", "MiB", "GiB"):
+            if amount < 1024 or unit == "GiB":
+                return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+            amount /= 1024
+        return ""
+
+    table = [("name", "type", "shape/len", "size", "value")] + [
+        (r["name"], r["type"], r["shape"], size(r["size"]), " ".join(str(r["value"]).split())[:VARIABLE_VALUE_CHARS]) for r in rows[:VARIABLES_SHOWN]
+    ]
+    widths = [min(max(len(row[i]) for row in table), 40) for i in range(4)]
+    lines = ["  ".join(cell[:40].ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4] for row in table]
+    more = f"\n({len(rows) - VARIABLES_SHOWN} more not shown)" if len(rows) > VARIABLES_SHOWN else ""
+    return f"variables of session {session!r} (modules, imported functions and _names are not listed):\n" + "\n".join(lines).rstrip() + more
 
 
 def _answered(answer: Any) -> str:
@@ -2989,10 +3390,6 @@ class TaskOffer:
 
 
 _TASK_OFFER: contextvars.ContextVar[TaskOffer | None] = contextvars.ContextVar("ipython_mcp_task_offer", default=None)
-
-
-def _iso(wall: float) -> str:
-    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Task:
@@ -3330,6 +3727,33 @@ def build_server(sessions: Sessions) -> MCPServer:
         return _text(await sessions.output(session, cell, grep, offset, limit))
 
     @server.tool(
+        annotations=ToolAnnotations(title="Export a session as a notebook", destructive_hint=False),
+        description=(
+            "Write the session's cells to a Jupyter notebook (.ipynb): code, outputs as the kernel sent them (images, "
+            "HTML, every MIME type), errors, and which cells timed out or died. Default path: <session>.ipynb in the "
+            "session's working directory. A file not written by this server is only replaced with overwrite=true."
+        ),
+    )
+    async def export(
+        session: Session_,
+        path: Annotated[str | None, Field(description="Where to write, ending in .ipynb (default: <session>.ipynb in the session's directory).")] = None,
+        overwrite: Annotated[bool, Field(description="Replace a file this server did not write.")] = False,
+    ) -> CallToolResult:
+        return _text(await sessions.export(session, path, overwrite))
+
+    @server.tool(
+        annotations=ToolAnnotations(title="List a session's variables", read_only_hint=True),
+        description=(
+            "The session's variables as a table (name, type, shape or length, memory size, short value), computed in "
+            "the kernel without printing them: a large frame is described by its shape. Answers 'busy' at once while a "
+            "cell runs."
+        ),
+    )
+    async def variables(session: Session_) -> CallToolResult:
+        answer = await sessions.variables(session)
+        return answer.to_result() if isinstance(answer, Outcome) else _text(answer)
+
+    @server.tool(
         annotations=ToolAnnotations(title="List sessions", read_only_hint=True),
         description=(
             "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s, "
@@ -3611,6 +4035,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000, help="streamable-http: port (default 8000); the endpoint is /mcp")
     parser.add_argument("--timeout", type=float, help="a cell's hard limit in seconds, when execute gives none (default: no limit)")
     parser.add_argument("--reply-after", type=float, help=f"seconds a call waits for its cell before replying 'running' (default {REPLY_AFTER_S:g}, or MCP_TOOL_TIMEOUT - 2 s)")
+    parser.add_argument("--notebook-dir", type=Path, help="keep each session's notebook live in this directory, rewritten after every cell")
     parser.add_argument("--keep-cells", type=int, help=f"cells per session whose output stays on disk for the output tool (default {KEEP_CELLS})")
     parser.add_argument("--max-sessions", type=int, help=f"cap on live sessions (default {MAX_SESSIONS})")
     parser.add_argument("--output-chars", type=int, help=f"text budget per execute reply (default {OUTPUT_CHARS})")
@@ -3804,6 +4229,7 @@ def main(argv: list[str] | None = None) -> None:
         default_timeout_s=args.timeout,
         reply_after_s=args.reply_after,
         keep_cells=args.keep_cells,
+        notebook_dir=args.notebook_dir.expanduser().absolute() if args.notebook_dir else None,
         max_sessions=args.max_sessions,
         output_chars=args.output_chars,
         max_images=args.max_images,
@@ -3815,6 +4241,8 @@ def main(argv: list[str] | None = None) -> None:
         gateway_url=args.gateway_url,
         gateway_token=args.gateway_token,
     )
+    if config.notebook_dir is not None:
+        config.notebook_dir.mkdir(parents=True, exist_ok=True)
     if args.transport == "streamable-http":
         options = HttpOptions(
             # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.

@@ -440,7 +440,7 @@ async def test_only_the_last_cells_keep_their_output(sessions):
         # a cell's output past SPOOL_MEMORY is a file, and goes when its cell is no longer kept
         for i in range(3):
             await run(client, "main", f"for i in range(5000): print('{i}' * 20)", max_output_chars=200)
-        assert sorted(p.name for p in session.dir.iterdir()) == ["cell-5.txt", "cell-6.txt"]
+        assert sorted(p.name for p in session.dir.glob("cell-*")) == ["cell-5.txt", "cell-6.txt"]
         page = text(await client.call_tool("output", {"session": "main", "cell": 5, "offset": -1}))
         assert page.splitlines() == ["cell 5, ok: lines 5000–5000 of 5000", "  5000  " + "1" * 20]
 
@@ -963,7 +963,7 @@ async def test_console_script_serves_a_real_stdio_client():
     params = StdioServerParameters(command=CONSOLE_SCRIPT, args=[])
     async with Client(params) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
-        assert tools == {"execute", "wait", "output", "list_sessions", "reset", "shutdown", "interrupt", "attach"}
+        assert tools == {"execute", "wait", "output", "export", "variables", "list_sessions", "reset", "shutdown", "interrupt", "attach"}
         await run(client, "e2e", "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nv = 6 * 7")
         result = await run(client, "e2e", "v")
         assert text(result) == "42\n" and record(result)["status"] == "ok"
@@ -2403,3 +2403,132 @@ async def test_tasks_over_streamable_http_with_the_routing_headers(tmp_path):
                 while (got := (await post("tasks/get", {"taskId": created["taskId"]}, name=created["taskId"]))["result"])["status"] == "working":
                     await trio.sleep(got["pollIntervalMs"] / 1000)
             assert got["status"] == "completed" and content_text(got["result"]) == "over http\n'end'\n"
+
+
+# ---------------------------------------------------------------------------
+# the notebook as the record: export, live notebooks, displays, variables
+# ---------------------------------------------------------------------------
+
+
+async def test_export_writes_a_valid_notebook_with_every_output(client, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is in the test extra; install it to run this")
+    pytest.importorskip("pandas", reason="pandas is in the test extra; install it to run this")
+    import nbformat
+
+    cells = [
+        "print('hello')",
+        "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()",
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': [3.5, 4.5]})\ndf",
+        "from IPython.display import display\nhandle = display('first state', display_id=True)\nhandle.update('second state')",
+        "handle.update('last state')",
+        "def f():\n    return 1 / 0\nf()",
+    ]
+    replies = [await run(client, "nb", code, cwd=str(tmp_path)) for code in cells]
+    assert text(replies[3]) == "'second state'\n", "an update replaces its display in the reply"
+    assert text(replies[4]) == "'last state'\n"
+    reply = await client.call_tool("export", {"session": "nb"})
+    path = tmp_path / "nb.ipynb"
+    assert not reply.is_error and text(reply).startswith(f"wrote 6 code cells of session 'nb' to {path}")
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.source for cell in code] == cells
+    assert [cell.execution_count for cell in code] == [1, 2, 3, 4, 5, 6]
+    assert code[0].outputs[0].text == "hello\n"
+    assert any("image/png" in output.get("data", {}) for output in code[1].outputs), "the plot's PNG is in the notebook"
+    assert "<table" in code[2].outputs[0].data["text/html"], "the frame's HTML is in the notebook"
+    (display,) = code[3].outputs
+    assert display.data["text/plain"] == "'last state'", "a display updated by a later cell holds its last state"
+    assert code[4].outputs == []
+    (error,) = code[5].outputs
+    assert error.output_type == "error" and error.ename == "ZeroDivisionError"
+    assert "return 1 / 0" in re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback)), "the traceback, as the kernel sent it (colours and all)"
+    assert code[5].metadata["ipython-mcp"]["status"] == "error"
+    await run(client, "nb", "import time\ntime.sleep(30)", timeout_s=1)
+    await client.call_tool("export", {"session": "nb"})
+    marked = nbformat.read(path, as_version=4).cells[-1].metadata["ipython-mcp"]
+    assert marked["status"] == "timeout" and marked["stopped_by"] == "timeout"
+    assert notebook.metadata.language_info.name == "python" and notebook.metadata.kernelspec.name == "python3"
+    # it is ours now: a second export replaces it, a stranger's file is refused
+    assert not (await client.call_tool("export", {"session": "nb"})).is_error
+    foreign = tmp_path / "mine.ipynb"
+    foreign.write_text("{}")
+    refused = await client.call_tool("export", {"session": "nb", "path": str(foreign)})
+    assert refused.is_error and "overwrite=true" in text(refused) and foreign.read_text() == "{}"
+    assert not (await client.call_tool("export", {"session": "nb", "path": str(foreign), "overwrite": True})).is_error
+
+
+async def test_an_exported_notebook_re_runs_to_the_same_text(client, tmp_path):
+    nbclient = pytest.importorskip("nbclient", reason="nbclient is in the test extra; install it to run this")
+    import nbformat
+
+    for code in ("x = sum(range(10))\nprint('sum', x)", "import math\nmath.sqrt(x + 36)", "print([x * i for i in range(3)])"):
+        assert not (await run(client, "det", code, cwd=str(tmp_path))).is_error
+    await client.call_tool("export", {"session": "det"})
+    exported = nbformat.read(tmp_path / "det.ipynb", as_version=4)
+    rerun = nbformat.read(tmp_path / "det.ipynb", as_version=4)
+    await trio.to_thread.run_sync(lambda: nbclient.NotebookClient(rerun, kernel_name="python3", timeout=60).execute())
+
+    def texts(notebook):
+        return [[output.get("text") or output.get("data", {}).get("text/plain") for output in cell.outputs] for cell in notebook.cells]
+
+    assert texts(rerun) == texts(exported) == [["sum 45\n"], ["9.0"], ["[0, 45, 90]\n"]]
+
+
+async def test_notebook_dir_keeps_a_live_notebook_no_reader_sees_half_written(config, tmp_path):
+    import nbformat
+
+    live_dir = tmp_path / "live"
+    live_dir.mkdir()
+    async with open_sessions(Config(spares=0, notebook_dir=live_dir, interrupt_grace_s=2.0)) as sessions:
+        async with Client(build_server(sessions)) as client:
+            path = live_dir / "work.ipynb"
+            reads = []
+
+            async def reader(stop: trio.Event) -> None:
+                while not stop.is_set():
+                    if path.exists():
+                        reads.append(len(nbformat.reads(path.read_text(), as_version=4).cells))  # a torn file would not parse
+                    await trio.sleep(0.002)
+
+            stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(reader, stop)
+                for i in range(6):
+                    await run(client, "work", f"print('cell {i}')\nbig = 'x' * 200_000")
+                    with trio.fail_after(10):  # the file catches up with each cell
+                        while not path.exists() or len(nbformat.read(path, as_version=4).cells) < i + 1:
+                            await trio.sleep(0.01)
+                stop.set()
+            assert len(reads) > 10 and reads == sorted(reads), "read while it was rewritten: always whole, never going back"
+            assert len(nbformat.read(path, as_version=4).cells) == 6
+            await client.call_tool("shutdown", {"session": "work"})
+    assert path.exists(), "the live notebook is the user's: it stays after the session"
+
+
+async def test_clear_output_in_a_loop_leaves_only_the_last_output(client):
+    code = (
+        "from IPython.display import clear_output\n"
+        "for i in range(50):\n"
+        "    clear_output(wait=True)\n"
+        "    print(f'progress {i}/49')"
+    )
+    assert text(await run(client, "main", code)) == "progress 49/49\n"
+
+
+async def test_variables_describes_a_frame_without_printing_it_and_is_busy_at_once(client):
+    pytest.importorskip("pandas", reason="pandas is in the test extra; install it to run this")
+    await run(client, "main", "import pandas as pd, time\nframe = pd.DataFrame({'a': range(100_000), 'b': 0.5})\nnumbers = [1, 2, 3]\n_private = 1")
+    table = text(await client.call_tool("variables", {"session": "main"}))
+    rows = {line.split()[0]: line for line in table.splitlines()[2:]}
+    assert set(rows) == {"frame", "numbers"}, table
+    assert "pandas.DataFrame" in rows["frame"] and "100000 x 2" in rows["frame"] and "columns: a, b" in rows["frame"]
+    assert "99999" not in table, "the frame is described, not printed"
+    assert "len 3" in rows["numbers"] and "[1, 2, 3]" in rows["numbers"]
+    assert text(await run(client, "main", "sorted(k for k in dir() if 'variables' in k or k == 'rows')")) == "[]\n", "it leaves nothing in the namespace"
+    await run(client, "main", "time.sleep(30)", wait_s=0)
+    started = time.monotonic()
+    busy = await client.call_tool("variables", {"session": "main"})
+    assert time.monotonic() - started < 2
+    assert busy.is_error and record(busy)["status"] == "busy"
+    await client.call_tool("interrupt", {"session": "main"})
