@@ -55,6 +55,34 @@ websocket. Local kernels talk over the IPC transport: sockets and connection
 files live in a private 0700 runtime directory that is removed at exit,
 messages are signed with HMAC-SHA256 and a fresh key per kernel, and no TCP
 port is opened.
+
+Beside the replies, every cell is recorded as a notebook cell (export,
+--notebook-dir); a client that speaks the MCP tasks extension may follow a
+long cell as a task; a cell's input() is put to the user by elicitation.
+
+Where each decision is made
+---------------------------
+The sections below come in this order; each decision has one home.
+
+- Constants, and Config: every setting once (its flag, variable and help).
+- State and TRANSITIONS: the moves a session can make; Session._move makes them.
+- Env / Kernelspec / Joined: what kernel a session gets and whether the server
+  owns it (``Source.owned``); resolve_env maps an env argument to a Python.
+- Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
+  kinds), attach, the gateway, warm spares: each in a section of its own.
+- Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
+- The notebook: CellRecord and Notebook.
+- Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
+  (a reply's text and record: Outcome.to_result), _start_failure (a kernel
+  that would not start, as a reply).
+- The session: Session.run is the owner; _advance decides what runs next,
+  _stop_cell/_signal/_give_up are the interrupt ladder, _start_failed cleans
+  up a failed start, _drop_kernel lets a kernel go.
+- The registry (Sessions): the policy a tool call needs (which env, which
+  warning, whether to install ipykernel and try again).
+- The tasks extension; the SDK internals this module leans on; the MCP tools
+  (they check arguments and make one call on the registry); streamable HTTP
+  (the token); main().
 """
 
 __version__ = "0.1.0"
@@ -83,6 +111,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
+import typing
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
@@ -100,6 +130,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
+
 log = logging.getLogger("ipython_mcp")
 
 
@@ -107,51 +138,187 @@ log = logging.getLogger("ipython_mcp")
 # Constants
 # ============================================================================
 
-REPLY_AFTER_S = 50.0  # a call replies "running" after this long: before the TypeScript SDK's 60 s request timeout
+# time
 CLIENT_TIMEOUT_MARGIN_S = 2.0  # reply this long before the client's own MCP_TOOL_TIMEOUT gives up
 MAX_TIMEOUT_S = 24 * 3600.0  # longer durations are clamped: a day is beyond any client's patience
 NUMBER_WAIT_S = 1.0  # a reply waits this long at most for the kernel to number its cell (it takes milliseconds)
 INPUT_WAIT_S = 300.0  # a cell's input() waits this long for the user's answer, then raises EOFError
-INPUT_EOF = "\x04"  # the input_reply value that makes ipykernel's input() raise EOFError, as Ctrl-D would
+TERMINATE_GRACE_S = 1.0  # between SIGTERM and SIGKILL when a kernel is shut down
+IOPUB_CHECK_S = 0.25  # how long to wait for iopub to echo a kernel_info before asking again
+INSTALL_TIMEOUT_S = 600.0  # an ipykernel install on a slow link; longer means something is wrong
+PROGRESS_INTERVAL_S = 1.0  # progress notifications at most this often
+VARIABLES_TIMEOUT_S = 10.0  # describing the namespace must not hold a session: past this it is interrupted
+
+# sizes and bounds
+MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader waits
+INBOX_SIZE = 256  # requests and events queued for a session's owner before their senders wait (flow control)
+MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
+MAX_OUTPUT_CHARS = 40_000  # ceiling for max_output_chars: Claude Code replaces a result over ~45,000 characters with a preview
+OUTPUT_LINE_CHARS = 2_000  # a longer line in an output reply is cut, saying how much
+RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
+LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
+REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
+SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
+SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
+SPOOL_READ_CHUNK = 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
+NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
+NOTEBOOK_DISPLAYS = 1000  # displays a later cell may still update in an earlier cell's record
+VARIABLES_SHOWN = 200  # rows in a variables reply
+VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
+STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
+
+# tasks (the MCP tasks extension)
 TASK_FIRST_WAIT_S = 1.0  # an execute offered as a task answers plainly if its cell ends within this
 TASK_TTL_S = 3600.0  # a finished task is kept at least this long after it finished...
 TASKS_KEPT = 256  # ...and at most this many finished tasks (each holds its result: up to the reply's caps)
 TASK_POLL_MS = 1000  # the poll interval a task suggests: a person is watching, not a loop
-INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell has to stop before its kernel is killed
-START_TIMEOUT_S = 60.0  # a cold interpreter importing ipykernel can take many seconds
-TERMINATE_GRACE_S = 1.0  # between SIGTERM and SIGKILL when a kernel is shut down
-IOPUB_CHECK_S = 0.25  # how long to wait for iopub to echo a kernel_info before asking again
-MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader waits
-INBOX_SIZE = 256  # requests and events queued for a session's owner before their senders wait (flow control)
-MAX_SESSIONS = 32  # each kernel costs ~60-100 MB; 32 fits a 24 GiB, 2-core machine with room to spare
-SPARE_KERNELS = 1  # default-env kernels kept started, so a new session's first cell answers at once
-MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
-OUTPUT_CHARS = 20_000  # per-call text budget: well under the ~25k-token cap of common clients
-MAX_OUTPUT_CHARS = 40_000  # ceiling for max_output_chars: Claude Code replaces a result over ~45,000 characters with a preview
-KEEP_CELLS = 20  # cells per session whose output stays on disk for the output tool
-NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
-NOTEBOOK_DISPLAYS = 1000  # displays a later cell may still update in an earlier cell's record
-VARIABLES_TIMEOUT_S = 10.0  # describing the namespace must not hold a session: past this it is interrupted
-VARIABLES_SHOWN = 200  # rows in a variables reply
-VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
-SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
-SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
-SPOOL_READ_CHUNK = 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
-OUTPUT_LINE_CHARS = 2_000  # a longer line in an output reply is cut, saying how much
-MAX_IMAGES = 8  # images per reply before the rest are summarised in one line
-MAX_IMAGE_BYTES = 4 * 1024 * 1024  # total decoded image bytes per reply
-RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
-LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
-REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
-INSTALL_TIMEOUT_S = 600.0  # an ipykernel install on a slow link; longer means something is wrong
-PROGRESS_INTERVAL_S = 1.0  # progress notifications at most this often
+
+# kernels on a Jupyter server
 GATEWAY_TIMEOUT_S = 30.0  # one REST call to a Jupyter server; creating a kernel can take this long on a busy cluster
 RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # backoff between websocket reconnects, about 8 s in all
 WS_MAX_MESSAGE = 64 * 1024 * 1024  # a kernel message with images can be large; the library's default is 1 MiB
-STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
+
+# names on the wire
 META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the record
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # the MCP tasks extension's identifier
 DELIM = b"<IDS|MSG>"  # the Jupyter wire protocol's separator between routing ids and the message
+INPUT_EOF = "\x04"  # the input_reply value that makes ipykernel's input() raise EOFError, as Ctrl-D would
+
+
+# ============================================================================
+# Settings: one table
+# ============================================================================
+
+
+def setting(default: Any, help: str, *, flag: str, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
+    """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name)."""
+    return field(default=default, metadata={"flag": flag, "help": help, "choices": choices, "metavar": metavar})
+
+
+def _comma_separated(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, declared once: its field and default here give the flag, the variable and the help text.
+
+    Precedence: the default, then the environment variable, then the flag.
+    """
+
+    transport: str = setting("stdio", "stdio, or streamable-http for clients that cannot start processes (needs hypercorn)", flag="--transport", choices=("stdio", "streamable-http"))
+    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT - 2 s): under the 60 s after which many clients give up", flag="--reply-after")
+    default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout")
+    interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace")
+    start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout")
+    max_sessions: int = setting(32, "live sessions at once: each kernel costs 60-100 MB", flag="--max-sessions")
+    output_chars: int = setting(20_000, "text budget per reply: well under the ~25k-token cap of common clients", flag="--output-chars")
+    max_images: int = setting(8, "images per reply; the rest are named by their files", flag="--max-images")
+    max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes")
+    keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells")
+    spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares")
+    notebook_dir: Path | None = setting(None, "keep each session's notebook live in this directory, rewritten after every cell", flag="--notebook-dir", metavar="DIR")
+    envs_dir: Path = setting(Path("~/envs").expanduser(), "where bare env names are looked up (then the active conda's envs/)", flag="--envs-dir", metavar="DIR")
+    auto_install_ipykernel: bool = setting(False, "install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)", flag="--auto-install-ipykernel")
+    gateway_url: str | None = setting(None, "create every kernel on this Jupyter Server or Enterprise Gateway (http[s]://host:port); env then names a kernelspec", flag="--gateway-url", metavar="URL")
+    gateway_token: str | None = setting(None, "its token (better set as the variable: flags show in process listings)", flag="--gateway-token", metavar="TOKEN")
+    host: str = setting("127.0.0.1", "streamable-http: the address to bind", flag="--host")
+    port: int = setting(8000, "streamable-http: the port; the endpoint is /mcp", flag="--port")
+    token_file: Path | None = setting(None, "streamable-http: the token is this file's first line, unless IPYTHON_MCP_TOKEN is set (with neither: a fresh random token)", flag="--token-file", metavar="PATH")
+    no_auth: bool = setting(False, "streamable-http: accept requests without the token; refused unless --host is a loopback address", flag="--no-auth")
+    allowed_hosts: tuple[str, ...] = setting((), "streamable-http: also accept this name in the Host and Origin headers (repeatable; the variable takes a comma-separated list)", flag="--allowed-host", metavar="NAME")
+    certfile: Path | None = setting(None, "streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)", flag="--certfile", metavar="PATH")
+    keyfile: Path | None = setting(None, "streamable-http: the certificate's private key (PEM)", flag="--keyfile", metavar="PATH")
+    max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes")
+    log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    @staticmethod
+    def variable(flag: str) -> str:
+        return "IPYTHON_MCP_" + flag.removeprefix("--").upper().replace("-", "_")
+
+    @classmethod
+    def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], Any]]]:
+        """Each setting's field and the function that reads its value from text."""
+        hints = typing.get_type_hints(cls)
+        for item in dataclasses.fields(cls):
+            hint = hints[item.name]
+            if isinstance(hint, types.UnionType):  # X | None
+                hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+            kind = typing.get_origin(hint) or hint
+            if kind is tuple:
+                yield item, _comma_separated
+            elif kind is Path:
+                yield item, _path
+            else:
+                yield item, kind
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
+        """Defaults, then environment variables, then explicit overrides (the CLI's flags)."""
+        values: dict[str, Any] = {}
+        if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
+            # The client's own limit in milliseconds, as MCP clients read it: reply before it gives up.
+            values["reply_after_s"] = max(0.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
+        for item, read in cls.settings():
+            text = environ.get(cls.variable(item.metadata["flag"]))
+            if text is None or text == "":
+                continue
+            if read is bool:
+                values[item.name] = text.lower() in ("1", "true", "yes", "on")
+                continue
+            try:
+                values[item.name] = read(text)
+            except ValueError:
+                raise SystemExit(f"ipython-mcp: {cls.variable(item.metadata['flag'])}={text!r} is not a valid {read.__name__}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        for item, read in cls.settings():
+            meta = item.metadata
+            default = f" (default {item.default})" if item.default not in (None, False, ()) else ""
+            help_text = f"{meta['help']}{default}; variable {cls.variable(meta['flag'])}"
+            if read is bool:
+                parser.add_argument(meta["flag"], dest=item.name, action="store_true", default=None, help=help_text)
+            elif read is _comma_separated:  # repeatable on the command line
+                parser.add_argument(meta["flag"], dest=item.name, action="append", metavar=meta["metavar"], help=help_text)
+            else:
+                metavar = meta["metavar"] or {float: "S", int: "N"}.get(read)  # type: ignore[call-overload]
+                parser.add_argument(meta["flag"], dest=item.name, type=read, choices=meta["choices"] or None, metavar=metavar, help=help_text)
+
+    def check(self) -> None:
+        """Refuse settings that cannot work together, with the reason (ValueError)."""
+        for name in ("max_sessions", "output_chars", "max_images", "max_image_bytes", "keep_cells", "max_body_bytes", "port"):
+            if getattr(self, name) < (0 if name == "port" else 1):
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(self, name)}")
+        if self.spares < 0:
+            raise ValueError(f"--spares must be 0 or more, got {self.spares}")
+        if self.output_chars < 200:
+            raise ValueError(f"--output-chars must be at least 200, got {self.output_chars}")
+        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name != "reply_after_s")):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        if self.no_auth and self.token_file:
+            raise ValueError("--no-auth and --token-file contradict each other: choose one")
+        if self.no_auth and not is_loopback(self.host):
+            raise ValueError(
+                f"--no-auth is refused with --host {self.host}: without the token anyone who can reach that address "
+                "runs code as you; bind a loopback address (127.0.0.1) or keep the token"
+            )
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("--certfile and --keyfile go together")
+
+
+# ============================================================================
+# A session's lifecycle, and what a reply can say
+# ============================================================================
+
 
 # A session's lifecycle. Only its owner task moves it, and every move goes
 # through Session._move, which checks this table, so an impossible move fails
@@ -172,6 +339,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CLOSED: frozenset(),
 }
 
+
 # What a reply says of its cell. running, busy and idle are answers about a
 # session whose cell outlives the call; the others say how a cell ended.
 Status = Literal["ok", "error", "timeout", "cancelled", "died", "env_error", "running", "busy", "idle"]
@@ -190,81 +358,71 @@ class KernelStartError(Exception):
     """The kernel process did not come up; the message quotes its log."""
 
 
-# ============================================================================
-# Configuration
-# ============================================================================
-
-
-@dataclass(frozen=True)
-class Config:
-    default_timeout_s: float | None = None  # a cell's hard limit; none unless the server sets one
-    reply_after_s: float = REPLY_AFTER_S  # how long a call waits for its cell before replying "running"
-    keep_cells: int = KEEP_CELLS
-    spool_chars: int = SPOOL_CHARS
-    notebook_chars: int = NOTEBOOK_CHARS
-    notebook_dir: Path | None = None  # --notebook-dir: each session's notebook kept live there
-    interrupt_grace_s: float = INTERRUPT_GRACE_S
-    start_timeout_s: float = START_TIMEOUT_S
-    max_sessions: int = MAX_SESSIONS
-    output_chars: int = OUTPUT_CHARS
-    max_images: int = MAX_IMAGES
-    max_image_bytes: int = MAX_IMAGE_BYTES
-    spares: int = SPARE_KERNELS
-    auto_install_ipykernel: bool = False
-    gateway_url: str | None = None
-    gateway_token: str | None = None
-    envs_dir: Path = field(default_factory=lambda: Path("~/envs").expanduser())
-
-    @classmethod
-    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
-        """Defaults, then environment variables, then explicit overrides (the CLI's flags)."""
-        values: dict[str, Any] = {}
-        if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
-            # Milliseconds, as MCP clients read it; reply before the client gives up.
-            values["reply_after_s"] = max(0.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
-        if timeout := environ.get("IPYTHON_MCP_TIMEOUT"):
-            values["default_timeout_s"] = float(timeout)
-        if gateway := environ.get("IPYTHON_MCP_GATEWAY_URL"):
-            values["gateway_url"] = gateway
-        if token := environ.get("IPYTHON_MCP_GATEWAY_TOKEN"):
-            values["gateway_token"] = token
-        if environ.get("IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL", "").lower() in ("1", "true", "yes", "on"):
-            values["auto_install_ipykernel"] = True
-        if envs_dir := environ.get("IPYTHON_MCP_ENVS_DIR"):
-            values["envs_dir"] = Path(envs_dir).expanduser()
-        if notebook_dir := environ.get("IPYTHON_MCP_NOTEBOOK_DIR"):
-            values["notebook_dir"] = Path(notebook_dir).expanduser()
-        for name, var in (
-            ("output_chars", "IPYTHON_MCP_OUTPUT_CHARS"),
-            ("max_sessions", "IPYTHON_MCP_MAX_SESSIONS"),
-            ("spares", "IPYTHON_MCP_SPARES"),
-            ("keep_cells", "IPYTHON_MCP_KEEP_CELLS"),
-        ):
-            if var in environ:
-                values[name] = int(environ[var])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+class GatewayError(KernelStartError):
+    """The Jupyter server could not be reached, refused us, or failed a request."""
 
 
 # ============================================================================
-# Env resolution
+# Where a session's kernel comes from: an env, a kernelspec, or a running kernel
 # ============================================================================
+#
+# A session's source says what kernel it gets, and whether that kernel is the
+# server's own: a local env's and a gateway kernelspec's kernels are started
+# (and so may be killed) here; a joined kernel someone else started is only
+# ever let go of. That is the one notion of who owns a kernel.
 
 
 @dataclass(frozen=True)
 class Env:
+    """A local Python environment; its interpreter runs ipykernel."""
+
     spec: str  # as the caller wrote it; "" for the server's own interpreter
     python: str  # the interpreter that runs the kernel, symlinks left as they are
     prefix: str  # the environment's root, for hints and VIRTUAL_ENV
+    owned = True
 
     @property
     def label(self) -> str:
         return self.spec or "(server default)"
 
     @property
+    def identity(self) -> str:  # what makes two envs the same
+        return self.python
+
+
+@dataclass(frozen=True)
+class Kernelspec:
+    """A kernelspec on the Jupyter server of --gateway-url."""
+
+    spec: str  # "" for the server's default kernelspec
+    owned = True
+
+    @property
+    def label(self) -> str:
+        return self.spec or "(the Jupyter server's default)"
+
+    @property
     def identity(self) -> str:
-        """What makes two envs the same: the interpreter, or for a remote kernel the kernelspec."""
-        return self.python or f"kernelspec:{self.spec}"
+        return f"kernelspec:{self.spec}"
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A running kernel someone else started, joined by its connection file (attach)."""
+
+    path: Path
+    owned = False  # never killed from here, only let go of
+
+    @property
+    def label(self) -> str:
+        return f"attached:{self.path}"
+
+    @property
+    def identity(self) -> str:
+        return str(self.path)
+
+
+Source = Env | Kernelspec | Joined
 
 
 def _venv_python(root: Path) -> Path:
@@ -334,6 +492,32 @@ def install_hint(env: Env) -> str:
 
 
 # ============================================================================
+# Auto-install: ipykernel into an env that lacks it
+# ============================================================================
+
+
+def lacks_ipykernel(exc: Exception) -> bool:
+    return "No module named ipykernel" in str(exc) or "No module named 'ipykernel" in str(exc)
+
+
+async def install_ipykernel(env: Env, session: "Session") -> str:
+    """Install ipykernel into env with uv when it is on PATH, else the env's pip; the session's activity says so meanwhile."""
+    uv = shutil.which("uv")
+    command = [uv, "pip", "install", "--python", env.python, "ipykernel"] if uv else [env.python, "-m", "pip", "install", "ipykernel"]
+    shown = " ".join(command)
+    log.info("installing ipykernel: %s", shown)
+    session.activity = f"installing ipykernel into env {env.label}: {shown}"
+    with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
+        done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
+    if deadline.cancelled_caught:
+        raise EnvError(f"installing ipykernel into env {env.label} took over {INSTALL_TIMEOUT_S:g} s: `{shown}` was stopped")
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:])
+        raise EnvError(f"ipykernel is not installed in env {env.label} and `{shown}` failed (exit {done.returncode}):\n{tail}")
+    return f"installed ipykernel into env {env.label} (python: {env.python}) with `{shown}`"
+
+
+# ============================================================================
 # The kernel: one ipykernel process and its ZeroMQ sockets
 # ============================================================================
 
@@ -349,8 +533,11 @@ def _jupyter_session_class() -> type:
 # Starts ipykernel as ``python -m ipykernel_launcher`` would, except for one
 # thing: ipykernel binds a loopback TCP socket to collect output from forked
 # children (multiprocessing with fork). Rebind that pipe to an IPC socket in
-# the kernel's private directory so no kernel opens a TCP port. If this
-# ipykernel's internals differ, the stock behaviour is kept.
+# the kernel's private directory so no kernel opens a TCP port. This leans on
+# ipykernel's private IOPubThread methods (written against ipykernel 6.29 to
+# 7.4; test_the_internals_we_lean_on_are_still_there checks the server's own);
+# an env whose ipykernel lacks them keeps the stock behaviour, and its
+# kernel's log says so.
 #
 # It also holds the read end of the server's lifeline pipe: the server never
 # writes to it, so a read returns only when the server is gone, however it
@@ -367,35 +554,39 @@ def _lifeline(fd=int(os.environ.pop("IPYTHON_MCP_LIFELINE"))):
     os.killpg(0, signal.SIGKILL)
 
 threading.Thread(target=_lifeline, name="ipython-mcp-lifeline", daemon=True).start()
-try:
-    import zmq
-    from ipykernel import iostream
-    address = os.environ.pop("IPYTHON_MCP_FORK_PIPE")
-    stock = iostream.IOPubThread
 
-    def _setup_pipe_in(self):
-        self._pipe_uuid = os.urandom(16)
-        pipe_in = self.socket.context.socket(zmq.PULL)
-        pipe_in.linger = 0
-        pipe_in.bind(address)
-        self._pipe_in = iostream.ZMQStream(pipe_in, self.io_loop)
-        self._pipe_in.on_recv(self._handle_pipe_msg)
+import ipykernel  # first: an env without it fails here, saying so ("No module named 'ipykernel'")
+import zmq
+from ipykernel import iostream
 
-    def _setup_pipe_out(self):
-        ctx = zmq.Context()
-        pipe_out = ctx.socket(zmq.PUSH)
-        pipe_out.linger = 3000
-        pipe_out.connect(address)
-        return ctx, pipe_out
+address = os.environ.pop("IPYTHON_MCP_FORK_PIPE")
+stock = iostream.IOPubThread
 
-    if all(hasattr(stock, name) for name in ("_setup_pipe_in", "_setup_pipe_out", "_handle_pipe_msg")):
-        stock._setup_pipe_in, stock._setup_pipe_out = _setup_pipe_in, _setup_pipe_out
-except Exception:
-    pass
+def _setup_pipe_in(self):
+    self._pipe_uuid = os.urandom(16)
+    pipe_in = self.socket.context.socket(zmq.PULL)
+    pipe_in.linger = 0
+    pipe_in.bind(address)
+    self._pipe_in = iostream.ZMQStream(pipe_in, self.io_loop)
+    self._pipe_in.on_recv(self._handle_pipe_msg)
+
+def _setup_pipe_out(self):
+    ctx = zmq.Context()
+    pipe_out = ctx.socket(zmq.PUSH)
+    pipe_out.linger = 3000
+    pipe_out.connect(address)
+    return ctx, pipe_out
+
+missing = [name for name in IPYKERNEL_PIPE_INTERNALS if not hasattr(stock, name)]
+if missing:
+    print(f"ipython-mcp: ipykernel {ipykernel.__version__} has no IOPubThread.{', '.join(missing)}: output from forked"
+          " children goes through its stock loopback TCP socket", file=sys.stderr)
+else:
+    stock._setup_pipe_in, stock._setup_pipe_out = _setup_pipe_in, _setup_pipe_out
 sys.argv[0] = "ipykernel_launcher"
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
-"""
+""".replace("IPYKERNEL_PIPE_INTERNALS", repr(("_setup_pipe_in", "_setup_pipe_out", "_handle_pipe_msg")))
 
 
 class TrioSocket:
@@ -460,7 +651,6 @@ class Kernel:
     Server and is driven over its websocket.
     """
 
-    owned = True  # whether this server may kill the kernel
     location = "local"  # where the kernel runs, for list_sessions
     restarts_in_place = False  # reset restarts this kernel rather than replacing it
     interrupt_kind = "the interrupt request"  # what interrupt() sends, for messages
@@ -826,14 +1016,25 @@ class LocalKernel(ZmqKernel):
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
 
 
+async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run a kernel for its whole life, then tell its owner it ended."""
+    await kernel.serve(start_timeout, task_status=task_status)
+    if kernel.owner is not None:
+        with trio.CancelScope(shield=True):
+            await kernel.owner.kernel_gone(kernel)
+
+
+# ============================================================================
+# Attach: a running kernel someone else started
+# ============================================================================
+
+
 class AttachedKernel(ZmqKernel):
     """A kernel someone else started (a notebook's, say), joined through its connection file.
 
     It is never killed: interrupts go as interrupt_request on the control
     channel, and the end of the session only disconnects.
     """
-
-    owned = False
 
     def __init__(self, connection_file: Path, zmq_context: zmq.Context) -> None:
         super().__init__(zmq_context)
@@ -854,8 +1055,28 @@ class AttachedKernel(ZmqKernel):
         return info
 
 
-class GatewayError(KernelStartError):
-    """The Jupyter server could not be reached, refused us, or failed a request."""
+def find_connection_file(spec: str) -> Path:
+    """A connection file by path, or by name (or glob) in Jupyter's runtime directory."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path.absolute()
+    from jupyter_client.connect import find_connection_file as jupyter_find
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    try:
+        return Path(jupyter_find(spec))
+    except OSError:
+        runtime = jupyter_runtime_dir()
+        known = sorted(p.name for p in Path(runtime).glob("kernel-*.json"))[:10]
+        raise ToolError(
+            f"no connection file {spec!r} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
+            " In a notebook, %connect_info names the file."
+        ) from None
+
+
+# ============================================================================
+# Kernels on a Jupyter Server or Enterprise Gateway
+# ============================================================================
 
 
 def _reason(response: Any) -> str:
@@ -1017,11 +1238,11 @@ class RemoteKernel(Kernel):
             except ConnectionClosed:
                 if await self._reconnect():
                     continue
-                self._end(f"the kernel on {self.gateway.url} is gone (its websocket closed and the kernel no longer exists)")
+                self.stop(f"the kernel on {self.gateway.url} is gone (its websocket closed and the kernel no longer exists)")
                 return
             state = msg.get("content", {}).get("execution_state") if msg.get("msg_type") == "status" else None
             if state in ("restarting", "autorestarting", "dead"):
-                self._end(f"the kernel died on {self.gateway.url} (the server reported '{state}')")
+                self.stop(f"the kernel died on {self.gateway.url} (the server reported '{state}')")
                 return
             await self._deliver(msg)
 
@@ -1045,13 +1266,6 @@ class RemoteKernel(Kernel):
     def _close(self) -> None:
         self._reconnected.set()  # no sender waits for a socket that will not come
 
-    def _end(self, reason: str) -> None:
-        if self.stopped_because is None:
-            self.stopped_because = reason
-        self._close_listeners()
-        self._reconnected.set()
-        self._scope.cancel()
-
     async def _release(self) -> None:
         """Delete the kernel on the server: this server created it, so it cleans it up."""
         if self._ws is not None:
@@ -1062,28 +1276,84 @@ class RemoteKernel(Kernel):
                 await self.gateway.delete(self.kernel_id)
 
 
-def find_connection_file(spec: str) -> Path:
-    """A connection file by path, or by name (or glob) in Jupyter's runtime directory."""
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return path.absolute()
-    from jupyter_client.connect import find_connection_file as jupyter_find
-    from jupyter_core.paths import jupyter_runtime_dir
+# ============================================================================
+# Warm spares: a default-env kernel started before anyone asks
+# ============================================================================
 
-    try:
-        return Path(jupyter_find(spec))
-    except OSError:
-        runtime = jupyter_runtime_dir()
-        known = sorted(p.name for p in Path(runtime).glob("kernel-*.json"))[:10]
-        raise ToolError(
-            f"no connection file {spec!r} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
-            " In a notebook, %connect_info names the file."
-        ) from None
+
+class Spares:
+    """Default-env kernels kept started and waiting, so a new session's first cell needs no start-up.
+
+    A spare lives in the server's nursery until a session in the default env
+    and the server's directory adopts it (a new session, or a reset); then
+    another is started behind it. Spares are not sessions: not listed, not
+    counted against the cap, shut down with the server.
+    """
+
+    def __init__(self, registry: "Sessions") -> None:
+        self._registry = registry
+        self._kernels: list[Kernel] = []
+        self._wanted = trio.Event()
+        self._failures = 0
+        self.changed = trio.Event()  # set and replaced whenever a spare is added or taken
+
+    def take(self, source: Source, cwd: str) -> Kernel | None:
+        """A warm kernel for a default-env session in the server's directory, if one is ready."""
+        if not isinstance(source, Env) or source.spec:
+            return None
+        for kernel in self._kernels:
+            if kernel.alive and kernel.cwd == cwd:
+                self._kernels.remove(kernel)
+                self._wanted.set()
+                self._moved()
+                return kernel
+        return None
+
+    async def keep(self, count: int) -> None:
+        """Keep ``count`` spares started; give up (with a warning) when one fails to start."""
+        registry = self._registry
+        env, cwd = resolve_env(None, registry.config.envs_dir), os.getcwd()
+        while True:
+            while len(self._kernels) < count:
+                try:
+                    kernel = await registry.start_kernel(env, cwd, registry.nursery)
+                except KernelStartError as exc:
+                    log.warning("spare kernel failed to start; running without spares: %s", exc)
+                    return
+                kernel.owner = self
+                self._kernels.append(kernel)
+                self._moved()
+            self._wanted = trio.Event()
+            await self._wanted.wait()
+
+    def pids(self) -> list[int]:
+        return [k.pid for k in self._kernels if k.pid is not None]
+
+    async def kernel_gone(self, kernel: Kernel) -> None:
+        """A spare ended before any session took it."""
+        if kernel in self._kernels:
+            self._kernels.remove(kernel)
+            self._moved()
+            self._failures += 1
+            if self._failures <= 3:  # a spare that keeps dying is not worth restarting forever
+                self._wanted.set()
+
+    async def stop_all(self) -> None:
+        kernels, self._kernels = self._kernels, []
+        for kernel in kernels:
+            kernel.stop("the server is shutting down")
+        for kernel in kernels:
+            await kernel.gone.wait()
+
+    def _moved(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
 
 
 # ============================================================================
 # Output shaping: what the model reads
 # ============================================================================
+
 
 # Terminal control sequences: CSI (colours, cursor moves), OSC (titles,
 # hyperlinks), DCS/SOS/PM/APC strings, and the two-byte escapes.
@@ -1094,6 +1364,8 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]"
     r"|\x9b[0-?]*[ -/]*[@-~]"
 )
+
+
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # after \r and \b are applied; keeps \t and \n
 
 
@@ -1457,6 +1729,7 @@ def _rich_text(data: dict[str, Any]) -> str:
 # session does not grow the server; export builds and validates a notebook
 # from them with nbformat, and --notebook-dir keeps one live.
 
+
 OUTPUT_MESSAGES = frozenset({"stream", "execute_result", "display_data", "update_display_data", "error", "clear_output"})
 
 
@@ -1724,19 +1997,19 @@ def env_error(message: str, ename: str = "EnvError") -> Outcome:
     return Outcome("env_error", headline=f"env_error: {message}", error={"ename": ename, "evalue": message})
 
 
-def _start_failure(env: Env, exc: Exception, auto_install: bool) -> Outcome:
+def _start_failure(source: Source, exc: Exception, auto_install: bool) -> Outcome:
     """The one place a kernel that would not start becomes a reply."""
     text = str(exc)
     if isinstance(exc, EnvError):
         return env_error(text)
+    if not isinstance(source, Env):
+        return env_error(text, "GatewayError" if isinstance(exc, GatewayError) else "KernelStartError")
     if lacks_ipykernel(exc):
-        message = f"ipykernel is not installed in env {env.label} (python: {env.python}). Install it with: {install_hint(env)}"
+        message = f"ipykernel is not installed in env {source.label} (python: {source.python}). Install it with: {install_hint(source)}"
         if not auto_install:
             message += " (or start the server with --auto-install-ipykernel to have it installed on first use)"
         return env_error(message)
-    if isinstance(exc, GatewayError) or not env.python:
-        return env_error(text, "GatewayError")
-    return env_error(f"the kernel for env {env.label} (python: {env.python}) failed to start: {text}", "KernelStartError")
+    return env_error(f"the kernel for env {source.label} (python: {source.python}) failed to start: {text}", "KernelStartError")
 
 
 @dataclass
@@ -1808,7 +2081,7 @@ class Cell:
         self.done = trio.Event()
         self.scope = trio.CancelScope()  # the task carrying its messages
         self.lines = Lines()
-        self.spool = Spool(self.directory / f"cell-x{self.serial}.txt", config.spool_chars)
+        self.spool = Spool(self.directory / f"cell-x{self.serial}.txt", SPOOL_CHARS)
         self.view = self._new_view()
         self.files: list[Path] = []  # images saved for this cell
         self.outcome: Outcome | None = None  # how it ended, once it has
@@ -1820,7 +2093,7 @@ class Cell:
         self.attention = trio.Event()  # set when the cell ends or asks for input
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
-        self.record = CellRecord(self.code, config.notebook_chars)
+        self.record = CellRecord(self.code, NOTEBOOK_CHARS)
         self._clear_waiting = False
         # What the kernel said
         self.reply: dict[str, Any] | None = None
@@ -2063,6 +2336,7 @@ class Run:  # execute: run this code when its turn comes; answered with the Cell
     task_bound: bool = False  # the call may become a task, which then owns the cell's output
     silent: bool = False  # the server's own look at the kernel (variables): no history, no record, now or never
     reply: Reply = field(default_factory=Reply)
+    seen: trio.Event = field(default_factory=trio.Event)  # the owner has taken it in: it runs, or waits its turn
 
 
 @dataclass
@@ -2172,12 +2446,11 @@ class Session:
     replies, cells' events, or both.
     """
 
-    def __init__(self, name: str, env: Env, cwd: str, registry: "Sessions", directory: Path, attached: Path | None = None) -> None:
+    def __init__(self, name: str, source: Source, cwd: str, registry: "Sessions", directory: Path) -> None:
         self.name = name
         self.dir = directory  # private (0700): cells' output, images and notebook record
-        self.env = env
+        self.source = source
         self.cwd = cwd
-        self.attached = attached  # the connection file of a kernel this server joined but did not start
         self.config = registry.config
         self.state = State.DEAD
         self.kernel: Kernel | None = None
@@ -2207,12 +2480,17 @@ class Session:
     def queued(self) -> int:
         return sum(not run.reply.given for run in self._queue)
 
+    @property
+    def attached(self) -> Path | None:
+        """The connection file of the kernel this session joined, if it did."""
+        return self.source.path if isinstance(self.source, Joined) else None
+
     def info(self) -> dict[str, Any]:
         cell = self.cell
         return {
             "name": self.name,
-            "env": self.env.spec or None,
-            "python": self.env.python or None,
+            "env": None if isinstance(self.source, Joined) else self.source.spec or None,
+            "python": self.source.python if isinstance(self.source, Env) else None,
             "status": self.state.value,
             "uptime_s": round(trio.current_time() - self.created, 1),
             "exec_count": self.exec_count,
@@ -2263,6 +2541,8 @@ class Session:
             try:
                 with trio.move_on_at(reply_by):
                     await run.reply.wait()
+                if not run.reply.given:  # busy only if another cell holds the session, not because the owner was slower
+                    await run.seen.wait()
             except trio.Cancelled:
                 if not run.reply.give(_CANCELLED_BY_CLIENT) and isinstance(run.reply.value, Cell):
                     await self._cancel(run.reply.value)  # it was running: the user pressed stop
@@ -2401,9 +2681,11 @@ class Session:
         match event:
             case Run(silent=True) if self.state is not State.IDLE or self.cell is not None or self._queue:
                 event.reply.give(self._busy() if self.state is State.BUSY or self.cell or self._queue else Outcome("idle", headline=f"session {self.name!r} is {self.state.value}: no kernel to look into"))
+                event.seen.set()
             case Run():
                 if not event.reply.given:
                     self._queue.append(event)
+                event.seen.set()  # set now, seen after _advance: the caller runs again only once this turn is over
             case CellMessage(cell=cell) if cell is self.cell:
                 cell.take(event.msg)
                 if event.msg["msg_type"] == "execute_input":
@@ -2420,7 +2702,7 @@ class Session:
                     self._end_cell(cell)
             case CellLost(cell=cell) if cell is self.cell and self.kernel is not None:
                 self._drop_kernel(self.kernel.exit_description(), lost=True)
-            case KernelGone(kernel=kernel) if kernel is self.kernel:
+            case KernelGone(kernel=kernel) if kernel is self.kernel and not self._carrying():
                 self._drop_kernel(kernel.exit_description(), lost=True)
             case KernelUp():
                 self._kernel_up(event.attempt, event.kernel, event.notes)
@@ -2471,7 +2753,7 @@ class Session:
     def _advance(self) -> None:
         """What happens next: the one place a queued execute gets its turn, or a kernel is started for it."""
         while self.state is not State.CLOSED:
-            if self.kernel is not None and not self.kernel.alive:
+            if self.kernel is not None and not self.kernel.alive and not self._carrying():
                 self._drop_kernel(self.kernel.exit_description(), lost=True)
             if self.cell is None and self._queue:
                 run = self._queue.popleft()
@@ -2491,6 +2773,11 @@ class Session:
 
     # -- cells -------------------------------------------------------------
 
+    def _carrying(self) -> bool:
+        """A cell's messages are on their way: a kernel that died is dropped when its carrier says the
+        channel ended (CellLost), so the cell keeps what the kernel printed before it died."""
+        return self.cell is not None and self.cell.dispatched_at is not None
+
     def _dispatch(self, cell: "Cell") -> None:
         assert self.kernel is not None and self._nursery is not None
         cell.dispatched_at = trio.current_time()
@@ -2502,7 +2789,7 @@ class Session:
         if self._lost is not None:
             cell.notes.append(
                 f"rejoined the kernel of {self.attached}; the session had lost it ({self._lost})"
-                if self.attached is not None
+                if not self.source.owned
                 else f"started a fresh kernel: the previous one was lost ({self._lost}); earlier state is gone"
             )
             self._lost = None
@@ -2522,7 +2809,7 @@ class Session:
         """A cell has ended: record how, free the session for the next, tell who waits."""
         kernel = self.kernel
         if outcome is None:
-            outcome = cell.conclude(lost, owned=kernel.owned if kernel else self.attached is None)
+            outcome = cell.conclude(lost, owned=self.source.owned)
         if kernel is not None:
             cell.notes += kernel.notes
             kernel.notes.clear()
@@ -2543,7 +2830,7 @@ class Session:
             self._move(State.IDLE)
         for waiter in cell.interrupt_waiters:
             if lost is not None:
-                waiter.give(f"session {self.name!r}: {lost}; " + ("its state is lost and the next execute starts a fresh kernel" if self.attached is None else "the next execute rejoins it"))
+                waiter.give(f"session {self.name!r}: {lost}; " + ("its state is lost and the next execute starts a fresh kernel" if self.source.owned else "the next execute rejoins it"))
             else:
                 waiter.give(f"interrupted {cell.label} in session {self.name!r}; the session is kept")
 
@@ -2633,7 +2920,7 @@ class Session:
         """The ladder's last rung: a kernel that did not stop in time is killed or, if not ours, let go of."""
         assert self.kernel is not None
         grace = self.config.interrupt_grace_s
-        if self.kernel.owned:
+        if self.source.owned:
             reason = f"kernel killed: it ignored {self.kernel.interrupt_kind} for {grace:g} s"
         else:
             reason = f"detached from the kernel: it ignored {self.kernel.interrupt_kind} for {grace:g} s (it was not started here, so it was not killed)"
@@ -2681,7 +2968,7 @@ class Session:
         assert self._nursery is not None
         self._move(State.STARTING)
         self._attempt = attempt = Attempt()
-        if self.attached is None and (spare := self._registry.take_spare(self.env, self.cwd)) is not None:
+        if (spare := self._registry.spares.take(self.source, self.cwd)) is not None:
             self._kernel_up(attempt, spare, [])
         else:
             self._nursery.start_soon(self._start, attempt)
@@ -2715,7 +3002,7 @@ class Session:
         self._notes += notes
         kernel.owner = self
         self.kernel = kernel
-        self.notebook.kernel_info, self.notebook.env = kernel.info, self.env.label
+        self.notebook.kernel_info, self.notebook.env = kernel.info, self.source.label
         if self.ever_started:
             why = "was restarted (reset)" if any(kind == "reset" for kind, _ in self._start_waiters) else f"was lost ({self._lost or 'gone'}) and a fresh one started"
             self.notebook.add_note(f"*The kernel {why}: the cells below start from an empty namespace.*")
@@ -2726,7 +3013,7 @@ class Session:
         for kind, reply in self._start_waiters:
             if kind == "reset":
                 where = f"pid {kernel.pid}" if kernel.pid else kernel.location
-                reply.give(f"session {self.name!r} reset: fresh kernel ({where}) in env {self.env.label}; all state is gone")
+                reply.give(f"session {self.name!r} reset: fresh kernel ({where}) in env {self.source.label}; all state is gone")
             else:
                 reply.give(kernel)
         self._start_waiters.clear()
@@ -2740,7 +3027,7 @@ class Session:
             self._stopped.append(kernel)
         self.dead_reason = f"kernel failed to start: {error}"
         self._move(State.DEAD)
-        outcome = _start_failure(self.env, error, self.config.auto_install_ipykernel)
+        outcome = _start_failure(self.source, error, self.config.auto_install_ipykernel)
         if self.cell is not None and self.cell.dispatched_at is None:
             self._end_cell(self.cell, dataclasses.replace(outcome))
         while self._queue:
@@ -2753,7 +3040,7 @@ class Session:
             self._move(State.CLOSED)
 
     def _reset(self, reply: Reply) -> None:
-        if self.attached is not None:
+        if not self.source.owned:
             reply.give(ToolError(
                 f"session {self.name!r} is attached to a kernel this server did not start ({self.attached});"
                 " reset will not restart it. Restart it where it runs, then execute again to rejoin it."
@@ -2824,7 +3111,7 @@ class Session:
                 await kernel.gone.wait()
 
     def _goodbye(self) -> str:
-        if self.attached is not None:
+        if not self.source.owned:
             return f"session {self.name!r} detached from the kernel of {self.attached}, which keeps running"
         return f"session {self.name!r} shut down; its kernel is gone"
 
@@ -2914,33 +3201,9 @@ async def _notify_progress(ctx: Context, progress: float, message: str) -> bool:
     return True
 
 
-async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run a kernel for its whole life, then tell its owner it ended."""
-    await kernel.serve(start_timeout, task_status=task_status)
-    if kernel.owner is not None:
-        with trio.CancelScope(shield=True):
-            await kernel.owner.kernel_gone(kernel)
-
-
-def lacks_ipykernel(exc: Exception) -> bool:
-    return "No module named ipykernel" in str(exc) or "No module named 'ipykernel" in str(exc)
-
-
-async def install_ipykernel(env: Env, session: "Session") -> str:
-    """Install ipykernel into env with uv when it is on PATH, else the env's pip; the session's activity says so meanwhile."""
-    uv = shutil.which("uv")
-    command = [uv, "pip", "install", "--python", env.python, "ipykernel"] if uv else [env.python, "-m", "pip", "install", "ipykernel"]
-    shown = " ".join(command)
-    log.info("installing ipykernel: %s", shown)
-    session.activity = f"installing ipykernel into env {env.label}: {shown}"
-    with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
-        done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
-    if deadline.cancelled_caught:
-        raise EnvError(f"installing ipykernel into env {env.label} took over {INSTALL_TIMEOUT_S:g} s: `{shown}` was stopped")
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:])
-        raise EnvError(f"ipykernel is not installed in env {env.label} and `{shown}` failed (exit {done.returncode}):\n{tail}")
-    return f"installed ipykernel into env {env.label} (python: {env.python}) with `{shown}`"
+# ============================================================================
+# The registry: every session, and the policy tool calls need
+# ============================================================================
 
 
 class Sessions:
@@ -2959,10 +3222,7 @@ class Sessions:
         self._sessions: dict[str, Session] = {}
         self._kernels = 0  # numbers kernels' directories
         self._serial = 0  # numbers sessions' directories
-        self._spares: list[Kernel] = []
-        self._spare_wanted = trio.Event()
-        self._spare_failures = 0
-        self.spares_changed = trio.Event()  # set and replaced whenever a spare is added or taken
+        self.spares = Spares(self)
         self.gateway: Gateway | None = None  # when set, every new kernel is created there
 
     def __iter__(self) -> Iterator[Session]:
@@ -2985,14 +3245,14 @@ class Sessions:
         if self._sessions.get(session.name) is session:
             del self._sessions[session.name]
 
-    def _create(self, name: str, env: Env, cwd: str, attached: Path | None = None) -> Session:
+    def _create(self, name: str, source: Source, cwd: str) -> Session:
         if len(self._sessions) >= self.config.max_sessions:
             raise ToolError(
                 f"cannot create session {name!r}: the server's cap of {self.config.max_sessions} live sessions is reached"
                 f" (raise it with --max-sessions); shut one down first. Known sessions: {self.known()}"
             )
         self._serial += 1
-        session = self._sessions[name] = Session(name, env, cwd, self, self.runtime_dir / f"s{self._serial}", attached)
+        session = self._sessions[name] = Session(name, source, cwd, self, self.runtime_dir / f"s{self._serial}")
         session.dir.mkdir(mode=0o700)
         self.nursery.start_soon(session.run)
         return session
@@ -3006,19 +3266,20 @@ class Sessions:
         check_session_name(name)
         warnings: list[str] = []
         existing = self.find(name)
+        requested: Source | None
         try:
-            requested = Env(env or "", "", "") if self.gateway else resolve_env(env, self.config.envs_dir)
+            requested = Kernelspec(env or "") if self.gateway else resolve_env(env, self.config.envs_dir)
         except EnvError as exc:
             if existing is None:
                 return env_error(str(exc))
-            requested = Env(str(env), "", "")  # an existing session ignores env anyway; the warning below says so
+            requested = None  # an existing session ignores env anyway; the warning below says so
         directory = "" if self.gateway else check_cwd(cwd)
         if self.gateway and cwd:
             warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
-        if existing is not None and env and requested.identity != existing.env.identity:
-            where = f" ({existing.env.python})" if existing.env.python else ""
+        if existing is not None and env and (requested is None or requested.identity != existing.source.identity):
+            where = f" ({existing.source.python})" if isinstance(existing.source, Env) else ""
             warnings.append(
-                f"session {name!r} already runs in env {existing.env.label}{where}; "
+                f"session {name!r} already runs in env {existing.source.label}{where}; "
                 f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
             )
         if existing is not None and cwd and directory != existing.cwd:
@@ -3026,7 +3287,7 @@ class Sessions:
                 f"session {name!r} was started in {existing.cwd}; cwd {cwd!r} applies only to new sessions "
                 "(use os.chdir() in a cell to move)"
             )
-        session = existing or self._create(name, requested, directory)
+        session = existing or self._create(name, requested, directory)  # type: ignore[arg-type]
         outcome = await session.execute(code, timeout, wait_s, budget, user)
         outcome.warnings = warnings + outcome.warnings
         return outcome
@@ -3102,7 +3363,7 @@ class Sessions:
         if name in self._sessions:
             raise ToolError(f"session {name!r} already exists; pick another name or shut it down first")
         path = find_connection_file(spec)
-        session = self._create(name, Env(f"attached:{path}", "", ""), "", attached=path)
+        session = self._create(name, Joined(path), "")
         kernel = await session.ask(Start())
         if isinstance(kernel, Exception):  # the session, whose kernel never came up, has closed itself
             raise ToolError(f"could not join the kernel of {path}: {kernel}")
@@ -3116,80 +3377,36 @@ class Sessions:
     # -- kernels and spares ------------------------------------------------
 
     async def start_kernel_for(self, session: Session, nursery: trio.Nursery) -> tuple[Kernel, list[str]]:
-        """A kernel for a session, its tasks in ``nursery``: joined, remote or local, installing ipykernel
-        first where allowed; and what the session's next reply should say about it."""
-        if session.attached is not None:
-            kernel: Kernel = AttachedKernel(session.attached, self.zmq)
-            await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
-            return kernel, []
+        """A kernel for a session, its tasks in ``nursery``, installing ipykernel into its env first where allowed;
+        and what the session's next reply should say about it."""
+        source = session.source
         try:
-            return await self.start_kernel(session.env, session.cwd, nursery), []
+            return await self.start_kernel(source, session.cwd, nursery), []
         except KernelStartError as exc:
-            if not (self.config.auto_install_ipykernel and lacks_ipykernel(exc)):
+            if not (isinstance(source, Env) and self.config.auto_install_ipykernel and lacks_ipykernel(exc)):
                 raise
-        installed = await install_ipykernel(session.env, session)
-        return await self.start_kernel(session.env, session.cwd, nursery), [installed]
+        installed = await install_ipykernel(source, session)
+        return await self.start_kernel(source, session.cwd, nursery), [installed]
 
-    async def start_kernel(self, env: Env, cwd: str, nursery: trio.Nursery) -> Kernel:
-        """Start a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
-        self._kernels += 1
-        if self.gateway is not None:
-            kernel: Kernel = RemoteKernel(self.gateway, env.spec)
-        else:
-            kernel = LocalKernel(env, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
+    async def start_kernel(self, source: Source, cwd: str, nursery: trio.Nursery) -> Kernel:
+        """Start (or join) a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
+        kernel = self.new_kernel(source, cwd)
         await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
         return kernel
 
-    def take_spare(self, env: Env, cwd: str) -> Kernel | None:
-        """A warm kernel for a default-env session in the server's directory, if one is ready."""
-        if env.spec:
-            return None
-        for kernel in self._spares:
-            if kernel.alive and kernel.cwd == cwd:
-                self._spares.remove(kernel)
-                self._spare_wanted.set()
-                self._spares_moved()
-                return kernel
-        return None
-
-    async def keep_spares(self) -> None:
-        """Keep ``config.spares`` default-env kernels started and waiting, so a first execute needs no start-up."""
-        env, cwd = resolve_env(None, self.config.envs_dir), os.getcwd()
-        while True:
-            while len(self._spares) < self.config.spares:
-                try:
-                    kernel = await self.start_kernel(env, cwd, self.nursery)
-                except KernelStartError as exc:
-                    log.warning("spare kernel failed to start; running without spares: %s", exc)
-                    return
-                kernel.owner = self
-                self._spares.append(kernel)
-                self._spares_moved()
-            self._spare_wanted = trio.Event()
-            await self._spare_wanted.wait()
-
-    def spare_pids(self) -> list[int]:
-        return [k.pid for k in self._spares if k.pid is not None]
-
-    def _spares_moved(self) -> None:
-        self.spares_changed.set()
-        self.spares_changed = trio.Event()
-
-    async def kernel_gone(self, kernel: Kernel) -> None:
-        """A spare ended before any session took it."""
-        if kernel in self._spares:
-            self._spares.remove(kernel)
-            self._spares_moved()
-            self._spare_failures += 1
-            if self._spare_failures <= 3:  # a spare that keeps dying is not worth restarting forever
-                self._spare_wanted.set()
+    def new_kernel(self, source: Source, cwd: str) -> Kernel:
+        """The one place that picks the kind of kernel a source gets."""
+        if isinstance(source, Joined):
+            return AttachedKernel(source.path, self.zmq)
+        if isinstance(source, Kernelspec):
+            assert self.gateway is not None
+            return RemoteKernel(self.gateway, source.spec)
+        self._kernels += 1
+        return LocalKernel(source, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
 
     async def close_all(self) -> None:
-        spares, self._spares = self._spares, []
         async with trio.open_nursery() as nursery:
-            for kernel in spares:
-                kernel.stop("the server is shutting down")
-                nursery.start_soon(kernel.gone.wait)
+            nursery.start_soon(self.spares.stop_all)
             for session in self:
                 self.forget(session)
                 nursery.start_soon(session.ask, Shutdown("the server is shutting down"))
@@ -3346,7 +3563,7 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
             if config.gateway_url:
                 sessions.gateway = Gateway(config.gateway_url, config.gateway_token)
             elif config.spares:
-                nursery.start_soon(sessions.keep_spares)
+                nursery.start_soon(sessions.spares.keep, config.spares)
             try:
                 yield sessions
             finally:
@@ -3456,11 +3673,7 @@ class Task:
             self.status, self.message, self.updated = status, message, time.time()
 
     def _finish(self, outcome: Outcome) -> None:
-        from mcp_types import methods
-
-        dumped = outcome.to_result().model_dump(by_alias=True, mode="json", exclude_none=True)
-        # The same per-version shaping the SDK gives a plain tools/call result.
-        self.result = methods.serialize_server_result("tools/call", self.protocol_version, dumped)
+        self.result = tool_result_on_the_wire(outcome.to_result(), self.protocol_version)
         self.finished = time.time()
         self._set("cancelled" if outcome.status == "cancelled" else "completed", outcome.headline if outcome.status != "ok" else "")
 
@@ -3533,11 +3746,10 @@ class TasksExtension(Extension):
         return {"resultType": "complete"}
 
     def _find(self, ctx: Any, task_id: str) -> Task:
-        from mcp.server.mcpserver.server import require_client_extension
         from mcp.shared.exceptions import MCPError
         from mcp_types import INVALID_PARAMS
 
-        require_client_extension(ctx, self.identifier)  # -32021 for a request that did not declare it
+        require_declared_extension(ctx, self.identifier)
         self._expire()
         if (task := self._tasks.get(task_id)) is None:
             raise MCPError(INVALID_PARAMS, f"Failed to retrieve task: no task {task_id!r} (unknown, or finished over {TASK_TTL_S / 3600:g} h ago)")
@@ -3554,6 +3766,44 @@ class TasksExtension(Extension):
         for index, task in enumerate(finished):
             if now - (task.finished or now) > TASK_TTL_S or index < len(finished) - TASKS_KEPT:
                 del self._tasks[task.id]
+
+
+# ============================================================================
+# What this module leans on in the MCP SDK beyond its documented surface
+# ============================================================================
+#
+# One small function each, written against the version named, and checked by
+# test_the_internals_we_lean_on_are_still_there, which fails with a clear
+# message when a new SDK moves them. (The ipykernel internals the kernel
+# bootstrap patches are described beside KERNEL_BOOTSTRAP.)
+
+
+def lowlevel_server(server: MCPServer) -> Any:
+    """The lowlevel server MCPServer drives in run_stdio_async (mcp 2.3: ``MCPServer._lowlevel_server``).
+
+    serve_stdio drives it itself, with stdin read by trio, because the SDK's
+    stdin reader blocks a worker thread that no cancel reaches: SIGTERM would
+    wait for the client to close stdin.
+    """
+    lowlevel = getattr(server, "_lowlevel_server", None)
+    if lowlevel is None:
+        raise RuntimeError("this mcp has no MCPServer._lowlevel_server (written against mcp 2.3): serve_stdio cannot drive it")
+    return lowlevel
+
+
+def tool_result_on_the_wire(result: CallToolResult, protocol_version: str) -> dict[str, Any]:
+    """A tool result shaped for a protocol version, as the SDK shapes a plain tools/call's (mcp 2.3: mcp_types.methods)."""
+    from mcp_types import methods
+
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return methods.serialize_server_result("tools/call", protocol_version, dumped)
+
+
+def require_declared_extension(ctx: Any, identifier: str) -> None:
+    """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
+    from mcp.server.mcpserver.server import require_client_extension
+
+    require_client_extension(ctx, identifier)
 
 
 # ============================================================================
@@ -3825,24 +4075,15 @@ def build_server(sessions: Sessions) -> MCPServer:
 # against the names the server can be reached by. Nothing in this section
 # writes the token anywhere but stderr at start and the 0600 token file.
 
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a cell carrying a pasted data file fits; the SDK's own 4 MiB cap is tight for that
+
 TOKEN_BYTES = 32  # randomness in a generated token: 256 bits, beyond guessing over a network
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a client on this machine names it in a Host header
+
+
 UNAUTHORIZED_BODY = (
     b"401 Unauthorized: send the header 'Authorization: Bearer <token>'. The server printed its token on its"
     b" stderr at start, and keeps it in the token file named there.\n"
 )
-
-
-@dataclass(frozen=True)
-class HttpOptions:
-    token: str | None  # None only with --no-auth, which the CLI allows on loopback alone
-    host: str = "127.0.0.1"
-    port: int = 8000
-    allowed_hosts: tuple[str, ...] = ()  # names for the Host/Origin check beyond those the bind address implies
-    certfile: str | None = None
-    keyfile: str | None = None
-    max_body_bytes: int = MAX_BODY_BYTES
 
 
 def is_loopback(host: str) -> bool:
@@ -3893,7 +4134,7 @@ def transport_security(names: list[str]) -> Any:
     )
 
 
-def resolve_token(from_environment: str, token_file: str | None) -> str:
+def resolve_token(from_environment: str, token_file: Path | None) -> str:
     """IPYTHON_MCP_TOKEN's value, else the first line of --token-file, else a fresh random token."""
     if token := from_environment.strip():
         source = "IPYTHON_MCP_TOKEN"
@@ -3992,20 +4233,20 @@ def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
         directory.rmdir()
 
 
-def announce(binds: list[str], options: HttpOptions, names: list[str], token_path: Path | None) -> None:
+def announce(binds: list[str], config: Config, token: str | None, names: list[str], token_path: Path | None) -> None:
     """The start-up lines on stderr: where to connect, the token, and a line to paste into Claude Code."""
     endpoints = [bind + "/mcp" for bind in binds]
     # A client names a wildcard bind by a loopback address; 0.0.0.0 is not a Host anyone allows.
     url = endpoints[0].replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
     print(f"ipython-mcp: serving MCP over streamable HTTP at {', '.join(endpoints)}", file=sys.stderr)
-    if not is_loopback(options.host) or options.allowed_hosts:
+    if not is_loopback(config.host) or config.allowed_hosts:
         print(f"ipython-mcp: requests must name this server as one of {', '.join(names)} (add names with --allowed-host)", file=sys.stderr)
-    if options.token is None:
+    if token is None:
         print(f"ipython-mcp: WARNING: --no-auth: any user or process on this machine can run code as {getpass.getuser()} through {url}", file=sys.stderr)
         print(f"ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url}", file=sys.stderr)
         return
     print(f"ipython-mcp: every request needs 'Authorization: Bearer <token>'; the token is in {token_path} (only you can read it; removed at exit)", file=sys.stderr)
-    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {options.token}"', file=sys.stderr)
+    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {token}"', file=sys.stderr)
 
 
 # ============================================================================
@@ -4013,88 +4254,25 @@ def announce(binds: list[str], options: HttpOptions, names: list[str], token_pat
 # ============================================================================
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> Config:
+    """The settings: defaults, the environment, then these flags; refused with the reason when they cannot work."""
     parser = argparse.ArgumentParser(
         prog="ipython-mcp",
         description="MCP server giving each named session a stateful IPython kernel.",
-        epilog=(
-            f"Environment: MCP_TOOL_TIMEOUT (ms; calls reply this minus 2 s in, else after {REPLY_AFTER_S:g} s), "
-            "IPYTHON_MCP_TIMEOUT, IPYTHON_MCP_ENVS_DIR (where bare env names live, default ~/envs), "
-            "IPYTHON_MCP_OUTPUT_CHARS, IPYTHON_MCP_MAX_SESSIONS, IPYTHON_MCP_SPARES, IPYTHON_MCP_KEEP_CELLS, "
-            "IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL=1."
-        ),
+        epilog="Every flag is also a variable: IPYTHON_MCP_ and its name (--max-sessions: IPYTHON_MCP_MAX_SESSIONS). "
+        "MCP_TOOL_TIMEOUT, the client's tool timeout in ms, sets --reply-after to 2 s less.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--transport",
-        choices=["stdio", "streamable-http"],
-        default="stdio",
-        help="stdio (default), or streamable-http for clients that cannot start processes (needs hypercorn)",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="streamable-http: address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="streamable-http: port (default 8000); the endpoint is /mcp")
-    parser.add_argument("--timeout", type=float, help="a cell's hard limit in seconds, when execute gives none (default: no limit)")
-    parser.add_argument("--reply-after", type=float, help=f"seconds a call waits for its cell before replying 'running' (default {REPLY_AFTER_S:g}, or MCP_TOOL_TIMEOUT - 2 s)")
-    parser.add_argument("--notebook-dir", type=Path, help="keep each session's notebook live in this directory, rewritten after every cell")
-    parser.add_argument("--keep-cells", type=int, help=f"cells per session whose output stays on disk for the output tool (default {KEEP_CELLS})")
-    parser.add_argument("--max-sessions", type=int, help=f"cap on live sessions (default {MAX_SESSIONS})")
-    parser.add_argument("--output-chars", type=int, help=f"text budget per execute reply (default {OUTPUT_CHARS})")
-    parser.add_argument("--max-images", type=int, help=f"images per execute reply (default {MAX_IMAGES})")
-    parser.add_argument("--max-image-bytes", type=int, help=f"image bytes per execute reply (default {MAX_IMAGE_BYTES})")
-    parser.add_argument("--interrupt-grace", type=float, help=f"seconds a cell has to obey SIGINT before its kernel is killed (default {INTERRUPT_GRACE_S:g})")
-    parser.add_argument("--spares", type=int, help=f"default-env kernels kept warm for new sessions, 0 for none (default {SPARE_KERNELS})")
-    parser.add_argument(
-        "--auto-install-ipykernel",
-        action="store_true",
-        default=None,
-        help="install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)",
-    )
-    parser.add_argument(
-        "--gateway-url",
-        help="create every kernel on this Jupyter Server or Enterprise Gateway (http[s]://host:port); env then names a kernelspec",
-    )
-    parser.add_argument("--gateway-token", help="its token (better: set IPYTHON_MCP_GATEWAY_TOKEN, kept out of process listings)")
-    parser.add_argument("--start-timeout", type=float, help=f"seconds a kernel has to start (default {START_TIMEOUT_S:g})")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
-    parser.add_argument(
-        "--token-file",
-        metavar="PATH",
-        help="streamable-http: the token is this file's first line, unless IPYTHON_MCP_TOKEN is set (with neither: a fresh random token)",
-    )
-    parser.add_argument(
-        "--no-auth",
-        action="store_true",
-        help="streamable-http: accept requests without the token; refused unless --host is a loopback address",
-    )
-    parser.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="streamable-http: also accept this name or address in the Host and Origin headers (repeatable)",
-    )
-    parser.add_argument("--certfile", metavar="PATH", help="streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)")
-    parser.add_argument("--keyfile", metavar="PATH", help="streamable-http: the certificate's private key (PEM)")
-    parser.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=MAX_BODY_BYTES,
-        metavar="N",
-        help=f"streamable-http: larger request bodies are refused with 413 (default {MAX_BODY_BYTES}, 32 MiB)",
-    )
-    args = parser.parse_args(argv)
-    if args.no_auth and args.token_file:
-        parser.error("--no-auth and --token-file contradict each other: choose one")
-    if args.no_auth and not is_loopback(args.host):
-        parser.error(
-            f"--no-auth is refused with --host {args.host}: without the token anyone who can reach that address "
-            "runs code as you; bind a loopback address (127.0.0.1) or keep the token"
-        )
-    if (args.certfile is None) != (args.keyfile is None):
-        parser.error("--certfile and --keyfile go together")
-    if args.max_body_bytes <= 0:
-        parser.error("--max-body-bytes must be a positive number of bytes")
-    return args
+    Config.add_arguments(parser)
+    flags = {name: value for name, value in vars(parser.parse_args(argv)).items() if value is not None}
+    if "allowed_hosts" in flags:
+        flags["allowed_hosts"] = tuple(flags["allowed_hosts"])
+    config = Config.from_environ(**flags)
+    try:
+        config.check()
+    except ValueError as exc:
+        parser.error(str(exc))
+    return config
 
 
 async def _stop_on_signals(stop: Callable[[], object]) -> None:
@@ -4168,7 +4346,7 @@ async def serve_stdio(config: Config) -> None:
     wire_in, wire_out = _claim_stdio()
     async with open_sessions(config) as sessions:
         server = build_server(sessions)
-        lowlevel = server._lowlevel_server  # what run_stdio_async drives, with our own streams
+        lowlevel = lowlevel_server(server)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
             async with stdio_server(_LineReader(wire_in), _LineWriter(wire_out)) as (read, write):  # type: ignore[arg-type]
@@ -4177,7 +4355,7 @@ async def serve_stdio(config: Config) -> None:
 
 
 async def serve_http(
-    config: Config, options: HttpOptions, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    config: Config, token: str | None, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the SDK's streamable-HTTP app with hypercorn's trio backend, on this event loop."""
     try:
@@ -4188,73 +4366,52 @@ async def serve_http(
             "--transport streamable-http needs hypercorn: install ipython-mcp[http], or run "
             "`uv run --with hypercorn ipython_mcp.py ...` for a vendored copy"
         ) from None
-    host, port = options.host, options.port
+    host, port = config.host, config.port
     hypercorn = HypercornConfig()
     hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     hypercorn.accesslog = None
-    hypercorn.certfile, hypercorn.keyfile = options.certfile, options.keyfile
+    hypercorn.certfile = str(config.certfile) if config.certfile else None
+    hypercorn.keyfile = str(config.keyfile) if config.keyfile else None
+    hypercorn.loglevel = config.log_level  # hypercorn logs at INFO by default, whatever ours says
     try:
         hypercorn.create_ssl_context()  # what hypercorn will load, loaded now so a bad file stops us before any kernel starts
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        raise SystemExit(f"ipython-mcp: cannot use --certfile {options.certfile} --keyfile {options.keyfile}: {exc}") from None
-    directory = make_token_dir() if options.token is not None else None
-    names = host_names(host, options.allowed_hosts)
+        raise SystemExit(f"ipython-mcp: cannot use --certfile {config.certfile} --keyfile {config.keyfile}: {exc}") from None
+    directory = make_token_dir() if token is not None else None
+    names = host_names(host, config.allowed_hosts)
     token_path = None
     try:
         async with open_sessions(config) as sessions:
             app = build_server(sessions).streamable_http_app(
-                host=host, transport_security=transport_security(names), max_request_body_size=options.max_body_bytes
+                host=host, transport_security=transport_security(names), max_request_body_size=config.max_body_bytes
             )
-            if options.token is not None:
-                app = RequireToken(app, options.token)
+            if token is not None:
+                app = RequireToken(app, token)
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_stop_on_signals, stop.set)
                 binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
                 if directory is not None:
-                    token_path = write_token_file(directory, int(binds[0].rsplit(":", 1)[1]), options.token)
-                announce(binds, options, names, token_path)
+                    token_path = write_token_file(directory, int(binds[0].rsplit(":", 1)[1]), token)
+                announce(binds, config, token, names, token_path)
                 task_status.started(binds)
             # serve() returned: the signal asked for it
     finally:
         if directory is not None:
-            remove_token_file(directory, token_path, options.token)
+            remove_token_file(directory, token_path, token)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    config = parse_args(argv)
     # stdout is the protocol channel: logs go to stderr only.
-    logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
-    config = Config.from_environ(
-        default_timeout_s=args.timeout,
-        reply_after_s=args.reply_after,
-        keep_cells=args.keep_cells,
-        notebook_dir=args.notebook_dir.expanduser().absolute() if args.notebook_dir else None,
-        max_sessions=args.max_sessions,
-        output_chars=args.output_chars,
-        max_images=args.max_images,
-        max_image_bytes=args.max_image_bytes,
-        interrupt_grace_s=args.interrupt_grace,
-        start_timeout_s=args.start_timeout,
-        spares=args.spares,
-        auto_install_ipykernel=args.auto_install_ipykernel,
-        gateway_url=args.gateway_url,
-        gateway_token=args.gateway_token,
-    )
+    logging.basicConfig(stream=sys.stderr, level=config.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
     if config.notebook_dir is not None:
-        config.notebook_dir.mkdir(parents=True, exist_ok=True)
-    if args.transport == "streamable-http":
-        options = HttpOptions(
-            # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
-            token=None if args.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), args.token_file),
-            host=args.host,
-            port=args.port,
-            allowed_hosts=tuple(args.allowed_host),
-            certfile=args.certfile,
-            keyfile=args.keyfile,
-            max_body_bytes=args.max_body_bytes,
-        )
-        trio.run(partial(serve_http, config, options))
+        config = dataclasses.replace(config, notebook_dir=config.notebook_dir.absolute())
+        config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    if config.transport == "streamable-http":
+        # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
+        token = None if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
+        trio.run(partial(serve_http, config, token))
     else:
         trio.run(serve_stdio, config)
 

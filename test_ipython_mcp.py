@@ -5,6 +5,7 @@ tests start the installed console script and speak MCP over its stdio.
 """
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -1422,9 +1423,9 @@ async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
 
 async def wait_for_spares(sessions, count: int) -> list[int]:
     with trio.fail_after(60):
-        while len(sessions.spare_pids()) < count:
-            await sessions.spares_changed.wait()
-    return sessions.spare_pids()
+        while len(sessions.spares.pids()) < count:
+            await sessions.spares.changed.wait()
+    return sessions.spares.pids()
 
 
 async def test_a_warm_spare_serves_the_first_execute_and_is_replaced(tmp_path):
@@ -1443,7 +1444,7 @@ async def test_a_warm_spare_serves_the_first_execute_and_is_replaced(tmp_path):
             # a session in another directory or env does not take the spare
             other = await run(client, "elsewhere", "import os\nos.getpid()", cwd=str(tmp_path))
             assert int(text(other)) != replacement
-            assert sessions.spare_pids() == [replacement]
+            assert sessions.spares.pids() == [replacement]
     assert await wait_gone([spare, replacement]) == []
 
 
@@ -1508,7 +1509,7 @@ async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, con
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the token file goes there
     token = "a-token-for-this-test-0123456789"
-    binds = await nursery.start(ipython_mcp.serve_http, config, ipython_mcp.HttpOptions(token=token, port=0))
+    binds = await nursery.start(ipython_mcp.serve_http, dataclasses.replace(config, port=0), token)
     url = binds[0] + "/mcp"
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http, Client(streamable_http_client(url, http_client=http)) as client:
         await run(client, "web", "import os\nanswer = 42")
@@ -1838,6 +1839,18 @@ async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
     assert kernel_id not in enterprise_gateway.kernels()
 
 
+def test_every_setting_is_a_flag_and_a_variable():
+    config = Config.from_environ({"IPYTHON_MCP_MAX_SESSIONS": "7", "IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL": "yes", "IPYTHON_MCP_ALLOWED_HOST": "a.example, b.example"})
+    assert (config.max_sessions, config.auto_install_ipykernel, config.allowed_hosts) == (7, True, ("a.example", "b.example"))
+    flags = ipython_mcp.parse_args(["--max-sessions", "3", "--allowed-host", "x", "--allowed-host", "y", "--notebook-dir", "~/nb"])
+    assert (flags.max_sessions, flags.allowed_hosts, flags.notebook_dir) == (3, ("x", "y"), Path("~/nb").expanduser())
+    with pytest.raises(SystemExit, match="IPYTHON_MCP_PORT='http'"):
+        Config.from_environ({"IPYTHON_MCP_PORT": "http"})
+    for bad in (["--no-auth", "--host", "0.0.0.0"], ["--certfile", "c.pem"], ["--max-sessions", "0"], ["--interrupt-grace", "-1"]):
+        with pytest.raises(SystemExit):
+            ipython_mcp.parse_args(bad)
+
+
 def test_the_reply_budget_follows_the_clients_tool_timeout():
     assert Config.from_environ({}).reply_after_s == 50
     assert Config.from_environ({}).default_timeout_s is None, "cells have no time limit unless one is set"
@@ -1874,7 +1887,7 @@ import datetime  # noqa: E402  (kept with the section that needs them)
 import ipaddress  # noqa: E402
 import re  # noqa: E402
 import ssl  # noqa: E402
-from contextlib import asynccontextmanager  # noqa: E402
+from contextlib import asynccontextmanager, suppress  # noqa: E402
 
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
@@ -2532,3 +2545,347 @@ async def test_variables_describes_a_frame_without_printing_it_and_is_busy_at_on
     assert time.monotonic() - started < 2
     assert busy.is_error and record(busy)["status"] == "busy"
     await client.call_tool("interrupt", {"session": "main"})
+
+
+def test_the_internals_we_lean_on_are_still_there():
+    """Private parts of the MCP SDK and ipykernel this server uses: a new release that moves them fails here, by name."""
+    from ipykernel.iostream import IOPubThread
+    from mcp.server.mcpserver import MCPServer
+    from mcp_types import CallToolResult, TextContent
+
+    missing = [name for name in ("_setup_pipe_in", "_setup_pipe_out", "_handle_pipe_msg") if not hasattr(IOPubThread, name)]
+    assert not missing, f"ipykernel's IOPubThread lost {missing}: KERNEL_BOOTSTRAP can no longer move its fork pipe off TCP"
+    assert ipython_mcp.lowlevel_server(MCPServer("x")).create_initialization_options(), "MCPServer._lowlevel_server moved"
+    shaped = ipython_mcp.tool_result_on_the_wire(CallToolResult(content=[TextContent(type="text", text="hi")]), "2026-07-28")
+    assert shaped["content"] == [{"type": "text", "text": "hi"}], "mcp_types.methods.serialize_server_result changed"
+    from mcp.server.mcpserver.server import require_client_extension  # noqa: F401 - require_declared_extension's import
+# ---------------------------------------------------------------------------
+# the session owner, against a fake kernel, in no real time
+# ---------------------------------------------------------------------------
+#
+# An in-process kernel that speaks just enough of the protocol, under trio's
+# MockClock(autojump_threshold=0): every sleep, deadline and grace jumps to
+# its end as soon as everything waits, so the lifecycle runs in milliseconds.
+# A fake cell is a script of commands separated by ";":
+#   print TEXT | sleep SECONDS | deaf (ignore interrupts from now on) |
+#   die CODE (the process exits) | raise NAME | input PROMPT (print the answer)
+
+
+class FakeSession:
+    """Builds messages as jupyter_client's Session does, as far as the server looks."""
+
+    def msg(self, msg_type: str, content: dict, parent: dict | None = None) -> dict:
+        header = {"msg_id": os.urandom(8).hex(), "msg_type": msg_type}
+        return {"header": header, "msg_type": msg_type, "parent_header": (parent or {}).get("header", {}), "content": content}
+
+
+class FakeKernel(ipython_mcp.Kernel):
+    def __init__(self, ran: list[str], start_delay: float = 0.0, fails: str | None = None) -> None:
+        super().__init__()
+        self.ran = ran  # the code of every cell that started, across kernels: what was really run
+        self.start_delay = start_delay
+        self.fails = fails
+        self.count = 0
+        self.interrupts = 0
+        self.deaf = False
+        self._cell: trio.CancelScope | None = None
+        self._requests, self._queue = trio.open_memory_channel(math.inf)
+        self._answers, self._stdin = trio.open_memory_channel(math.inf)
+
+    async def _launch(self) -> dict:
+        await trio.sleep(self.start_delay)
+        if self.fails:
+            raise ipython_mcp.KernelStartError(self.fails)
+        self._session = FakeSession()
+        return {}
+
+    async def _open(self, connection: dict, nursery: trio.Nursery) -> None:
+        nursery.start_soon(self._serve_cells)
+
+    async def _handshake(self) -> None:
+        self.info = {"language_info": {"name": "python"}}
+
+    async def _send(self, channel: str, msg: dict) -> None:
+        (self._requests if channel == "shell" else self._answers).send_nowait(msg)
+
+    async def interrupt(self) -> None:
+        self.interrupts += 1
+        if self._cell is not None and not self.deaf:
+            self._cell.cancel()
+
+    async def _emit(self, parent: dict, msg_type: str, **content) -> None:
+        await self._deliver({"header": {"msg_id": os.urandom(8).hex(), "msg_type": msg_type}, "msg_type": msg_type, "parent_header": parent, "content": content})
+
+    async def _serve_cells(self) -> None:
+        async for request in self._queue:
+            parent = request["header"]
+            await self._emit(parent, "status", execution_state="busy")
+            self.count += 1
+            self.ran.append(request["content"]["code"])
+            await self._emit(parent, "execute_input", execution_count=self.count, code=request["content"]["code"])
+            failure = None
+            with trio.CancelScope() as scope:
+                self._cell = scope
+                failure = await self._run(parent, request["content"])
+            self._cell, self.deaf = None, False
+            if scope.cancelled_caught:
+                failure = "KeyboardInterrupt"
+            if failure == "died":
+                return
+            if failure is not None:
+                await self._emit(parent, "error", ename=failure, evalue="", traceback=[f"{failure}: raised in the fake kernel"])
+            await self._emit(parent, "execute_reply", status="error" if failure else "ok", execution_count=self.count)
+            await self._emit(parent, "status", execution_state="idle")
+
+    async def _run(self, parent: dict, content: dict) -> str | None:
+        for command in filter(None, (c.strip() for c in content["code"].split(";"))):
+            verb, _, argument = command.partition(" ")
+            if verb == "print":
+                await self._emit(parent, "stream", name="stdout", text=argument + "\n")
+            elif verb == "sleep":
+                await trio.sleep(float(argument))
+            elif verb == "deaf":
+                self.deaf = True
+            elif verb == "raise":
+                return argument
+            elif verb == "die":
+                self.returncode = int(argument)  # as the process watcher would see it
+                self._close_listeners()
+                self._scope.cancel()
+                return "died"
+            elif verb == "input":
+                if not content.get("allow_stdin"):
+                    return "StdinNotImplementedError"
+                ask = FakeSession().msg("input_request", {"prompt": argument + " ", "password": False})
+                ask["parent_header"] = parent
+                await self._deliver(ask)
+                answer = await self._stdin.receive()
+                if answer["content"]["value"] == ipython_mcp.INPUT_EOF:
+                    return "EOFError"
+                await self._emit(parent, "stream", name="stdout", text=f"got {answer['content']['value']}\n")
+        return None
+
+
+@dataclasses.dataclass
+class Fakes:
+    sessions: object
+    ran: list  # the code of every cell a fake kernel started
+    kernels: list
+    next_kernel: dict = dataclasses.field(default_factory=dict)  # options for the next kernels made
+
+
+@pytest.fixture
+async def fakes(tmp_path):
+    async with open_sessions(Config(envs_dir=tmp_path, spares=0, interrupt_grace_s=3.0)) as sessions:
+        fakes = Fakes(sessions, [], [])
+
+        def new_kernel(source, cwd):
+            kernel = FakeKernel(fakes.ran, **fakes.next_kernel)
+            fakes.kernels.append(kernel)
+            return kernel
+
+        sessions.new_kernel = new_kernel
+        yield fakes
+
+
+async def fake_execute(fakes, code, name="s", *, wait_s=100.0, timeout=None, user=None):
+    return await fakes.sessions.execute(name, code, env=None, cwd=None, timeout=timeout, wait_s=wait_s, budget=20_000, user=user or ipython_mcp.UserInput(None))
+
+
+def said(outcome) -> str:
+    return text(outcome.to_result())
+
+
+def live_kernels(fakes) -> int:
+    return sum(not kernel.gone.is_set() for kernel in fakes.kernels)
+
+
+def test_the_state_table_is_the_only_way_a_session_moves():
+    session = object.__new__(ipython_mcp.Session)
+    session.name, session._moved = "t", trio.Event()
+    for start in State:
+        for end in State:
+            session.state = start
+            if end in ipython_mcp.TRANSITIONS[start]:
+                session._move(end)
+                assert session.state is end
+            else:
+                with pytest.raises(RuntimeError, match=f"no move from {start.value} to {end.value}"):
+                    session._move(end)
+    assert ipython_mcp.TRANSITIONS[State.CLOSED] == frozenset(), "closed is the end"
+
+
+async def test_a_cell_that_outlives_its_call_replies_running_then_wait_brings_the_rest(fakes, autojump_clock):
+    first = await fake_execute(fakes, "print early; sleep 100; print late", wait_s=10)
+    assert first.status == "running" and first.cell == 1 and said(first).endswith("early\n")
+    rest = await fakes.sessions.wait("s", 500, ipython_mcp.UserInput(None))
+    assert rest.status == "ok" and said(rest) == "[ok: cell 1 finished after 100.0 s]\nlate\n"
+    idle = await fakes.sessions.wait("s", 500, ipython_mcp.UserInput(None))
+    assert idle.status == "idle" and "cell 1, ended ok" in said(idle)
+
+
+async def test_busy_replies_without_running_the_code(fakes, autojump_clock):
+    assert (await fake_execute(fakes, "sleep 100", wait_s=0)).status == "running"
+    busy = await fake_execute(fakes, "print never", wait_s=5)
+    assert busy.status == "busy" and "NOT run" in said(busy)
+    assert (await fakes.sessions.wait("s", 500, ipython_mcp.UserInput(None))).status == "ok"
+    assert fakes.ran == ["sleep 100"], "the busy cell never reached the kernel"
+
+
+async def test_a_deadline_interrupts_and_keeps_the_session(fakes, autojump_clock):
+    outcome = await fake_execute(fakes, "print partial; sleep 100", timeout=5)
+    assert outcome.status == "timeout" and said(outcome).startswith("[timeout after 5 s — kernel interrupted, session kept]")
+    assert "partial" in said(outcome) and fakes.kernels[0].interrupts == 1
+    assert said(await fake_execute(fakes, "print again")) == "again\n"
+    assert len(fakes.kernels) == 1
+
+
+async def test_a_deaf_cell_gets_a_second_sigint_then_its_kernel_killed(fakes, autojump_clock):
+    started = trio.current_time()
+    outcome = await fake_execute(fakes, "deaf; sleep 1000", timeout=5)
+    assert outcome.status == "timeout" and "kernel killed: it ignored" in said(outcome)
+    assert trio.current_time() - started == pytest.approx(5 + 3), "the grace, and not a moment more"
+    assert fakes.kernels[0].interrupts == 2, "sent again halfway through the grace"
+    await fakes.kernels[0].gone.wait()
+    again = await fake_execute(fakes, "print fresh")
+    assert "started a fresh kernel" in said(again) and said(again).endswith("fresh\n")
+    assert live_kernels(fakes) == 1
+
+
+async def test_interrupt_stops_the_cell_and_cancels_those_queued(fakes, autojump_clock):
+    assert (await fake_execute(fakes, "sleep 100", wait_s=0)).status == "running"
+    results = {}
+    async with trio.open_nursery() as nursery:
+
+        async def queued():
+            results["queued"] = await fake_execute(fakes, "print never")
+
+        nursery.start_soon(queued)
+        await trio.testing.wait_all_tasks_blocked()
+        results["interrupt"] = await fakes.sessions.interrupt("s")
+    assert results["interrupt"] == "interrupted cell 1 in session 's'; the session is kept"
+    assert results["queued"].status == "cancelled" and "its code was not run" in said(results["queued"])
+    owed = await fakes.sessions.wait("s", 10, ipython_mcp.UserInput(None))
+    assert owed.error["ename"] == "KeyboardInterrupt"
+    assert fakes.ran == ["sleep 100"]
+
+
+async def test_reset_while_the_kernel_starts_joins_the_start(fakes, autojump_clock):
+    fakes.next_kernel = {"start_delay": 30}
+    results = {}
+    async with trio.open_nursery() as nursery:
+
+        async def first():
+            results["execute"] = await fake_execute(fakes, "print never")
+
+        nursery.start_soon(first)
+        await trio.testing.wait_all_tasks_blocked()
+        assert fakes.sessions.get("s").state is State.STARTING
+        results["reset"] = await fakes.sessions.reset("s")
+    assert results["execute"].status == "cancelled" and fakes.ran == []
+    assert "reset: fresh kernel" in results["reset"]
+    assert len(fakes.kernels) == 1 and live_kernels(fakes) == 1
+
+
+async def test_reset_and_shutdown_in_every_state_answer_and_leave_no_kernel(fakes, autojump_clock):
+    for setup in ("", "sleep 100", "start", "dead"):
+        name = f"s-{setup or 'idle'}"
+        fakes.next_kernel = {"start_delay": 30} if setup == "start" else {}
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda n=name, s=setup: fake_execute(fakes, {"start": "print x", "dead": "die 1"}.get(s, s or "print x"), n, wait_s=0))
+            await trio.testing.wait_all_tasks_blocked()
+            reset = await fakes.sessions.reset(name)
+            assert "reset: fresh kernel" in reset, (setup, reset)
+            shut = await fakes.sessions.shutdown(name)
+            assert "shut down; its kernel is gone" in shut
+        with pytest.raises(ipython_mcp.ToolError, match="no session named"):
+            fakes.sessions.get(name)
+    for kernel in fakes.kernels:
+        await kernel.gone.wait()
+
+
+async def test_a_kernel_that_dies_mid_cell_is_replaced_by_the_next_execute(fakes, autojump_clock):
+    died = await fake_execute(fakes, "print last words; die 3")
+    assert died.status == "died" and "kernel exited with code 3" in said(died) and "last words" in said(died)
+    assert fakes.sessions.get("s").state is State.DEAD
+    again = await fake_execute(fakes, "print hello")
+    assert "started a fresh kernel: the previous one was lost (kernel exited with code 3)" in said(again)
+    assert live_kernels(fakes) == 1
+
+
+async def test_a_kernel_that_will_not_start_leaves_no_session(fakes, autojump_clock):
+    fakes.next_kernel = {"fails": "no such interpreter"}
+    outcome = await fake_execute(fakes, "print x")
+    assert outcome.status == "env_error" and "no such interpreter" in said(outcome)
+    assert fakes.sessions.find("s") is None and fakes.ran == []
+
+
+class AnsweringUser(ipython_mcp.UserInput):
+    """A client that can ask its user during the call, and what the user answers (None: declines)."""
+
+    def __init__(self, answer: str | None) -> None:
+        super().__init__(None)
+        self.in_call = self.elicitation = True
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def elicit(self, ask, session, deadline):
+        self.asked.append(ask.prompt)
+        return self.answer, "the user declined"
+
+
+async def test_input_goes_to_the_user_and_a_refusal_raises_eoferror(fakes, autojump_clock):
+    user = AnsweringUser("Ada")
+    answered = await fake_execute(fakes, "input name?", user=user)
+    assert said(answered) == "name? Ada\ngot Ada\n" and user.asked == ["name? "]
+    declined = await fake_execute(fakes, "input again?", user=AnsweringUser(None))
+    assert declined.error["ename"] == "EOFError" and "[the user declined: input() raises EOFError]" in said(declined)
+    stdinless = await fake_execute(fakes, "input nobody?")
+    assert stdinless.error["ename"] == "StdinNotImplementedError", "no way to the user: stdin is not offered"
+
+
+async def test_an_unanswered_input_raises_eoferror_after_its_wait(fakes, autojump_clock):
+    session = fakes.sessions._create("s", ipython_mcp.resolve_env(None, Path("/")), "/")
+    cell = await session.ask(ipython_mcp.Run("input anyone?", None, 20_000, allow_stdin=True))
+    started = trio.current_time()
+    await cell.done.wait()
+    assert trio.current_time() - started == pytest.approx(ipython_mcp.INPUT_WAIT_S)
+    assert cell.outcome.error["ename"] == "EOFError"
+
+
+async def test_a_seeded_storm_on_fake_kernels_leaves_every_name_working(fakes, autojump_clock):
+    import random
+
+    seed = int(os.environ.get("IPYTHON_MCP_STORM_SEED") or random.randrange(1 << 32))
+    print(f"storm seed: {seed}")
+    rng = random.Random(seed)
+    names = ["a", "b", "c"]
+    answers = []
+
+    async def one(i: int) -> None:
+        await trio.sleep(rng.uniform(0, 300))
+        name, tool = rng.choice(names), rng.choices(["execute", "wait", "interrupt", "reset", "shutdown"], [60, 10, 12, 9, 9])[0]
+        if tool == "execute":
+            script = rng.choice(["print M-{i}", "print M-{i}; sleep 5", "print M-{i}; sleep 50", "deaf; print M-{i}; sleep 60", "print M-{i}; die 1"])
+            answer = await fake_execute(fakes, script.format(i=i), name, wait_s=rng.choice([0, 2, 20, 100]), timeout=rng.choice([None, None, 10]))
+            body = said(answer)
+            assert {m for m in body.split() if m.startswith("M-")} <= {f"M-{i}"}, f"execute #{i} shows another cell's output"
+        elif tool == "wait":
+            with suppress(ipython_mcp.ToolError):
+                answer = await fakes.sessions.wait(name, rng.choice([0, 10, 100]), ipython_mcp.UserInput(None))
+        else:
+            with suppress(ipython_mcp.ToolError):  # an unknown name is a clean refusal
+                answer = await getattr(fakes.sessions, tool)(name)
+        answers.append(i)
+
+    with trio.fail_after(10_000):
+        async with trio.open_nursery() as nursery:
+            for i in range(300):
+                nursery.start_soon(one, i)
+    assert len(answers) == 300, "every call answers"
+    for name in names:
+        assert said(await fake_execute(fakes, f"print {name} works", name)).endswith(f"{name} works\n")
+    for kernel in fakes.kernels:
+        if kernel is not None and all(s.kernel is not kernel for s in fakes.sessions):
+            await kernel.gone.wait()
+    assert live_kernels(fakes) == len(names), "one kernel per session, no other left"
