@@ -1527,12 +1527,12 @@ class Transcript:
             self.head_chars += part.size
             return
         if not self.tail and part.size and self.head_chars < self.head_budget:
-            # Split the part at the head's edge, on a line break when there is one near.
+            # Split a long part at the head's edge, on a line break: the head ends on a whole line.
             room = self.head_budget - self.head_chars
-            cut = part.text.rfind("\n", 0, room) + 1 or room
-            self.head.append(Part(part.kind, part.text[:cut], line=part.line))
-            self.head_chars += cut
-            part = Part(part.kind, part.text[cut:], line=part.line + part.text.count("\n", 0, cut))
+            if cut := part.text.rfind("\n", 0, room) + 1:
+                self.head.append(Part(part.kind, part.text[:cut], line=part.line))
+                self.head_chars += cut
+                part = Part(part.kind, part.text[cut:], line=part.line + part.text.count("\n", 0, cut))
         self.tail.append(part)
         self.tail_chars += part.size
         self._trim_tail()
@@ -1569,6 +1569,8 @@ class Transcript:
                 first.line += first.text.count("\n", 0, cut)
                 first.text = first.text[cut:]
                 self.tail_chars -= cut
+                if not first.text:
+                    self.tail.popleft()
 
     def _omit(self, text: str) -> None:
         self.omitted_chars += len(text)
@@ -3875,9 +3877,12 @@ def build_server(sessions: Sessions) -> MCPServer:
         )
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Run Python in a session", destructive_hint=True, open_world_hint=True),
-        description=(
+    def tool(title: str, description: str, **hints: bool) -> Callable[[Callable[..., Any]], Any]:
+        return server.tool(annotations=ToolAnnotations(title=title, **hints), description=description)
+
+    @tool(
+        "Run Python in a session",
+        (
             "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
             "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
             "session's kernel is created on first use and keeps variables, imports and the working directory "
@@ -3888,6 +3893,7 @@ def build_server(sessions: Sessions) -> MCPServer:
             "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
             f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
         ),
+        destructive_hint=True, open_world_hint=True,
     )
     async def execute(
         ctx: Context,
@@ -3940,12 +3946,13 @@ def build_server(sessions: Sessions) -> MCPServer:
         outcome.warnings = warnings + outcome.warnings
         return outcome.to_result()
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Wait for a running cell", read_only_hint=True),
-        description=(
+    @tool(
+        "Wait for a running cell",
+        (
             "Wait for the session's running cell and return the output no reply has shown yet, with its status: "
             "'running' again if it still runs, else how it ended. With no cell running it says 'idle' at once."
         ),
+        read_only_hint=True,
     )
     async def wait(
         ctx: Context,
@@ -3957,13 +3964,14 @@ def build_server(sessions: Sessions) -> MCPServer:
         outcome.warnings = warnings + outcome.warnings
         return outcome.to_result()
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Read a cell's saved output", read_only_hint=True),
-        description=(
+    @tool(
+        "Read a cell's saved output",
+        (
             "Read a cell's whole saved output, also while it runs, without touching the kernel: numbered lines, "
             f"`limit` of them from `offset` (negative: from the end), or with `grep` the matching lines. Cells are "
             f"named by their number (execution count); the output of the last {config.keep_cells} cells is kept."
         ),
+        read_only_hint=True,
     )
     async def output(
         session: Session_,
@@ -3976,13 +3984,14 @@ def build_server(sessions: Sessions) -> MCPServer:
             raise ToolError(f"limit must be at least 1, got {limit}")
         return _text(await sessions.output(session, cell, grep, offset, limit))
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Export a session as a notebook", destructive_hint=False),
-        description=(
+    @tool(
+        "Export a session as a notebook",
+        (
             "Write the session's cells to a Jupyter notebook (.ipynb): code, outputs as the kernel sent them (images, "
             "HTML, every MIME type), errors, and which cells timed out or died. Default path: <session>.ipynb in the "
             "session's working directory. A file not written by this server is only replaced with overwrite=true."
         ),
+        destructive_hint=False,
     )
     async def export(
         session: Session_,
@@ -3991,55 +4000,56 @@ def build_server(sessions: Sessions) -> MCPServer:
     ) -> CallToolResult:
         return _text(await sessions.export(session, path, overwrite))
 
-    @server.tool(
-        annotations=ToolAnnotations(title="List a session's variables", read_only_hint=True),
-        description=(
+    @tool(
+        "List a session's variables",
+        (
             "The session's variables as a table (name, type, shape or length, memory size, short value), computed in "
             "the kernel without printing them: a large frame is described by its shape. Answers 'busy' at once while a "
             "cell runs."
         ),
+        read_only_hint=True,
     )
     async def variables(session: Session_) -> CallToolResult:
         answer = await sessions.variables(session)
         return answer.to_result() if isinstance(answer, Outcome) else _text(answer)
 
-    @server.tool(
-        annotations=ToolAnnotations(title="List sessions", read_only_hint=True),
-        description=(
+    @tool(
+        "List sessions",
+        (
             "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s, "
             "exec_count (the last cell's number), kernel pid, working directory, the connection file of an "
             "attached kernel, location (local, or the Jupyter server and kernel id), the running cell (number, "
             "elapsed_s, last line of output) and how many execute calls wait their turn (queued)."
         ),
+        read_only_hint=True,
     )
     async def list_sessions() -> list[dict[str, Any]]:
         return [s.info() for s in sessions]
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Restart a session's kernel", destructive_hint=True),
-        description=(
+    @tool(
+        "Restart a session's kernel",
+        (
             "Restart the session's kernel: every variable and import is wiped; the name and env are kept. A running "
             "cell and any waiting execute are cancelled."
         ),
+        destructive_hint=True,
     )
     async def reset(session: Session_) -> CallToolResult:
         return _text(await sessions.reset(session))
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Shut a session down", destructive_hint=True),
-        description="Kill the session's kernel (and anything it started) and forget the session; a running cell is cancelled.",
-    )
+    @tool("Shut a session down", "Kill the session's kernel (and anything it started) and forget the session; a running cell is cancelled.", destructive_hint=True)
     async def shutdown(session: Session_) -> CallToolResult:
         return _text(await sessions.shutdown(session))
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Join a running kernel", destructive_hint=False, open_world_hint=True),
-        description=(
+    @tool(
+        "Join a running kernel",
+        (
             "Bind a new session to a Jupyter kernel that is already running (for example a notebook's), by its "
             "connection file: a path, or a file name such as 'kernel-1234.json' found in Jupyter's runtime "
             "directory (in the notebook, %connect_info names it). execute then shares that kernel's variables. "
             "The kernel is never stopped from here: shutdown detaches, reset is refused."
         ),
+        destructive_hint=False, open_world_hint=True,
     )
     async def attach(
         session: Annotated[str, Field(description="Name for the new session.")],
@@ -4047,13 +4057,14 @@ def build_server(sessions: Sessions) -> MCPServer:
     ) -> CallToolResult:
         return _text(await sessions.attach(session, connection_file))
 
-    @server.tool(
-        annotations=ToolAnnotations(title="Interrupt a running cell", destructive_hint=False, idempotent_hint=True),
-        description=(
+    @tool(
+        "Interrupt a running cell",
+        (
             "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would, and cancel any execute "
             "waiting its turn. A cell that ignores it for "
             f"{config.interrupt_grace_s:g} s has its kernel killed, losing the session's state."
         ),
+        destructive_hint=False, idempotent_hint=True,
     )
     async def interrupt(session: Session_) -> CallToolResult:
         return _text(await sessions.interrupt(session))

@@ -351,7 +351,7 @@ async def main(quick: bool) -> None:
 
         inner_times = []
         async with ipython_mcp.open_sessions(ipython_mcp.Config(spares=0)) as sessions:
-            inner = partial(sessions.execute, "inner", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, ctx=None)
+            inner = partial(sessions.execute, "inner", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, user=ipython_mcp.UserInput(None))
             await inner()
             for _ in range(n // 3):
                 t0 = time.perf_counter()
