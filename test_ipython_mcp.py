@@ -2671,6 +2671,11 @@ async def test_streamable_http_transport_serves_the_sdk_http_client(nursery, con
         result = await run(client, "web", "answer")
         assert text(result) == "42\n" and record(result)["status"] == "ok"
         assert record(await run(client, "web", "1/0"))["status"] == "error"
+        # a cell that outlives its call, followed over HTTP as over stdio
+        running = await run(client, "web", "import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')", wait_s=0.5)
+        assert record(running)["status"] == "running" and "first" in text(running)
+        rest = await client.call_tool("wait", {"session": "web", "timeout_s": 20})
+        assert record(rest)["status"] == "ok" and text(rest).endswith("second\n") and "first" not in text(rest)
     # DNS-rebinding protection: a request naming another host is refused
     async with httpx.AsyncClient() as http:
         response = await http.post(
