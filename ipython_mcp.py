@@ -160,9 +160,8 @@ LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bo
 REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
 SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
 SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
-SPOOL_READ_CHUNK = 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
+SPOOL_READ_CHUNK = 4 * 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
 NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
-NOTEBOOK_DISPLAYS = 1000  # displays a later cell may still update in an earlier cell's record
 VARIABLES_SHOWN = 200  # rows in a variables reply
 VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
@@ -1646,8 +1645,12 @@ async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern
     ``limit`` lines matching ``pattern``; and whether more matches follow.
 
     A file is streamed in chunks with a checkpoint between them, so a 100 MB
-    spool costs bounded memory and never stalls the other sessions.
+    spool costs bounded memory and never stalls the other sessions. An ASCII
+    pattern searches the bytes themselves, which spares decoding all of them.
     """
+    search: re.Pattern[Any] | None = pattern
+    if pattern is not None and pattern.pattern.isascii():
+        search = re.compile(pattern.pattern.encode(), pattern.flags & ~re.UNICODE)
     found: list[tuple[int, str]] = []
     line = 0  # lines before the current chunk
     carry = b""
@@ -1683,23 +1686,25 @@ async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern
             elif line + data.count(b"\n") < offset:
                 line += data.count(b"\n")  # wholly before where the search starts
             else:
-                text = data.decode("utf-8", errors="replace")
+                text: Any = data if isinstance(search.pattern, bytes) else data.decode("utf-8", errors="replace")  # type: ignore[union-attr]
+                newline = b"\n" if isinstance(text, bytes) else "\n"
                 counted = 0  # position up to which newlines are counted into `line`
                 last_start = -1
-                for match in pattern.finditer(text):
-                    start = text.rfind("\n", 0, match.start()) + 1
+                for match in search.finditer(text):  # type: ignore[union-attr]
+                    start = text.rfind(newline, 0, match.start()) + 1
                     if start == last_start:
                         continue  # one line, several matches
-                    line += text.count("\n", counted, start)
+                    line += text.count(newline, counted, start)
                     counted = start
                     last_start = start
                     if line < offset:
                         continue
                     if len(found) >= limit:
                         return found, True
-                    stop = text.find("\n", start)
-                    found.append((line + 1, text[start : stop if stop >= 0 else len(text)]))
-                line += text.count("\n", counted)
+                    stop = text.find(newline, start)
+                    shown = text[start : stop if stop >= 0 else len(text)]
+                    found.append((line + 1, shown.decode("utf-8", errors="replace") if isinstance(shown, bytes) else shown))
+                line += text.count(newline, counted)
             if not chunk:
                 return found, False
 
@@ -1727,9 +1732,9 @@ def _rich_text(data: dict[str, Any]) -> str:
 # Beside the model's replies, each cell is recorded as a notebook cell: its
 # code and its outputs as the kernel sent them (every MIME bundle, ANSI codes
 # and all), with displays updated and cleared as JupyterLab would. An ended
-# cell's record is one JSON file in the session's directory, so a long
-# session does not grow the server; export builds and validates a notebook
-# from them with nbformat, and --notebook-dir keeps one live.
+# cell's record is one line of an append-only log in the session's directory,
+# so a long session does not grow the server; export builds and validates a
+# notebook from it with nbformat, and --notebook-dir keeps one live.
 
 
 OUTPUT_MESSAGES = frozenset({"stream", "execute_result", "display_data", "update_display_data", "error", "clear_output"})
@@ -1821,63 +1826,68 @@ class CellRecord:
 
 
 class Notebook:
-    """A session's record: one JSON file per ended cell (and per restart), and the notebook built from them."""
+    """A session's record: an append-only log in the session's directory, one line (one write) per ended
+    cell, restart or display update, and the notebook built from it."""
 
     def __init__(self, directory: Path, session: str, live: Path | None) -> None:
-        self.directory = directory
+        self.path = directory / "notebook.jsonl"
         self.session = session
         self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell
-        self.count = 0
+        self.count = 0  # code cells recorded
         self.kernel_info: dict[str, Any] = {}
         self.env = ""
-        self._displays: dict[str, int] = {}  # display_id -> the recorded cell showing it, for updates from later cells
+        self._log: Any = None
         self._dirty = trio.Event()
 
     def add_cell(self, record: CellRecord, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> None:
         self.count += 1
-        self._write(self.count, {"cell_type": "code", **record.to_json(number, status, stopped_by, started, elapsed)})
-        for display_id in filter(None, record.display_ids):
-            self._displays[display_id] = self.count
-            while len(self._displays) > NOTEBOOK_DISPLAYS:
-                self._displays.pop(next(iter(self._displays)))
-        self._dirty.set()
+        self._append({"cell": record.to_json(number, status, stopped_by, started, elapsed)})
 
     def add_note(self, text: str) -> None:
         """A markdown cell between code cells: the kernel was restarted, or died."""
         if self.count:
-            self.count += 1
-            self._write(self.count, {"cell_type": "markdown", "source": text})
-            self._dirty.set()
+            self._append({"note": text})
 
     def update_display(self, display_id: str, content: dict[str, Any]) -> None:
-        """An update_display_data for a display an earlier cell showed: that cell's record changes, as in JupyterLab."""
-        if (index := self._displays.get(display_id)) is None:
-            return
-        path = self._path(index)
-        cell = json.loads(path.read_text())
-        for position, shown in enumerate(cell["display_ids"]):
-            if shown == display_id:
-                cell["outputs"][position] = {**cell["outputs"][position], "data": content.get("data", {}), "metadata": content.get("metadata", {})}
-        self._write(index, cell)
-        self._dirty.set()
+        """An update_display_data for a display an earlier cell showed: that cell shows the new state, as in JupyterLab."""
+        self._append({"update": {"display_id": display_id, "data": content.get("data", {}), "metadata": content.get("metadata", {})}})
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def build(self) -> Any:
         """The record as an nbformat v4 notebook, validated."""
         import nbformat
         from nbformat import v4
 
-        cells = []
-        for index in range(1, self.count + 1):
-            cell = json.loads(self._path(index).read_text())
-            if cell["cell_type"] == "markdown":
-                cells.append(v4.new_markdown_cell(cell["source"]))
+        cells: list[dict[str, Any]] = []
+        with suppress(FileNotFoundError), open(self.path, encoding="utf-8") as log_file:
+            for line in log_file:
+                if not line.endswith("\n"):
+                    break  # being written as we read: the next build has it
+                entry = json.loads(line)
+                if "cell" in entry:
+                    cells.append(entry["cell"])
+                elif "note" in entry:
+                    cells.append({"note": entry["note"]})
+                elif (update := entry.get("update")) is not None:
+                    shown = next((c for c in reversed(cells) if update["display_id"] in c.get("display_ids", ())), None)
+                    for position, display_id in enumerate(shown["display_ids"] if shown else ()):
+                        if display_id == update["display_id"]:
+                            shown["outputs"][position] = {**shown["outputs"][position], "data": update["data"], "metadata": update["metadata"]}
+        notebook_cells = []
+        for cell in cells:
+            if "note" in cell:
+                notebook_cells.append(v4.new_markdown_cell(cell["note"]))
                 continue
             meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
             outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
-            cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+            notebook_cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
         language = self.kernel_info.get("language_info") or {"name": "python"}
         notebook = v4.new_notebook(
-            cells=cells,
+            cells=notebook_cells,
             metadata={
                 "kernelspec": {"name": "python3", "display_name": f"Python 3 ({self.env or 'ipython-mcp'})", "language": language.get("name", "python")},
                 "language_info": language,
@@ -1908,13 +1918,12 @@ class Notebook:
             except (OSError, ValueError) as exc:
                 log.warning("could not write the live notebook %s: %s", self.live, exc)
 
-    def _path(self, index: int) -> Path:
-        return self.directory / f"notebook-{index:06d}.json"
-
-    def _write(self, index: int, cell: dict[str, Any]) -> None:
-        temporary = self.directory / f".notebook-{index:06d}.tmp"
-        temporary.write_text(json.dumps(cell))
-        os.replace(temporary, self._path(index))
+    def _append(self, entry: dict[str, Any]) -> None:
+        if self._log is None:
+            self._log = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed with its session
+        self._log.write(json.dumps(entry) + "\n")
+        self._log.flush()
+        self._dirty.set()
 
 
 # ============================================================================
@@ -3108,6 +3117,7 @@ class Session:
         if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
             with suppress(OSError, ValueError):
                 await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
+        self.notebook.close()
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
             for kernel in self._stopped:
                 await kernel.gone.wait()
@@ -3267,29 +3277,30 @@ class Sessions:
         """Run code in the named session, creating it (env, cwd) on first use."""
         check_session_name(name)
         warnings: list[str] = []
-        existing = self.find(name)
-        requested: Source | None
-        try:
-            requested = Kernelspec(env or "") if self.gateway else resolve_env(env, self.config.envs_dir)
-        except EnvError as exc:
-            if existing is None:
-                return env_error(str(exc))
-            requested = None  # an existing session ignores env anyway; the warning below says so
-        directory = "" if self.gateway else check_cwd(cwd)
-        if self.gateway and cwd:
-            warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
-        if existing is not None and env and (requested is None or requested.identity != existing.source.identity):
-            where = f" ({existing.source.python})" if isinstance(existing.source, Env) else ""
-            warnings.append(
-                f"session {name!r} already runs in env {existing.source.label}{where}; "
-                f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
-            )
-        if existing is not None and cwd and directory != existing.cwd:
-            warnings.append(
-                f"session {name!r} was started in {existing.cwd}; cwd {cwd!r} applies only to new sessions "
-                "(use os.chdir() in a cell to move)"
-            )
-        session = existing or self._create(name, requested, directory)  # type: ignore[arg-type]
+        session = self.find(name)
+        if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
+            try:
+                requested: Source | None = Kernelspec(env or "") if self.gateway else resolve_env(env, self.config.envs_dir)
+            except EnvError as exc:
+                if session is None:
+                    return env_error(str(exc))
+                requested = None  # an existing session ignores env anyway; the warning below says so
+            directory = "" if self.gateway else check_cwd(cwd)
+            if self.gateway and cwd:
+                warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
+            if session is None:
+                session = self._create(name, requested, directory)  # type: ignore[arg-type]
+            elif env and (requested is None or requested.identity != session.source.identity):
+                where = f" ({session.source.python})" if isinstance(session.source, Env) else ""
+                warnings.append(
+                    f"session {name!r} already runs in env {session.source.label}{where}; "
+                    f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
+                )
+            if cwd and directory != session.cwd:  # a new session has it as its own
+                warnings.append(
+                    f"session {name!r} was started in {session.cwd}; cwd {cwd!r} applies only to new sessions "
+                    "(use os.chdir() in a cell to move)"
+                )
         outcome = await session.execute(code, timeout, wait_s, budget, user)
         outcome.warnings = warnings + outcome.warnings
         return outcome
