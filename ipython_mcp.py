@@ -1645,12 +1645,14 @@ async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern
     ``limit`` lines matching ``pattern``; and whether more matches follow.
 
     A file is streamed in chunks with a checkpoint between them, so a 100 MB
-    spool costs bounded memory and never stalls the other sessions. An ASCII
-    pattern searches the bytes themselves, which spares decoding all of them.
+    spool costs bounded memory and never stalls the other sessions. A pattern
+    anchored at line starts (``^abc``) is searched as ``abc`` and kept where a
+    line starts: Python's re finds a literal quickly, but tries an anchored
+    pattern at every position.
     """
-    search: re.Pattern[Any] | None = pattern
-    if pattern is not None and pattern.pattern.isascii():
-        search = re.compile(pattern.pattern.encode(), pattern.flags & ~re.UNICODE)
+    search, at_line_start = pattern, False
+    if pattern is not None and pattern.pattern.startswith("^") and "|" not in pattern.pattern:
+        search, at_line_start = re.compile(pattern.pattern[1:], pattern.flags), True
     found: list[tuple[int, str]] = []
     line = 0  # lines before the current chunk
     carry = b""
@@ -1686,25 +1688,25 @@ async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern
             elif line + data.count(b"\n") < offset:
                 line += data.count(b"\n")  # wholly before where the search starts
             else:
-                text: Any = data if isinstance(search.pattern, bytes) else data.decode("utf-8", errors="replace")  # type: ignore[union-attr]
-                newline = b"\n" if isinstance(text, bytes) else "\n"
+                text = data.decode("utf-8", errors="replace")
                 counted = 0  # position up to which newlines are counted into `line`
                 last_start = -1
                 for match in search.finditer(text):  # type: ignore[union-attr]
-                    start = text.rfind(newline, 0, match.start()) + 1
+                    if at_line_start and match.start() and text[match.start() - 1] != "\n":
+                        continue
+                    start = text.rfind("\n", 0, match.start()) + 1
                     if start == last_start:
                         continue  # one line, several matches
-                    line += text.count(newline, counted, start)
+                    line += text.count("\n", counted, start)
                     counted = start
                     last_start = start
                     if line < offset:
                         continue
                     if len(found) >= limit:
                         return found, True
-                    stop = text.find(newline, start)
-                    shown = text[start : stop if stop >= 0 else len(text)]
-                    found.append((line + 1, shown.decode("utf-8", errors="replace") if isinstance(shown, bytes) else shown))
-                line += text.count(newline, counted)
+                    stop = text.find("\n", start)
+                    found.append((line + 1, text[start : stop if stop >= 0 else len(text)]))
+                line += text.count("\n", counted)
             if not chunk:
                 return found, False
 

@@ -1779,6 +1779,9 @@ async def test_read_spool_pages_and_greps_across_chunks(tmp_path, monkeypatch):
     assert found == [(97, "row 97 needle"), (194, "row 194 needle"), (291, "row 291 needle")] and more
     rest, more = await ipython_mcp.read_spool(spool, 291, 10, re.compile("needle$", re.M))
     assert rest == [(388, "row 388 needle"), (485, "row 485 needle")] and not more
+    anchored, _ = await ipython_mcp.read_spool(spool, 0, 10, re.compile("^row 4\\d\\d\\b", re.M))
+    assert [n for n, _ in anchored] == list(range(400, 410))
+    assert (await ipython_mcp.read_spool(spool, 0, 10, re.compile("^ow 4", re.M)))[0] == [], "^ holds: only at a line's start"
 
 
 def test_the_readme_names_every_tool_flag_and_variable():
