@@ -357,7 +357,7 @@ async def main(quick: bool) -> None:
                 t0 = time.perf_counter()
                 await inner()
                 inner_times.append(time.perf_counter() - t0)
-        print(f"  the same through the SDK's Python client: {ms(statistics.median(sdk_times))}; the session layer alone, in-process: {ms(statistics.median(inner_times))}")
+        print(f"round trip `1` through the SDK's Python client: {ms(statistics.median(sdk_times))}; through the session layer alone, in-process: {ms(statistics.median(inner_times))}")
 
         # 2. sessions sleeping 1 s at once
         for count in (4, 16):
