@@ -38,6 +38,11 @@ slow = pytest.mark.slow
 network = pytest.mark.network  # a socket server runs: HTTP, a Jupyter server
 
 
+def on_the_jupyter_server(test):
+    """A test against the shared Jupyter server fixture: slow, network, and on the worker that runs it."""
+    return pytest.mark.xdist_group("jupyter-server")(slow(network(test)))
+
+
 # ---------------------------------------------------------------------------
 # fixtures and helpers
 # ---------------------------------------------------------------------------
@@ -1372,9 +1377,7 @@ def enterprise_gateway(tmp_path_factory):
     server.stop()
 
 
-@pytest.mark.xdist_group("jupyter-server")  # one worker shares its fixture
-@slow
-@network
+@on_the_jupyter_server
 async def test_remote_sessions_keep_the_contract(remote, jupyter_server):
     client, sessions = remote
     result = await run(client, "r", "x = 41\nprint('on the server')\nx + 1")
@@ -1403,12 +1406,10 @@ async def test_remote_sessions_keep_the_contract(remote, jupyter_server):
     assert record(await run(client, "r", "x"))["error"]["ename"] == "NameError"
     assert sessions.get("r").kernel.kernel_id == kernel_id, "reset restarts the remote kernel in place"
     await client.call_tool("shutdown", {"session": "r"})
-    assert jupyter_server.kernels() == [] or kernel_id not in jupyter_server.kernels()
+    assert kernel_id not in jupyter_server.kernels()
 
 
-@pytest.mark.xdist_group("jupyter-server")  # one worker shares its fixture
-@slow
-@network
+@on_the_jupyter_server
 async def test_a_remote_kernel_that_dies_is_reported_and_replaced(remote):
     client, _ = remote
     await run(client, "r", "import os\nkept = 1")
@@ -1421,9 +1422,7 @@ async def test_a_remote_kernel_that_dies_is_reported_and_replaced(remote):
     assert "started a fresh kernel" in text(result) and text(result).endswith("False\n")
 
 
-@pytest.mark.xdist_group("jupyter-server")  # one worker shares its fixture
-@slow
-@network
+@on_the_jupyter_server
 async def test_unknown_kernelspec_lists_the_offered_ones(remote):
     client, _ = remote
     result = await run(client, "r", "1", env="no-such-spec")
@@ -1431,9 +1430,7 @@ async def test_unknown_kernelspec_lists_the_offered_ones(remote):
     assert "no kernelspec 'no-such-spec'" in text(result) and "python3" in text(result)
 
 
-@pytest.mark.xdist_group("jupyter-server")  # one worker shares its fixture
-@slow
-@network
+@on_the_jupyter_server
 async def test_wrong_token_and_unreachable_server_give_clear_errors(jupyter_server, tmp_path):
     for url, token, complaint in [
         (jupyter_server.url, "wrong", "refused the request (HTTP 403)"),
@@ -1448,9 +1445,7 @@ async def test_wrong_token_and_unreachable_server_give_clear_errors(jupyter_serv
                 assert (await client.call_tool("list_sessions", {})).structured_content["result"] == []
 
 
-@pytest.mark.xdist_group("jupyter-server")  # one worker shares its fixture
-@slow
-@network
+@on_the_jupyter_server
 async def test_a_dropped_websocket_is_restored_with_the_kernels_state(remote):
     client, sessions = remote
     await run(client, "r", "kept = 'still here'")
@@ -1482,9 +1477,7 @@ async def test_server_restart_under_a_live_session(tmp_path):
         server.stop()
 
 
-@pytest.mark.xdist_group("jupyter-server")  # one worker shares its fixture
-@slow
-@network
+@on_the_jupyter_server
 async def test_only_kernels_this_server_created_are_deleted(jupyter_server):
     import httpx2
 
