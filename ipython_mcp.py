@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT -- Copyright (c) 2026 the ipython-mcp authors; the full text is in LICENSE.
 # /// script
 # requires-python = ">=3.11"
 # dependencies = [
