@@ -110,7 +110,6 @@ import contextvars
 import dataclasses
 import datetime
 import enum
-import fcntl
 import getpass
 import hashlib
 import hmac
@@ -245,6 +244,8 @@ def say_waiting(through: str = "") -> None:
 @contextmanager
 def _locked(path: Path, timeout: float) -> Iterator[int]:
     """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (TimeoutError past that)."""
+    import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
+
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
@@ -358,26 +359,31 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _pump(server: socket.socket, first: bytes) -> None:
-    """Copy bytes both ways until the server closes its end.
+def _pump(server: socket.socket, first: bytes) -> bool:
+    """Copy bytes both ways until the server closes its end; say whether the client had left first.
 
     stdin goes to the server, and its EOF (the client left) closes the sending
     half, so the server sees the client leave; the server's bytes go to stdout.
     One thread per direction: each only waits in read() and write().
     """
+    left = threading.Event()
 
     def upstream() -> None:
         with suppress(OSError):
             while chunk := os.read(0, PUMP_CHUNK):
                 server.sendall(chunk)
+            left.set()
         with suppress(OSError):
             server.shutdown(socket.SHUT_WR)
 
     threading.Thread(target=upstream, name="ipython-mcp-relay", daemon=True).start()
-    with suppress(OSError):  # the client closed stdout, or the connection broke: nothing more to carry
+    try:
         _write_all(1, first)
         while chunk := server.recv(PUMP_CHUNK):
             _write_all(1, chunk)
+    except OSError:  # the client closed stdout, or the connection broke: nothing more to carry
+        return True
+    return left.is_set()
 
 
 def _settings_environ() -> dict[str, str]:
@@ -398,7 +404,9 @@ def relay(argv: list[str]) -> int:
             return 2
         for difference in answer.get("differences", ()):
             print(f"ipython-mcp: {difference}", file=sys.stderr, flush=True)
-        _pump(server, rest)
+        if not _pump(server, rest):
+            print(f"ipython-mcp: the persistent server for {place.directory} closed the connection: it was stopped, or ended; see {place.log}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -453,8 +461,8 @@ def _quick_persist_action(argv: list[str]) -> str | None:
     """The persist action these arguments ask for when it needs no argparse (the common spellings); else None."""
     if "--persist" not in argv and os.environ.get("IPYTHON_MCP_PERSIST", "").lower() not in TRUE_WORDS:
         return None
-    if any(arg in ("-h", "--help", "--version", SERVE_PERSISTENT) for arg in argv) or {"--status", "--stop"} <= set(argv):
-        return None
+    if any(arg in ("-h", "--help", "--version", SERVE_PERSISTENT) or arg.startswith("--transport") for arg in argv) or {"--status", "--stop"} <= set(argv):
+        return None  # for argparse to answer, or refuse
     return "status" if "--status" in argv else "stop" if "--stop" in argv else "relay"
 
 
@@ -4329,7 +4337,11 @@ def instructions(sessions: Sessions) -> str:
 
 
 async def _instructions_now(sessions: Sessions, ctx: Any, call_next: Any) -> Any:
-    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start."""
+    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start.
+
+    (mcp 2.3: call_next returns the answer as the wire's dict; should that
+    change, test_the_instructions_name_the_sessions_that_exist fails.)
+    """
     result = await call_next(ctx)
     if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
         result["instructions"] = instructions(sessions)

@@ -305,7 +305,7 @@ def test_console_script_answers_help_and_version():
     version = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"ipython-mcp {ipython_mcp.__version__}"
     usage = subprocess.run([CONSOLE_SCRIPT, "--help"], capture_output=True, text=True, check=True)
-    for flag in ("--transport", "--gateway-url", "--spares", "--auto-install-ipykernel", "--output-chars"):
+    for flag in ("--transport", "--gateway-url", "--spares", "--auto-install-ipykernel", "--output-chars", "--persist", "--linger", "--status", "--stop"):
         assert flag in usage.stdout
     script = subprocess.run([sys.executable, ipython_mcp.__file__, "--version"], capture_output=True, text=True, check=True)
     assert script.stdout.strip() == version.stdout.strip()
