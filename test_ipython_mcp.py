@@ -3227,7 +3227,8 @@ def said_lines(*bodies: str) -> list[str]:
 async def test_a_client_killed_mid_cell_loses_nothing_and_the_next_client_waits_for_the_rest(persist):
     first = await persist.relay()
     await initialize(first)
-    train = "import time\nfor i in range(12):\n    print(f'epoch {i}', flush=True)\n    time.sleep(0.3)\ntrained = 'yes'"
+    # it prints for a few seconds, then waits for the test to let it end
+    train = "import os, time\nfor i in range(12):\n    print(f'epoch {i}', flush=True)\n    time.sleep(0.3)\nwhile not os.path.exists('release'):\n    time.sleep(0.05)\ntrained = 'yes'"
     seen = await first.execute("train", "import os\nkernel = os.getpid()\nkernel")
     kernel = int(seen)
     running = await first.request("tools/call", {"name": "execute", "arguments": {"session": "train", "code": train, "wait_s": 1}})
@@ -3243,6 +3244,7 @@ async def test_a_client_killed_mid_cell_loses_nothing_and_the_next_client_waits_
 
     async with persist.client() as second:  # 2026-07-28, through server/discover
         assert "'train' (busy: cell 2 has run for" in second.instructions
+        (persist.project / "release").touch()
         replies = [await second.call_tool("wait", {"session": "train"})]
         while record(replies[-1])["status"] == "running":
             replies.append(await second.call_tool("wait", {"session": "train"}))
@@ -3261,11 +3263,17 @@ async def test_a_client_killed_mid_cell_loses_nothing_and_the_next_client_waits_
 
 @slow
 async def test_two_clients_at_once_on_two_sessions_and_on_one(persist):
-    rendezvous = "import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.05)\nopen({mine!r}, 'w').close()"
+    rendezvous = "import os, time\nopen({mine!r}, 'w').close()\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.05)"
+    ended = []
+
+    async def meet(client, name: str, other: str) -> None:
+        ended.append(record(await run(client, name, rendezvous.format(flag=f"{other}.flag", mine=f"{name}.flag")))["status"])
+
     async with persist.client() as a, persist.client(mode="legacy") as b, trio.open_nursery() as nursery:
         # two sessions: each cell waits for the other's file, so they can only end if they run at once
-        nursery.start_soon(run, a, "one", rendezvous.format(flag="two.flag", mine="one.flag"))
-        nursery.start_soon(run, b, "two", rendezvous.format(flag="one.flag", mine="two.flag"))
+        nursery.start_soon(meet, a, "one", "two")
+        nursery.start_soon(meet, b, "two", "one")
+    assert ended == ["ok", "ok"]
     async with persist.client() as a, persist.client(mode="legacy") as b:
         running = await run(a, "shared", "x = 1\nimport time\ntime.sleep(2)", wait_s=0)
         assert record(running)["status"] == "running"
@@ -3311,8 +3319,8 @@ async def test_status_and_stop(persist):
         assert status.returncode == 0, status.stderr
         assert lines[0] == f"persistent server for {project}: pid {server}, ipython-mcp {ipython_mcp.__version__}"
         assert lines[1] == f"socket {persist.socket}"
-        assert re.fullmatch(r"up \d+ s; 1 client\(s\) connected; exits after 8 h with no client and no cell running \(--linger\)", lines[3]), lines[3]
-        assert re.fullmatch(rf"session 'main': idle; 1 cell finished; last used \d+ s ago; kernel pid {kernel}", lines[4]), lines[4]
+        assert re.fullmatch(r"up \d+ (s|min); 1 client\(s\) connected; exits after 8 h with no client and no cell running \(--linger\)", lines[3]), lines[3]
+        assert re.fullmatch(rf"session 'main': idle; 1 cell finished; last used \d+ (s|min) ago; kernel pid {kernel}", lines[4]), lines[4]
         stop = await persist.run("--stop")
         assert stop.returncode == 0 and "1 session(s) shut down, every kernel gone" in stop.stdout.decode()
         assert not alive(kernel), "--stop returns once every kernel is gone"
