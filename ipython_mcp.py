@@ -4863,7 +4863,8 @@ class PersistentServer:
             await listener.bind(str(self.place.socket))
             listener.listen(LISTEN_BACKLOG)
             self.write_state()
-            os.write(ready_fd, READY)
+            with suppress(BrokenPipeError):  # the relay that started it is gone (its client was killed): serve the next
+                os.write(ready_fd, READY)
             os.close(ready_fd)
             print(
                 f"ipython-mcp {__version__}: persistent server pid {os.getpid()} for {self.place.directory} listens on"
