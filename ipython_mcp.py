@@ -61,10 +61,23 @@ Beside the replies, every cell is recorded as a notebook cell (export,
 --notebook-dir); a client that speaks the MCP tasks extension may follow a
 long cell as a task; a cell's input() is put to the user by elicitation.
 
+Sessions can outlive their client (--persist). The process a client starts
+is then a relay that copies bytes between its stdio and a Unix socket; the
+sessions live in a persistent server, one per user and working directory,
+which the first relay starts detached and which serves every connection as
+a stdio server serves its one client. Its clients share its sessions. A
+connection that ends cancels the calls it carried as any end does, but a
+client leaving stops nothing: only a client's own cancel interrupts a cell.
+The relay is stdlib only and runs before the heavy imports, so that a client
+gets its first answer at once.
+
 Where each decision is made
 ---------------------------
 The sections below come in this order; each decision has one home.
 
+- The relay, --status and --stop (the client's side of --persist), and
+  private_dir(), where this user's sockets, state, logs and tokens live:
+  before the heavy imports, which they must not wait for.
 - Constants, and Config: every setting once (its flag, variable and help).
 - State and TRANSITIONS: the moves a session can make; Session._move makes them.
 - Env / Kernelspec / Joined: what kernel a session gets and whether the server
@@ -78,12 +91,16 @@ The sections below come in this order; each decision has one home.
   that would not start, as a reply).
 - The session: Session.run is the owner; _advance decides what runs next,
   _stop_cell/_signal/_give_up are the interrupt ladder, _start_failed cleans
-  up a failed start, _drop_kernel lets a kernel go.
+  up a failed start, _drop_kernel lets a kernel go; cut_off() tells a client
+  that left from one that cancelled, and _abandoned keeps a left cell's output
+  for the next wait.
 - The registry (Sessions): the policy a tool call needs (which env, which
   warning, whether to install ipykernel and try again).
 - The tasks extension; the SDK internals this module leans on; the MCP tools
-  (they check arguments and make one call on the registry); streamable HTTP
-  (the token); main().
+  (they check arguments and make one call on the registry; instructions()
+  names the sessions that exist); streamable HTTP (the token); the persistent
+  server (PersistentServer: its connections, its linger, its state file);
+  main().
 """
 
 __version__ = "0.1.0"
@@ -105,31 +122,362 @@ import math
 import os
 import re
 import secrets
+import select
 import shlex
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 import typing
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import trio
-import zmq
-from mcp.server.extension import Extension, MethodBinding
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
-from pydantic import Field
+
+# ============================================================================
+# --persist, the client's side: the relay, --status and --stop
+# ============================================================================
+#
+# With --persist, the process a client starts is a relay: it copies the MCP
+# wire, unchanged, both ways between its stdio and the user's persistent
+# server for the working directory (see "The persistent server", near the
+# end), and starts that server when none runs. A client waits for its
+# server's first answer, and importing the MCP SDK, trio and ZeroMQ takes
+# about a second; so the relay, --status and --stop use the standard library
+# alone and run here, before those imports, when this file or its console
+# script is the program and the arguments ask for them. Importing the module
+# never runs them; main() reaches the same functions when argparse had to
+# read the arguments first (an abbreviated --persist, say).
+#
+# On connecting, each side says one line of JSON before the MCP wire starts:
+# the relay its arguments and settings, the server its pid and how its own
+# settings differ from those (or why it refuses them).
+#
+# The files, in the user's private directory (private_dir(), 0700), are named
+# after a hash of the working directory's real path:
+#   persist-<hash>.sock   the server's socket
+#   persist-<hash>.lock   held by the server for its life: one server per directory
+#   persist-<hash>.start  held by a relay while it starts a server: two relays start one
+#   persist-<hash>.json   the live server's state (pid, sessions): a server that finds
+#                         it on start knows its predecessor died with those sessions
+#   persist-<hash>.log    the server's stderr (.log.1: the previous server's)
+
+PERSIST_START_WAIT_S = 30.0  # a server has this long to start and say it listens: a cold import on a loaded machine takes seconds
+PERSIST_STOP_WAIT_S = 60.0  # --stop waits this long for every kernel to be gone (each has a few seconds' grace)
+SOCKET_PATH_MAX = 107 if sys.platform.startswith("linux") else 103  # a Unix socket's sun_path holds 108 bytes (104 on macOS) with its NUL
+PUMP_CHUNK = 1 << 16  # the relay copies at most this much per read
+TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag without a value
+SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes the fd it waits on)
+READY = b"ready\n"  # what the new server writes to that fd once it listens
+MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
+
+
+def private_dir() -> Path:
+    """This user's directory for ipython-mcp's own files: HTTP token files, and the persistent servers' sockets,
+    state and logs. The user's runtime directory, else a private one in the temp directory. Decided here only,
+    so that a sandbox can hide it from kernels."""
+    if (runtime := os.environ.get("XDG_RUNTIME_DIR", "")) and os.path.isabs(runtime):
+        return Path(runtime) / "ipython-mcp"
+    return Path(tempfile.gettempdir()) / f"ipython-mcp-{os.getuid()}"
+
+
+def make_private_dir() -> Path:
+    """The private directory, made 0700, or SystemExit when it cannot be, or exists and others could get in."""
+    directory = private_dir()
+    try:
+        with suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        info = directory.lstat()
+    except OSError as exc:
+        raise SystemExit(f"ipython-mcp: cannot make its private directory {directory}: {exc}") from None
+    if directory.is_symlink() or not directory.is_dir() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise SystemExit(f"ipython-mcp: {directory} must be a directory of yours that only you can open (mode 0700)")
+    return directory
+
+
+@dataclass(frozen=True)
+class PersistPlace:
+    """Where the persistent server of one working directory keeps its files (see the list above)."""
+
+    directory: str  # the working directory it serves, its real path
+    socket: Path
+    lock: Path
+    start: Path
+    state: Path
+    log: Path
+
+
+def persist_place(directory: str) -> PersistPlace:
+    """The files of the persistent server for a working directory; SystemExit when they cannot be."""
+    real = os.path.realpath(directory)
+    stem = make_private_dir() / ("persist-" + hashlib.sha256(os.fsencode(real)).hexdigest()[:16])
+    place = PersistPlace(real, *(stem.with_suffix(suffix) for suffix in (".sock", ".lock", ".start", ".json", ".log")))
+    if len(os.fsencode(place.socket)) > SOCKET_PATH_MAX:
+        raise SystemExit(
+            f"ipython-mcp: no persistent server can listen on {place.socket}: the path is {len(os.fsencode(place.socket))} bytes,"
+            f" over the {SOCKET_PATH_MAX} a Unix socket's can be. Set XDG_RUNTIME_DIR to a shorter directory"
+        )
+    return place
+
+
+def say_waiting(through: str = "") -> None:
+    """On a terminal, stdin waits for JSON-RPC no person will type: say so on stderr, in one line (stdout is the wire)."""
+    if os.isatty(0):
+        print(
+            f"ipython-mcp {__version__}: serving MCP on stdio{through}, waiting for an MCP client"
+            " (this is no interactive prompt: start it from a client; Ctrl-C quits)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+@contextmanager
+def _locked(path: Path, timeout: float) -> Iterator[int]:
+    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (TimeoutError past that)."""
+    import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+
+            def give_up(signum: int, frame: Any) -> None:
+                raise TimeoutError
+
+            previous = signal.signal(signal.SIGALRM, give_up)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _connect(place: PersistPlace) -> socket.socket | None:
+    """A connection to the running server, or None when none listens (no socket, or one a dead server left)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(place.socket))
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"ipython-mcp: cannot reach the persistent server at {place.socket}: {exc}") from None
+    return sock
+
+
+def _say(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.sendall(json.dumps(message).encode() + b"\n")
+
+
+def _hear(sock: socket.socket, place: PersistPlace) -> tuple[dict[str, Any], bytes]:
+    """The server's first line, and whatever came after it."""
+    sock.settimeout(PERSIST_START_WAIT_S)
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk = sock.recv(PUMP_CHUNK)
+            if not chunk:
+                raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} closed the connection without answering; see {place.log}")
+            data += chunk
+    except TimeoutError:
+        raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} did not answer within {PERSIST_START_WAIT_S:g} s; see {place.log}") from None
+    sock.settimeout(None)
+    line, rest = data.split(b"\n", 1)
+    return json.loads(line), rest
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
+    """Start the persistent server, detached, and connect to it; or connect to the one another relay just started.
+
+    The new server runs this file with this interpreter, in its own session
+    (no terminal's hangup reaches it, no client's kill of its process group),
+    stdio on /dev/null and its log. It says "ready" on a pipe once it listens:
+    no polling, and a server that dies first closes the pipe at once.
+    """
+    try:
+        with _locked(place.start, PERSIST_START_WAIT_S + 5):
+            if (server := _connect(place)) is not None:  # another relay started it while this one waited
+                return server
+            if place.log.exists():
+                os.replace(place.log, place.log.with_suffix(".log.1"))
+            ready_read, ready_write = os.pipe()
+            with open(place.log, "ab") as log_file:
+                process = subprocess.Popen(
+                    [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                    cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
+                )
+            os.close(ready_write)
+            try:
+                readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
+                said = os.read(ready_read, len(READY)) if readable else None
+            finally:
+                os.close(ready_read)
+            if said != READY:
+                why = None
+                if said == b"":  # it closed the pipe: it has exited, or is about to
+                    with suppress(subprocess.TimeoutExpired):
+                        why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
+                if why is None:
+                    process.kill()
+                    why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
+                raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{_log_tail(place.log)}")
+            server = _connect(place)
+    except TimeoutError:
+        raise SystemExit(f"ipython-mcp: another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}") from None
+    if server is None:
+        raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} said it listens, but {place.socket} does not answer; see {place.log}")
+    return server
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _pump(server: socket.socket, first: bytes) -> bool:
+    """Copy bytes both ways until the server closes its end; say whether the client had left first.
+
+    stdin goes to the server, and its EOF (the client left) closes the sending
+    half, so the server sees the client leave; the server's bytes go to stdout.
+    One thread per direction: each only waits in read() and write().
+    """
+    left = threading.Event()
+
+    def upstream() -> None:
+        with suppress(OSError):
+            while chunk := os.read(0, PUMP_CHUNK):
+                server.sendall(chunk)
+            left.set()
+        with suppress(OSError):
+            server.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=upstream, name="ipython-mcp-relay", daemon=True).start()
+    try:
+        _write_all(1, first)
+        while chunk := server.recv(PUMP_CHUNK):
+            _write_all(1, chunk)
+    except OSError:  # the client closed stdout, or the connection broke: nothing more to carry
+        return True
+    return left.is_set()
+
+
+def _settings_environ() -> dict[str, str]:
+    """The variables that make settings (Config.from_environ reads these), for the server to compare with its own."""
+    return {k: v for k, v in os.environ.items() if k.startswith("IPYTHON_MCP_") or k == "MCP_TOOL_TIMEOUT"}
+
+
+def relay(argv: list[str]) -> int:
+    """Serve a client on stdio through the persistent server for this directory, starting it when none runs."""
+    place = persist_place(os.getcwd())
+    say_waiting(f" through the persistent server for {place.directory}")
+    server = _connect(place) or _start_server(place, argv)
+    with server:
+        _say(server, {"ipython-mcp": "relay", "version": __version__, "module": MODULE_FILE, "argv": argv, "environ": _settings_environ()})
+        answer, rest = _hear(server, place)
+        if "refused" in answer:
+            print(f"ipython-mcp: the persistent server for {place.directory} (pid {answer.get('pid')}) refused: {answer['refused']}", file=sys.stderr)
+            return 2
+        for difference in answer.get("differences", ()):
+            print(f"ipython-mcp: {difference}", file=sys.stderr, flush=True)
+        if not _pump(server, rest):
+            print(f"ipython-mcp: the persistent server for {place.directory} closed the connection: it was stopped, or ended; see {place.log}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def persist_status() -> int:
+    """Print the persistent server's pid, socket, uptime, linger and sessions (exit 0), or that none runs (exit 1)."""
+    place = persist_place(os.getcwd())
+    server = _connect(place)
+    if server is None:
+        print(f"no persistent server for {place.directory}")
+        return 1
+    with server:
+        _say(server, {"ipython-mcp": "status"})
+        answer, _ = _hear(server, place)
+    print(answer["text"])
+    return 0
+
+
+def persist_stop() -> int:
+    """Stop the persistent server; return once every kernel of it is gone, which is when it closes this connection."""
+    place = persist_place(os.getcwd())
+    server = _connect(place)
+    if server is None:
+        print(f"no persistent server for {place.directory}: nothing to stop")
+        return 0
+    with server:
+        _say(server, {"ipython-mcp": "stop"})
+        answer, _ = _hear(server, place)
+        server.settimeout(PERSIST_STOP_WAIT_S)
+        try:
+            while server.recv(PUMP_CHUNK):
+                pass
+        except TimeoutError:
+            print(f"ipython-mcp: the persistent server for {place.directory} (pid {answer['pid']}) is still stopping after {PERSIST_STOP_WAIT_S:g} s; see {place.log}", file=sys.stderr)
+            return 1
+    print(answer["text"])
+    return 0
+
+
+def persist_command(argv: list[str], action: str) -> int:
+    """Run the relay ("relay"), --status ("status") or --stop ("stop"); the exit status."""
+    try:
+        if action == "status":
+            return persist_status()
+        if action == "stop":
+            return persist_stop()
+        return relay(argv)
+    except KeyboardInterrupt:  # Ctrl-C in a terminal: the persistent server goes on
+        return 130
+
+
+def _quick_persist_action(argv: list[str]) -> str | None:
+    """The persist action these arguments ask for when it needs no argparse (the common spellings); else None."""
+    if "--persist" not in argv and os.environ.get("IPYTHON_MCP_PERSIST", "").lower() not in TRUE_WORDS:
+        return None
+    if any(arg in ("-h", "--help", "--version", SERVE_PERSISTENT) or arg.startswith("--transport") for arg in argv) or {"--status", "--stop"} <= set(argv):
+        return None  # for argparse to answer, or refuse
+    return "status" if "--status" in argv else "stop" if "--stop" in argv else "relay"
+
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "ipython-mcp":
+    if (_action := _quick_persist_action(sys.argv[1:])) is not None:
+        sys.exit(persist_command(sys.argv[1:], _action))
+
+import trio  # noqa: E402 - after the relay, which must not wait for these (see above)
+import zmq  # noqa: E402
+from mcp.server.extension import Extension, MethodBinding  # noqa: E402
+from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
+from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
+from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations  # noqa: E402
+from pydantic import Field  # noqa: E402
 
 
 log = logging.getLogger("ipython_mcp")
@@ -226,6 +574,8 @@ class Config:
     auto_install_ipykernel: bool = setting(False, "install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)", flag="--auto-install-ipykernel")
     gateway_url: str | None = setting(None, "create every kernel on this Jupyter Server or Enterprise Gateway (http[s]://host:port); env then names a kernelspec", flag="--gateway-url", metavar="URL")
     gateway_token: str | None = setting(None, "its token (better set as the variable: flags show in process listings)", flag="--gateway-token", metavar="TOKEN")
+    persist: bool = setting(False, "relay to this user's persistent server for the working directory, started when none runs: its sessions and running cells outlive the client (see --linger, --status, --stop)", flag="--persist")
+    linger_s: float = setting(8 * 3600.0, "--persist: the server shuts its kernels down and exits after this many seconds with no client connected and no cell running", flag="--linger")
     host: str = setting("127.0.0.1", "streamable-http: the address to bind", flag="--host")
     port: int = setting(8000, "streamable-http: the port; the endpoint is /mcp", flag="--port")
     token_file: Path | None = setting(None, "streamable-http: the token is this file's first line, unless IPYTHON_MCP_TOKEN is set (with neither: a fresh random token)", flag="--token-file", metavar="PATH")
@@ -268,7 +618,7 @@ class Config:
             if text is None or text == "":
                 continue
             if read is bool:
-                values[item.name] = text.lower() in ("1", "true", "yes", "on")
+                values[item.name] = text.lower() in TRUE_WORDS
                 continue
             try:
                 values[item.name] = read(text)
@@ -300,10 +650,12 @@ class Config:
             raise ValueError(f"--spares must be 0 or more, got {self.spares}")
         if self.output_chars < 200:
             raise ValueError(f"--output-chars must be at least 200, got {self.output_chars}")
-        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s"):
+        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s", "linger_s"):
             value = getattr(self, name)
-            if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name != "reply_after_s")):
+            if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name not in ("reply_after_s", "linger_s"))):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        if self.persist and self.transport != "stdio":
+            raise ValueError("--persist serves clients that start it over stdio; streamable HTTP is a persistent server already")
         if self.no_auth and self.token_file:
             raise ValueError("--no-auth and --token-file contradict each other: choose one")
         if self.no_auth and not is_loopback(self.host):
@@ -1747,6 +2099,14 @@ def _iso(wall: float) -> str:
     return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def duration(seconds: float) -> str:
+    """A span as a person says it: 40 s, 12 min, 3 h 5 min."""
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
 def file_name(session: str) -> str:
     """A session's name as a file name: separators and control characters become '_'."""
     return re.sub(r"[\x00-\x1f/\\:]", "_", session).strip(". ") or "session"
@@ -2099,7 +2459,7 @@ class Cell:
         self.view = self._new_view()
         self.files: list[Path] = []  # images saved for this cell
         self.outcome: Outcome | None = None  # how it ended, once it has
-        self.handed_off = False  # a reply said it was still running: a later wait() owes its end
+        self.handed_off = run.abandoned  # a reply said it was still running (or none came): a later wait() owes its end
         self.reported = False  # a reply showed how it ended
         self.notes: list[str] = []  # for the next reply: a restarted kernel, an installed package
         self.interrupt_waiters: list[Reply] = []
@@ -2349,6 +2709,7 @@ class Run:  # execute: run this code when its turn comes; answered with the Cell
     allow_stdin: bool = False  # the call can put input() to its user
     task_bound: bool = False  # the call may become a task, which then owns the cell's output
     silent: bool = False  # the server's own look at the kernel (variables): no history, no record, now or never
+    abandoned: bool = False  # its call went away with the client's connection: a later wait() owes its output
     reply: Reply = field(default_factory=Reply)
     seen: trio.Event = field(default_factory=trio.Event)  # the owner has taken it in: it runs, or waits its turn
 
@@ -2413,6 +2774,13 @@ class CancelCell:  # the client cancelled the execute that started this cell
 
 
 @dataclass
+class Abandon:  # a call went away with its client's connection: the cell goes on, and a later wait() owes its output
+    run: Run | None = None  # an execute's: queued, or its cell's
+    cell: "Cell | None" = None  # the cell an execute was following
+    ask: "Ask | None" = None  # an input() the call was putting to its user: another call may take it up
+
+
+@dataclass
 class KernelUp:
     attempt: "Attempt"
     kernel: Kernel
@@ -2469,6 +2837,7 @@ class Session:
         self.state = State.DEAD
         self.kernel: Kernel | None = None
         self.created = trio.current_time()
+        self.last_used = self.created  # when a tool call last named it (the registry stamps it)
         self.exec_count = 0
         self.dead_reason: str | None = None
         self.ever_started = False
@@ -2508,6 +2877,8 @@ class Session:
             "status": self.state.value,
             "uptime_s": round(trio.current_time() - self.created, 1),
             "exec_count": self.exec_count,
+            "cells": self.notebook.count,
+            "last_used_s_ago": round(trio.current_time() - self.last_used, 1),
             "pid": self.kernel.pid if self.kernel else None,
             "cwd": self.cwd or None,
             "attached": str(self.attached) if self.attached else None,
@@ -2519,6 +2890,16 @@ class Session:
             },
             "queued": self.queued,
         }
+
+    def summary(self) -> str:
+        """How it stands, in a few words: for the server's instructions and --status."""
+        cell, now = self.cell, trio.current_time()
+        if cell is not None and cell.dispatched_at is not None:
+            stands = f"busy: {cell.label} has run for {duration(cell.elapsed())}"
+        else:
+            stands = self.state.value
+        count = self.notebook.count
+        return f"{stands}; {count} cell{'' if count == 1 else 's'} finished; last used {duration(now - self.last_used)} ago"
 
     async def wait_for(self, state: State) -> None:
         """Return once the session is in ``state`` (for tests, and for acting on a running cell)."""
@@ -2558,7 +2939,9 @@ class Session:
                 if not run.reply.given:  # busy only if another cell holds the session, not because the owner was slower
                     await run.seen.wait()
             except trio.Cancelled:
-                if not run.reply.give(_CANCELLED_BY_CLIENT) and isinstance(run.reply.value, Cell):
+                if cut_off():
+                    await self._abandon(Abandon(run=run))
+                elif not run.reply.give(_CANCELLED_BY_CLIENT) and isinstance(run.reply.value, Cell):
                     await self._cancel(run.reply.value)  # it was running: the user pressed stop
                 raise
             if not run.reply.given and offer is not None:
@@ -2589,6 +2972,7 @@ class Session:
         With hand_over (a call offered as a task) a cell still going, or asking
         for input, is not snapshot: None says it is the task's now.
         """
+        claimed: Ask | None = None  # an input() this call is putting to its user
         try:
             while not cell.done.is_set():
                 attention = cell.attention if user.in_call or hand_over else cell.done
@@ -2596,14 +2980,15 @@ class Session:
                     await attention.wait()
                 if cell.done.is_set() or trio.current_time() >= reply_by or hand_over:
                     break
-                ask = await self.ask(Claim(cell))
-                if ask is None:  # another call is asking the user: wait for that to end
+                claimed = await self.ask(Claim(cell))
+                if claimed is None:  # another call is asking the user: wait for that to end
                     if (pending := cell.asking) is not None:
                         with trio.move_on_at(reply_by):
                             await pending.done.wait()
                     continue
-                value, why = await user.elicit(ask, self.name, cell.input_deadline)
-                await self.ask(Answer(cell, ask.key, value, why))
+                value, why = await user.elicit(claimed, self.name, cell.input_deadline)
+                await self.ask(Answer(cell, claimed.key, value, why))
+                claimed = None
             if hand_over and not cell.done.is_set():
                 return None
             if cell.dispatched_at is not None and not cell.done.is_set():
@@ -2611,7 +2996,9 @@ class Session:
                 with trio.move_on_after(NUMBER_WAIT_S):
                     await cell.started.wait()
         except trio.Cancelled:
-            if interrupt_on_cancel:
+            if cut_off():
+                await self._abandon(Abandon(cell=cell if interrupt_on_cancel else None, ask=claimed))
+            elif interrupt_on_cancel:
                 await self._cancel(cell)
             raise
         return await self.ask(Snapshot(cell, takes_output=not cell.task_bound or interrupt_on_cancel))
@@ -2619,6 +3006,10 @@ class Session:
     async def _cancel(self, cell: "Cell") -> None:
         with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError):
             await self._send.send(CancelCell(cell))
+
+    async def _abandon(self, abandon: Abandon) -> None:
+        with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError):
+            await self._send.send(abandon)
 
     def _waiting_for(self, run: Run) -> str:
         """A progress line for an execute call, whether its cell runs yet or not."""
@@ -2741,6 +3132,8 @@ class Session:
                 event.reply.give(self._find(event.number))
             case CancelCell(cell=cell) if cell is self.cell:
                 self._stop_cell(cell, "cancelled")
+            case Abandon():
+                self._abandoned(event)
             case Interrupt():
                 self._interrupt(event.reply)
             case Reset():
@@ -2965,6 +3358,17 @@ class Session:
         ask = cell.answered(value, why)
         self._nursery.start_soon(self.kernel.answer_input, ask.request, INPUT_EOF if value is None else value)
 
+    def _abandoned(self, event: Abandon) -> None:
+        """Its call is gone with its connection; the cell is nobody's now, so a later wait() takes its output
+        (a task that was never handed out cannot claim it either)."""
+        cell = event.cell or (event.run.reply.value if event.run is not None and isinstance(event.run.reply.value, Cell) else None)
+        if cell is not None:
+            cell.handed_off, cell.task_bound = True, False
+        elif event.run is not None:  # still waiting its turn: its cell is made so
+            event.run.abandoned, event.run.task_bound = True, False
+        if event.ask is not None and self.cell is not None and event.ask is self.cell.asking:
+            event.ask.claimed = False
+
     def _interrupt(self, reply: Reply) -> None:
         cancelled = self._cancel_waiting("the session was interrupted")
         also = f"; {cancelled} waiting execute(s) cancelled" if cancelled else ""
@@ -3145,6 +3549,31 @@ class Session:
 _CANCELLED_BY_CLIENT = Outcome("cancelled", headline="cancelled by the client before the cell ran; its code was not run")
 
 
+@dataclass
+class ClientLink:
+    """A client's connection to a persistent server, as the calls it carries see it."""
+
+    lost: bool = False  # it ended (EOF, a killed relay, a write that failed), whether or not a call was cancelled
+
+
+# Set by the persistent server for each connection it serves; every call on
+# that connection inherits it. Elsewhere (stdio, HTTP, in-process) it is None.
+_CLIENT_LINK: contextvars.ContextVar[ClientLink | None] = contextvars.ContextVar("ipython_mcp_client_link", default=None)
+
+
+def cut_off() -> bool:
+    """Whether the call being cancelled lost its client's connection, rather than being called off by the client.
+
+    The one place the two are told apart. A client that cancels an execute
+    (notifications/cancelled, tasks/cancel, an in-process client's own
+    cancel) interrupts its cell, as Ctrl-C would. A connection that ends
+    cancels every call it carried, but a client leaving stops nothing: the
+    cell goes on and its output waits for the next client's wait().
+    """
+    link = _CLIENT_LINK.get()
+    return link is not None and link.lost
+
+
 class UserInput:
     """How a tool call can put a cell's input() to its user, if at all.
 
@@ -3239,6 +3668,8 @@ class Sessions:
         self._serial = 0  # numbers sessions' directories
         self.spares = Spares(self)
         self.gateway: Gateway | None = None  # when set, every new kernel is created there
+        self.lost: dict[str, str] = {}  # sessions of a persistent server that died before this one, and how
+        self.changed = trio.Event()  # set and replaced when a session is made or forgotten
 
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
@@ -3247,11 +3678,15 @@ class Sessions:
         return ", ".join(repr(n) for n in sorted(self._sessions)) or "none"
 
     def get(self, name: str) -> Session:
+        """The session a tool call names; it is the call that counts as the session's use."""
         check_session_name(name)
         try:
-            return self._sessions[name]
+            session = self._sessions[name]
         except KeyError:
-            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}") from None
+            lost = f"; session {name!r} was {self.lost[name]}" if name in self.lost else ""
+            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}{lost}") from None
+        session.last_used = trio.current_time()
+        return session
 
     def find(self, name: str) -> Session | None:
         return self._sessions.get(name)
@@ -3259,6 +3694,16 @@ class Sessions:
     def forget(self, session: Session) -> None:
         if self._sessions.get(session.name) is session:
             del self._sessions[session.name]
+            self._changed()
+
+    def listing(self) -> list[dict[str, Any]]:
+        """list_sessions: every session, then those lost with an earlier persistent server."""
+        lost = [{"name": name, "status": "lost", "lost": why} for name, why in self.lost.items()]
+        return [s.info() for s in self] + lost
+
+    def _changed(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
 
     def _create(self, name: str, source: Source, cwd: str) -> Session:
         if len(self._sessions) >= self.config.max_sessions:
@@ -3270,6 +3715,8 @@ class Sessions:
         session = self._sessions[name] = Session(name, source, cwd, self, self.runtime_dir / f"s{self._serial}")
         session.dir.mkdir(mode=0o700)
         self.nursery.start_soon(session.run)
+        self.lost.pop(name, None)  # the name is taken again
+        self._changed()
         return session
 
     # -- what the tools call -------------------------------------------------
@@ -3304,6 +3751,7 @@ class Sessions:
                     f"session {name!r} was started in {session.cwd}; cwd {cwd!r} applies only to new sessions "
                     "(use os.chdir() in a cell to move)"
                 )
+        session.last_used = trio.current_time()
         outcome = await session.execute(code, timeout, wait_s, budget, user)
         outcome.warnings = warnings + outcome.warnings
         return outcome
@@ -3862,6 +4310,45 @@ def _text(reply: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=reply)])
 
 
+def instructions(sessions: Sessions) -> str:
+    """The server's instructions as of now: they name the sessions that exist (and any lost with an earlier
+    persistent server), so that a model in a new conversation knows to look."""
+    text = (
+        "Stateful Python: each named session is a persistent IPython kernel. Variables, imports and the "
+        "working directory survive between execute calls, like notebook cells. Use one session per task; "
+        "list_sessions shows them. A cell that outlives its call keeps running: wait and output follow it."
+    )
+    if sessions.config.persist:
+        text += (
+            " This server outlives its clients: sessions, their variables and their running cells stay when a "
+            "conversation ends, and the next one finds them."
+        )
+    if live := list(sessions):
+        text += (
+            " Sessions that exist now: " + "; ".join(f"{s.name!r} ({s.summary()})" for s in live) + ". Look into them "
+            "before starting afresh: variables lists a session's variables, wait follows its running cell and returns "
+            "what no reply has shown yet, output reads everything a cell printed."
+        )
+    by_reason: dict[str, list[str]] = {}
+    for name, why in sessions.lost.items():
+        by_reason.setdefault(why, []).append(repr(name))
+    for why, names in by_reason.items():
+        text += f" Session{'s' if len(names) > 1 else ''} {', '.join(names)} {'were' if len(names) > 1 else 'was'} {why}."
+    return text
+
+
+async def _instructions_now(sessions: Sessions, ctx: Any, call_next: Any) -> Any:
+    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start.
+
+    (mcp 2.3: call_next returns the answer as the wire's dict; should that
+    change, test_the_instructions_name_the_sessions_that_exist fails.)
+    """
+    result = await call_next(ctx)
+    if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
+        result["instructions"] = instructions(sessions)
+    return result
+
+
 def build_server(sessions: Sessions) -> MCPServer:
     """The MCP server and its tools; each tool checks its arguments and makes one call on the registry."""
     config = sessions.config
@@ -3869,11 +4356,8 @@ def build_server(sessions: Sessions) -> MCPServer:
         "ipython-mcp",
         version=__version__,
         extensions=[TasksExtension()],
-        instructions=(
-            "Stateful Python: each named session is a persistent IPython kernel. Variables, imports and the "
-            "working directory survive between execute calls, like notebook cells. Use one session per task; "
-            "list_sessions shows them. A cell that outlives its call keeps running: wait and output follow it."
-        ),
+        instructions=instructions(sessions),
+        middleware=[partial(_instructions_now, sessions)],
     )
     reply_after = config.reply_after_s
     limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
@@ -4030,15 +4514,17 @@ def build_server(sessions: Sessions) -> MCPServer:
     @tool(
         "List sessions",
         (
-            "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s, "
-            "exec_count (the last cell's number), kernel pid, working directory, the connection file of an "
-            "attached kernel, location (local, or the Jupyter server and kernel id), the running cell (number, "
-            "elapsed_s, last line of output) and how many execute calls wait their turn (queued)."
+            "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), "
+            "exec_count (the last cell's number), cells (how many ran), last_used_s_ago (since a call last named it), "
+            "kernel pid, working directory, the connection file of an attached kernel, location (local, or the "
+            "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output) and how many "
+            "execute calls wait their turn (queued). A session lost with an earlier persistent server is listed with "
+            "status 'lost' and how it was lost."
         ),
         read_only_hint=True,
     )
     async def list_sessions() -> list[dict[str, Any]]:
-        return [s.info() for s in sessions]
+        return sessions.listing()
 
     @tool(
         "Restart a session's kernel",
@@ -4217,27 +4703,6 @@ class RequireToken:
         await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
 
 
-def token_dir() -> Path:
-    """Where the token file goes: the user's runtime directory, else a private one in the temp directory."""
-    if (runtime := os.environ.get("XDG_RUNTIME_DIR", "")) and os.path.isabs(runtime):
-        return Path(runtime) / "ipython-mcp"
-    return Path(tempfile.gettempdir()) / f"ipython-mcp-tokens-{os.getuid()}"
-
-
-def make_token_dir() -> Path:
-    """The token directory, made 0700, or SystemExit when it exists and others could get in."""
-    directory = token_dir()
-    try:
-        with suppress(FileExistsError):
-            directory.mkdir(mode=0o700)
-        info = directory.lstat()
-    except OSError as exc:
-        raise SystemExit(f"ipython-mcp: cannot make the token directory: {exc}") from None
-    if directory.is_symlink() or not directory.is_dir() or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise SystemExit(f"ipython-mcp: {directory} must be a directory of yours that only you can open (mode 0700)")
-    return directory
-
-
 def write_token_file(directory: Path, port: int, token: str) -> Path:
     """<port>.token, 0600, replaced in one step so no reader sees half a token."""
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".token")  # mkstemp makes it 0600
@@ -4275,13 +4740,369 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
 
 
 # ============================================================================
+# The persistent server: sessions that outlive their clients
+# ============================================================================
+#
+# --persist's other half (the relay is at the top of the file). One process
+# per user and working directory owns the sessions exactly as a stdio server
+# does, and serves each connection on its Unix socket as serve_stdio serves
+# its one client: one MCP server for all of them, so every client sees every
+# session, and each call goes through its session's owner as any other
+# (busy, in order, one cell at a time). What differs:
+#
+# - A client leaving stops nothing. Its connection's end marks the
+#   connection's ClientLink lost before the calls it carried are cancelled,
+#   and cut_off() tells that from a client's own cancel: the cell goes on,
+#   and its output waits for the next wait().
+# - Its life is its own: detached (the relay starts it in a session of its
+#   own), it ends after --linger with no client connected and no cell
+#   running, on --stop, or on SIGTERM; whatever ends it, every kernel goes.
+# - Only its user gets in: the private directory is 0700, and each
+#   connection's peer credentials are checked.
+# - Its state file lists its sessions while it lives and goes when it ends
+#   as it should. A server that finds one at start says that the sessions in
+#   it were lost with a server that did not (SIGKILL, a crash, a reboot).
+
+HELLO_WAIT_S = 10.0  # a connection says what it wants, in its first line, within this or is dropped
+LISTEN_BACKLOG = 64  # connections waiting to be accepted: many relays starting at once
+ACCEPT_RETRY_S = 0.1  # after accept() fails for lack of file descriptors or memory, as trio's own listeners wait
+SECRET_SETTINGS = frozenset({"gateway_token"})  # settings whose values a relay's warning never shows
+
+
+def peer_uid(sock: trio.socket.SocketType | socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED, Linux); None where the platform
+    cannot tell, which leaves the private directory's mode as the only guard."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid
+
+
+class ClientWire(trio.abc.Stream):
+    """A client's connection, which marks its link lost as it ends (EOF, a reset, a write that fails): before
+    the end reaches the calls it carried, so that they know it was no cancel of the client's."""
+
+    def __init__(self, stream: trio.SocketStream, link: ClientLink) -> None:
+        self.stream = stream
+        self.link = link
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            data = await self.stream.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.link.lost = True
+            raise
+        if not data:
+            self.link.lost = True
+        return data
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.link.lost = True
+            raise
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+def lost_with_predecessor(place: PersistPlace) -> dict[str, str]:
+    """The sessions of the server that left its state file behind (it died without ending as it should), and how
+    they were lost. Read once, at start, before this server writes its own."""
+    try:
+        state = json.loads(place.state.read_text())
+        pid, started, sessions = state["pid"], float(state["started"]), [s["name"] for s in state["sessions"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    why = (
+        f"lost with the previous persistent server for this directory (pid {pid}, started {_iso(started)}), which ended "
+        "without shutting down (killed, or the machine restarted): its kernel and variables are gone"
+    )
+    return {name: why for name in sessions if isinstance(name, str)}
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == ():
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class PersistentServer:
+    """The sessions of one working directory, served to every client that connects, for as long as they are wanted."""
+
+    def __init__(self, config: Config, place: PersistPlace, sessions: Sessions) -> None:
+        self.config = config
+        self.place = place
+        self.sessions = sessions
+        self.lowlevel = lowlevel_server(build_server(sessions))
+        self.started = time.time()
+        self.clients = 0
+        self.stirred = trio.Event()  # set and replaced when a client comes or goes
+        self.ended: str | None = None  # why it ends, once it does
+        self._stop = trio.Event()
+        self._stoppers: list[trio.SocketStream] = []  # --stop's connections, closed once every kernel is gone
+        self._state_written = False
+
+    def stop(self, why: str) -> None:
+        if self.ended is None:
+            self.ended = why
+            self._stop.set()
+
+    async def serve(self, ready_fd: int) -> None:
+        """Listen, say so on ready_fd, and serve until stopped. The socket goes first, so that a relay coming
+        meanwhile starts a new server (which waits for this one's lock) rather than reach one that is ending."""
+        listener = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with suppress(FileNotFoundError):
+            self.place.socket.unlink()  # left by a server that died: this one holds the lock, so none other lives
+        try:
+            await listener.bind(str(self.place.socket))
+            listener.listen(LISTEN_BACKLOG)
+            self.write_state()
+            with suppress(BrokenPipeError):  # the relay that started it is gone (its client was killed): serve the next
+                os.write(ready_fd, READY)
+            os.close(ready_fd)
+            print(
+                f"ipython-mcp {__version__}: persistent server pid {os.getpid()} for {self.place.directory} listens on"
+                f" {self.place.socket}; it exits after {duration(self.config.linger_s)} with no client and no cell running",
+                file=sys.stderr, flush=True,
+            )
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_stop_on_signals, partial(self.stop, "a signal asked it to"))
+                nursery.start_soon(self._linger)
+                nursery.start_soon(self._keep_state)
+                nursery.start_soon(self._accept, listener, nursery)
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            with suppress(OSError):
+                self.place.socket.unlink()
+            listener.close()
+
+    async def wind_up(self) -> None:
+        """Every kernel is gone: the state file goes (this server ended as it should), then --stop hears so."""
+        if self._state_written:
+            with suppress(OSError):
+                self.place.state.unlink()
+        print(f"ipython-mcp: persistent server pid {os.getpid()} ended ({self.ended or 'an error'}); every kernel is gone", file=sys.stderr, flush=True)
+        with trio.CancelScope(shield=True):
+            for stream in self._stoppers:
+                await stream.aclose()
+
+    # -- clients -------------------------------------------------------------
+
+    async def _accept(self, listener: trio.socket.SocketType, nursery: trio.Nursery) -> None:
+        while True:
+            try:
+                sock, _ = await listener.accept()
+            except OSError as exc:  # out of file descriptors or memory: let a connection end, then try again
+                log.warning("accepting a connection failed: %s", exc)
+                await trio.sleep(ACCEPT_RETRY_S)
+                continue
+            uid = peer_uid(sock)
+            if uid is not None and uid != os.getuid():
+                log.warning("refused a connection from uid %d: only uid %d may use this server", uid, os.getuid())
+                sock.close()
+                continue
+            nursery.start_soon(self._serve_connection, trio.SocketStream(sock))
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        """One connection: its first line says what it wants (a relay's MCP wire, --status, --stop)."""
+        link = ClientLink()
+        wire = ClientWire(stream, link)
+        lines = _LineReader(wire)
+        kept = False
+        try:
+            hello: Any = None
+            with trio.move_on_after(HELLO_WAIT_S), suppress(StopAsyncIteration, ValueError):
+                hello = json.loads(await lines.__anext__())
+            kind = hello.get("ipython-mcp") if isinstance(hello, dict) else None
+            if kind == "relay":
+                await self._relay(hello, lines, wire, link)
+            elif kind == "status":
+                await wire.send_all(json.dumps({"text": self.status()}).encode() + b"\n")
+            elif kind == "stop":
+                count = len(list(self.sessions))
+                said = f"stopped the persistent server for {self.place.directory} (pid {os.getpid()}): {count} session(s) shut down, every kernel gone"
+                await wire.send_all(json.dumps({"pid": os.getpid(), "text": said}).encode() + b"\n")
+                self._stoppers.append(stream)
+                kept = True
+                self.stop("--stop")
+            else:
+                log.info("dropped a connection that did not say what it wants")
+        except Exception:  # one client's broken connection must not take every session down with it
+            log.info("a client's connection failed", exc_info=True)
+        finally:
+            if not kept:
+                with trio.CancelScope(shield=True):
+                    await stream.aclose()
+
+    async def _relay(self, hello: dict[str, Any], lines: "_LineReader", wire: ClientWire, link: ClientLink) -> None:
+        """A relay's client: its settings compared with this server's, then MCP as serve_stdio serves it."""
+        from mcp.server.stdio import stdio_server
+
+        try:
+            theirs, _ = read_command(list(hello["argv"]), dict(hello["environ"]))
+        except (ValueError, SystemExit, KeyError, TypeError) as exc:
+            await wire.send_all(json.dumps({"pid": os.getpid(), "refused": str(exc)}).encode() + b"\n")
+            return
+        await wire.send_all(json.dumps({"pid": os.getpid(), "differences": self.differences(hello, theirs)}).encode() + b"\n")
+        self._stir(+1)
+        token = _CLIENT_LINK.set(link)  # every call on this connection inherits it
+        try:
+            async with stdio_server(lines, _LineWriter(wire)) as (read, write):  # type: ignore[arg-type]
+                await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
+        finally:
+            _CLIENT_LINK.reset(token)
+            self._stir(-1)
+
+    def differences(self, hello: dict[str, Any], theirs: Config) -> list[str]:
+        """How a relay's settings (and code) differ from this server's, one sentence each."""
+        said = []
+        if hello.get("version") != __version__:
+            said.append(f"this client runs ipython-mcp {hello.get('version')}, the running persistent server {__version__}")
+        if hello.get("module") != MODULE_FILE:
+            said.append(f"this client runs {hello.get('module')}, the running persistent server {MODULE_FILE}")
+        for item, _ in Config.settings():
+            mine, yours = getattr(self.config, item.name), getattr(theirs, item.name)
+            if isinstance(mine, Path) and isinstance(yours, Path):  # relative to the one working directory both share
+                mine, yours = mine.absolute(), yours.absolute()
+            if mine == yours:
+                continue
+            flag = item.metadata["flag"]
+            if item.name in SECRET_SETTINGS:
+                said.append(f"{flag} differs from the running server's (the values are not shown)")
+            else:
+                said.append(f"{flag} is {_shown(yours)} for this client, but {_shown(mine)} in the running server")
+        if said:
+            said.append(
+                f"this client uses the running persistent server (pid {os.getpid()}) as it is: "
+                "`ipython-mcp --persist --stop` ends it, and the next start applies the new settings"
+            )
+        return said
+
+    def status(self) -> str:
+        """--status: pid, socket, uptime, linger, one line per session."""
+        lines = [
+            f"persistent server for {self.place.directory}: pid {os.getpid()}, ipython-mcp {__version__}",
+            f"socket {self.place.socket}",
+            f"log {self.place.log}",
+            f"up {duration(time.time() - self.started)}; {self.clients} client(s) connected;"
+            f" exits after {duration(self.config.linger_s)} with no client and no cell running (--linger)",
+        ]
+        for session in self.sessions:
+            pid = f"; kernel pid {session.kernel.pid}" if session.kernel is not None and session.kernel.pid else ""
+            lines.append(f"session {session.name!r}: {session.summary()}{pid}")
+        lines += [f"session {name!r}: {why}" for name, why in self.sessions.lost.items()]
+        if len(lines) == 4:
+            lines.append("no sessions")
+        return "\n".join(lines)
+
+    def _stir(self, change: int) -> None:
+        self.clients += change
+        self.stirred.set()
+        self.stirred = trio.Event()
+
+    # -- its own life --------------------------------------------------------
+
+    async def _linger(self) -> None:
+        """Stop after --linger with no client connected and no cell running; a client who comes starts it over."""
+        while True:
+            await self._until_quiet()
+            stirred = self.stirred
+            with trio.move_on_after(self.config.linger_s) as idle:
+                await stirred.wait()
+            if idle.cancelled_caught:
+                self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
+                return
+
+    async def _until_quiet(self) -> None:
+        """Return once no client is connected and no cell runs (or waits to run)."""
+        while True:
+            stirred = self.stirred
+            running = [session.cell for session in self.sessions if session.cell is not None]
+            if self.clients == 0 and not running:
+                return
+            async with trio.open_nursery() as nursery:
+
+                async def then_look_again(event: trio.Event) -> None:
+                    await event.wait()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(then_look_again, stirred)
+                if self.clients == 0:
+                    nursery.start_soon(then_look_again, running[0].done)
+
+    async def _keep_state(self) -> None:
+        """The state file follows the sessions: made or shut down, they are in it at once."""
+        while True:
+            changed = self.sessions.changed
+            self.write_state()
+            await changed.wait()
+
+    def write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "directory": self.place.directory,
+            "started": self.started,
+            "version": __version__,
+            "sessions": [{"name": s.name, "env": s.source.label} for s in self.sessions],
+        }
+        temporary = self.place.state.with_name(self.place.state.name + ".tmp")
+        try:
+            temporary.write_text(json.dumps(state))
+            os.replace(temporary, self.place.state)
+        except OSError as exc:
+            log.warning("could not write %s: %s", self.place.state, exc)
+            return
+        self._state_written = True
+
+
+async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -> None:
+    lost = lost_with_predecessor(place)
+    server: PersistentServer | None = None
+    try:
+        async with open_sessions(config) as sessions:
+            sessions.lost = lost
+            server = PersistentServer(config, place, sessions)
+            await server.serve(ready_fd)
+    finally:
+        if server is not None:
+            await server.wind_up()
+
+
+def run_persistent_server(config: Config, ready_fd: int) -> None:
+    """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of."""
+    place = persist_place(os.getcwd())
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(_locked(place.lock, PERSIST_STOP_WAIT_S))  # a predecessor still ending has this long
+        except TimeoutError:
+            raise SystemExit(
+                f"ipython-mcp: another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
+            ) from None
+        trio.run(serve_persistent, config, place, ready_fd)
+
+
+# ============================================================================
 # main()
 # ============================================================================
 
 
-def parse_args(argv: list[str] | None = None) -> Config:
-    """The settings: defaults, the environment, then these flags; refused with the reason when they cannot work."""
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises its complaint (ValueError) instead of exiting: a persistent server tells a relay why."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise ValueError(message)
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
         prog="ipython-mcp",
         description="MCP server giving each named session a stateful IPython kernel.",
         epilog="Every flag is also a variable: IPYTHON_MCP_ and its name (--max-sessions: IPYTHON_MCP_MAX_SESSIONS). "
@@ -4289,15 +5110,39 @@ def parse_args(argv: list[str] | None = None) -> Config:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     Config.add_arguments(parser)
-    flags = {name: value for name, value in vars(parser.parse_args(argv)).items() if value is not None}
+    # Commands, not settings: no variable makes every start print a status.
+    commands = parser.add_mutually_exclusive_group()
+    commands.add_argument("--status", dest="action", action="store_const", const="status",
+                          help="with --persist: print the persistent server's pid, socket, uptime, linger and sessions (exit 1 when none runs)")
+    commands.add_argument("--stop", dest="action", action="store_const", const="stop",
+                          help="with --persist: shut the persistent server down, every kernel with it, and wait until it is gone")
+    parser.add_argument(SERVE_PERSISTENT, type=int, metavar="FD", help=argparse.SUPPRESS)
+    return parser
+
+
+def read_command(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> tuple[Config, argparse.Namespace]:
+    """The settings (defaults, then the environment, then these flags) and the command; ValueError says why they cannot work."""
+    args = _parser().parse_args(argv)
+    flags = {name: value for name, value in vars(args).items() if value is not None and name not in ("action", "serve_persistent")}
     if "allowed_hosts" in flags:
         flags["allowed_hosts"] = tuple(flags["allowed_hosts"])
-    config = Config.from_environ(**flags)
+    config = Config.from_environ(environ, **flags)
+    config.check()
+    if args.action and not config.persist:
+        raise ValueError(f"--{args.action} goes with --persist (or IPYTHON_MCP_PERSIST=1)")
+    return config, args
+
+
+def _parse(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
     try:
-        config.check()
+        return read_command(sys.argv[1:] if argv is None else argv)
     except ValueError as exc:
-        parser.error(str(exc))
-    return config
+        argparse.ArgumentParser.error(_parser(), str(exc))  # usage, the complaint, exit 2
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """The settings: defaults, the environment, then these flags; refused with the reason when they cannot work."""
+    return _parse(argv)[0]
 
 
 async def _stop_on_signals(stop: Callable[[], object]) -> None:
@@ -4315,8 +5160,8 @@ class _LineReader:
     so SIGTERM would wait for the client to close stdin.)
     """
 
-    def __init__(self, fd: int) -> None:
-        self._stream = trio.lowlevel.FdStream(fd)
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
         self._buffer = bytearray()
         self._scanned = 0  # bytes already searched for a newline: a 10 MB line is scanned once
 
@@ -4342,8 +5187,8 @@ class _LineReader:
 class _LineWriter:
     """The MCP wire's output, written by trio."""
 
-    def __init__(self, fd: int) -> None:
-        self._stream = trio.lowlevel.FdStream(fd)
+    def __init__(self, stream: trio.abc.SendStream) -> None:
+        self._stream = stream
 
     async def write(self, text: str) -> None:
         await self._stream.send_all(text.encode("utf-8"))
@@ -4374,7 +5219,7 @@ async def serve_stdio(config: Config) -> None:
         lowlevel = lowlevel_server(server)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
-            async with stdio_server(_LineReader(wire_in), _LineWriter(wire_out)) as (read, write):  # type: ignore[arg-type]
+            async with stdio_server(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):  # type: ignore[arg-type]
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
             nursery.cancel_scope.cancel()
 
@@ -4402,7 +5247,7 @@ async def serve_http(
         hypercorn.create_ssl_context()  # what hypercorn will load, loaded now so a bad file stops us before any kernel starts
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         raise SystemExit(f"ipython-mcp: cannot use --certfile {config.certfile} --keyfile {config.keyfile}: {exc}") from None
-    directory = make_token_dir() if token is not None else None
+    directory = make_private_dir() if token is not None else None  # the token file goes there
     names = host_names(host, config.allowed_hosts)
     token_path = None
     try:
@@ -4427,7 +5272,9 @@ async def serve_http(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
+    config, args = _parse(argv)
+    if config.persist and args.serve_persistent is None:  # the relay, --status, --stop: as the top of the file runs them
+        sys.exit(persist_command(sys.argv[1:] if argv is None else argv, args.action or "relay"))
     # stdout is the protocol channel: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=config.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
     if config.notebook_dir is not None:
@@ -4437,7 +5284,10 @@ def main(argv: list[str] | None = None) -> None:
         # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
         token = None if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
         trio.run(partial(serve_http, config, token))
+    elif args.serve_persistent is not None:
+        run_persistent_server(config, args.serve_persistent)
     else:
+        say_waiting()
         trio.run(serve_stdio, config)
 
 

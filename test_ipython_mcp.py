@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -304,7 +305,7 @@ def test_console_script_answers_help_and_version():
     version = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"ipython-mcp {ipython_mcp.__version__}"
     usage = subprocess.run([CONSOLE_SCRIPT, "--help"], capture_output=True, text=True, check=True)
-    for flag in ("--transport", "--gateway-url", "--spares", "--auto-install-ipykernel", "--output-chars"):
+    for flag in ("--transport", "--gateway-url", "--spares", "--auto-install-ipykernel", "--output-chars", "--persist", "--linger", "--status", "--stop"):
         assert flag in usage.stdout
     script = subprocess.run([sys.executable, ipython_mcp.__file__, "--version"], capture_output=True, text=True, check=True)
     assert script.stdout.strip() == version.stdout.strip()
@@ -2433,6 +2434,7 @@ async def test_list_sessions_fields(client):
     assert entry["status"] == "idle"
     assert 0 <= entry["uptime_s"] <= time.monotonic() - started + 0.1
     assert entry["exec_count"] == 2
+    assert entry["cells"] == 2 and 0 <= entry["last_used_s_ago"] < 60
     assert alive(entry["pid"])
 
 
@@ -3036,6 +3038,453 @@ async def test_a_seeded_storm_of_calls_leaves_every_name_working(nursery):
         everything = descendants(server)
     # stdin closed: nothing the server started is left
     assert await wait_gone(sorted(everything), within=10) == []
+
+
+# ---------------------------------------------------------------------------
+# --persist: sessions that outlive their client
+# ---------------------------------------------------------------------------
+#
+# Each test gets a world of its own: an XDG_RUNTIME_DIR (short, for the
+# socket's path) and a project directory, so no two tests (or developers)
+# share a persistent server; the fixture stops the server and fails the test
+# if anything it started is left running.
+
+
+async def test_a_call_cut_off_with_its_connection_leaves_its_cell_to_the_next_wait(fakes, autojump_clock):
+    lost = ipython_mcp.ClientLink()
+
+    async def call_on_a_connection_that_ends(code, **kwargs):
+        ipython_mcp._CLIENT_LINK.set(lost)  # as the persistent server sets it for each connection's calls
+        await fake_execute(fakes, code, **kwargs)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call_on_a_connection_that_ends, "print one; sleep 10; print two; sleep 10; print three")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(call_on_a_connection_that_ends, "print queued")  # waits its turn behind it
+        await trio.sleep(5)
+        lost.lost = True  # the connection ended; then its calls are cancelled
+        nursery.cancel_scope.cancel()
+    first, second = [await fakes.sessions.wait("s", 500, ipython_mcp.UserInput(None)) for _ in range(2)]
+    assert (first.status, first.cell, said_lines(said(first))) == ("ok", 1, ["one", "two", "three"]), said(first)
+    assert (second.status, second.cell, said_lines(said(second))) == ("ok", 2, ["queued"]), said(second)
+    assert fakes.ran == ["print one; sleep 10; print two; sleep 10; print three", "print queued"], "nothing interrupted, nothing withdrawn"
+    assert all(kernel.interrupts == 0 for kernel in fakes.kernels)
+
+
+async def test_the_instructions_name_the_sessions_that_exist(fakes):
+    async with Client(build_server(fakes.sessions), mode="legacy") as first:
+        assert "Sessions that exist now" not in first.instructions
+        await run(first, "main", "print hi")
+    for mode in ("legacy", "auto"):  # initialize at 2025-11-25, server/discover at 2026-07-28
+        async with Client(build_server(fakes.sessions), mode=mode) as later:
+            assert "Sessions that exist now: 'main' (idle; 1 cell finished; last used" in later.instructions, mode
+    fakes.sessions.lost["gone"] = "lost with the previous persistent server"
+    async with Client(build_server(fakes.sessions), mode="legacy") as later:
+        assert "Session 'gone' was lost with the previous persistent server." in later.instructions
+        listing = (await later.call_tool("list_sessions", {})).structured_content["result"]
+        assert [(s["name"], s["status"]) for s in listing] == [("main", "idle"), ("gone", "lost")]
+        refusal = await later.call_tool("wait", {"session": "gone"})
+        assert refusal.is_error and "session 'gone' was lost with the previous persistent server" in text(refusal)
+
+
+def test_only_the_servers_user_may_connect(tmp_path):
+    """The server refuses another user's connection by its peer credentials; here, a process of uid 65534's."""
+    if os.getuid() != 0:
+        pytest.skip("starting a process as another user needs root")
+    address = f"\0ipython-mcp-test-{os.getpid()}-{tmp_path.name}"  # abstract: no directory's mode in the way
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(address)
+        listener.listen(1)
+        other = os.fork()  # no exec: another user may not be able to read this interpreter
+        if other == 0:
+            try:
+                os.setuid(65534)
+                socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(address)
+            finally:
+                os._exit(0)
+        connection, _ = listener.accept()
+        with connection:
+            assert ipython_mcp.peer_uid(connection) == 65534
+        assert os.waitpid(other, 0)[1] == 0
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mine:
+            mine.connect(address)
+            connection, _ = listener.accept()
+            with connection:
+                assert ipython_mcp.peer_uid(connection) == os.getuid()
+
+
+def environ_with(marker: bytes) -> set[int]:
+    """Live processes whose environment holds marker: a test's relays, its persistent server, their kernels."""
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ and alive(int(entry.name)):
+            found.add(int(entry.name))
+    return found
+
+
+async def read_line(stream, within: float = 60) -> str:
+    """One line from a process's pipe."""
+    data = b""
+    with trio.fail_after(within):
+        while not data.endswith(b"\n"):
+            chunk = await stream.receive_some(1)
+            assert chunk, f"the stream ended after {data!r}"
+            data += chunk
+    return data.decode()
+
+
+class Persist:
+    """A test's own runtime directory and project, the console script started in them, and what it left there."""
+
+    def __init__(self, runtime: Path, project: Path) -> None:
+        self.runtime = runtime
+        self.project = project
+        self.directory = runtime / "ipython-mcp"
+        self.marker = f"XDG_RUNTIME_DIR={runtime}".encode()
+        self.env = {"XDG_RUNTIME_DIR": str(runtime)}  # for the SDK's client, which adds PATH, HOME and the like
+        self.environ = {k: v for k, v in os.environ.items() if not k.startswith("IPYTHON_MCP_")} | self.env
+        self.relays: list[trio.Process] = []  # reaped by the fixture: each ends when its server does
+
+    def client(self, *flags: str, mode: str = "auto", **options) -> Client:
+        params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["--persist", *flags], env=self.env, cwd=self.project)
+        return Client(params, mode=mode, **options)
+
+    async def relay(self, *flags: str, kind=RawServer, stderr=None, environ: dict | None = None):
+        """A relay spoken to in raw JSON-RPC, in a process group of its own (so that a test can kill it all)."""
+        process = await trio.lowlevel.open_process(
+            [CONSOLE_SCRIPT, "--persist", *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            cwd=self.project, env=self.environ | (environ or {}), start_new_session=True,
+        )
+        self.relays.append(process)
+        return kind(process)
+
+    async def run(self, *flags: str, environ: dict | None = None) -> subprocess.CompletedProcess:
+        with trio.fail_after(120):
+            return await trio.run_process(
+                [CONSOLE_SCRIPT, "--persist", *flags], stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True,
+                check=False, cwd=self.project, env=self.environ | (environ or {}),
+            )
+
+    def state(self) -> dict:
+        (path,) = self.directory.glob("persist-*.json")
+        return json.loads(path.read_text())
+
+    @property
+    def socket(self) -> Path:
+        (path,) = self.directory.glob("persist-*.sock")
+        return path
+
+    def servers(self) -> set[int]:
+        return {pid for pid in environ_with(self.marker) if b"--serve-persistent" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+
+@pytest.fixture
+async def persist(tmp_path):
+    # Short: a Unix socket's path has at most 107 bytes, and tmp_path alone can take 70.
+    runtime = Path(tempfile.mkdtemp(prefix="xdg-"))
+    project = tmp_path / "project"
+    project.mkdir()
+    world = Persist(runtime, project)
+    try:
+        yield world
+    finally:
+        with trio.CancelScope(shield=True):
+            stopped = await world.run("--stop")
+            with trio.move_on_after(15):
+                for relay in world.relays:
+                    await relay.wait()
+            left = await wait_gone(sorted(environ_with(world.marker)), within=15)
+            for pid in left:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            shutil.rmtree(runtime, ignore_errors=True)
+        assert stopped.returncode == 0, stopped.stderr
+        assert not left, f"still running after --stop: {left}"
+
+
+async def initialize(server: RawServer, version: str = "2025-11-25") -> dict:
+    reply = await server.request("initialize", {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}})
+    await server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return reply["result"]
+
+
+async def until_progress(server: RawServer) -> None:
+    """Read until a progress notification comes: the call it reports on is under way."""
+    with trio.fail_after(60):
+        while (await server.receive()).get("method") != "notifications/progress":
+            pass
+
+
+def said_lines(*bodies: str) -> list[str]:
+    return [line for body in bodies for line in body.splitlines() if line and not line.startswith("[")]
+
+
+@slow
+async def test_a_client_killed_mid_cell_loses_nothing_and_the_next_client_waits_for_the_rest(persist):
+    first = await persist.relay()
+    await initialize(first)
+    # it prints for a few seconds, then waits for the test to let it end
+    train = "import os, time\nfor i in range(12):\n    print(f'epoch {i}', flush=True)\n    time.sleep(0.3)\nwhile not os.path.exists('release'):\n    time.sleep(0.05)\ntrained = 'yes'"
+    seen = await first.execute("train", "import os\nkernel = os.getpid()\nkernel")
+    kernel = int(seen)
+    running = await first.request("tools/call", {"name": "execute", "arguments": {"session": "train", "code": train, "wait_s": 1}})
+    assert running["result"]["_meta"]["ipython-mcp/execute"]["status"] == "running"
+    early = "".join(block["text"] for block in running["result"]["content"])
+    # a wait in progress, and a second session's execute that no reply has answered yet: then the client dies, all of it
+    await first.send({"jsonrpc": "2.0", "id": 90, "method": "tools/call", "params": {"name": "wait", "arguments": {"session": "train"}, "_meta": {"progressToken": 90}}})
+    await until_progress(first)
+    await first.send({"jsonrpc": "2.0", "id": 91, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "quiet", "code": "import time\nfor i in range(6):\n    print(f'quiet {i}', flush=True)\n    time.sleep(0.5)"}, "_meta": {"progressToken": 91}}})
+    await until_progress(first)
+    os.killpg(first.process.pid, signal.SIGKILL)
+    await first.process.wait()
+
+    async with persist.client() as second:  # 2026-07-28, through server/discover
+        assert "'train' (busy: cell 2 has run for" in second.instructions
+        (persist.project / "release").touch()
+        replies = [await second.call_tool("wait", {"session": "train"})]
+        while record(replies[-1])["status"] == "running":
+            replies.append(await second.call_tool("wait", {"session": "train"}))
+        assert record(replies[-1])["status"] == "ok"
+        assert said_lines(early, *map(text, replies)) == [f"epoch {i}" for i in range(12)], "nothing lost, nothing twice"
+        assert text(await run(second, "train", "trained, kernel")) == f"('yes', {kernel})\n", "the same kernel, its variables there"
+        quiet = [await second.call_tool("wait", {"session": "quiet"})]
+        while record(quiet[-1])["status"] == "running":
+            quiet.append(await second.call_tool("wait", {"session": "quiet"}))
+        assert said_lines(*map(text, quiet)) == [f"quiet {i}" for i in range(6)], "a cell no reply had shown: all of it"
+        page = await second.call_tool("output", {"session": "train", "cell": 2})
+        assert "epoch 0" in text(page) and "epoch 11" in text(page)
+        listing = {s["name"]: s for s in (await second.call_tool("list_sessions", {})).structured_content["result"]}
+        assert listing["train"]["cells"] == 3 and listing["train"]["last_used_s_ago"] < 60
+
+
+@slow
+async def test_two_clients_at_once_on_two_sessions_and_on_one(persist):
+    rendezvous = "import os, time\nopen({mine!r}, 'w').close()\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.05)"
+    ended = []
+
+    async def meet(client, name: str, other: str) -> None:
+        ended.append(record(await run(client, name, rendezvous.format(flag=f"{other}.flag", mine=f"{name}.flag")))["status"])
+
+    async with persist.client() as a, persist.client(mode="legacy") as b, trio.open_nursery() as nursery:
+        # two sessions: each cell waits for the other's file, so they can only end if they run at once
+        nursery.start_soon(meet, a, "one", "two")
+        nursery.start_soon(meet, b, "two", "one")
+    assert ended == ["ok", "ok"]
+    async with persist.client() as a, persist.client(mode="legacy") as b:
+        running = await run(a, "shared", "x = 1\nimport time\ntime.sleep(2)", wait_s=0)
+        assert record(running)["status"] == "running"
+        after = await run(b, "shared", "x + 1")  # waits its turn behind a's cell, in the same kernel
+        assert text(after) == "2\n" and record(after)["status"] == "ok"
+        assert record(await a.call_tool("wait", {"session": "shared"}))["status"] in ("ok", "idle")
+        busy = await run(b, "shared", "time.sleep(5)", wait_s=0)
+        refused = await run(a, "shared", "x = 99", wait_s=0.5)
+        assert record(busy)["status"] == "running" and record(refused)["status"] == "busy"
+    assert len(persist.servers()) == 1
+
+
+@slow
+async def test_linger_exits_after_the_last_client_leaves_and_not_while_a_cell_runs(persist):
+    gate = persist.project / "gate"
+    os.mkfifo(gate)
+    async with persist.client("--linger", "2") as client:
+        kernel = int(text(await run(client, "long", "import os\nos.getpid()")))
+        server = persist.state()["pid"]
+        assert await wait_gone([server], within=4) == [server], "a connected client keeps it"
+        assert record(await run(client, "long", "open('gate').read()\nended = True", wait_s=0))["status"] == "running"
+    assert await wait_gone([server], within=4) == [server], "a running cell keeps it"
+    with open(gate, "w") as opened:  # the cell reads to EOF: it ends now
+        opened.write("go")
+    released = time.monotonic()
+    assert await wait_gone([server], within=30) == []
+    assert time.monotonic() - released >= 1.5, "it lingered after the cell ended"
+    assert await wait_gone([kernel], within=5) == []
+    assert not list(persist.directory.glob("persist-*.sock")) and not list(persist.directory.glob("persist-*.json"))
+
+
+@slow
+async def test_status_and_stop(persist):
+    project = os.path.realpath(persist.project)
+    nothing = await persist.run("--status")
+    assert (nothing.returncode, nothing.stdout.decode()) == (1, f"no persistent server for {project}\n")
+    assert (await persist.run("--stop")).returncode == 0
+    async with persist.client() as client:
+        kernel = int(text(await run(client, "main", "import os\nos.getpid()")))
+        status = await persist.run("--status")
+        server = persist.state()["pid"]
+        lines = status.stdout.decode().splitlines()
+        assert status.returncode == 0, status.stderr
+        assert lines[0] == f"persistent server for {project}: pid {server}, ipython-mcp {ipython_mcp.__version__}"
+        assert lines[1] == f"socket {persist.socket}"
+        assert re.fullmatch(r"up \d+ (s|min); 1 client\(s\) connected; exits after 8 h with no client and no cell running \(--linger\)", lines[3]), lines[3]
+        assert re.fullmatch(rf"session 'main': idle; 1 cell finished; last used \d+ (s|min) ago; kernel pid {kernel}", lines[4]), lines[4]
+        stop = await persist.run("--stop")
+        assert stop.returncode == 0 and "1 session(s) shut down, every kernel gone" in stop.stdout.decode()
+        assert not alive(kernel), "--stop returns once every kernel is gone"
+    assert await wait_gone([server], within=5) == []
+    assert (await persist.run("--status")).returncode == 1
+
+
+@slow
+async def test_a_killed_persistent_server_leaves_no_kernel_and_the_next_one_reports_the_loss(persist):
+    first = await persist.relay()
+    await initialize(first)
+    for name in ("a", "b"):
+        await first.execute(name, "import subprocess\nchild = subprocess.Popen(['sleep', '300'])")
+    server = persist.state()["pid"]
+    everything = sorted(descendants(server))
+    assert len(everything) >= 4, "two kernels and their children"
+    os.kill(server, signal.SIGKILL)
+    assert await wait_gone([server, *everything], within=15) == [], "the kernels die with their server"
+    await first.process.wait()  # the relay ends with its server's connection
+    left_behind = persist.socket
+    assert left_behind.exists(), "a socket the dead server left"
+
+    async with persist.client(mode="legacy") as client:  # initialize, 2025-11-25
+        assert "Sessions 'a', 'b' were lost with the previous persistent server for this directory" in client.instructions
+        listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+        assert [(s["name"], s["status"]) for s in listing] == [("a", "lost"), ("b", "lost")]
+        assert f"(pid {server}," in listing[0]["lost"] and "ended without shutting down" in listing[0]["lost"]
+        assert text(await run(client, "a", "1 + 1")) == "2\n", "the name works again, with a fresh kernel"
+        listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+        assert [(s["name"], s["status"]) for s in listing] == [("a", "idle"), ("b", "lost")]
+    modern = await persist.relay(kind=ModernServer)
+    discovered = await modern.request("server/discover", {"_meta": envelope()})
+    assert "Session 'b' was lost with the previous persistent server" in discovered["result"]["instructions"]
+    assert persist.state()["pid"] != server
+
+
+@slow
+async def test_both_protocol_revisions_progress_tasks_and_elicitation_through_the_relay(persist):
+    modern = await persist.relay(kind=ModernServer)
+    discovered = await modern.request("server/discover", {"_meta": envelope()})
+    assert discovered["result"]["capabilities"]["extensions"] == {TASKS: {}}
+    await modern.call("execute", {"session": "t", "code": "1"}, tasks=False)
+    code = "import time\nfor i in range(3):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.6)\n'done'"
+    created = (await modern.call("execute", {"session": "t", "code": code}))["result"]
+    assert created["resultType"] == "task"
+    final = (await modern.poll(created["taskId"], {"completed", "cancelled", "failed"}))[-1]
+    assert final["status"] == "completed" and content_text(final["result"]) == "tick 0\ntick 1\ntick 2\n'done'\n"
+
+    handshake = await persist.relay()
+    assert (await initialize(handshake))["protocolVersion"] == "2025-11-25"
+    await handshake.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "t", "code": "time.sleep(2.5)\n'slept'"}, "_meta": {"progressToken": "p7"}}})
+    progress = []
+    with trio.fail_after(60):
+        while (message := await handshake.receive()).get("id") != 7:
+            if message.get("method") == "notifications/progress":
+                progress.append(message["params"])
+    assert progress and progress[0]["progressToken"] == "p7" and progress[0]["message"].startswith("running for")
+    assert message["result"]["content"][0]["text"] == "'slept'\n"
+
+    async def answer(context, params):
+        from mcp_types import ElicitResult
+
+        return ElicitResult(action="accept", content={next(iter(params.requested_schema["properties"])): "Ada"})
+
+    async with persist.client(mode="legacy", elicitation_callback=answer) as client:
+        await run(client, "ask", "1")
+        assert text(await run(client, "ask", "name = input('who? ')\nf'hi {name}'")) == "who? Ada\n'hi Ada'\n"
+
+
+@slow
+async def test_a_client_cancel_through_the_relay_still_interrupts_its_cell(persist):
+    server = await persist.relay()
+    await initialize(server)
+    assert await server.execute("main", "import time\nfinished = False") == "(no output)"
+    await server.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "main", "code": "time.sleep(30)\nfinished = True"}, "_meta": {"progressToken": 50}}})
+    await until_progress(server)
+    await server.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 50, "reason": "the user pressed stop"}})
+    started = time.monotonic()
+    assert await server.execute("main", "finished") == "False\n"
+    assert time.monotonic() - started < 15, "interrupted, not waited out"
+
+
+@slow
+async def test_two_relays_racing_start_one_server(persist):
+    relays = []
+
+    async def one(index: int) -> None:
+        relay = await persist.relay()
+        await initialize(relay)
+        relays.append((relay, await relay.execute(f"s{index}", "import os\nos.getppid()")))
+
+    async with trio.open_nursery() as race:
+        for index in range(4):
+            race.start_soon(one, index)
+    parents = {int(said) for _, said in relays}
+    assert len(relays) == 4 and parents == {persist.state()["pid"]} == persist.servers()
+
+
+@slow
+async def test_a_relay_with_other_settings_names_them_and_uses_the_running_server(persist):
+    first = await persist.relay("--max-sessions", "5")
+    await initialize(first)
+    log_path = persist.project.parent / "relay.err"
+    with open(log_path, "wb") as err:
+        second = await persist.relay("--max-sessions", "6", stderr=err, environ={"IPYTHON_MCP_OUTPUT_CHARS": "900", "IPYTHON_MCP_GATEWAY_TOKEN": "hush"})
+    await initialize(second)
+    assert await first.execute("a", "import os\nos.getppid()") == await second.execute("b", "import os\nos.getppid()")
+    said = log_path.read_text()
+    assert "ipython-mcp: --max-sessions is 6 for this client, but 5 in the running server" in said
+    assert "ipython-mcp: --output-chars is 900 for this client, but 20000 in the running server" in said
+    assert "--gateway-token differs from the running server's (the values are not shown)" in said and "hush" not in said
+    assert "`ipython-mcp --persist --stop` ends it, and the next start applies the new settings" in said
+    listing = await second.request("tools/call", {"name": "list_sessions", "arguments": {}})
+    assert {s["name"] for s in listing["result"]["structuredContent"]["result"]} == {"a", "b"}
+
+
+@slow
+async def test_a_relay_that_cannot_start_a_server_says_why(persist, tmp_path):
+    persist.directory.mkdir(mode=0o755)
+    persist.directory.chmod(0o755)
+    refused = await persist.run()
+    assert refused.returncode != 0 and b"must be a directory of yours that only you can open (mode 0700)" in refused.stderr
+    persist.directory.rmdir()
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    too_long = await persist.run(environ={"XDG_RUNTIME_DIR": str(deep)})
+    assert too_long.returncode != 0 and b"over the 107 a Unix socket's can be. Set XDG_RUNTIME_DIR to a shorter directory" in too_long.stderr
+    missing = await persist.run(environ={"XDG_RUNTIME_DIR": str(tmp_path / "no-such-dir")})
+    assert missing.returncode != 0 and b"cannot make its private directory" in missing.stderr
+    broken = await persist.run(environ={"IPYTHON_MCP_MAX_SESSIONS": "0"})
+    assert broken.returncode != 0
+    assert b"could not start the persistent server" in broken.stderr and b"--max-sessions must be a positive number" in broken.stderr
+    assert persist.servers() == set()
+
+
+@slow
+async def test_a_terminal_on_stdin_gets_one_line_on_stderr_and_pipes_none(persist):
+    for flags in ([], ["--persist"]):
+        primary, terminal = os.openpty()
+        try:
+            process = await trio.lowlevel.open_process(
+                [CONSOLE_SCRIPT, "--spares", "0", *flags], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=persist.project, env=persist.environ,
+            )
+            line = await read_line(process.stderr)
+            assert line.startswith(f"ipython-mcp {ipython_mcp.__version__}: serving MCP on stdio") and "waiting for an MCP client" in line, line
+            assert ("through the persistent server for" in line) == bool(flags)
+            process.terminate()
+            with trio.fail_after(30):
+                await process.wait()
+            assert await process.stdout.receive_some() == b"", "nothing on stdout, the wire"
+        finally:
+            os.close(primary)
+            os.close(terminal)
+    for flags in ([], ["--persist"]):
+        process = await trio.lowlevel.open_process(
+            [CONSOLE_SCRIPT, "--spares", "0", *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=persist.project, env=persist.environ,
+        )
+        await initialize(RawServer(process))
+        await process.stdin.aclose()
+        with trio.fail_after(30):
+            await process.wait()
+        assert await process.stderr.receive_some() == b"", "a client on pipes sees nothing on stderr"
 
 
 # ---------------------------------------------------------------------------

@@ -94,8 +94,8 @@ class RawClient:
         self._next_id = 0
 
     @classmethod
-    async def start(cls, nursery: trio.Nursery, *args: str) -> "RawClient":
-        process = await trio.lowlevel.open_process([*SERVER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    async def start(cls, nursery: trio.Nursery, *args: str, **options) -> "RawClient":
+        process = await trio.lowlevel.open_process([*SERVER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, **options)
         nursery.start_soon(process.wait)
         client = cls(process)
         await client.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}})
@@ -248,6 +248,45 @@ async def round_trip_vs_zmq(n: int) -> None:
     print(f"round trip `1`: MCP stdio (raw JSON-RPC client) median {ms(m_med)} vs bare ZeroMQ {ms(z_med)} -> ratio {m_med / z_med:.2f}x (target <= 1.10x)")
 
 
+async def persistent(n: int, starts: int) -> None:
+    """--persist: a round trip through the relay vs straight over stdio (alternating), a relay's start to its
+    initialize answer while the server runs, and a new client's first execute on an existing session."""
+    runtime = tempfile.mkdtemp(prefix="xdg-")  # a private runtime directory: its own persistent server
+    project = tempfile.mkdtemp(prefix="bench-project-")
+    options = {"cwd": project, "env": {**os.environ, "XDG_RUNTIME_DIR": runtime}}
+    try:
+        async with trio.open_nursery() as nursery:
+            direct = await RawClient.start(nursery, "--spares", "0", cwd=project)
+            relayed = await RawClient.start(nursery, "--persist", "--spares", "0", **options)
+            direct_times, relay_times = [], []
+            for client in (direct, relayed):
+                await client.tool("execute", session="warm", code="1")
+            for _ in range(n):  # call by call, alternating, so that drift hits both alike
+                for client, times in ((direct, direct_times), (relayed, relay_times)):
+                    t0 = time.perf_counter()
+                    await client.tool("execute", session="warm", code="1")
+                    times.append(time.perf_counter() - t0)
+            await direct.close()
+            r_med, d_med = statistics.median(relay_times), statistics.median(direct_times)
+            print(f"round trip `1` through the --persist relay: median {ms(r_med)} vs straight over stdio {ms(d_med)} -> ratio {r_med / d_med:.2f}x (target <= 1.10x)")
+            answers, firsts = [], []
+            for _ in range(starts):
+                t0 = time.perf_counter()
+                client = await RawClient.start(nursery, "--persist", "--spares", "0", **options)  # returns once initialize is answered
+                answers.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                await client.tool("execute", session="warm", code="1")
+                firsts.append(time.perf_counter() - t0)
+                await client.close()
+            print(f"a relay's start to its initialize answer, the server running: median {ms(statistics.median(answers))} (target < 300 ms)")
+            print(f"a new client's first execute on an existing session: median {ms(statistics.median(firsts))} (target < 50 ms)")
+            await relayed.close()
+    finally:
+        await trio.run_process([*SERVER, "--persist", "--stop"], capture_stdout=True, check=False, **options)
+        shutil.rmtree(runtime, ignore_errors=True)
+        shutil.rmtree(project, ignore_errors=True)
+
+
 async def cells_that_outlive_their_call(quick: bool) -> None:
     """reset with a warm spare vs a cold one; wait's reply after the kernel's idle; output --grep on a 100 MB spool."""
     async with trio.open_nursery() as nursery:
@@ -334,6 +373,7 @@ async def main(quick: bool) -> None:
     print(f"first execute 3 s after start-up: with the warm spare {ms(warm)}, without {ms(cold)} (target < 150 ms)")
 
     await round_trip_vs_zmq(n)
+    await persistent(n, 5 if quick else 15)
     await cells_that_outlive_their_call(quick)
 
     params = StdioServerParameters(command=SERVER[0], args=[])
