@@ -1568,27 +1568,31 @@ class Confinement:
         """Confine a throwaway interpreter as a kernel would be, and check from inside that it took."""
         workdir = self.runtime_dir / "probe"
         (workdir / "tmp").mkdir(parents=True, mode=0o700)
-        cgroups = KernelCgroups(self.trees, workdir.name, self.memory, self.processes) if self.trees else None
         checks = "import os, sys\n"
         if self.sandbox:
             checks += (
                 "try:\n    os.kill(os.getppid(), 0)\nexcept PermissionError:\n    pass\nelse:\n    sys.exit('a signal to the server was not refused')\n"
                 f"if os.listdir({str(self.runtime_dir)!r}) != ['probe']:\n    sys.exit('the server runtime directory is visible')\n"
             )
-        policy = self.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
+        cgroups, log_path, said = None, workdir / "probe.log", ""
         try:
-            done = await trio.run_process(
-                [sys.executable, "-S", "-c", checks], cwd=workdir, preexec_fn=partial(confine, policy),
-                stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False,
-            )
-        except subprocess.SubprocessError:
-            done = None
+            cgroups = self.kernel_cgroups(workdir.name)
+            policy = self.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
+            with open(log_path, "wb") as output:  # where confine() says what failed
+                done = await trio.run_process(
+                    [sys.executable, "-S", "-c", checks], cwd=workdir, preexec_fn=partial(confine, policy),
+                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, check=False,
+                )
+            failed = done.returncode != 0
+        except (OSError, subprocess.SubprocessError) as exc:
+            failed, said = True, str(exc)
         finally:
             if cgroups is not None:
                 await cgroups.remove()
-            shutil.rmtree(workdir, ignore_errors=True)
-        if done is None or done.returncode != 0:
-            said = "" if done is None else (done.stderr or done.stdout).decode(errors="replace").strip()
+        with suppress(OSError):
+            said = log_path.read_text(errors="replace").strip() or said
+        shutil.rmtree(workdir, ignore_errors=True)
+        if failed:
             hint = " (unprivileged user namespaces may be off, or restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns)" if self.sandbox else ""
             raise SandboxUnavailable(f"kernels cannot be confined here{hint}: {said or 'the confining step failed'}")
 

@@ -1272,6 +1272,15 @@ async def test_sandbox_refuses_to_start_where_confinement_cannot_be_had(tmp_path
         with pytest.raises(ipython_mcp.SandboxUnavailable, match="root is exempt from RLIMIT_NPROC"):
             async with open_sessions(Config(sandbox=True, spares=0)):
                 pass
+        monkeypatch.undo()
+    def as_where_user_namespaces_are_refused():  # as under AppArmor's restriction of unprivileged user namespaces
+        raise PermissionError(1, "unshare: Operation not permitted")
+
+    monkeypatch.setattr(ipython_mcp, "_enter_namespaces", as_where_user_namespaces_are_refused)
+    with pytest.raises(ipython_mcp.SandboxUnavailable, match=r"kernels cannot be confined here \(unprivileged user namespaces .*\): ipython-mcp: the kernel could not be confined \(namespaces\): .*unshare: Operation not permitted"):
+        async with open_sessions(Config(sandbox=True, spares=0)):
+            pass
+    monkeypatch.undo()
     with pytest.raises(ipython_mcp.SandboxUnavailable, match="--sandbox-write .*: no such directory"):
         async with open_sessions(Config(sandbox=True, spares=0, sandbox_write=(str(tmp_path / "missing"),))):
             pass
