@@ -1565,6 +1565,10 @@ async def test_over_http_a_sandboxed_kernel_cannot_read_the_servers_token(tmp_pa
                 assert record(result)["status"] == "error" and token not in text(result), text(result)
                 assert record(result)["sandbox"], text(result)
             assert "sandboxed" in client.instructions
+            kernel = await kernel_pid(client, "web")
+        # a confined kernel still follows its server through the lifeline pipe, however the server ends
+        server.process.kill()
+        assert await wait_gone([kernel]) == []
 
 
 # ---------------------------------------------------------------------------
