@@ -70,6 +70,9 @@ The sections below come in this order; each decision has one home.
   owns it (``Source.owned``); resolve_env maps an env argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
   kinds), attach, the gateway, warm spares: each in a section of its own.
+- Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
+  --memory-limit), confine() applies it between fork and exec, and
+  Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
 - The notebook: CellRecord and Notebook.
 - Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
@@ -1537,6 +1540,7 @@ class Confinement:
         self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
         if self.sandbox:
             abi = libc().landlock_abi()
+            log.info("Landlock ABI %d (this layer was written for ABI %d)", abi, LANDLOCK_ABI)
             if abi < LANDLOCK_ABI_NEEDED:
                 raise SandboxUnavailable(
                     f"--sandbox needs Landlock ABI {LANDLOCK_ABI_NEEDED} or later (Linux 6.12, landlock in the kernel's lsm= list) to keep kernels"
