@@ -84,6 +84,9 @@ The sections below come in this order; each decision has one home.
   owns it (``Source.owned``); resolve_env maps an env argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
   kinds), attach, the gateway, warm spares: each in a section of its own.
+- Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
+  --memory-limit), confine() applies it between fork and exec, and
+  Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
 - The notebook: CellRecord and Notebook.
 - Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
@@ -112,6 +115,7 @@ import dataclasses
 import datetime
 import enum
 import getpass
+import glob
 import hashlib
 import hmac
 import io
@@ -532,6 +536,9 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # the MCP tasks extension's i
 DELIM = b"<IDS|MSG>"  # the Jupyter wire protocol's separator between routing ids and the message
 INPUT_EOF = "\x04"  # the input_reply value that makes ipykernel's input() raise EOFError, as Ctrl-D would
 
+# sandboxed kernels (the rest of their constants are in their section)
+MIN_PROCESS_LIMIT = 32  # an idle kernel already runs about 15 threads, and each counts as a process
+
 
 # ============================================================================
 # Settings: one table
@@ -549,6 +556,26 @@ def _comma_separated(text: str) -> tuple[str, ...]:
 
 def _path(text: str) -> Path:
     return Path(text).expanduser()
+
+
+class Size(int):
+    """A number of bytes, written as 300M, 2G, 1.5GiB or plain bytes; shown as "2 GiB"."""
+
+    UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+    def __new__(cls, text: str | int) -> "Size":
+        if isinstance(text, int):
+            return super().__new__(cls, text)
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+        if match is None or float(match[1]) <= 0:
+            raise ValueError(f"{text!r} is not a size such as 512M or 2G")
+        return super().__new__(cls, int(float(match[1]) * cls.UNITS[match[2].lower()]))
+
+    def __str__(self) -> str:
+        for unit, name in ((1024**4, "TiB"), (1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
+            if self >= unit:
+                return f"{self / unit:.3g} {name}"
+        return f"{int(self)} bytes"
 
 
 @dataclass(frozen=True)
@@ -584,6 +611,11 @@ class Config:
     certfile: Path | None = setting(None, "streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)", flag="--certfile", metavar="PATH")
     keyfile: Path | None = setting(None, "streamable-http: the certificate's private key (PEM)", flag="--keyfile", metavar="PATH")
     max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes")
+    sandbox: bool = setting(False, "confine every kernel started here: files, network, processes (see the README's 'Sandboxed sessions'); refuses to start where that cannot be had", flag="--sandbox")
+    sandbox_write: tuple[str, ...] = setting((), "--sandbox: kernels may also write under this path (repeatable; the variable takes a comma-separated list)", flag="--sandbox-write", metavar="PATH")
+    sandbox_network: bool = setting(False, "--sandbox: kernels may open TCP connections and listen", flag="--sandbox-network")
+    memory_limit: Size | None = setting(None, "memory per kernel, such as 2G (with or without --sandbox): a memory cgroup where the server may make one, else an address-space rlimit", flag="--memory-limit", metavar="SIZE")
+    process_limit: int = setting(256, "--sandbox: processes and threads per kernel (a pids cgroup where the server may make one, else RLIMIT_NPROC in the kernel's user namespace)", flag="--process-limit")
     log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @staticmethod
@@ -665,6 +697,10 @@ class Config:
             )
         if (self.certfile is None) != (self.keyfile is None):
             raise ValueError("--certfile and --keyfile go together")
+        if not self.sandbox and (self.sandbox_write or self.sandbox_network):
+            raise ValueError("--sandbox-write and --sandbox-network shape --sandbox, which is off: add --sandbox")
+        if self.process_limit < MIN_PROCESS_LIMIT:
+            raise ValueError(f"--process-limit must be at least {MIN_PROCESS_LIMIT} (the kernel itself runs about 15 threads), got {self.process_limit}")
 
 
 # ============================================================================
@@ -1276,16 +1312,36 @@ class LocalKernel(ZmqKernel):
 
     interrupt_kind = "SIGINT"
 
-    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int) -> None:
+    def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int, confinement: "Confinement | None" = None) -> None:
         super().__init__(zmq_context)
         self.env = env
         self.workdir = workdir
         self.cwd = cwd
         self._lifeline = lifeline
+        self.confinement = confinement  # --sandbox, --memory-limit: applied between fork and exec
+        self.cgroups: KernelCgroups | None = None
 
     @property
     def log_path(self) -> Path:
         return self.workdir / "kernel.log"
+
+    @property
+    def tmpdir(self) -> Path:
+        """A sandboxed kernel's TMPDIR: its own, removed with it."""
+        return self.workdir / "tmp"
+
+    def exit_description(self) -> str:
+        if self.stopped_because is None and self.returncode == -signal.SIGKILL and self.cgroups is not None and self.cgroups.oom_kills():
+            assert self.confinement is not None
+            return f"memory limit {self.confinement.memory} reached (--memory-limit)"
+        return super().exit_description()
+
+    def explain(self, lines: list[str], error: dict[str, str] | None, oom_before: int) -> str:
+        """The sandbox rule behind a refusal in a cell of this kernel, if any (Confinement.explain)."""
+        if self.confinement is None:
+            return ""
+        oom = self.cgroups.oom_kills() - oom_before if self.cgroups is not None else 0
+        return self.confinement.explain(lines, error, oom, str(self.tmpdir), self.cwd or "", self.env.prefix)
 
     async def interrupt(self) -> None:
         """SIGINT to the kernel's process group, as Ctrl-C in a terminal would send."""
@@ -1331,18 +1387,32 @@ class LocalKernel(ZmqKernel):
             # Kernels are many and short-lived: no shared history database to lock.
             "--HistoryManager.hist_file=:memory:",
         ]
+        preexec = None
+        if self.confinement is not None:
+            self.tmpdir.mkdir(mode=0o700)
+            environ.update(self.confinement.environ(self.tmpdir))
+            try:
+                self.cgroups = self.confinement.kernel_cgroups(self.workdir.name)
+            except OSError as exc:
+                raise KernelStartError(f"could not make the kernel's cgroup: {exc}") from None
+            policy = self.confinement.policy(self.workdir, self.cwd or os.getcwd(), self.env.prefix, self.env.python, self.cgroups)
+            preexec = partial(confine, policy)
         with open(self.log_path, "wb") as log_file:
             # stdin and stdout are the MCP channel: the kernel must touch neither.
-            return await trio.lowlevel.open_process(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=self.cwd,
-                env=environ,
-                start_new_session=True,
-                pass_fds=(self._lifeline,),
-            )
+            try:
+                return await trio.lowlevel.open_process(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.cwd,
+                    env=environ,
+                    start_new_session=True,
+                    pass_fds=(self._lifeline,),
+                    preexec_fn=preexec,
+                )
+            except subprocess.SubprocessError:  # confine() failed in the child, and said why in the log
+                raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
 
     async def _release(self) -> None:
         """SIGTERM the group, a bounded grace, then SIGKILL; remove the kernel's files."""
@@ -1354,6 +1424,8 @@ class LocalKernel(ZmqKernel):
             # SIGKILL the group even when the leader is gone: its children may not be.
             _signal_group(self.process.pid, signal.SIGKILL)
             self.returncode = await self.process.wait()
+        if self.cgroups is not None:
+            await self.cgroups.remove()
         self._last_log = self._log_tail()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -1374,6 +1446,617 @@ async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: tr
     if kernel.owner is not None:
         with trio.CancelScope(shield=True):
             await kernel.owner.kernel_gone(kernel)
+
+
+# ============================================================================
+# Sandboxed kernels: what a local kernel may touch
+# ============================================================================
+#
+# With --sandbox every kernel this server starts (spares too) is confined
+# between fork and exec, so nothing of the kernel's own (not its interpreter's
+# start-up, not a .pth file it could have planted) ever runs unconfined, and
+# everything it starts inherits the confinement. The policy is data (Policy),
+# built once per kernel by Confinement from the settings; confine() applies
+# it in the child, the one place that does. In order:
+#
+# - cgroups: the child joins its kernel's memory and pids cgroups, where the
+#   server may make them (a cgroup v1 hierarchy it can write, as root; a
+#   cgroup v2 subtree delegated to it); else rlimits stand in (RLIMIT_AS for
+#   memory, RLIMIT_NPROC counted in the kernel's own user namespace).
+# - a user and mount namespace of its own, so that it sees empty private
+#   directories in place of /tmp, the user's runtime directory ($XDG_RUNTIME_DIR),
+#   /dev/shm and the server's own directories (server_private_paths): they hold
+#   other kernels' and programs' UNIX sockets (this server's kernels, other
+#   servers', tmux's, the D-Bus session bus, the ssh and gpg agents), which
+#   Landlock cannot close. Its own directory (sockets, connection file, TMPDIR),
+#   its working directory and env are put back in place; the secret stores are
+#   covered by empty read-only ones.
+# - Landlock: read anywhere, write only under the working directory, TMPDIR
+#   and --sandbox-write; no TCP connect or bind unless --sandbox-network;
+#   no signal to, nor abstract socket of, a process outside its domain (the
+#   server, other kernels). Landlock also denies mounts, so the view above
+#   cannot be undone, and ptrace of anything outside the domain.
+#
+# The user namespace also keeps /proc/<pid>/environ, mem, fd, cwd and root of
+# every process outside it out of reach (the server's environment may hold
+# IPYTHON_MCP_TOKEN): across user namespaces such access needs CAP_SYS_PTRACE
+# over the other's namespace, which Landlock alone does not require for reads.
+#
+# A cell that meets a rule gets Python's usual exception; Confinement.explain
+# reads the cell's error and the denial lines of its output and adds one line
+# naming the rule, so the model changes course instead of retrying.
+
+LANDLOCK_ABI = 7  # the Landlock ABI this layer was written for (Linux 6.15); newer ABIs keep these meanings (the kernel's promise)
+LANDLOCK_ABI_NEEDED = 6  # scoped signals and abstract sockets (Linux 6.12): without them a kernel could signal the server
+LANDLOCK_ABI_NETWORK = 4  # TCP bind and connect rules (Linux 6.7)
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446  # the same on every architecture but alpha
+LANDLOCK_FS_READ = 1 | 4 | 8  # EXECUTE, READ_FILE, READ_DIR
+LANDLOCK_FS_WRITE_DEVICE = 2  # WRITE_FILE: open /dev/null and its kin for writing
+LANDLOCK_FS_ALL = (1 << 15) - 1  # every right up to TRUNCATE (ABI 3), REFER among them; IOCTL_DEV is left unhandled
+LANDLOCK_FS_FILE = 1 | 2 | 4 | (1 << 14)  # the rights that apply to a file rather than a directory: EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE
+LANDLOCK_NET_TCP = 1 | 2  # BIND_TCP, CONNECT_TCP
+LANDLOCK_SCOPES = 1 | 2  # ABSTRACT_UNIX_SOCKET, SIGNAL
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 19
+HIDING_TMPFS = "mode=0755,size=1m,nr_inodes=4096"  # holds only the mount points of what is put back
+
+# Read by nobody in a sandbox: where people keep credentials (a directory or a file, from the home directory).
+SECRET_STORES = (
+    "~/.ssh", "~/.gnupg", "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube", "~/.docker", "~/.netrc",
+    "~/.git-credentials", "~/.pypirc", "~/.password-store", "~/.local/share/keyrings", "~/.config/gh",
+)
+# Devices a sandboxed kernel may open for writing: the harmless ones, terminals, and GPUs.
+WRITABLE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts")
+GPU_DEVICES = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
+# What a refusal looks like in a cell's error or output (Python's words, the shell's, Rust tools'), for explain().
+DENIAL = re.compile(
+    r"Permission denied|Operation not permitted|Read-only file system|Invalid cross-device link|"
+    r"Resource temporarily unavailable|can't start new thread|MemoryError|Cannot allocate memory|No such file or directory"
+)
+PATH_IN_TEXT = re.compile(r"'(/[^'\n]*)'|\"(/[^\"\n]*)\"|(?<![\w/.~-])(/[^\s'\":,;()\[\]]+)|: '([^'\n]+)'")  # a path in an error line (a relative one only as Python quotes it)
+DENIAL_LINES_KEPT = 20  # a cell's lines that look like refusals, kept for explain()
+
+
+class SandboxUnavailable(Exception):
+    """--sandbox or --memory-limit cannot be had on this machine; the message says what is missing."""
+
+
+def server_private_paths(runtime_dir: Path) -> list[Path]:
+    """Directories of this server that no kernel may see: the runtime directory (other sessions' connection files,
+    sockets and output), and the private directory (HTTP token files, the persistent servers' sockets, state and logs)."""
+    return [runtime_dir, private_dir()]
+
+
+def shared_places() -> list[Path]:
+    """Directories shared with other programs, where their UNIX sockets live: a kernel sees an empty private one."""
+    places = {Path("/tmp"), Path(tempfile.gettempdir())}
+    if (runtime := os.environ.get("XDG_RUNTIME_DIR", "")) and os.path.isabs(runtime):
+        places.add(Path(runtime))
+    return sorted(places)
+
+
+def _is_under(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one kernel may do, as data: Confinement.policy builds it, confine() applies it in the child."""
+
+    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files the child joins
+    address_space: int | None = None  # RLIMIT_AS, where no memory cgroup is had
+    sandbox: bool = False  # the rest applies only with --sandbox
+    hidden: tuple[str, ...] = ()  # directories replaced by an empty read-only one
+    scratch: tuple[tuple[str, str], ...] = ()  # (directory, tmpfs options) replaced by an empty writable one: /dev/shm
+    kept: tuple[str, ...] = ()  # the kernel's own, put back in place where a hidden directory covers them
+    secrets: tuple[str, ...] = ()  # covered by an empty read-only directory, or /dev/null for a file
+    write: tuple[str, ...] = ()  # Landlock: write (and everything else) under these
+    devices: tuple[str, ...] = ()  # Landlock: open these for writing
+    network: bool = True  # False: no TCP bind or connect
+    processes: int | None = None  # RLIMIT_NPROC, counted in the kernel's user namespace, where no pids cgroup is had
+
+
+class _Libc:
+    """The few system calls confinement needs, through ctypes (loaded in the server, called in the child)."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import resource
+
+        self.ctypes, self.resource = ctypes, resource
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.syscall, self.unshare, self.prctl = libc.syscall, libc.unshare, libc.prctl
+        self.mount = libc.mount
+        self.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+        class RulesetAttr(ctypes.Structure):
+            _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+        class PathBeneath(ctypes.Structure):
+            _pack_ = 1
+            _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+        self.RulesetAttr, self.PathBeneath = RulesetAttr, PathBeneath
+
+    def check(self, result: int, what: str) -> int:
+        if result < 0:
+            errno = self.ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+        return result
+
+    def landlock_abi(self) -> int:
+        """The kernel's Landlock ABI version; 0 without Landlock."""
+        if sys.platform != "linux":
+            return 0
+        version = self.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+        return max(version, 0)
+
+    def do_mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+        encoded = [None if text is None else text.encode() for text in (source, target, fstype, data)]
+        self.check(self.mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]), f"mount {target}")
+
+
+_libc: _Libc | None = None
+
+
+def libc() -> _Libc:
+    global _libc
+    if _libc is None:
+        _libc = _Libc()
+    return _libc
+
+
+def _write_file(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def confine(policy: Policy) -> None:
+    """Apply a policy to this process: the child between fork and exec (subprocess's preexec_fn).
+
+    Only system calls and os functions run here, no import and no lock: the
+    server that forked this child has other threads. A failure is written to
+    the kernel's log (fd 2) and raised, so the kernel never runs unconfined.
+    """
+    step, lib = "cgroups", libc()
+    try:
+        for procs in policy.cgroup_procs:
+            _write_file(procs, str(os.getpid()))
+        if policy.address_space is not None:
+            lib.resource.setrlimit(lib.resource.RLIMIT_AS, (policy.address_space, policy.address_space))
+        if policy.sandbox:
+            step = "namespaces"
+            _enter_namespaces()
+            step = "mounts"
+            _arrange_view(policy)
+            step = "rlimits"
+            if policy.processes is not None:
+                lib.resource.setrlimit(lib.resource.RLIMIT_NPROC, (policy.processes, policy.processes))
+            step = "landlock"
+            _landlock(policy)
+    except OSError as exc:
+        os.write(2, f"ipython-mcp: the kernel could not be confined ({step}): {exc}\n".encode())
+        raise
+
+
+def _enter_namespaces() -> None:
+    """A user namespace (the same user inside) owning a mount namespace of the kernel's own."""
+    lib, uid, gid = libc(), os.getuid(), os.getgid()
+    lib.check(lib.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+    _write_file("/proc/self/setgroups", "deny")
+    _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+
+
+def _arrange_view(policy: Policy) -> None:
+    """Hide, then put back, then cover the secrets; outer directories first, so inner ones land on top."""
+    lib = libc()
+    lib.do_mount(None, "/", None, MS_REC | MS_SLAVE)  # nothing done here propagates back to the server's view
+    kept = {}
+    for path in policy.kept:  # opened before anything is hidden, in this namespace
+        with suppress(FileNotFoundError, NotADirectoryError):
+            kept[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    flags = MS_NOSUID | MS_NODEV
+    operations = sorted([(p, "hide") for p in policy.hidden] + [(p, "scratch") for p, _ in policy.scratch] + [(p, "keep") for p in kept],
+                        key=lambda item: (item[0].count("/"), item[1] != "hide"))
+    scratch_options, hiding = dict(policy.scratch), []
+    for path, what in operations:
+        if what == "keep":
+            fd = kept[path]
+            here = os.stat(path) if os.path.exists(path) else None
+            there = os.fstat(fd)
+            if here is None or (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino):
+                os.makedirs(path, exist_ok=True)
+                lib.do_mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        elif os.path.isdir(path):
+            lib.do_mount("tmpfs", path, "tmpfs", flags, scratch_options.get(path, HIDING_TMPFS))
+            if what == "hide":
+                hiding.append(path)
+    for fd in kept.values():
+        os.close(fd)
+    for path in hiding:  # read-only once the mount points are made
+        lib.do_mount(None, path, None, MS_REMOUNT | MS_RDONLY | flags)
+    for path in policy.secrets:
+        if os.path.isdir(path):
+            lib.do_mount("tmpfs", path, "tmpfs", MS_RDONLY | flags | MS_NOEXEC, "mode=000,size=4k")
+        elif os.path.lexists(path) and not os.path.islink(path):
+            lib.do_mount("/dev/null", path, None, MS_BIND)
+            lib.do_mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # reads as empty (nodev would refuse)
+
+
+def _landlock(policy: Policy) -> None:
+    """Read anywhere; write where the policy says; TCP only if allowed; no signal or abstract socket beyond the domain."""
+    lib = libc()
+    ctypes = lib.ctypes
+    attr = lib.RulesetAttr(LANDLOCK_FS_ALL, 0 if policy.network else LANDLOCK_NET_TCP, LANDLOCK_SCOPES)
+    ruleset = lib.check(lib.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0), "landlock_create_ruleset")
+    try:
+        rules = [("/", LANDLOCK_FS_READ)] + [(p, LANDLOCK_FS_ALL) for p in policy.write] + [(p, LANDLOCK_FS_WRITE_DEVICE) for p in policy.devices]
+        for path, rights in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                if not os.path.isdir(path):
+                    rights &= LANDLOCK_FS_FILE
+                rule = lib.PathBeneath(rights, fd)
+                lib.check(lib.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"landlock_add_rule {path}")
+            finally:
+                os.close(fd)
+        lib.check(lib.prctl(38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")  # setuid programs gain nothing either
+        lib.check(lib.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+
+
+# Where each cgroup version keeps a controller's limit and its count of OOM kills.
+CGROUP_FILES = {
+    1: {"memory": ("memory.limit_in_bytes", "memory.oom_control"), "pids": ("pids.max", None)},
+    2: {"memory": ("memory.max", "memory.events"), "pids": ("pids.max", None)},
+}
+
+
+@dataclass
+class CgroupTree:
+    """A cgroup directory of this server's (ipython-mcp-<pid>), in which every kernel gets one with its limits."""
+
+    version: int
+    path: Path
+    controllers: set[str]
+
+
+def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
+    """Make this server's cgroup directories where it may: under its own cgroup in a cgroup v1 hierarchy it can
+    write (as root), or under the nearest cgroup v2 ancestor it owns whose children get the controllers (delegated).
+    Returns the trees made; a controller none serves is left to an rlimit."""
+    try:
+        own = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
+        mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    except OSError:
+        return []
+    trees: list[CgroupTree] = []
+    for fields in mounts:
+        fstype, options = fields[fields.index("-") + 1], fields[-1].split(",")
+        root, point = fields[3], fields[4]
+        if fstype == "cgroup":
+            served = controllers & set(options)
+            path = next((p for _, names, p in own if served & set(names.split(","))), None)
+            if not served or path is None or not path.startswith(root):
+                continue
+            candidates, version = [Path(point) / os.path.relpath(path, root)], 1
+        elif fstype == "cgroup2":
+            path = next((p for number, names, p in own if number == "0" and not names), None)
+            if path is None or not path.startswith(root):
+                continue
+            here = Path(point) / os.path.relpath(path, root)
+            candidates, version = [here, *[p for p in here.parents if _is_under(p, Path(point))]], 2
+            served = set()
+        else:
+            continue
+        for base in candidates:
+            if version == 2:
+                try:
+                    served = controllers & set((base / "cgroup.subtree_control").read_text().split())
+                except OSError:
+                    continue
+                if not served or not os.access(base / "cgroup.procs", os.W_OK):
+                    continue
+            if not os.access(base, os.W_OK):
+                continue
+            tree = CgroupTree(version, base / server, served)
+            try:
+                tree.path.mkdir()
+                if version == 2:
+                    _write_file(str(tree.path / "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(served)))
+            except OSError as exc:
+                log.info("no cgroup for %s under %s: %s", ", ".join(sorted(served)), base, exc)
+                with suppress(OSError):
+                    tree.path.rmdir()
+                continue
+            _remove_stale_cgroups(base)
+            trees.append(tree)
+            controllers = controllers - served
+            break
+    return trees
+
+
+def _remove_stale_cgroups(base: Path) -> None:
+    """Empty cgroup directories of servers that died without removing them."""
+    for server in base.glob("ipython-mcp-*"):
+        pid = server.name.split("-")[2]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        for kernel in server.glob("k*"):
+            with suppress(OSError):
+                kernel.rmdir()
+        with suppress(OSError):
+            server.rmdir()
+
+
+class KernelCgroups:
+    """One kernel's cgroup directories (one per tree), its limits written, joined by the kernel's process at start."""
+
+    def __init__(self, trees: list[CgroupTree], name: str, memory: int | None, processes: int | None) -> None:
+        self.dirs: list[Path] = []
+        self._oom_file: Path | None = None
+        self._oom_kills = 0  # the last count read, kept for when the directory is gone
+        try:
+            for tree in trees:
+                directory = tree.path / name
+                directory.mkdir()
+                self.dirs.append(directory)
+                files = CGROUP_FILES[tree.version]
+                if "memory" in tree.controllers and memory is not None:
+                    _write_file(str(directory / files["memory"][0]), str(int(memory)))
+                    for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):  # the limit is on memory, not on memory and swap
+                        if (directory / swap).exists():
+                            _write_file(str(directory / swap), str(int(memory)) if swap.endswith("bytes") else "0")
+                    self._oom_file = directory / files["memory"][1]
+                if "pids" in tree.controllers and processes is not None:
+                    _write_file(str(directory / "pids.max"), str(processes))
+        except OSError:
+            for directory in self.dirs:
+                with suppress(OSError):
+                    directory.rmdir()
+            raise
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return tuple(str(d / "cgroup.procs") for d in self.dirs)
+
+    def oom_kills(self) -> int:
+        """How many of the kernel's processes the memory limit has killed."""
+        if self._oom_file is not None:
+            with suppress(OSError, ValueError):
+                text = self._oom_file.read_text()
+                self._oom_kills = int(re.search(r"^oom_kill (\d+)", text, re.M)[1])  # type: ignore[index]
+        return self._oom_kills
+
+    async def remove(self) -> None:
+        """Kill what is left in the cgroups (a process that left the kernel's process group too), then remove them."""
+        self.oom_kills()
+        for _ in range(10):  # a process that forks while it is killed leaves a child for the next round
+            pids = set()
+            for directory in self.dirs:
+                with suppress(OSError, ValueError):
+                    pids |= {int(p) for p in (directory / "cgroup.procs").read_text().split()}
+            if not pids:
+                break
+            waits = []
+            for pid in pids:
+                with suppress(OSError):
+                    waits.append(os.pidfd_open(pid))
+                    os.kill(pid, signal.SIGKILL)
+            with trio.move_on_after(TERMINATE_GRACE_S):
+                for fd in waits:
+                    await trio.lowlevel.wait_readable(fd)
+            for fd in waits:
+                os.close(fd)
+        for directory in self.dirs:
+            try:
+                directory.rmdir()
+            except OSError as exc:
+                log.warning("could not remove the kernel's cgroup %s: %s", directory, exc)
+
+
+class Confinement:
+    """What kernels started here are confined to (--sandbox, --memory-limit), found out once at start-up.
+
+    ``policy`` gives one kernel's Policy, ``environ`` its environment;
+    ``explain`` names the rule behind a refusal; ``describe`` says what a
+    session may do, for list_sessions and the server's instructions.
+    """
+
+    def __init__(self, config: Config, runtime_dir: Path) -> None:
+        libc()  # loaded here, in the server: the child that confines itself only calls it
+        self.sandbox = config.sandbox
+        self.network = config.sandbox_network or not config.sandbox
+        self.memory = config.memory_limit
+        self.processes = config.process_limit if config.sandbox else None
+        self.runtime_dir = runtime_dir
+        self.write = tuple(os.path.abspath(os.path.expanduser(p)) for p in config.sandbox_write)
+        for path in self.write:
+            if not os.path.isdir(path):
+                raise SandboxUnavailable(f"--sandbox-write {path}: no such directory")
+        wanted = ({"memory"} if self.memory is not None else set()) | ({"pids"} if self.sandbox else set())
+        self.trees = find_cgroup_trees(wanted, runtime_dir.name) if wanted else []
+        served = set().union(*(tree.controllers for tree in self.trees))
+        self.memory_by = None if self.memory is None else ("a memory cgroup" if "memory" in served else "an address-space rlimit")
+        self.processes_by = None if not self.sandbox else ("a pids cgroup" if "pids" in served else "RLIMIT_NPROC in its user namespace")
+        self.hidden = tuple(str(p) for p in [*shared_places(), *server_private_paths(runtime_dir)])
+        home = Path.home()
+        self.secrets = tuple(str(home / p.removeprefix("~/")) for p in SECRET_STORES)
+        self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
+        if self.sandbox:
+            abi = libc().landlock_abi()
+            log.info("Landlock ABI %d (this layer was written for ABI %d)", abi, LANDLOCK_ABI)
+            if abi < LANDLOCK_ABI_NEEDED:
+                raise SandboxUnavailable(
+                    f"--sandbox needs Landlock ABI {LANDLOCK_ABI_NEEDED} or later (Linux 6.12, landlock in the kernel's lsm= list) to keep kernels"
+                    f" from signalling the server and each other, and ABI {LANDLOCK_ABI_NETWORK} for the network rule; this kernel has "
+                    + (f"ABI {abi}" if abi else "no Landlock")
+                )
+            if "pids" not in served and os.geteuid() == 0:
+                raise SandboxUnavailable(
+                    "--sandbox as root needs a pids cgroup the server can make, to bound each kernel's processes: root is exempt from RLIMIT_NPROC,"
+                    " the fallback. Mount the pids controller, or run the server as a user"
+                )
+
+    @classmethod
+    async def create(cls, config: Config, runtime_dir: Path) -> "Confinement | None":
+        """The confinement the settings ask for, tried once on a throwaway process; None when they ask for none."""
+        if not config.sandbox and config.memory_limit is None:
+            return None
+        if sys.platform != "linux":
+            raise SandboxUnavailable("--sandbox and --memory-limit need Linux")
+        confinement = cls(config, runtime_dir)
+        try:
+            await confinement._try()
+        except BaseException:
+            confinement.close()
+            raise
+        return confinement
+
+    async def _try(self) -> None:
+        """Confine a throwaway interpreter as a kernel would be, and check from inside that it took."""
+        workdir = self.runtime_dir / "probe"
+        (workdir / "tmp").mkdir(parents=True, mode=0o700)
+        checks = "import os, sys\n"
+        if self.sandbox:
+            checks += (
+                "try:\n    os.kill(os.getppid(), 0)\nexcept PermissionError:\n    pass\nelse:\n    sys.exit('a signal to the server was not refused')\n"
+                f"if os.listdir({str(self.runtime_dir)!r}) != ['probe']:\n    sys.exit('the server runtime directory is visible')\n"
+            )
+        cgroups, log_path, said = None, workdir / "probe.log", ""
+        try:
+            cgroups = self.kernel_cgroups(workdir.name)
+            policy = self.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
+            with open(log_path, "wb") as output:  # where confine() says what failed
+                done = await trio.run_process(
+                    [sys.executable, "-S", "-c", checks], cwd=workdir, preexec_fn=partial(confine, policy),
+                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, check=False,
+                )
+            failed = done.returncode != 0
+        except (OSError, subprocess.SubprocessError) as exc:
+            failed, said = True, str(exc)
+        finally:
+            if cgroups is not None:
+                await cgroups.remove()
+        with suppress(OSError):
+            said = log_path.read_text(errors="replace").strip() or said
+        shutil.rmtree(workdir, ignore_errors=True)
+        if failed:
+            hint = " (unprivileged user namespaces may be off, or restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns)" if self.sandbox else ""
+            raise SandboxUnavailable(f"kernels cannot be confined here{hint}: {said or 'the confining step failed'}")
+
+    def kernel_cgroups(self, name: str) -> KernelCgroups | None:
+        return KernelCgroups(self.trees, name, self.memory, self.processes) if self.trees else None
+
+    def policy(self, workdir: Path, cwd: str, prefix: str, python: str, cgroups: KernelCgroups | None) -> Policy:
+        """One kernel's Policy: its own directory and working directory writable, its env readable where it was hidden."""
+        served = {c for tree in self.trees for c in tree.controllers}
+        limits = {
+            "cgroup_procs": cgroups.procs if cgroups else (),
+            "address_space": self.memory if self.memory is not None and "memory" not in served else None,
+        }
+        if not self.sandbox:
+            return Policy(**limits)
+        write = (cwd, str(workdir), *self.write)
+        reached = {*write, prefix, str(Path(os.path.realpath(python)).parent.parent)}
+        kept = tuple(sorted(p for p in reached if any(_is_under(Path(p), Path(h)) and p != h for h in self.hidden)))
+        shm = f"mode=1777,size={int(self.memory) if self.memory is not None else '50%'}"
+        return Policy(
+            **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets,
+            write=(*write, "/dev/shm"), devices=self.devices, network=self.network,
+            processes=self.processes if "pids" not in served else None,
+        )
+
+    def environ(self, tmpdir: Path) -> dict[str, str]:
+        """Where a kernel's tools write: a sandboxed kernel's TMPDIR holds IPython's, matplotlib's and the caches' files."""
+        updates = {}
+        if self.memory_by == "an address-space rlimit":
+            updates["MALLOC_ARENA_MAX"] = os.environ.get("MALLOC_ARENA_MAX", "2")  # glibc reserves 64 MiB of address space per thread otherwise
+        if self.sandbox:
+            updates.update(
+                TMPDIR=str(tmpdir), IPYTHONDIR=str(tmpdir / "ipython"), MPLCONFIGDIR=str(tmpdir / "matplotlib"), XDG_CACHE_HOME=str(tmpdir / "cache")
+            )
+        return updates
+
+    def describe(self, cwd: str | None = None) -> str:
+        """What a session may do, in a sentence."""
+        parts = []
+        if self.sandbox:
+            where = ", ".join([f"its working directory{f' ({cwd})' if cwd else ''}", "its own $TMPDIR", *(f"{p} (--sandbox-write)" for p in self.write)])
+            parts += [
+                "sandboxed: reads any file but the secret stores (~/.ssh, ~/.aws, ... ) and the server's own files",
+                f"writes only under {where}",
+                "TCP connections and listening allowed (--sandbox-network)" if self.network else "no network (TCP connect and listen are refused)",
+                f"at most {self.processes} processes and threads",
+                "/tmp and $XDG_RUNTIME_DIR are empty private directories",
+                "no signal or socket reaches the server or other sessions",
+            ]
+        if self.memory is not None:
+            parts.append(f"memory limit {self.memory} per kernel")
+        return "; ".join(parts)
+
+    def explain(self, lines: list[str], error: dict[str, str] | None, oom_kills: int, tmpdir: str, cwd: str, prefix: str) -> str:
+        """The rule behind a refusal in a cell's error or output, in a line; "" when none is recognised."""
+        if oom_kills:
+            return f"memory limit {self.memory} reached (--memory-limit): a process of this session was killed"
+        texts = ([f"{error['ename']}: {error['evalue']}"] if error else []) + lines
+        for text in texts:
+            if reason := self._rule(text, tmpdir, cwd, prefix):
+                return reason
+        return ""
+
+    def _rule(self, text: str, tmpdir: str, cwd: str, prefix: str) -> str:
+        if self.memory is not None and ("MemoryError" in text or "Cannot allocate memory" in text):
+            return f"memory limit {self.memory} per kernel (--memory-limit)"
+        if not self.sandbox:
+            return ""
+        if "Resource temporarily unavailable" in text or "can't start new thread" in text:
+            return f"a session may run at most {self.processes} processes and threads (--process-limit)"
+        paths = [os.path.join(cwd, next(filter(None, m)).rstrip(".")) for m in PATH_IN_TEXT.findall(text)]
+        if any(re.match(r"/proc/\d+/", path) for path in paths):
+            return "processes outside this session are out of reach: their /proc entries, signals and tracing"
+        for path in paths:
+            if hidden := next((h for h in (*self.secrets, *self.hidden) if _is_under(Path(path), Path(h))), None):
+                if hidden in self.secrets:
+                    return f"{hidden} is hidden from sandboxed sessions: it holds credentials"
+                if not any(_is_under(Path(path), Path(p)) for p in (tmpdir, cwd, prefix, *self.write)):  # put back in place
+                    return f"{hidden} is an empty private directory here (other programs' files and sockets live in the real one); write temporary files under $TMPDIR ({tmpdir})"
+        if paths and re.search("Permission denied|Read-only file system|Invalid cross-device link", text):
+            where = ", ".join([f"{cwd} (the working directory)", f"{tmpdir} ($TMPDIR)", *(f"{p} (--sandbox-write)" for p in self.write)])
+            real = os.path.realpath(paths[0])
+            reason = f"writes are allowed under {where}; {paths[0]}{f' (a link to {real})' if real != paths[0] else ''} is outside them"
+            if _is_under(Path(paths[0]), Path(prefix)):
+                reason += f": to install into the session's environment, start the server with --sandbox-write {prefix}"
+            return reason
+        if "Permission denied" in text and not self.network:
+            return "no network: TCP connections and listening are refused (start the server with --sandbox-network to allow them)"
+        if "Operation not permitted" in text and not paths:
+            return "signals, tracing and abstract UNIX sockets reach only this session's own processes"
+        return ""
+
+    def instructions(self) -> str:
+        """The server's instructions, on confinement."""
+        text = f" Kernels are confined: {self.describe()}."
+        if self.sandbox:
+            text += (
+                " A cell that meets a rule fails with Python's usual exception (PermissionError, ConnectionRefusedError, MemoryError ...)"
+                " and the reply adds a line [sandbox: ...] naming the rule: change course rather than retry."
+            )
+        return text
+
+    def close(self) -> None:
+        for tree in self.trees:
+            with suppress(OSError):
+                tree.path.rmdir()
+
 
 
 # ============================================================================
@@ -2307,9 +2990,11 @@ class Outcome:
     elapsed_s: float = 0.0
     session: str = ""
     unfinished: str = ""  # a running cell's unfinished lines, shown as they look now
+    sandbox: str = ""  # the sandbox rule a refusal in the cell met (Confinement.explain)
 
     def to_result(self) -> CallToolResult:
         lines = [f"[{self.headline}]"] if self.headline else [] if self.status == "ok" else [f"[{self.status}]"]
+        lines += [f"[sandbox: {self.sandbox}]"] if self.sandbox else []
         lines += [f"[warning: {w}]" for w in self.warnings]
         blocks = self._content()
         if not blocks and self.status in ("ok", "timeout", "cancelled", "running") and self.transcript is not None:
@@ -2330,6 +3015,7 @@ class Outcome:
             "result": transcript.text_of("result").rstrip("\n") if transcript else "",
             "error": self.error,
             "warning": "; ".join(self.warnings) or None,
+            "sandbox": self.sandbox or None,
             "elapsed_s": round(self.elapsed_s, 3),
         }
         if transcript is not None and transcript.truncated:
@@ -2468,6 +3154,8 @@ class Cell:
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
         self.record = CellRecord(self.code, NOTEBOOK_CHARS)
+        self.denials: list[str] = []  # output lines that look like a refusal, for the sandbox's explanation
+        self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
         self._clear_waiting = False
         # What the kernel said
         self.reply: dict[str, Any] | None = None
@@ -2513,6 +3201,7 @@ class Cell:
         if kind == "stream":
             for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
                 self._add(part)
+            self._note_denials(content.get("text", ""))
         elif kind in ("execute_result", "display_data", "update_display_data"):
             display_id = (content.get("transient") or {}).get("display_id")
             self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id, kind == "update_display_data")
@@ -2596,6 +3285,10 @@ class Cell:
 
     def _new_view(self) -> Transcript:
         return Transcript(self.budget, self.max_images, self.max_image_bytes)
+
+    def _note_denials(self, text: str) -> None:
+        if len(self.denials) < DENIAL_LINES_KEPT and DENIAL.search(text):
+            self.denials += [line for line in text.splitlines() if DENIAL.search(line)][: DENIAL_LINES_KEPT - len(self.denials)]
 
     def _numbered(self, count: Any) -> None:
         if isinstance(count, int) and self.number is None:
@@ -2889,6 +3582,7 @@ class Session:
                 "last_line": cell.latest_line(),
             },
             "queued": self.queued,
+            "sandbox": self._registry.confinement_of(self.source, self.cwd),
         }
 
     def summary(self) -> str:
@@ -3200,6 +3894,8 @@ class Session:
                 else f"started a fresh kernel: the previous one was lost ({self._lost}); earlier state is gone"
             )
             self._lost = None
+        if isinstance(self.kernel, LocalKernel) and self.kernel.cgroups is not None:
+            cell.oom_before = self.kernel.cgroups.oom_kills()
         self._move(State.BUSY)
         self._nursery.start_soon(self._carry, self.kernel, cell)
 
@@ -3217,6 +3913,8 @@ class Session:
         kernel = self.kernel
         if outcome is None:
             outcome = cell.conclude(lost, owned=self.source.owned)
+            if isinstance(kernel, LocalKernel) and lost is None:
+                outcome.sandbox = kernel.explain(cell.denials, cell.error, cell.oom_before)
         if kernel is not None:
             cell.notes += kernel.notes
             kernel.notes.clear()
@@ -3418,6 +4116,8 @@ class Session:
             return
         self._attempt = None
         self._notes += notes
+        if not isinstance(kernel, LocalKernel) and (unconfined := self._registry.unconfined(self.source)):
+            self._notes.append(unconfined)
         kernel.owner = self
         self.kernel = kernel
         self.notebook.kernel_info, self.notebook.env = kernel.info, self.source.label
@@ -3657,8 +4357,11 @@ class Sessions:
     ipykernel and try again) lives here; the sessions only run what they are given.
     """
 
-    def __init__(self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context, lifeline: int) -> None:
+    def __init__(
+        self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context, lifeline: int, confinement: Confinement | None = None
+    ) -> None:
         self.config = config
+        self.confinement = confinement  # what local kernels are confined to (--sandbox, --memory-limit), or None
         self.lifeline = lifeline  # read end of the pipe every kernel watches for the server's death
         self.nursery = nursery
         self.runtime_dir = runtime_dir
@@ -3836,6 +4539,7 @@ class Sessions:
             f"session {name!r} joined the running kernel of {path} ({kernel.info.get('implementation', 'kernel')}"
             f" {kernel.info.get('implementation_version', '')}, {language.get('name', '?')} {language.get('version', '')})."
             " Its variables are shared with whoever else uses that kernel. shutdown only detaches; reset is refused."
+            + (f" Note: {unconfined}." if (unconfined := self.unconfined(session.source)) else "")
         )
 
     # -- kernels and spares ------------------------------------------------
@@ -3866,7 +4570,20 @@ class Sessions:
             assert self.gateway is not None
             return RemoteKernel(self.gateway, source.spec)
         self._kernels += 1
-        return LocalKernel(source, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline)
+        return LocalKernel(source, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline, self.confinement)
+
+    def confinement_of(self, source: Source, cwd: str) -> str | None:
+        """What a session's kernel may do, for list_sessions; None when kernels are not confined."""
+        if self.confinement is None:
+            return None
+        return self.unconfined(source) or self.confinement.describe(cwd)
+
+    def unconfined(self, source: Source) -> str:
+        """Under --sandbox, the sentence saying a kernel not started here is not confined; else ""."""
+        if self.confinement is None or not self.confinement.sandbox or isinstance(source, Env):
+            return ""
+        where = "runs on the Jupyter server" if isinstance(source, Kernelspec) else "was started elsewhere and joined"
+        return f"this session's kernel is NOT sandboxed: it {where}, and --sandbox confines only the kernels this server starts"
 
     async def close_all(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -4019,11 +4736,16 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
     # mkdtemp makes it 0700; the pid in its name lets a later server clean up after a killed one
     runtime_dir = Path(tempfile.mkdtemp(prefix=f"ipython-mcp-{os.getpid()}-"))
     remove_stale_runtime_dirs(runtime_dir.parent)
+    try:
+        confinement = await Confinement.create(config, runtime_dir)
+    except BaseException:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        raise
     zmq_context = zmq.Context()
     lifeline_read, lifeline_write = os.pipe()  # the write end is never written; it closes when this process ends
     try:
         async with trio.open_nursery() as nursery:
-            sessions = Sessions(config, nursery, runtime_dir, zmq_context, lifeline_read)
+            sessions = Sessions(config, nursery, runtime_dir, zmq_context, lifeline_read, confinement)
             if config.gateway_url:
                 sessions.gateway = Gateway(config.gateway_url, config.gateway_token)
             elif config.spares:
@@ -4042,6 +4764,8 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
         zmq_context.term()
         os.close(lifeline_read)
         os.close(lifeline_write)
+        if confinement is not None:
+            confinement.close()
         shutil.rmtree(runtime_dir, ignore_errors=True)
 
 
@@ -4318,6 +5042,8 @@ def instructions(sessions: Sessions) -> str:
         "working directory survive between execute calls, like notebook cells. Use one session per task; "
         "list_sessions shows them. A cell that outlives its call keeps running: wait and output follow it."
     )
+    if sessions.confinement is not None:
+        text += sessions.confinement.instructions()
     if sessions.config.persist:
         text += (
             " This server outlives its clients: sessions, their variables and their running cells stay when a "
@@ -4517,8 +5243,9 @@ def build_server(sessions: Sessions) -> MCPServer:
             "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), "
             "exec_count (the last cell's number), cells (how many ran), last_used_s_ago (since a call last named it), "
             "kernel pid, working directory, the connection file of an attached kernel, location (local, or the "
-            "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output) and how many "
-            "execute calls wait their turn (queued). A session lost with an earlier persistent server is listed with "
+            "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output), how many "
+            "execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what "
+            "the session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with "
             "status 'lost' and how it was lost."
         ),
         read_only_hint=True,
@@ -5124,8 +5851,7 @@ def read_command(argv: list[str], environ: dict[str, str] | os._Environ[str] = o
     """The settings (defaults, then the environment, then these flags) and the command; ValueError says why they cannot work."""
     args = _parser().parse_args(argv)
     flags = {name: value for name, value in vars(args).items() if value is not None and name not in ("action", "serve_persistent")}
-    if "allowed_hosts" in flags:
-        flags["allowed_hosts"] = tuple(flags["allowed_hosts"])
+    flags = {name: tuple(value) if isinstance(value, list) else value for name, value in flags.items()}  # repeatable flags
     config = Config.from_environ(environ, **flags)
     config.check()
     if args.action and not config.persist:
@@ -5280,15 +6006,19 @@ def main(argv: list[str] | None = None) -> None:
     if config.notebook_dir is not None:
         config = dataclasses.replace(config, notebook_dir=config.notebook_dir.absolute())
         config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-    if config.transport == "streamable-http":
-        # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
-        token = None if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
-        trio.run(partial(serve_http, config, token))
-    elif args.serve_persistent is not None:
-        run_persistent_server(config, args.serve_persistent)
-    else:
-        say_waiting()
-        trio.run(serve_stdio, config)
+    try:
+        if config.transport == "streamable-http":
+            # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
+            token = None if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
+            trio.run(partial(serve_http, config, token))
+        elif args.serve_persistent is not None:
+            run_persistent_server(config, args.serve_persistent)
+        else:
+            say_waiting()
+            trio.run(serve_stdio, config)
+    except SandboxUnavailable as exc:
+        raise SystemExit(f"ipython-mcp: {exc}. Without confinement every session runs with all of your rights; start without --sandbox"
+                         " (and --memory-limit) to accept that.") from None
 
 
 if __name__ == "__main__":

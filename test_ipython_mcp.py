@@ -1195,6 +1195,383 @@ async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, session
 
 
 # ---------------------------------------------------------------------------
+# sandboxed sessions: --sandbox, --memory-limit
+# ---------------------------------------------------------------------------
+
+
+def _landlock_abi() -> int:
+    try:
+        return ipython_mcp.libc().landlock_abi()
+    except OSError:
+        return 0
+
+
+needs_sandbox = pytest.mark.skipif(
+    sys.platform != "linux" or _landlock_abi() < ipython_mcp.LANDLOCK_ABI_NEEDED,
+    reason=f"--sandbox needs Linux with Landlock ABI {ipython_mcp.LANDLOCK_ABI_NEEDED}",
+)
+
+
+@pytest.fixture
+def outside():
+    """A directory outside /tmp (which a sandboxed kernel sees empty) and outside every write root; removed after."""
+    path = Path(tempfile.mkdtemp(prefix="ipython-mcp-test-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@asynccontextmanager
+async def sandboxed(tmp_path: Path, **settings):
+    """A registry confining its kernels, its MCP client, and a working directory for the sessions."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    config = Config(envs_dir=tmp_path / "envs", interrupt_grace_s=2.0, **{"spares": 0, "sandbox": True, **settings})
+    async with open_sessions(config) as sessions:
+        async with Client(build_server(sessions)) as client:
+            yield sessions, client, work
+
+
+def cgroup_dirs(sessions) -> list[Path]:
+    """The server's own cgroup directories (one per controller hierarchy), which hold its kernels' cgroups."""
+    return [tree.path for tree in sessions.confinement.trees]
+
+
+def test_sandbox_settings_that_cannot_work_are_refused():
+    assert ipython_mcp.Size("300M") == 300 * 2**20 and str(ipython_mcp.Size("300M")) == "300 MiB"
+    assert ipython_mcp.Size("1.5GiB") == 3 * 2**29 and ipython_mcp.Size("2g") == 2 * 2**30 and ipython_mcp.Size("4096") == 4096
+    for bad in ("lots", "-1G", "0", "2X"):
+        with pytest.raises(ValueError):
+            ipython_mcp.Size(bad)
+    config = ipython_mcp.parse_args(["--sandbox", "--sandbox-write", "/a", "--sandbox-write", "/b", "--memory-limit", "2G", "--process-limit", "100"])
+    assert config.sandbox and config.sandbox_write == ("/a", "/b") and config.memory_limit == 2 * 2**30 and config.process_limit == 100
+    assert Config.from_environ({"IPYTHON_MCP_SANDBOX_WRITE": "/a,/b", "IPYTHON_MCP_MEMORY_LIMIT": "512M"}).memory_limit == 512 * 2**20
+    for argv, complaint in (
+        (["--sandbox-write", "/a"], "add --sandbox"),
+        (["--sandbox-network"], "add --sandbox"),
+        (["--sandbox", "--process-limit", "5"], "at least 32"),
+        (["--memory-limit", "lots"], "invalid Size value"),
+    ):
+        result = subprocess.run([CONSOLE_SCRIPT, *argv], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and complaint in result.stderr, result.stderr
+
+
+@slow
+@needs_sandbox
+async def test_sandbox_refuses_to_start_where_confinement_cannot_be_had(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setattr(ipython_mcp.libc(), "landlock_abi", lambda: 3)
+    with pytest.raises(ipython_mcp.SandboxUnavailable, match="Landlock ABI 6 or later .* this kernel has ABI 3"):
+        async with open_sessions(Config(sandbox=True, spares=0)):
+            pass
+    with pytest.raises(SystemExit) as refused:
+        await trio.to_thread.run_sync(ipython_mcp.main, ["--transport", "streamable-http", "--port", "0", "--sandbox"])
+    assert "this kernel has ABI 3" in str(refused.value) and "start without --sandbox" in str(refused.value)
+    monkeypatch.undo()
+    if os.geteuid() == 0:  # root is exempt from RLIMIT_NPROC: without a pids cgroup, no process bound
+        monkeypatch.setattr(ipython_mcp, "find_cgroup_trees", lambda controllers, server: [])
+        with pytest.raises(ipython_mcp.SandboxUnavailable, match="root is exempt from RLIMIT_NPROC"):
+            async with open_sessions(Config(sandbox=True, spares=0)):
+                pass
+        monkeypatch.undo()
+    def as_where_user_namespaces_are_refused():  # as under AppArmor's restriction of unprivileged user namespaces
+        raise PermissionError(1, "unshare: Operation not permitted")
+
+    monkeypatch.setattr(ipython_mcp, "_enter_namespaces", as_where_user_namespaces_are_refused)
+    with pytest.raises(ipython_mcp.SandboxUnavailable, match=r"kernels cannot be confined here \(unprivileged user namespaces .*\): ipython-mcp: the kernel could not be confined \(namespaces\): .*unshare: Operation not permitted"):
+        async with open_sessions(Config(sandbox=True, spares=0)):
+            pass
+    monkeypatch.undo()
+    with pytest.raises(ipython_mcp.SandboxUnavailable, match="--sandbox-write .*: no such directory"):
+        async with open_sessions(Config(sandbox=True, spares=0, sandbox_write=(str(tmp_path / "missing"),))):
+            pass
+    assert not list(Path(tempfile.gettempdir()).glob(f"ipython-mcp-{os.getpid()}-*")), "a refused start leaves its runtime directory"
+
+
+@slow
+@needs_sandbox
+async def test_a_sandboxed_session_reads_anywhere_but_the_secrets_and_writes_only_where_allowed(tmp_path, outside, monkeypatch):
+    home = outside / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY")
+    (home / ".netrc").write_text("machine example.com password hunter2\n")
+    monkeypatch.setenv("HOME", str(home))  # a home where ~/.ipython does not exist yet
+    readable = outside / "data.txt"
+    readable.write_text("anyone may read this")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    async with sandboxed(tmp_path, sandbox_write=(str(extra),)) as (sessions, client, work):
+        result = await run(client, "s", f"print(open({str(readable)!r}).read())", cwd=str(work))
+        assert text(result) == "anyone may read this\n", text(result)
+        result = await run(client, "s", f"import os, tempfile\nfor d in (os.getcwd(), tempfile.gettempdir(), {str(extra)!r}):\n    open(os.path.join(d, 'w.txt'), 'w').write('ok')\nprint(tempfile.gettempdir())")
+        tmpdir = text(result).strip()
+        assert record(result)["status"] == "ok" and (work / "w.txt").read_text() == "ok" and (extra / "w.txt").read_text() == "ok"
+        assert tmpdir.startswith(str(sessions.runtime_dir)), "the session's TMPDIR is its own, not the shared /tmp"
+        rule = f"[sandbox: writes are allowed under {work} (the working directory), {tmpdir} ($TMPDIR), {extra} (--sandbox-write); "
+
+        # elsewhere: Python's own exception, and a line naming the rule
+        result = await run(client, "s", f"open({str(outside / 'w.txt')!r}, 'w')")
+        assert record(result)["error"]["ename"] == "PermissionError" and rule + f"{outside / 'w.txt'} is outside them]" in text(result), text(result)
+        assert record(result)["sandbox"].startswith("writes are allowed under")
+        # a symlink and a hardlink from the working directory lead nowhere writable
+        result = await run(client, "s", f"os.symlink({str(outside / 'w.txt')!r}, 'out')\nopen('out', 'w')")
+        assert record(result)["error"]["ename"] == "PermissionError" and f"(a link to {outside / 'w.txt'}) is outside them" in text(result), text(result)
+        result = await run(client, "s", f"os.link({str(readable)!r}, 'hard')")
+        assert "Invalid cross-device link" in text(result) and rule in text(result), text(result)
+        # nor does a subprocess
+        # (the shell's own stderr reaches the cell through ipykernel's fd capture, which may be late: print what run() caught)
+        result = await run(client, "s", f"import subprocess\nprint(os.system('touch {outside}/by-system'))\nprint(subprocess.run(['touch', '{outside}/by-run'], capture_output=True, text=True).stderr)")
+        assert record(result)["status"] == "ok" and "\n256\ntouch: cannot touch" in text(result), text(result)
+        assert rule + f"{outside}/by-run is outside them]" in text(result), text(result)
+        assert sorted(p.name for p in outside.iterdir()) == ["data.txt", "home"], "nothing was written outside"
+
+        # the secret stores are hidden
+        result = await run(client, "s", "open(os.path.expanduser('~/.ssh/id_ed25519')).read()")
+        assert record(result)["error"]["ename"] == "FileNotFoundError"
+        assert f"[sandbox: {home / '.ssh'} is hidden from sandboxed sessions: it holds credentials]" in text(result), text(result)
+        assert text(await run(client, "s", "print(repr(open(os.path.expanduser('~/.netrc')).read()))")) == "''\n"
+        # /tmp is an empty private directory; IPython, matplotlib and the caches write under TMPDIR
+        result = await run(client, "s", f"print(os.listdir({str(sessions.runtime_dir)!r}), os.environ['IPYTHONDIR'].startswith(tempfile.gettempdir()), get_ipython().ipython_dir == os.environ['IPYTHONDIR'])\nopen('/tmp/shared.txt', 'w')")
+        assert record(result)["stdout"] == "['k1'] True True\n", text(result)
+        assert "[sandbox: /tmp is an empty private directory here" in text(result)
+        assert not (home / ".ipython").exists() and not Path("/tmp/shared.txt").exists()
+
+        listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+        assert listing[0]["sandbox"].startswith("sandboxed:") and f"writes only under its working directory ({work})" in listing[0]["sandbox"]
+        assert "Kernels are confined: sandboxed:" in client.instructions and "[sandbox: ...]" in client.instructions
+    assert not any(path.exists() for path in cgroup_dirs(sessions))
+
+
+@slow
+@needs_sandbox
+async def test_sandboxed_kernels_reach_neither_the_server_nor_each_other(tmp_path, outside, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(outside))
+    token_file = ipython_mcp.write_token_file(ipython_mcp.make_token_dir(), 8000, "a-token-no-kernel-may-read")
+    abstract = f"\0ipython-mcp-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(abstract)
+        listener.listen()
+        async with sandboxed(tmp_path) as (sessions, client, work):
+            await run(client, "a", "import os, signal, socket, subprocess", cwd=str(work))
+            await run(client, "b", "x = 'still here'", cwd=str(work))
+            server, other = os.getpid(), sessions.get("b").kernel
+            sockets = sorted(str(p) for p in other.workdir.glob("ipc-*"))
+            assert sockets, "the other kernel's IPC sockets"
+            attempts = {
+                "open(CONNECTION).read()": ("FileNotFoundError", "is an empty private directory here"),
+                "socket.socket(socket.AF_UNIX).connect(SOCKET)": ("FileNotFoundError", ""),
+                f"os.listdir('/proc/{server}/root' + CONNECTION)": ("PermissionError", "processes outside this session are out of reach"),
+                f"os.listdir('/proc/{other.pid}/root/tmp')": ("PermissionError", "processes outside this session are out of reach"),
+                f"open('/proc/{server}/environ', 'rb').read()": ("PermissionError", "processes outside this session are out of reach"),
+                f"open('/proc/{other.pid}/environ', 'rb').read()": ("PermissionError", "processes outside this session are out of reach"),
+                f"open({str(token_file)!r}).read()": ("FileNotFoundError", "is an empty private directory here"),
+                f"os.kill({server}, signal.SIGTERM)": ("PermissionError", "signals, tracing and abstract UNIX sockets reach only this session's own processes"),
+                f"os.kill({other.pid}, signal.SIGKILL)": ("PermissionError", "signals, tracing and abstract UNIX sockets reach only this session's own processes"),
+                f"socket.socket(socket.AF_UNIX).connect({abstract!r})": ("PermissionError", "signals, tracing and abstract UNIX sockets reach only"),
+            }
+            for code, (ename, rule) in attempts.items():
+                code = code.replace("CONNECTION", repr(str(other.workdir / "connection.json"))).replace("SOCKET", repr(sockets[0]))
+                result = await run(client, "a", code)
+                assert record(result)["error"] and record(result)["error"]["ename"] == ename, (code, text(result))
+                assert rule in (record(result)["sandbox"] or ""), (code, text(result))
+            # its own processes it may signal
+            result = await run(client, "a", "child = subprocess.Popen(['sleep', '30'])\nchild.kill()\nprint(child.wait())")
+            assert text(result) == "-9\n"
+            assert text(await run(client, "b", "x")) == "'still here'\n" and other.alive
+            assert {s["name"]: s["status"] for s in (await client.call_tool("list_sessions", {})).structured_content["result"]} == {"a": "idle", "b": "idle"}
+
+
+@slow
+@needs_sandbox
+@pytest.mark.parametrize("allowed", [False, True], ids=["refused", "sandbox-network"])
+async def test_tcp_is_refused_unless_sandbox_network(tmp_path, allowed):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        async with sandboxed(tmp_path, sandbox_network=allowed) as (sessions, client, work):
+            connect = f"import socket\nwith socket.create_connection(('127.0.0.1', {port}), timeout=10):\n    print('connected')"
+            listen = "with socket.socket() as s:\n    s.bind(('127.0.0.1', 0))\n    s.listen()\n    print('listening')"
+            for code, said in ((connect, "connected\n"), (listen, "listening\n")):
+                result = await run(client, "net", code, cwd=str(work))
+                if allowed:
+                    assert text(result) == said, text(result)
+                else:
+                    assert record(result)["error"]["ename"] == "PermissionError", text(result)
+                    assert "[sandbox: no network: TCP connections and listening are refused (start the server with --sandbox-network" in text(result)
+
+
+@slow
+@needs_sandbox
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandbox", "memory-limit-alone"])
+async def test_a_kernel_that_passes_the_memory_limit_dies_and_the_rest_goes_on(tmp_path, sandbox):
+    hog = "chunks = []\nfor i in range(16):  # 800 MiB at most\n    chunks.append(bytearray(50 * 2**20))\n    print(i, flush=True)"
+    async with sandboxed(tmp_path, sandbox=sandbox, memory_limit=ipython_mcp.Size("200M")) as (sessions, client, work):
+        assert sessions.confinement.memory_by == "a memory cgroup", "this machine gives the server a memory cgroup"
+        await run(client, "other", "x = 2")
+        result = await run(client, "hog", hog)
+        assert record(result)["status"] == "died", text(result)
+        assert text(result).startswith("[died: memory limit 200 MiB reached (--memory-limit)]"), text(result)
+        assert "the next execute starts a fresh kernel" in text(result)
+        assert text(await run(client, "other", "x")) == "2\n"
+        again = await run(client, "hog", "print('back')")
+        assert "started a fresh kernel: the previous one was lost (memory limit 200 MiB reached" in text(again) and "back" in text(again)
+    assert not any(path.exists() for path in cgroup_dirs(sessions)), "the kernels' cgroups are removed"
+
+
+@slow
+@needs_sandbox
+async def test_without_a_memory_cgroup_the_limit_is_an_rlimit_and_the_cell_gets_memoryerror(tmp_path, monkeypatch):
+    monkeypatch.setattr(ipython_mcp, "find_cgroup_trees", lambda controllers, server: [])
+    async with sandboxed(tmp_path, sandbox=False, memory_limit=ipython_mcp.Size("600M")) as (sessions, client, work):
+        assert sessions.confinement.memory_by == "an address-space rlimit"
+        pid = (await run(client, "m", "import os\nos.getpid()")).content[0].text
+        result = await run(client, "m", "big = bytearray(2**30)")
+        assert record(result)["error"]["ename"] == "MemoryError", text(result)
+        assert "[sandbox: memory limit 600 MiB per kernel (--memory-limit)]" in text(result)
+        assert text(await run(client, "m", "os.getpid()")) == pid, "the kernel lives on"
+
+
+FORK_BOMB = """
+import os, time
+children = []
+try:
+    for _ in range(60):  # bounds of its own, should the limit fail: 60 children, 3 grandchildren each, 30 s
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for _ in range(3):
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+            except OSError:
+                pass
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+finally:
+    print(len(children), flush=True)
+"""
+
+
+@slow
+@needs_sandbox
+async def test_a_fork_bomb_stops_at_the_process_limit_inside_its_session(tmp_path):
+    async with sandboxed(tmp_path, process_limit=40) as (sessions, client, work):
+        await run(client, "bomb", "1", cwd=str(work))
+        kernel = sessions.get("bomb").kernel.pid
+        try:
+            result = await run(client, "bomb", FORK_BOMB)
+            assert record(result)["error"]["ename"] == "BlockingIOError", text(result)
+            assert int(record(result)["stdout"]) < 40
+            assert "[sandbox: a session may run at most 40 processes and threads (--process-limit)]" in text(result)
+            bombs = descendants(kernel)
+            assert 0 < len(bombs) < 40
+            # another session still starts, and starts processes of its own
+            assert text(await run(client, "other", "import subprocess\nsubprocess.run(['true']).returncode", cwd=str(work))) == "0\n"
+        finally:
+            bombs = descendants(kernel)
+            await client.call_tool("shutdown", {"session": "bomb"})
+        assert await wait_gone(bombs) == []
+
+
+@slow
+@needs_sandbox
+async def test_a_sandboxed_session_keeps_every_other_behaviour(tmp_path, outside, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")  # a spare serves sessions in the server's directory
+    async with sandboxed(tmp_path, spares=1) as (sessions, client, work):
+        [spare] = await wait_for_spares(sessions, 1)
+        result = await run(client, "s", f"import os\nprint(os.getpid())\nopen({str(outside / 'x')!r}, 'w')")
+        assert f"\n{spare}\n" in text(result), "the warm spare served the first execute"
+        assert record(result)["error"]["ename"] == "PermissionError", "and it is confined"
+        # interrupt keeps the session
+        reply, result, _ = await interrupt_in_flight(client, sessions, "s", "import time\ntime.sleep(30)")
+        assert "interrupted" in text(reply) and record(result)["error"]["ename"] == "KeyboardInterrupt"
+        # output: text, images, the output tool, variables
+        result = await run(client, "s", f"from IPython.display import Image, display\nimport base64\nfor i in range(3):\n    print('line', i)\ndisplay(Image(data=base64.b64decode({base64.b64encode(PNG_1PX).decode()!r})))\nanswer = 42")
+        assert "line 2" in text(result) and "image" in [block.type for block in result.content], result.content
+        assert "line 2" in text(await client.call_tool("output", {"session": "s", "grep": "line 2"}))
+        assert "answer" in text(await client.call_tool("variables", {"session": "s"}))
+        # reset: a fresh kernel, confined as well
+        assert "fresh kernel" in text(await client.call_tool("reset", {"session": "s"}))
+        result = await run(client, "s", f"open({str(outside / 'x')!r}, 'w')")
+        assert record(result)["error"]["ename"] == "PermissionError" and "[sandbox: writes are allowed under" in text(result)
+        # the notebook
+        exported = await client.call_tool("export", {"session": "s"})
+        assert not exported.is_error and (work / "s.ipynb").exists(), text(exported)
+    assert not list(outside.iterdir())
+
+
+@slow
+@needs_sandbox
+async def test_a_joined_kernel_is_said_not_to_be_sandboxed(tmp_path, notebook_kernel):
+    manager, _ = notebook_kernel
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        reply = await client.call_tool("attach", {"session": "nb", "connection_file": manager.connection_file})
+        assert "this session's kernel is NOT sandboxed: it was started elsewhere and joined" in text(reply), text(reply)
+        assert "NOT sandboxed" in text(await run(client, "nb", "1"))
+        listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+        assert listing[0]["sandbox"].startswith("this session's kernel is NOT sandboxed")
+        assert sessions.unconfined(ipython_mcp.Kernelspec("")).startswith("this session's kernel is NOT sandboxed: it runs on the Jupyter server")
+
+
+def tiny_wheel(directory: Path) -> Path:
+    """A pure-Python wheel built by hand: pip installs it with no network and no build backend."""
+    import zipfile
+
+    name, version = "ipython_mcp_probe_pkg", "1.0"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": "ANSWER = 42\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, content in files.items():
+            archive.writestr(path, content)
+    return wheel
+
+
+@slow
+@needs_sandbox
+async def test_pip_install_works_only_where_the_environment_is_writable(tmp_path, venv_with_ipykernel):
+    env = str(venv_with_ipykernel)
+    (tmp_path / "work").mkdir()
+    install = f"%pip install --no-index --no-deps --no-cache-dir {tiny_wheel(tmp_path / 'work')}\nimport ipython_mcp_probe_pkg\nprint(ipython_mcp_probe_pkg.ANSWER)"
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        result = await run(client, "pip", install, env=env, cwd=str(work))
+        assert "Permission denied" in text(result) and record(result)["error"]["ename"] == "ModuleNotFoundError", text(result)
+        assert f"to install into the session's environment, start the server with --sandbox-write {env}]" in text(result), text(result)
+    async with sandboxed(tmp_path, sandbox_write=(env,)) as (sessions, client, work):
+        result = await run(client, "pip", install, env=env, cwd=str(work))
+        assert record(result)["status"] == "ok" and text(result).endswith("42\n"), text(result)
+        await run(client, "pip", "%pip uninstall --yes ipython_mcp_probe_pkg")
+
+
+@slow
+@network
+@needs_sandbox
+async def test_over_http_a_sandboxed_kernel_cannot_read_the_servers_token(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    token = "sandboxed-token-0123456789"
+    async with http_server(tmp_path, "--sandbox", env={"IPYTHON_MCP_TOKEN": token}) as server:
+        async with mcp_over_http(server.url, server.token) as client:
+            result = await run(client, "web", "import os\nprint(os.environ.get('IPYTHON_MCP_TOKEN'))")
+            assert text(result) == "None\n"
+            for code in (f"open('/proc/{server.process.pid}/environ', 'rb').read()", f"open({str(server.token_path)!r}).read()"):
+                result = await run(client, "web", code)
+                assert record(result)["status"] == "error" and token not in text(result), text(result)
+                assert record(result)["sandbox"], text(result)
+            assert "sandboxed" in client.instructions
+            kernel = await kernel_pid(client, "web")
+        # a confined kernel still follows its server through the lifeline pipe, however the server ends
+        server.process.kill()
+        assert await wait_gone([kernel]) == []
+
+
+# ---------------------------------------------------------------------------
 # attach: a running kernel someone else started
 # ---------------------------------------------------------------------------
 

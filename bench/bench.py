@@ -338,6 +338,80 @@ async def cells_that_outlive_their_call(quick: bool) -> None:
         await client.close()
 
 
+async def confinement_costs(quick: bool) -> None:
+    """--sandbox: a kernel's start, confined vs not, alternated; then a trivial round trip in a confined session vs an
+    unconfined one, both open at once and interleaved in blocks so drift hits both alike."""
+    import ipython_mcp
+
+    def config(confined: bool) -> ipython_mcp.Config:
+        return ipython_mcp.Config(spares=0, sandbox=confined, memory_limit=ipython_mcp.Size("2G") if confined else None)
+
+    spawns: dict[bool, list[float]] = {False: [], True: []}  # fork to exec: where confinement happens
+    original = ipython_mcp.LocalKernel._spawn
+
+    async def timed_spawn(kernel):
+        t0 = time.perf_counter()
+        try:
+            return await original(kernel)
+        finally:
+            spawns[kernel.confinement is not None].append(time.perf_counter() - t0)
+
+    ipython_mcp.LocalKernel._spawn = timed_spawn
+    starts: dict[bool, list[float]] = {False: [], True: []}
+    try:
+        for _ in range(5 if quick else 15):
+            for confined in (False, True):
+                async with ipython_mcp.open_sessions(config(confined)) as sessions:
+                    env = ipython_mcp.resolve_env(None, sessions.config.envs_dir)
+                    t0 = time.perf_counter()
+                    kernel = await sessions.start_kernel(env, os.getcwd(), sessions.nursery)
+                    starts[confined].append(time.perf_counter() - t0)
+                    kernel.stop("measured")
+    finally:
+        ipython_mcp.LocalKernel._spawn = original
+    spawn_added = statistics.median(spawns[True]) - statistics.median(spawns[False])
+    start_added = statistics.median(starts[True]) - statistics.median(starts[False])
+    print(
+        f"kernel start, --sandbox --memory-limit 2G vs none: spawn +{ms(spawn_added)}; whole start to the kernel's first answer"
+        f" {ms(statistics.median(starts[True]))} vs {ms(statistics.median(starts[False]))} -> +{ms(start_added)} (target < +20 ms)"
+    )
+    # Where the spawn's extra time goes: confine() runs in the child as subprocess's preexec_fn, which makes
+    # subprocess fork this process rather than vfork it; then the confinement's own system calls.
+    async with ipython_mcp.open_sessions(config(True)) as sessions:
+        workdir = sessions.runtime_dir / "bench"
+        (workdir / "tmp").mkdir(parents=True)
+        cgroups = sessions.confinement.kernel_cgroups(workdir.name)
+        policy = sessions.confinement.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
+        ways = {"vfork": None, "fork": lambda: None, "fork + confine": partial(ipython_mcp.confine, policy)}
+        spawned: dict[str, list[float]] = {way: [] for way in ways}
+        for _ in range(10 if quick else 30):
+            for way, preexec in ways.items():
+                t0 = time.perf_counter()
+                subprocess.run(["/bin/true"], preexec_fn=preexec, check=True)
+                spawned[way].append(time.perf_counter() - t0)
+        await cgroups.remove()
+    vfork, fork, confine = (statistics.median(spawned[way]) for way in ways)
+    print(f"  of which forking rather than vforking this process +{ms(fork - vfork)}, the confinement's own system calls +{ms(confine - fork)}")
+
+    n = 50 if quick else 300
+    times: dict[bool, list[float]] = {False: [], True: []}
+    async with ipython_mcp.open_sessions(config(False)) as plain, ipython_mcp.open_sessions(config(True)) as confined:
+        runs = {
+            flag: partial(registry.execute, "rt", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, user=ipython_mcp.UserInput(None))
+            for flag, registry in ((False, plain), (True, confined))
+        }
+        for run in runs.values():
+            await run()
+        for _ in range(10):
+            for flag, run in runs.items():
+                for _ in range(n // 10):
+                    t0 = time.perf_counter()
+                    await run()
+                    times[flag].append(time.perf_counter() - t0)
+    c_med, u_med = statistics.median(times[True]), statistics.median(times[False])
+    print(f"round trip `1` in-process, confined {ms(c_med)} vs unconfined {ms(u_med)} -> ratio {c_med / u_med:.3f}x (target <= 1.02x)")
+
+
 async def sleep_at_once(client, names: list[str]) -> float:
     """Start the sessions, then time them all sleeping 1 s at once."""
     async with trio.open_nursery() as nursery:
@@ -358,7 +432,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, only: str | None = None) -> None:
+    if only == "sandbox":
+        await confinement_costs(quick)
+        return
     n = 50 if quick else 300
     print(f"# ipython-mcp benchmark — {time.strftime('%Y-%m-%d')}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}")
@@ -375,6 +452,7 @@ async def main(quick: bool) -> None:
     await round_trip_vs_zmq(n)
     await persistent(n, 5 if quick else 15)
     await cells_that_outlive_their_call(quick)
+    await confinement_costs(quick)
 
     params = StdioServerParameters(command=SERVER[0], args=[])
     async with Client(params) as client:
@@ -466,4 +544,6 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations, a smaller flood")
-    trio.run(main, parser.parse_args().quick)
+    parser.add_argument("--only", choices=["sandbox"], help="only this part: sandbox, what confinement costs")
+    arguments = parser.parse_args()
+    trio.run(main, arguments.quick, arguments.only)
