@@ -66,12 +66,20 @@ The sections below come in this order; each decision has one home.
 
 - Constants, and Config: every setting once (its flag, variable and help).
 - State and TRANSITIONS: the moves a session can make; Session._move makes them.
+- What clients send: shown cuts an echoed argument, check_path refuses a bad
+  path naming its argument, read_regular_file reads what a client named
+  without blocking, replace_file writes without following a planted link,
+  WrittenFiles decides whether a file may be replaced.
 - Env / Kernelspec / Joined: what kernel a session gets and whether the server
   owns it (``Source.owned``); resolve_env maps an env argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
   kinds), attach, the gateway, warm spares: each in a section of its own.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
-- The notebook: CellRecord and Notebook.
+- Reading a spool back: page_lines (a page), Grep and grep_lines (RE2 in a
+  worker thread, else Python's re in a child process), read_spool (which, and
+  the deadline).
+- The notebook: CellRecord and Notebook; file_name maps a session's name to
+  its file, one to one, and check_session_name refuses names that would not.
 - Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
   (a reply's text and record: Outcome.to_result), _start_failure (a kernel
   that would not start, as a reply).
@@ -89,6 +97,7 @@ __version__ = "0.1.0"
 
 import argparse
 import base64
+import bisect
 import contextvars
 import dataclasses
 import datetime
@@ -107,17 +116,21 @@ import secrets
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 import typing
+import unicodedata
+import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, wraps
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -165,6 +178,18 @@ NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (tex
 VARIABLES_SHOWN = 200  # rows in a variables reply
 VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
+
+# what clients send: bounds on what is read, written and echoed
+SHOWN_CHARS = 60  # an argument echoed in a reply is cut to this many characters, its length said
+SHOWN_PATH_CHARS = 300  # a path named in a reply (the notebook written, the one refused) is cut to this
+MAX_ERROR_CHARS = 4000  # a tool's error reply is cut to this: errors quote logs, and a log line can be long
+NAME_MAX_BYTES = 255  # a file name's limit on the file systems this runs on (ext4, APFS, NTFS: 255)
+PATH_MAX_BYTES = 4095  # a path's limit on Linux (PATH_MAX less its NUL)
+SESSION_FILE_BYTES = 200  # a session's file name (UTF-8): with ".ipynb" and a temporary name's affixes, under NAME_MAX_BYTES
+CONNECTION_FILE_BYTES = 64 * 1024  # a kernel's connection file is a few hundred bytes; anything much larger is not one
+NOTEBOOK_CHECK_BYTES = 256 * 1024 * 1024  # a notebook read to see whether this server wrote it; larger ones are taken as not
+MAX_GREP_CHARS = 4096  # a grep pattern is a search term: longer ones are refused
+GREP_FALSE_LINES = 64  # an anchored grep searched by its literal goes back to the whole pattern in a block after this many lines in vain
 
 # tasks (the MCP tasks extension)
 TASK_FIRST_WAIT_S = 1.0  # an execute offered as a task answers plainly if its cell ends within this
@@ -362,6 +387,166 @@ class GatewayError(KernelStartError):
 
 
 # ============================================================================
+# What clients send: echoes kept short, paths checked, files read and written safely
+# ============================================================================
+#
+# A client names paths (cwd, env, export's path, attach's connection file),
+# and the server writes files a person may have open (--notebook-dir, export).
+# The rules, each in one place: an argument a reply echoes is cut short
+# (shown); a path argument a system call would choke on is refused naming the
+# argument (check_path); a file a client named is read only if it is a
+# regular file, opened without blocking and never on the event loop
+# (read_regular_file); a file is written under a random name made with
+# O_EXCL beside its target, then renamed over it, and removed on any failure
+# (replace_file); and a file is replaced only if this server wrote it and it
+# has not changed since (WrittenFiles).
+
+
+class Refused(Exception):
+    """A file the server will not replace; ``final`` when overwrite=true would not change that."""
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """An argument as a reply echoes it: its repr, cut to ``limit`` characters, with its length said."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
+def check_path(argument: str, value: str) -> None:
+    """Refuse a path no system call would take, naming the argument (ToolError)."""
+    if "\x00" in value:
+        raise ToolError(f"{argument} {shown(value)} contains a NUL character, which no path may hold")
+    try:
+        encoded = os.fsencode(value)
+    except UnicodeEncodeError:
+        raise ToolError(f"{argument} {shown(value)} is not valid Unicode (a lone surrogate): no file has that name") from None
+    if len(encoded) > PATH_MAX_BYTES:
+        raise ToolError(f"{argument} {shown(value)} is {len(encoded)} bytes long; a path may have {PATH_MAX_BYTES} at most")
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > NAME_MAX_BYTES:
+        name = os.fsdecode(longest)
+        raise ToolError(f"{argument} {shown(value)} has a name of {len(longest)} bytes ({shown(name)}); a file name may have {NAME_MAX_BYTES} at most")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else OSError saying what it is.
+
+    Opened non-blocking, so a FIFO or a device is refused rather than waited on;
+    still, call it from a worker thread: any disk can be slow.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is {info.st_size} bytes, more than the {limit} expected")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: Path, data: bytes) -> os.stat_result:
+    """Write ``data`` to ``path`` in one step, and return what the new file looks like (for WrittenFiles).
+
+    A temporary file with a random name is created beside the target with
+    O_EXCL (so never through a link planted at a name it could guess), with
+    the mode any new file of the user's gets (0666 less the umask), then
+    renamed over the target; a reader sees the old file or the new one. On
+    any failure the temporary file is removed.
+    """
+    for _ in range(8):  # a clash of 64 random bits is next to impossible; a few tries make it certain
+        temporary = path.with_name(f".ipython-mcp-{secrets.token_hex(8)}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"could not make a temporary file beside {path}")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            written = os.fstat(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return written
+
+
+def notebook_digest(notebook: dict[str, Any]) -> str:
+    """What an unedited notebook of this server's says of itself: SHA-256 of its JSON without this field."""
+    metadata = notebook.get("metadata") or {}
+    ours = {key: value for key, value in (metadata.get("ipython-mcp") or {}).items() if key != "sha256"}
+    content = {**notebook, "metadata": {**metadata, "ipython-mcp": ours}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+class WrittenFiles:
+    """The notebooks this server wrote, so that it replaces a file only if it wrote it for that session
+    and the file has not changed since (as Jupyter's "file changed on disk" check does).
+
+    Within a run, "not changed" means the same device, inode, size and
+    modification time as right after the write. Across runs (a restarted
+    server, another server) nothing is remembered, so a notebook counts as
+    this session's and unchanged only if its ipython-mcp metadata names the
+    session and carries the SHA-256 of its content, and the content still has
+    it: JupyterLab keeps that metadata when a person edits and saves, but the
+    digest no longer matches, so their edits are never replaced. The marker
+    alone is never trusted.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[Path, tuple[str, tuple[int, int, int, int]]] = {}
+
+    def remember(self, path: Path, session: str, info: os.stat_result) -> None:
+        self._files[path] = (session, self._fingerprint(info))
+
+    def check(self, path: Path, session: str, overwrite: bool = False) -> None:
+        """Refused, saying why, unless ``path`` is absent or may be replaced; reads the file: call it from a worker thread."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+        name = shown(str(path), SHOWN_PATH_CHARS)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{name} is not a regular file ({_file_kind(info.st_mode)}): it is never replaced", final=True)
+        if overwrite or self._files.get(path) == (session, self._fingerprint(info)):
+            return
+        if not self._unedited_notebook_of(path, session):
+            raise Refused(f"{name} exists and was not written by ipython-mcp for session {session!r}, or was changed since")
+
+    @staticmethod
+    def _fingerprint(info: os.stat_result) -> tuple[int, int, int, int]:
+        return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+    @staticmethod
+    def _unedited_notebook_of(path: Path, session: str) -> bool:
+        try:
+            notebook = json.loads(read_regular_file(path, NOTEBOOK_CHECK_BYTES))
+            ours = notebook["metadata"]["ipython-mcp"]
+            return ours["session"] == session and ours["sha256"] == notebook_digest(notebook)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+
+# ============================================================================
 # Where a session's kernel comes from: an env, a kernelspec, or a running kernel
 # ============================================================================
 #
@@ -454,29 +639,29 @@ def resolve_env(spec: str | None, envs_dir: Path) -> Env:
     if not spec:
         return Env("", sys.executable, sys.prefix)
     if "/" in spec or "\\" in spec or spec.startswith("~"):
-        root = Path(os.path.abspath(Path(spec).expanduser()))
+        root = Path(os.path.abspath(os.path.expanduser(spec)))
     else:
         places = [envs_dir / spec] + [conda / "envs" / spec for conda in conda_roots()]
         root = next((place for place in places if place.exists()), places[0])
         if not root.exists():
             looked = ", ".join(str(p) for p in places)
             raise EnvError(
-                f"env {spec!r} not found (looked in {looked}); bare names are looked up in {envs_dir}"
+                f"env {shown(spec)} not found (looked in {shown(looked, SHOWN_PATH_CHARS)}); bare names are looked up in {envs_dir}"
                 " (set IPYTHON_MCP_ENVS_DIR to change that) and in the active conda's envs/"
             )
     if root.is_file():
         if not os.access(root, os.X_OK):
-            raise EnvError(f"env {spec!r}: {root} is a file but not an executable interpreter")
+            raise EnvError(f"env {shown(spec)}: it is a file but not an executable interpreter")
         return Env(spec, str(root), str(root.parent.parent))
     if not root.exists():
-        raise EnvError(f"env {spec!r}: {root} does not exist")
+        raise EnvError(f"env {shown(spec)}: {shown(str(root), SHOWN_PATH_CHARS)} does not exist")
     for candidate in (root, root / ".venv"):
         python = _venv_python(candidate)
         if python.exists():
             if not os.access(python, os.X_OK):
-                raise EnvError(f"env {spec!r}: {python} is not executable")
+                raise EnvError(f"env {shown(spec)}: {shown(str(python), SHOWN_PATH_CHARS)} is not executable")
             return Env(spec, str(python), str(candidate))
-    raise EnvError(f"env {spec!r}: no Python interpreter in {root} (looked for {_venv_python(root)} and {_venv_python(root / '.venv')})")
+    raise EnvError(f"env {shown(spec)}: no Python interpreter in it (looked for bin/python and .venv/bin/python under {shown(str(root), SHOWN_PATH_CHARS)})")
 
 
 def install_hint(env: Env) -> str:
@@ -1045,19 +1230,23 @@ class AttachedKernel(ZmqKernel):
 
     async def _launch(self) -> dict[str, Any]:
         try:
-            info = json.loads(self.connection_file.read_text())
+            info = json.loads(await trio.to_thread.run_sync(read_regular_file, self.connection_file, CONNECTION_FILE_BYTES))
             key = info.get("key", "").encode()
             scheme = info.get("signature_scheme", "hmac-sha256")
         except (OSError, ValueError, AttributeError) as exc:
-            raise KernelStartError(f"cannot read connection file {self.connection_file}: {exc}") from None
+            raise KernelStartError(f"cannot read connection file {shown(str(self.connection_file), SHOWN_PATH_CHARS)}: {exc}") from None
         self._session = _jupyter_session_class()(key=key, signature_scheme=scheme, username="ipython-mcp")
         return info
 
 
 def find_connection_file(spec: str) -> Path:
-    """A connection file by path, or by name (or glob) in Jupyter's runtime directory."""
-    path = Path(spec).expanduser()
-    if path.is_file():
+    """A connection file by path, or by name (or glob) in Jupyter's runtime directory.
+
+    Whatever it finds is read later only if it is a regular file (read_regular_file).
+    """
+    check_path("connection_file", spec)
+    path = Path(os.path.expanduser(spec))
+    if os.path.lexists(path):
         return path.absolute()
     from jupyter_client.connect import find_connection_file as jupyter_find
     from jupyter_core.paths import jupyter_runtime_dir
@@ -1068,7 +1257,7 @@ def find_connection_file(spec: str) -> Path:
         runtime = jupyter_runtime_dir()
         known = sorted(p.name for p in Path(runtime).glob("kernel-*.json"))[:10]
         raise ToolError(
-            f"no connection file {spec!r} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
+            f"no connection file {shown(spec)} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
             " In a notebook, %connect_info names the file."
         ) from None
 
@@ -1746,9 +1935,18 @@ def _iso(wall: float) -> str:
     return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+FILE_NAME_ESCAPED = frozenset('%/\\:<>"|?*')  # separators, what some file systems refuse, and % itself: the mapping is one to one
+
+
 def file_name(session: str) -> str:
-    """A session's name as a file name: separators and control characters become '_'."""
-    return re.sub(r"[\x00-\x1f/\\:]", "_", session).strip(". ") or "session"
+    """A session's name as a file name, one to one, so two sessions never share a file: separators, characters
+    some file systems refuse and % become %XX, as does a leading dot (no hidden file, no '..').
+
+    The one rule for names and files: check_session_name refuses a name that is
+    not in NFC (it would look like another) or whose file name would be too long.
+    """
+    encoded = "".join(f"%{ord(char):02X}" if char in FILE_NAME_ESCAPED or char < " " else char for char in session)
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
 class CellRecord:
@@ -1831,10 +2029,12 @@ class Notebook:
     """A session's record: an append-only log in the session's directory, one line (one write) per ended
     cell, restart or display update, and the notebook built from it."""
 
-    def __init__(self, directory: Path, session: str, live: Path | None) -> None:
+    def __init__(self, directory: Path, session: str, live: Path | None, written: WrittenFiles) -> None:
         self.path = directory / "notebook.jsonl"
         self.session = session
-        self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell
+        self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell; None once refused
+        self.written = written  # what this server wrote: it replaces nothing else
+        self.warnings: list[str] = []  # for the next reply: the live notebook could not be kept
         self.count = 0  # code cells recorded
         self.kernel_info: dict[str, Any] = {}
         self.env = ""
@@ -1899,26 +2099,37 @@ class Notebook:
         nbformat.validate(notebook)
         return notebook
 
-    def write(self, path: Path) -> int:
-        """Build and write the notebook atomically: a reader sees the old file or the new one, never half of one."""
+    def write(self, path: Path, overwrite: bool = False) -> int:
+        """Build the notebook and write it in one step, unless ``path`` is a file this server may not replace
+        (Refused); the notebook carries its own digest (WrittenFiles). Runs in a worker thread."""
         import nbformat
 
+        self.written.check(path, self.session, overwrite)
         notebook = self.build()
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(nbformat.writes(notebook), encoding="utf-8")
-        os.replace(temporary, path)
+        notebook.metadata["ipython-mcp"]["sha256"] = notebook_digest(json.loads(nbformat.writes(notebook)))
+        self.written.remember(path, self.session, replace_file(path, nbformat.writes(notebook).encode()))
         return sum(cell.cell_type == "code" for cell in notebook.cells)
+
+    def refuse_live(self, refusal: Refused) -> None:
+        """The live notebook's file is not this session's to replace (any more): say so once, and stop keeping it."""
+        message = f"--notebook-dir: {refusal}: it is left as it is, and this session's live notebook is not written (rename that file, or use another session name)"
+        log.warning("%s", message)
+        self.warnings.append(message)
+        self.live = None
 
     async def keep_live(self) -> None:
         """Rewrite the live notebook after every cell (in a worker thread: a big notebook's JSON would stall every session)."""
-        assert self.live is not None
         while True:
             await self._dirty.wait()
             self._dirty = trio.Event()
+            if (live := self.live) is None:  # refused meanwhile
+                return
             try:
-                await trio.to_thread.run_sync(self.write, self.live)
+                await trio.to_thread.run_sync(self.write, live)
+            except Refused as refusal:
+                self.refuse_live(refusal)
             except (OSError, ValueError) as exc:
-                log.warning("could not write the live notebook %s: %s", self.live, exc)
+                log.warning("could not write the live notebook %s: %s", live, exc)
 
     def _append(self, entry: dict[str, Any]) -> None:
         if self._log is None:
@@ -2476,7 +2687,7 @@ class Session:
         self.history: deque[Cell] = deque()  # ended cells, the newest last, at most config.keep_cells
         self.serials = itertools.count(1)
         live = registry.config.notebook_dir / f"{file_name(name)}.ipynb" if registry.config.notebook_dir else None
-        self.notebook = Notebook(directory, name, live)
+        self.notebook = Notebook(directory, name, live, registry.written)
         self._registry = registry
         self._queue: deque[Run] = deque()
         self._send, self._inbox = trio.open_memory_channel[Any](INBOX_SIZE)
@@ -2797,8 +3008,9 @@ class Session:
         cell.started_wall = time.time()
         if cell.timeout is not None:
             cell.deadline = cell.dispatched_at + cell.timeout
-        cell.notes += self._notes
+        cell.notes += self._notes + self.notebook.warnings
         self._notes.clear()
+        self.notebook.warnings.clear()
         if self._lost is not None:
             cell.notes.append(
                 f"rejoined the kernel of {self.attached}; the session had lost it ({self._lost})"
@@ -3117,7 +3329,7 @@ class Session:
                 request.reply.give(self._refusal(request, f"session {self.name!r} was shut down"))
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
         if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
-            with suppress(OSError, ValueError):
+            with suppress(OSError, ValueError, Refused):
                 await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
         self.notebook.close()
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
@@ -3238,6 +3450,7 @@ class Sessions:
         self._serial = 0  # numbers sessions' directories
         self.spares = Spares(self)
         self.gateway: Gateway | None = None  # when set, every new kernel is created there
+        self.written = WrittenFiles()  # the notebooks this server wrote: it replaces no other file
 
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
@@ -3278,6 +3491,9 @@ class Sessions:
     ) -> Outcome:
         """Run code in the named session, creating it (env, cwd) on first use."""
         check_session_name(name)
+        for argument, value in (("env", env), ("cwd", cwd)):
+            if value:
+                check_path(argument, value)
         warnings: list[str] = []
         session = self.find(name)
         if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
@@ -3292,15 +3508,20 @@ class Sessions:
                 warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
             if session is None:
                 session = self._create(name, requested, directory)  # type: ignore[arg-type]
+                if (live := session.notebook.live) is not None:  # told now, not after the first cell
+                    try:
+                        await trio.to_thread.run_sync(self.written.check, live, name)
+                    except Refused as refusal:
+                        session.notebook.refuse_live(refusal)
             elif env and (requested is None or requested.identity != session.source.identity):
                 where = f" ({session.source.python})" if isinstance(session.source, Env) else ""
                 warnings.append(
                     f"session {name!r} already runs in env {session.source.label}{where}; "
-                    f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
+                    f"env {shown(env)} is ignored. Use another session name, or shut this one down first, to use it"
                 )
             if cwd and directory != session.cwd:  # a new session has it as its own
                 warnings.append(
-                    f"session {name!r} was started in {session.cwd}; cwd {cwd!r} applies only to new sessions "
+                    f"session {name!r} was started in {session.cwd}; cwd {shown(cwd)} applies only to new sessions "
                     "(use os.chdir() in a cell to move)"
                 )
         outcome = await session.execute(code, timeout, wait_s, budget, user)
@@ -3425,14 +3646,6 @@ class Sessions:
             for session in self:
                 self.forget(session)
                 nursery.start_soon(session.ask, Shutdown("the server is shutting down"))
-
-
-def written_here(path: Path) -> bool:
-    """Whether a file is a notebook this server wrote (its metadata says so)."""
-    try:
-        return "ipython-mcp" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 # Runs in the kernel in a namespace of its own (exec with fresh globals), so
@@ -3827,12 +4040,23 @@ def require_declared_extension(ctx: Any, identifier: str) -> None:
 
 
 def check_session_name(name: str) -> None:
+    """Refuse a name that would not map to a file name of its own (see file_name)."""
     if not isinstance(name, str) or not name.strip():
         raise ToolError("session name must be a non-empty string, for example 'main'")
     if len(name) > MAX_SESSION_NAME:
         raise ToolError(f"session name is {len(name)} characters long; the limit is {MAX_SESSION_NAME}")
     if not name.isprintable():
-        raise ToolError(f"session name {name!r} contains control characters; use printable characters only")
+        raise ToolError(f"session name {shown(name)} contains control characters; use printable characters only")
+    if not unicodedata.is_normalized("NFC", name):
+        raise ToolError(
+            f"session name {name!r} is not in Unicode's composed form (NFC): it would look like another name, and its"
+            f" files like another's. Send it composed: {unicodedata.normalize('NFC', name)!r}"
+        )
+    if (size := len(file_name(name).encode())) > SESSION_FILE_BYTES:
+        raise ToolError(
+            f"session name {shown(name)} takes {size} bytes as a file name (UTF-8); the limit is {SESSION_FILE_BYTES} bytes,"
+            f" so {MAX_SESSION_NAME} characters only when they are ASCII"
+        )
 
 
 def check_seconds(name: str, value: float | None, default: float | None, *, zero: bool = False) -> tuple[float | None, list[str]]:
@@ -3851,8 +4075,32 @@ def check_cwd(cwd: str | None) -> str:
         return os.getcwd()
     directory = os.path.abspath(os.path.expanduser(cwd))
     if not os.path.isdir(directory):
-        raise ToolError(f"cwd {cwd!r} is not a directory ({directory})")
+        raise ToolError(f"cwd {shown(cwd)} is not a directory" + (f" ({shown(directory, SHOWN_PATH_CHARS)})" if directory != cwd else ""))
     return directory
+
+
+def answering_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A tool handler whose failures reach the client as a clear error of bounded size.
+
+    An OSError or ValueError that a bad argument provoked somewhere below
+    becomes the tool's error, one line naming the tool and the error, rather
+    than the SDK's bare "Error executing tool" with a traceback on stderr; an
+    error reply (it may quote a kernel's log) is cut at MAX_ERROR_CHARS.
+    """
+
+    @wraps(handler)
+    async def answer(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await handler(*args, **kwargs)
+        except ToolError as exc:
+            if len(str(exc)) <= MAX_ERROR_CHARS:
+                raise
+            raise ToolError(str(exc)[:MAX_ERROR_CHARS] + " …[cut]") from None
+        except (OSError, ValueError) as exc:
+            log.info("%s: %s: %s", handler.__name__, exc.__class__.__name__, str(exc)[:SHOWN_PATH_CHARS])
+            raise ToolError(f"{handler.__name__} failed: {exc.__class__.__name__}: {str(exc)[:SHOWN_PATH_CHARS]}") from None
+
+    return answer
 
 
 def _text(reply: str) -> CallToolResult:
@@ -3891,7 +4139,10 @@ def build_server(sessions: Sessions) -> MCPServer:
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
 
     def tool(title: str, description: str, **hints: bool) -> Callable[[Callable[..., Any]], Any]:
-        return server.tool(annotations=ToolAnnotations(title=title, **hints), description=description)
+        def register(handler: Callable[..., Any]) -> Any:
+            return server.tool(annotations=ToolAnnotations(title=title, **hints), description=description)(answering_errors(handler))
+
+        return register
 
     @tool(
         "Run Python in a session",
