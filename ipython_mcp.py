@@ -7,6 +7,7 @@
 #     "pyzmq>=26",
 #     "ipykernel>=6.29",
 #     "nbformat>=5.9",
+#     "google-re2>=1.1",
 # ]
 # ///
 """ipython-mcp: a stateful IPython kernel per named session, served over MCP.
@@ -173,7 +174,8 @@ LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bo
 REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
 SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
 SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
-SPOOL_READ_CHUNK = 4 * 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
+SPOOL_READ_CHUNK = 4 * 1024 * 1024  # output reads the spool this much at a time, in a worker thread: memory stays bounded
+SPOOL_MARK_BYTES = 1024 * 1024  # the spool notes where a line starts this often, so a line's number is found without counting all before it
 NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
 VARIABLES_SHOWN = 200  # rows in a variables reply
 VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
@@ -245,6 +247,7 @@ class Config:
     max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes")
     keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells")
     spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares")
+    grep_timeout_s: float = setting(10.0, "seconds an output(grep=...) search may take before it is stopped with a message (a backtracking pattern can take forever)", flag="--grep-timeout")
     notebook_dir: Path | None = setting(None, "keep each session's notebook live in this directory, rewritten after every cell", flag="--notebook-dir", metavar="DIR")
     envs_dir: Path = setting(Path("~/envs").expanduser(), "where bare env names are looked up (then the active conda's envs/)", flag="--envs-dir", metavar="DIR")
     auto_install_ipykernel: bool = setting(False, "install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)", flag="--auto-install-ipykernel")
@@ -324,7 +327,7 @@ class Config:
             raise ValueError(f"--spares must be 0 or more, got {self.spares}")
         if self.output_chars < 200:
             raise ValueError(f"--output-chars must be at least 200, got {self.output_chars}")
-        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s"):
+        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s", "grep_timeout_s"):
             value = getattr(self, name)
             if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name != "reply_after_s")):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value}")
@@ -1770,19 +1773,24 @@ class Spool:
 
     The first SPOOL_MEMORY characters stay in memory (most cells print less,
     and a file per cell would cost more than the rest of a round trip); past
-    that, everything goes to a file in the session's directory, in plain
-    buffered writes cheap enough not to need a thread. Past ``cap``
+    that, everything goes to a file in the session's directory, as UTF-8, in
+    plain buffered writes cheap enough not to need a thread. Past ``cap``
     characters the rest is only counted, so one cell cannot fill the disk.
+    About every SPOOL_MARK_BYTES it notes where a line starts and its number
+    (``marks``), so a reader finds line N, or the number of a line it found,
+    without counting every line before it.
     """
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
         self.cap = cap
-        self.size = 0
+        self.size = 0  # characters, for the cap
+        self.bytes = 0  # as written, for readers
         self.lines = 0  # complete lines written
         self.open_line = False  # the last line has no newline yet
         self.lines_left_out = 0
-        self._memory: list[str] = []
+        self.marks: list[tuple[int, int]] = [(0, 0)]  # (byte offset, 0-based line number) of line starts
+        self._memory: list[bytes] = []
         self._file: Any = None
         self.on_disk = False
 
@@ -1796,18 +1804,24 @@ class Spool:
         if self.size + len(text) > self.cap:
             self.lines_left_out += text.count("\n") or 1
             return
-        if self._file is not None:
-            self._file.write(text)
-        else:
-            self._memory.append(text)
-            if self.size + len(text) > SPOOL_MEMORY:
-                self._file = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in close()
-                self.on_disk = True
-                self._file.write("".join(self._memory))
-                self._memory = []
+        self._put(text.encode("utf-8", "replace"))
         self.size += len(text)
         self.lines += text.count("\n")
         self.open_line = not text.endswith("\n")
+
+    def _put(self, data: bytes) -> None:
+        if not self.open_line and self.bytes - self.marks[-1][0] >= SPOOL_MARK_BYTES:
+            self.marks.append((self.bytes, self.lines))
+        if self._file is not None:
+            self._file.write(data)
+        else:
+            self._memory.append(data)
+            if self.bytes + len(data) > SPOOL_MEMORY:
+                self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+                self.on_disk = True
+                self._file.write(b"".join(self._memory))
+                self._memory = []
+        self.bytes += len(data)
 
     def flush(self) -> None:
         if self._file is not None:
@@ -1815,8 +1829,7 @@ class Spool:
 
     def close(self) -> None:
         if self.lines_left_out:
-            note = ("\n" if self.open_line else "") + f"[the spool is full: {self.lines_left_out} more lines were not saved]\n"
-            (self._file.write if self._file is not None else self._memory.append)(note)
+            self._put((("\n" if self.open_line else "") + f"[the spool is full: {self.lines_left_out} more lines were not saved]\n").encode())
             self.lines += 1 + self.open_line
             self.open_line = False
             self.lines_left_out = 0
@@ -1824,80 +1837,298 @@ class Spool:
             self._file.close()
             self._file = None
 
-    def memory(self) -> bytes | None:
-        """The spool's text when it is held in memory, else None."""
-        return None if self.on_disk else "".join(self._memory).encode()
+    def view(self) -> "SpoolView":
+        """What a reader may read now: everything written so far (flushed), and where lines start."""
+        self.flush()
+        memory = None if self.on_disk else b"".join(self._memory)
+        return SpoolView(self.path, memory, self.bytes, tuple(self.marks))
 
 
-async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern[str] | None) -> tuple[list[tuple[int, str]], bool]:
-    """Lines of a spool as (1-based number, text): ``limit`` lines from line ``offset``, or the first
-    ``limit`` lines matching ``pattern``; and whether more matches follow.
+# ============================================================================
+# Reading a spool back: a page of lines, or the lines a pattern matches
+# ============================================================================
+#
+# Both run in a worker thread, so a 100 MB spool never stalls the event loop,
+# and read the file in blocks of whole lines into one reused buffer, so
+# memory stays bounded. A pattern is run by RE2 where RE2 can express it:
+# linear time, on the bytes as written (no decoding of 100 MB to str), and
+# it releases the GIL while it searches. What only Python's re can run
+# (lookarounds, backreferences) runs in a child process, since a backtracking
+# pattern can take forever and a thread cannot be stopped; past
+# --grep-timeout the child is killed and the reply says why.
 
-    A file is streamed in chunks with a checkpoint between them, so a 100 MB
-    spool costs bounded memory and never stalls the other sessions. A pattern
-    anchored at line starts (``^abc``) is searched as ``abc`` and kept where a
-    line starts: Python's re finds a literal quickly, but tries an anchored
-    pattern at every position.
+
+@dataclass(frozen=True)
+class SpoolView:
+    """A spool as a reader in another thread sees it: the file (or the bytes held in memory) up to ``size``."""
+
+    path: Path
+    memory: bytes | None
+    size: int
+    marks: tuple[tuple[int, int], ...]
+
+    def mark_before(self, line: int) -> tuple[int, int]:
+        """The noted line start at or before ``line``: (byte offset, line number)."""
+        return self.marks[bisect.bisect_right(self.marks, line, key=lambda mark: mark[1]) - 1]
+
+
+@dataclass
+class Block:
+    """Whole lines of a spool: ``data[:length]`` starts at byte ``offset``, on line ``line`` (0-based)."""
+
+    offset: int
+    line: int
+    data: bytes | bytearray
+    length: int
+    text: Any  # data[:length] without a copy (a memoryview), for RE2: nothing past the block is taken as context
+    continues: bool  # it starts inside a line longer than a block, which the block before began
+
+
+@dataclass
+class Line:
+    """A line for a reply: its 1-based number, its start as text, and how many bytes of it are left out."""
+
+    number: int
+    text: str
+    more_bytes: int = 0
+
+
+class Abandoned(Exception):
+    """The reply stopped waiting for this read (its time ran out): the worker thread stops at its next block."""
+
+
+def _blocks(view: SpoolView, offset: int, line: int, keep_going: Callable[[], None]) -> Iterator[Block]:
+    """The spool from ``offset`` (where line ``line`` starts) in blocks of whole lines.
+
+    A block ends at a noted line start when one is in reach, so each block's
+    first line number is known without counting the lines of the blocks a
+    search skipped; where none is, it ends at its last line break and its
+    lines are counted. A line longer than a block is cut where the block
+    ends. ``keep_going`` runs between blocks and raises to stop.
     """
-    search, at_line_start = pattern, False
-    if pattern is not None and pattern.pattern.startswith("^") and "|" not in pattern.pattern:
-        search, at_line_start = re.compile(pattern.pattern[1:], pattern.flags), True
-    found: list[tuple[int, str]] = []
-    line = 0  # lines before the current chunk
-    carry = b""
-    held = source.memory()
+    if view.memory is not None:
+        data = view.memory[offset : view.size]
+        yield Block(offset, line, data, len(data), data, False)
+        return
+    starts = [start for start, _ in view.marks]
+    buffer = bytearray(SPOOL_READ_CHUNK)
+    continues = False
     try:
-        spool = io.BytesIO(held) if held is not None else open(source.path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return found, False
+        spool = open(view.path, "rb", buffering=0)  # noqa: SIM115 - closed below
+    except FileNotFoundError:  # the cell was dropped from the history meanwhile
+        return
     with spool:
-        while True:
-            chunk = spool.read(SPOOL_READ_CHUNK)
-            await trio.lowlevel.checkpoint()
-            if not chunk:
-                data, carry = carry, b""
-                if not data:
-                    return found, False
+        while offset < view.size:
+            reach = min(offset + SPOOL_READ_CHUNK, view.size)
+            index = bisect.bisect_right(starts, reach) - 1
+            end = reach if reach == view.size or starts[index] <= offset else starts[index]
+            spool.seek(offset)
+            length = spool.readinto(memoryview(buffer)[: end - offset])
+            if not length:
+                return
+            if end == reach and reach < view.size:  # no noted line start in reach: cut at the last line break, and count
+                length = buffer.rfind(b"\n", 0, length) + 1 or length
+                following = line + buffer.count(b"\n", 0, length)
             else:
-                data = carry + chunk
-                end = data.rfind(b"\n") + 1
-                if end == 0:
-                    carry = data
-                    continue
-                data, carry = data[:end], data[end:]
-            if pattern is None:
-                count = data.count(b"\n") + (not data.endswith(b"\n"))
-                if line + count > offset:
-                    text = data.decode("utf-8", errors="replace").split("\n")
-                    for index in range(max(0, offset - line), count):
-                        found.append((line + index + 1, text[index]))
-                        if len(found) >= limit:
-                            return found, False
-                line += count
-            elif line + data.count(b"\n") < offset:
-                line += data.count(b"\n")  # wholly before where the search starts
-            else:
-                text = data.decode("utf-8", errors="replace")
-                counted = 0  # position up to which newlines are counted into `line`
-                last_start = -1
-                for match in search.finditer(text):  # type: ignore[union-attr]
-                    if at_line_start and match.start() and text[match.start() - 1] != "\n":
-                        continue
-                    start = text.rfind("\n", 0, match.start()) + 1
-                    if start == last_start:
-                        continue  # one line, several matches
-                    line += text.count("\n", counted, start)
-                    counted = start
-                    last_start = start
-                    if line < offset:
-                        continue
-                    if len(found) >= limit:
-                        return found, True
-                    stop = text.find("\n", start)
-                    found.append((line + 1, text[start : stop if stop >= 0 else len(text)]))
-                line += text.count("\n", counted)
-            if not chunk:
-                return found, False
+                following = view.marks[index][1]
+            yield Block(offset, line, buffer, length, memoryview(buffer)[:length], continues)
+            continues = buffer[length - 1] != ord("\n")
+            offset, line = offset + length, following
+            keep_going()
+
+
+def _line(block: Block, start: int, end: int, number: int) -> Line:
+    keep = OUTPUT_LINE_CHARS * 4  # bytes enough for OUTPUT_LINE_CHARS characters of any script
+    return Line(number + 1, block.data[start : min(end, start + keep)].decode("utf-8", "replace"), max(0, end - start - keep))
+
+
+def page_lines(view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
+    """``limit`` lines from line ``first`` (0-based), within ``budget`` characters; and whether more follow."""
+    found: list[Line] = []
+    used = 0
+    for block in _blocks(view, *view.mark_before(first), keep_going):
+        data, position, number = block.data, 0, block.line
+        if block.continues:  # the rest of a long line already shown
+            position = data.find(b"\n", 0, block.length) + 1 or block.length
+            number += position > 0 and data[position - 1] == ord("\n")
+        while position < block.length:
+            end = data.find(b"\n", position, block.length)
+            end = block.length if end < 0 else end
+            if number >= first:
+                if len(found) >= limit or used > budget:
+                    return found, True
+                found.append(_line(block, position, end, number))
+                used += len(found[-1].text)
+            position, number = end + 1, number + 1
+    return found, False
+
+
+@dataclass(frozen=True)
+class Grep:
+    """An output(grep=...) pattern, compiled once.
+
+    A line matches when the pattern matches within it, as in grep: RE2 is
+    told never to match a newline, so whatever it finds in a block of many
+    lines lies within one line, and ^ and $ are line starts and ends. An
+    anchored pattern whose rest starts with a literal (^ERROR, ^0012 ) is
+    searched as that rest, which RE2 finds at memchr speed, and each line it
+    finds is checked against the whole pattern; where that finds many lines
+    in vain, the rest of the block is searched with the pattern itself.
+    Without RE2 (a pattern it cannot express, or a copy without google-re2)
+    ``regex`` is None: Python's re runs it, in a child process.
+    """
+
+    text: str
+    regex: Any = None
+    quick: Any = None
+
+    def lines(self, block: Block) -> Iterator[tuple[int, int, int]]:
+        """The lines of a block the pattern matches: (start, end, 0-based number), in order."""
+        data, text, length = block.data, block.text, block.length
+        counted, number = 0, block.line  # the line number at `counted`
+        position, in_vain = 0, 0
+        while position < length:
+            searcher = self.quick if self.quick is not None and in_vain < GREP_FALSE_LINES else self.regex
+            match = searcher.search(text, position, length)
+            if match is None:
+                return
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            end = data.find(b"\n", match.end(), length)
+            end = length if end < 0 else end
+            position = end + 1
+            if searcher is self.quick and self.regex.search(text, start, end) is None:
+                in_vain += 1
+                continue
+            number += data.count(b"\n", counted, start)
+            counted = start
+            yield start, end, number
+
+
+def compile_grep(pattern: str) -> Grep:
+    """A grep argument checked (it must be a valid Python regular expression) and compiled, for RE2 where it can."""
+    if len(pattern) > MAX_GREP_CHARS:
+        raise ToolError(f"grep is {len(pattern)} characters long; a pattern may have {MAX_GREP_CHARS} at most")
+    try:
+        re.compile(pattern, re.MULTILINE)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise ToolError(f"grep {shown(pattern)} is not a valid Python regular expression: {exc}") from None
+    re2 = _re2()
+    if re2 is None:
+        return Grep(pattern)
+    options = re2.Options()
+    options.never_nl = True  # a match lies within one line
+    try:
+        regex = re2.compile(("(?m)" + pattern).encode(), options)
+    except (re2.error, UnicodeEncodeError):  # a lookaround, a backreference, \Z...: Python's re runs it
+        return Grep(pattern)
+    quick = None
+    if pattern.startswith("^"):
+        with suppress(re2.error):
+            rest = re2.compile(("(?m)" + pattern[1:]).encode(), options)
+            low, high = rest.possiblematchrange(8)
+            if len(os.path.commonprefix([low, high])) >= 2:
+                quick = rest
+    return Grep(pattern, regex, quick)
+
+
+def _re2() -> Any:
+    """google-re2, if installed (a vendored copy may lack it: then every pattern runs in Python's re, in a child)."""
+    try:
+        import re2
+    except ImportError:
+        return None
+    return re2
+
+
+def grep_lines(view: SpoolView, grep: Grep, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
+    """The first ``limit`` lines from line ``first`` on that ``grep`` matches, within ``budget`` characters; and whether more follow."""
+    found: list[Line] = []
+    used = 0
+    for block in _blocks(view, *view.mark_before(first), keep_going):
+        for start, end, number in grep.lines(block):
+            if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
+                continue
+            if len(found) >= limit or used > budget:
+                return found, True
+            found.append(_line(block, start, end, number))
+            used += len(found[-1].text)
+    return found, False
+
+
+# Python's re over a spool, in a child process a deadline can kill: job on the
+# first line of stdin (the spool's bytes follow it when it is held in memory),
+# the lines found as JSON on stdout. Each line is searched on its own, as RE2's are.
+GREP_CHILD = r"""
+import json, re, sys
+job = json.loads(sys.stdin.buffer.readline())
+pattern = re.compile(job["pattern"], re.MULTILINE)
+source = open(job["path"], "rb") if job["path"] else sys.stdin.buffer
+source.seek(job["offset"]) if job["path"] else None
+left, number, found, used, more = job["size"] - job["offset"], job["line"], [], 0, False
+while left > 0:
+    raw = source.readline(min(left, 1 << 20))
+    if not raw:
+        break
+    left -= len(raw)
+    line = raw.rstrip(b"\n")
+    if number >= job["first"] and pattern.search(line.decode("utf-8", "replace")):
+        if len(found) >= job["limit"] or used > job["budget"]:
+            more = True
+            break
+        text = line[: job["keep"]].decode("utf-8", "replace")
+        found.append([number + 1, text, max(0, len(line) - job["keep"])])
+        used += len(text)
+    number += raw.endswith(b"\n")
+print(json.dumps([found, more]))
+"""
+
+
+async def _grep_in_child(view: SpoolView, grep: Grep, first: int, limit: int, budget: int) -> tuple[list[Line], bool]:
+    offset, line = view.mark_before(first)
+    job = {"pattern": grep.text, "path": "" if view.memory is not None else str(view.path), "offset": offset, "line": line,
+           "size": view.size, "first": first, "limit": limit, "budget": budget, "keep": OUTPUT_LINE_CHARS * 4}
+    stdin = json.dumps(job).encode() + b"\n" + (view.memory[offset : view.size] if view.memory is not None else b"")
+
+    async def kill(process: trio.Process) -> None:
+        process.kill()
+
+    done = await trio.run_process(
+        [sys.executable, "-I", "-S", "-c", GREP_CHILD], stdin=stdin, capture_stdout=True, capture_stderr=True, check=False, deliver_cancel=kill
+    )
+    if done.returncode != 0:
+        raise ToolError(f"grep {shown(grep.text)} failed: {done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+    found, more = json.loads(done.stdout)
+    return [Line(*entry) for entry in found], more
+
+
+async def read_spool(
+    spool: Spool, offset: int, limit: int, grep: Grep | None = None, budget: int = MAX_OUTPUT_CHARS, timeout: float = 10.0
+) -> tuple[list[Line], bool]:
+    """Lines of a spool: ``limit`` lines from line ``offset`` (0-based), or the first ``limit`` from there that
+    ``grep`` matches; and whether more follow. Within ``timeout`` seconds, else a ToolError that says so."""
+    view = spool.view()
+    gave_up = threading.Event()
+
+    def keep_going() -> None:
+        if gave_up.is_set():
+            raise Abandoned
+
+    with trio.move_on_after(timeout):
+        try:
+            if grep is None:
+                return await trio.to_thread.run_sync(page_lines, view, offset, limit, budget, keep_going, abandon_on_cancel=True)
+            if grep.regex is None:
+                return await _grep_in_child(view, grep, offset, limit, budget)
+            return await trio.to_thread.run_sync(grep_lines, view, grep, offset, limit, budget, keep_going, abandon_on_cancel=True)
+        finally:
+            gave_up.set()
+    if grep is None:
+        raise ToolError(f"reading the output was stopped after {timeout:g} s (the limit is --grep-timeout)")
+    if grep.regex is None:
+        why = "Python's re backtracks on it (RE2 cannot run a lookaround or a backreference; without them it searches in linear time)"
+    else:
+        why = "the output is too large to search in that time; narrow it with offset"
+    raise ToolError(f"grep {shown(grep.text)} was stopped after {timeout:g} s: {why} (the limit is --grep-timeout)")
 
 
 def _rich_text(data: dict[str, Any]) -> str:
@@ -3095,7 +3326,7 @@ class Session:
         return outcome
 
     def _find(self, number: int | None) -> "Cell | None":
-        cells = [*self.history, *([self.cell] if self.cell and self.cell.dispatched_at is not None else [])]
+        cells = [*self.history, *([self.cell] if self.cell else [])]  # the current cell even before it runs: a reply named it
         matches = [c for c in cells if number is None or c.number == number]
         if not matches:
             return None
@@ -3533,36 +3764,35 @@ class Sessions:
 
     async def output(self, name: str, number: int | None, grep: str | None, offset: int, limit: int) -> str:
         session = self.get(name)
-        pattern = None
-        if grep is not None:
-            try:
-                pattern = re.compile(grep, re.MULTILINE)
-            except re.error as exc:
-                raise ToolError(f"grep is not a valid Python regular expression: {exc}") from None
+        pattern = compile_grep(grep) if grep is not None else None
         cell = await session.ask(Find(number))
         if cell is None:
             which = f"no cell {number}" if number is not None else "no cell yet"
             kept = ", ".join(str(c.number) for c in session.history if c.number is not None) or "none"
             raise ToolError(f"session {name!r} has {which}; the cells whose output is kept: {kept}")
-        return await render_output(cell, pattern, offset, limit, self.config.output_chars)
+        return await render_output(cell, pattern, offset, limit, self.config.output_chars, self.config.grep_timeout_s)
 
     async def export(self, name: str, path: str | None, overwrite: bool) -> str:
-        """Write the session's cells as a notebook; never over a file this server did not write, unless told to."""
+        """Write the session's cells as a notebook; never over a file this server did not write (or that changed
+        since), unless told to, and never over anything but a regular file."""
         session = self.get(name)
         notebook = session.notebook
         if not notebook.count:
             raise ToolError(f"session {name!r} has no cells to export yet")
+        if path:
+            check_path("path", path)
         target = Path(os.path.abspath(os.path.expanduser(path))) if path else Path(session.cwd or os.getcwd()) / f"{file_name(name)}.ipynb"
+        where = shown(str(target), SHOWN_PATH_CHARS)
         if target.suffix != ".ipynb":
-            raise ToolError(f"path {str(target)!r} must end in .ipynb")
-        if not target.parent.is_dir():
-            raise ToolError(f"no directory {str(target.parent)!r} to write the notebook in")
-        if target.exists() and not overwrite and not written_here(target):
-            raise ToolError(f"{target} exists and was not written by ipython-mcp; pass overwrite=true to replace it, or another path")
+            raise ToolError(f"path {where} must end in .ipynb")
         try:
-            cells = await trio.to_thread.run_sync(notebook.write, target)  # building a notebook full of images is slow work
+            cells = await trio.to_thread.run_sync(notebook.write, target, overwrite)  # building a notebook full of images is slow work
+        except Refused as refusal:
+            raise ToolError(str(refusal) if refusal.final else f"{refusal}; pass overwrite=true to replace it, or another path") from None
+        except FileNotFoundError:
+            raise ToolError(f"no directory {shown(str(target.parent), SHOWN_PATH_CHARS)} to write the notebook in") from None
         except OSError as exc:
-            raise ToolError(f"could not write {target}: {exc}") from None
+            raise ToolError(f"could not write {where}: {exc.strerror or exc}") from None
         running = f"; {session.cell.label} still runs and is not in it yet" if session.cell is not None and session.cell.dispatched_at else ""
         return f"wrote {cells} code cells of session {name!r} to {target}{running}. Open it with: jupyter lab {shlex.quote(str(target))}"
 
@@ -3725,33 +3955,37 @@ def _answered(answer: Any) -> str:
     return answer
 
 
-async def render_output(cell: Cell, pattern: re.Pattern[str] | None, offset: int, limit: int, budget: int) -> str:
+async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, budget: int, timeout: float = 10.0) -> str:
     """The output tool's reply: a header, then numbered lines from the cell's spool, within the reply budget."""
     spool = cell.spool
     total = spool.total_lines
-    status = cell.outcome.status if cell.outcome is not None else f"running for {cell.elapsed():.0f} s"
     name = f"cell {cell.number}" if cell.number is not None else "the current cell"
+    if cell.dispatched_at is None:
+        return f"{name} is waiting for the kernel to start: no output yet. wait(session={cell.session!r}) follows it\n"
+    status = cell.outcome.status if cell.outcome is not None else f"running for {cell.elapsed():.0f} s"
     if total == 0:
         return f"{name}, {status}: no output\n"
     start = max(0, total + offset) if offset < 0 else offset
-    lines, more = await read_spool(spool, start, limit, pattern)
-    body, used, shown = [], 0, 0
-    for number, line in lines:
-        if len(line) > OUTPUT_LINE_CHARS:
-            line = line[:OUTPUT_LINE_CHARS] + f" …[{len(line) - OUTPUT_LINE_CHARS} more characters]"
-        entry = f"{number:>6}  {line}\n"
+    lines, more = await read_spool(spool, start, limit, grep, budget, timeout)
+    body, used, shown_lines = [], 0, 0
+    for line in lines:
+        text, more_bytes = line.text, line.more_bytes
+        if len(text) > OUTPUT_LINE_CHARS:
+            more_bytes += len(text[OUTPUT_LINE_CHARS:].encode())
+            text = text[:OUTPUT_LINE_CHARS]
+        entry = f"{line.number:>6}  {text}" + (f" …[{more_bytes} more bytes]" if more_bytes else "") + "\n"
         if used + len(entry) > budget and body:
             break
         body.append(entry)
         used += len(entry)
-        shown += 1
-    if pattern is not None:
-        header = f"{name}, {status}: {shown} line(s) matching {pattern.pattern!r} of {total}"
-        if more or shown < len(lines):
-            last = lines[shown - 1][0] if shown else 0
+        shown_lines += 1
+    if grep is not None:
+        header = f"{name}, {status}: {shown_lines} line(s) matching {shown(grep.text)} of {total}"
+        if more or shown_lines < len(lines):
+            last = lines[shown_lines - 1].number if shown_lines else start
             header += f" (more follow: grep again with offset={last})"
     elif lines:
-        first, last = lines[0][0], lines[shown - 1][0]
+        first, last = lines[0].number, lines[shown_lines - 1].number
         header = f"{name}, {status}: lines {first}–{last} of {total}"
         if last < total:
             header += f" (next: offset={last})"
