@@ -1270,6 +1270,48 @@ def find_connection_file(spec: str) -> Path:
 # ============================================================================
 
 
+def redact_url(url: str) -> tuple[str, list[str]]:
+    """A URL as replies and logs show it, its password and query values replaced by ***; and those secrets.
+
+    (http://alice:pw@host/?token=t becomes http://alice:***@host/?token=***: the
+    user name and the host stay, to say which account on which server.)
+    """
+    parts = urllib.parse.urlsplit(url)
+    found: list[str] = []
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            found += [password, urllib.parse.unquote(password)]
+            netloc = f"{user}:***@{host}"
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    found += [value for _, value in query if value] + [urllib.parse.quote(value) for _, value in query if value]
+    shown_query = "&".join(f"{key}=***" for key, _ in query)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, shown_query, parts.fragment)), [s for s in found if s]
+
+
+def redact(text: str, secrets_: list[str]) -> str:
+    """``text`` with every one of ``secrets_`` replaced by ***, longest first."""
+    for secret in sorted(secrets_, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class Redact(logging.Filter):
+    """Keeps secrets (the gateway URL's password and query values, the gateway token) out of every log line."""
+
+    def __init__(self, secrets_: list[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets_ if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            record.msg, record.args = redact(message, self.secrets), ()
+        return True
+
+
 def _reason(response: Any) -> str:
     """The explanation a Jupyter server puts in an error response, if any."""
     with suppress(ValueError, AttributeError):
@@ -1290,6 +1332,8 @@ class Gateway:
         import httpx2
 
         self.url = url.rstrip("/")
+        self.shown, self.secrets = redact_url(self.url)  # what replies and logs say: no password, no token
+        self.secrets += [token] if token else []
         self._token = token
         headers = {"Authorization": f"token {token}"} if token else {}
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
@@ -1299,11 +1343,11 @@ class Gateway:
         try:
             response = await self._http.request(method, path, **kwargs)
         except self._errors as exc:
-            raise GatewayError(f"cannot reach the Jupyter server at {self.url}: {exc.__class__.__name__}: {exc}") from None
+            raise GatewayError(f"cannot reach the Jupyter server at {self.shown}: {exc.__class__.__name__}: {redact(str(exc), self.secrets)}") from None
         if response.status_code in (401, 403):
             reason = _reason(response)
             raise GatewayError(
-                f"the Jupyter server at {self.url} refused the request (HTTP {response.status_code})"
+                f"the Jupyter server at {self.shown} refused the request (HTTP {response.status_code})"
                 + (f": {reason}" if reason else ": check the token (IPYTHON_MCP_GATEWAY_TOKEN)")
             )
         return response
@@ -1311,7 +1355,7 @@ class Gateway:
     async def kernelspecs(self) -> tuple[str, list[str]]:
         response = await self._call("GET", "/api/kernelspecs")
         if response.status_code != 200:
-            raise GatewayError(f"{self.url}/api/kernelspecs answered HTTP {response.status_code}")
+            raise GatewayError(f"{self.shown} answered HTTP {response.status_code} to GET /api/kernelspecs")
         body = response.json()
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
@@ -1326,10 +1370,11 @@ class Gateway:
         default, names = await self.kernelspecs()
         if kernelspec and kernelspec not in names:
             raise EnvError(
-                f"the Jupyter server at {self.url} has no kernelspec {kernelspec!r}; it offers: "
+                f"the Jupyter server at {self.shown} has no kernelspec {shown(kernelspec)}; it offers: "
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
-        raise GatewayError(f"{self.url} could not start a kernel (HTTP {response.status_code}): {_reason(response) or response.text[:500]}")
+        reason = redact(_reason(response) or response.text[:500], self.secrets)
+        raise GatewayError(f"{self.shown} could not start a kernel (HTTP {response.status_code}): {reason}")
 
     async def kernel_exists(self, kernel_id: str) -> bool:
         return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
@@ -1340,7 +1385,7 @@ class Gateway:
     async def restart(self, kernel_id: str) -> None:
         response = await self._call("POST", f"/api/kernels/{kernel_id}/restart")
         if response.status_code != 200:
-            raise GatewayError(f"{self.url} could not restart kernel {kernel_id} (HTTP {response.status_code}): {_reason(response)}")
+            raise GatewayError(f"{self.shown} could not restart kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
 
     async def delete(self, kernel_id: str) -> None:
         await self._call("DELETE", f"/api/kernels/{kernel_id}")
@@ -1353,7 +1398,9 @@ class Gateway:
         try:
             return await connect_websocket_url(nursery, ws_url, extra_headers=headers, max_message_size=WS_MAX_MESSAGE)
         except Exception as exc:  # handshake refused, connection refused, TLS: all mean "not connected"
-            raise GatewayError(f"cannot open the kernel's websocket at {ws_url}: {exc.__class__.__name__}: {exc}") from None
+            raise GatewayError(
+                f"cannot open the kernel's websocket at {redact(ws_url, self.secrets)}: {exc.__class__.__name__}: {redact(str(exc), self.secrets)}"
+            ) from None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -1382,7 +1429,7 @@ class RemoteKernel(Kernel):
 
     @property
     def location(self) -> str:  # type: ignore[override]
-        return f"{self.gateway.url} kernel {self.kernel_id}"
+        return f"{self.gateway.shown} kernel {self.kernel_id}"
 
     async def restart(self, start_timeout: float) -> None:
         await self.gateway.restart(self.kernel_id)
@@ -1429,11 +1476,11 @@ class RemoteKernel(Kernel):
             except ConnectionClosed:
                 if await self._reconnect():
                     continue
-                self.stop(f"the kernel on {self.gateway.url} is gone (its websocket closed and the kernel no longer exists)")
+                self.stop(f"the kernel on {self.gateway.shown} is gone (its websocket closed and the kernel no longer exists)")
                 return
             state = msg.get("content", {}).get("execution_state") if msg.get("msg_type") == "status" else None
             if state in ("restarting", "autorestarting", "dead"):
-                self.stop(f"the kernel died on {self.gateway.url} (the server reported '{state}')")
+                self.stop(f"the kernel died on {self.gateway.shown} (the server reported '{state}')")
                 return
             await self._deliver(msg)
 
@@ -1448,7 +1495,7 @@ class RemoteKernel(Kernel):
             except GatewayError as exc:
                 log.info("reconnecting to %s: %s", self.location, exc)
                 continue
-            self.notes.append(f"the connection to {self.gateway.url} dropped and was restored; the kernel kept its state")
+            self.notes.append(f"the connection to {self.gateway.shown} dropped and was restored; the kernel kept its state")
             self._reconnected.set()
             self._reconnected = trio.Event()
             return True
@@ -4360,7 +4407,7 @@ def build_server(sessions: Sessions) -> MCPServer:
     limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
     if config.gateway_url:
         env_help = (
-            f"Kernelspec for a NEW session, on the Jupyter server at {config.gateway_url}; ignored (with a "
+            f"Kernelspec for a NEW session, on the Jupyter server at {redact_url(config.gateway_url)[0]}; ignored (with a "
             "warning) for an existing one. Omit for the server's default kernelspec."
         )
     else:
@@ -4914,6 +4961,10 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     # stdout is the protocol channel: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=config.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
+    if config.gateway_url:
+        secrets_ = redact_url(config.gateway_url)[1] + ([config.gateway_token] if config.gateway_token else [])
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(Redact(secrets_))
     if config.notebook_dir is not None:
         config = dataclasses.replace(config, notebook_dir=config.notebook_dir.absolute())
         config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
