@@ -4308,6 +4308,35 @@ def tool_result_on_the_wire(result: CallToolResult, protocol_version: str) -> di
     return methods.serialize_server_result("tools/call", protocol_version, dumped)
 
 
+def guard_hypercorn_h2() -> None:
+    """Make hypercorn's HTTP/2 drop body data that arrives for a stream it has already answered and closed
+    (hypercorn 0.17-0.18: hypercorn/protocol/h2.py ``H2Protocol._handle_events``, pgjones/hypercorn#334).
+
+    Unpatched, that data raises KeyError out of the connection; under the trio
+    backend it ends the whole server. A client without the token, sending a
+    large body over HTTP/2 (TLS, or prior knowledge in the clear), gets its 401
+    before the body is read, and the body that follows would do exactly that.
+    The data is still acknowledged, so the connection's flow control goes on.
+    """
+    import h2.events
+    from hypercorn.protocol.h2 import H2Protocol
+
+    handle_events = H2Protocol._handle_events
+    if getattr(handle_events, "guards_closed_streams", False):
+        return
+
+    async def _handle_events(self: Any, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
+                self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                await self._flush()
+                continue
+            await handle_events(self, [event])
+
+    _handle_events.guards_closed_streams = True  # type: ignore[attr-defined]
+    H2Protocol._handle_events = _handle_events
+
+
 def require_declared_extension(ctx: Any, identifier: str) -> None:
     """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
     from mcp.server.mcpserver.server import require_client_extension
@@ -4690,22 +4719,39 @@ def transport_security(names: list[str]) -> Any:
     )
 
 
-def resolve_token(from_environment: str, token_file: Path | None) -> str:
-    """IPYTHON_MCP_TOKEN's value, else the first line of --token-file, else a fresh random token."""
+def resolve_token(from_environment: str, token_file: Path | None) -> tuple[str, bool]:
+    """IPYTHON_MCP_TOKEN's value, else the first line of --token-file, else a fresh random token; and
+    whether the user supplied it (then it is never printed: they know where it is)."""
     if token := from_environment.strip():
         source = "IPYTHON_MCP_TOKEN"
     elif token_file:
         source = f"--token-file {token_file}"
-        try:
-            with open(token_file, encoding="utf-8") as f:
-                token = f.readline().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SystemExit(f"ipython-mcp: cannot read {source}: {exc}") from None
+        token = read_token_file(token_file)
     else:
-        return secrets.token_urlsafe(TOKEN_BYTES)
+        return secrets.token_urlsafe(TOKEN_BYTES), False
     if not re.fullmatch(r"[\x21-\x7e]+", token):  # it travels in an HTTP header
         raise SystemExit(f"ipython-mcp: the token in {source} must be one line of printable ASCII without spaces")
-    return token
+    return token, True
+
+
+def read_token_file(path: Path) -> str:
+    """The first line of a token file that only its owner, this user, can read or change, as sshd wants of a key file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SystemExit(f"ipython-mcp: --token-file {path} is not a regular file ({_file_kind(info.st_mode)})")
+            if info.st_uid != os.getuid():
+                raise SystemExit(f"ipython-mcp: --token-file {path} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): a token must be yours alone")
+            if info.st_mode & 0o077:
+                raise SystemExit(
+                    f"ipython-mcp: --token-file {path} can be read or changed by others (mode {stat.S_IMODE(info.st_mode):04o}):"
+                    f" a token must be yours alone. Run: chmod 600 {path}"
+                )
+            return file.readline(4096).decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"ipython-mcp: cannot read --token-file {path}: {exc}") from None
 
 
 class RequireToken:
@@ -4789,8 +4835,9 @@ def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
         directory.rmdir()
 
 
-def announce(binds: list[str], config: Config, token: str | None, names: list[str], token_path: Path | None) -> None:
-    """The start-up lines on stderr: where to connect, the token, and a line to paste into Claude Code."""
+def announce(binds: list[str], config: Config, token: str | None, names: list[str], token_path: Path | None, supplied: bool = False) -> None:
+    """The start-up lines on stderr: where to connect, the token (a token the user supplied shows as ...,
+    as Jupyter shows it: they know where it is), and a line to paste into Claude Code."""
     endpoints = [bind + "/mcp" for bind in binds]
     # A client names a wildcard bind by a loopback address; 0.0.0.0 is not a Host anyone allows.
     url = endpoints[0].replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
@@ -4802,7 +4849,7 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
         print(f"ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url}", file=sys.stderr)
         return
     print(f"ipython-mcp: every request needs 'Authorization: Bearer <token>'; the token is in {token_path} (only you can read it; removed at exit)", file=sys.stderr)
-    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {token}"', file=sys.stderr)
+    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {"..." if supplied else token}"', file=sys.stderr)
 
 
 # ============================================================================
@@ -4911,7 +4958,7 @@ async def serve_stdio(config: Config) -> None:
 
 
 async def serve_http(
-    config: Config, token: str | None, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    config: Config, token: str | None, *, supplied: bool = False, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the SDK's streamable-HTTP app with hypercorn's trio backend, on this event loop."""
     try:
@@ -4929,6 +4976,7 @@ async def serve_http(
     hypercorn.certfile = str(config.certfile) if config.certfile else None
     hypercorn.keyfile = str(config.keyfile) if config.keyfile else None
     hypercorn.loglevel = config.log_level  # hypercorn logs at INFO by default, whatever ours says
+    guard_hypercorn_h2()
     try:
         hypercorn.create_ssl_context()  # what hypercorn will load, loaded now so a bad file stops us before any kernel starts
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
@@ -4949,7 +4997,7 @@ async def serve_http(
                 binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
                 if directory is not None:
                     token_path = write_token_file(directory, int(binds[0].rsplit(":", 1)[1]), token)
-                announce(binds, config, token, names, token_path)
+                announce(binds, config, token, names, token_path, supplied)
                 task_status.started(binds)
             # serve() returned: the signal asked for it
     finally:
@@ -4970,8 +5018,8 @@ def main(argv: list[str] | None = None) -> None:
         config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     if config.transport == "streamable-http":
         # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
-        token = None if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
-        trio.run(partial(serve_http, config, token))
+        token, supplied = (None, False) if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
+        trio.run(partial(serve_http, config, token, supplied=supplied))
     else:
         trio.run(serve_stdio, config)
 
