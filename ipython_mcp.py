@@ -2064,6 +2064,7 @@ def compile_grep(pattern: str) -> Grep:
         return Grep(pattern)
     options = re2.Options()
     options.never_nl = True  # a match lies within one line
+    options.log_errors = False  # a pattern RE2 cannot run is no error: Python's re runs it (RE2 would log a line per call)
     try:
         regex = re2.compile(("(?m)" + pattern).encode(), options)
     except (re2.error, UnicodeEncodeError):  # a lookaround, a backreference, \Z...: Python's re runs it
