@@ -8,6 +8,7 @@
 #     "pyzmq>=26",
 #     "ipykernel>=6.29",
 #     "nbformat>=5.9",
+#     "google-re2>=1.1",
 # ]
 # ///
 """ipython-mcp: a stateful IPython kernel per named session, served over MCP.
@@ -80,6 +81,10 @@ The sections below come in this order; each decision has one home.
   before the heavy imports, which they must not wait for.
 - Constants, and Config: every setting once (its flag, variable and help).
 - State and TRANSITIONS: the moves a session can make; Session._move makes them.
+- What clients send: shown cuts an echoed argument, check_path refuses a bad
+  path naming its argument, read_regular_file reads what a client named
+  without blocking, replace_file writes without following a planted link,
+  WrittenFiles decides whether a file may be replaced.
 - Env / Kernelspec / Joined: what kernel a session gets and whether the server
   owns it (``Source.owned``); resolve_env maps an env argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
@@ -88,7 +93,11 @@ The sections below come in this order; each decision has one home.
   --memory-limit), confine() applies it between fork and exec, and
   Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
-- The notebook: CellRecord and Notebook.
+- Reading a spool back: page_lines (a page), Grep and grep_lines (RE2 in a
+  worker thread, else Python's re in a child process), read_spool (which, and
+  the deadline).
+- The notebook: CellRecord and Notebook; file_name maps a session's name to
+  its file, one to one, and check_session_name refuses names that would not.
 - Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
   (a reply's text and record: Outcome.to_result), _start_failure (a kernel
   that would not start, as a reply).
@@ -110,6 +119,7 @@ __version__ = "0.1.0"
 
 import argparse
 import base64
+import bisect
 import contextvars
 import dataclasses
 import datetime
@@ -131,6 +141,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -139,11 +150,13 @@ import threading
 import time
 import types
 import typing
+import unicodedata
+import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, wraps
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -513,11 +526,24 @@ LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bo
 REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
 SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
 SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
-SPOOL_READ_CHUNK = 4 * 1024 * 1024  # output reads the spool this much at a time, yielding to other tasks between
+SPOOL_READ_CHUNK = 4 * 1024 * 1024  # output reads the spool this much at a time, in a worker thread: memory stays bounded
+SPOOL_MARK_BYTES = 1024 * 1024  # the spool notes where a line starts this often, so a line's number is found without counting all before it
 NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
 VARIABLES_SHOWN = 200  # rows in a variables reply
 VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
+
+# what clients send: bounds on what is read, written and echoed
+SHOWN_CHARS = 60  # an argument echoed in a reply is cut to this many characters, its length said
+SHOWN_PATH_CHARS = 300  # a path named in a reply (the notebook written, the one refused) is cut to this
+MAX_ERROR_CHARS = 4000  # a tool's error reply is cut to this: errors quote logs, and a log line can be long
+NAME_MAX_BYTES = 255  # a file name's limit on the file systems this runs on (ext4, APFS, NTFS: 255)
+PATH_MAX_BYTES = 4095  # a path's limit on Linux (PATH_MAX less its NUL)
+SESSION_FILE_BYTES = 200  # a session's file name (UTF-8): with ".ipynb" and a temporary name's affixes, under NAME_MAX_BYTES
+CONNECTION_FILE_BYTES = 64 * 1024  # a kernel's connection file is a few hundred bytes; anything much larger is not one
+NOTEBOOK_CHECK_BYTES = 256 * 1024 * 1024  # a notebook read to see whether this server wrote it; larger ones are taken as not
+MAX_GREP_CHARS = 4096  # a grep pattern is a search term: longer ones are refused
+GREP_FALSE_LINES = 64  # an anchored grep searched by its literal goes back to the whole pattern in a block after this many lines in vain
 
 # tasks (the MCP tasks extension)
 TASK_FIRST_WAIT_S = 1.0  # an execute offered as a task answers plainly if its cell ends within this
@@ -596,6 +622,7 @@ class Config:
     max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes")
     keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells")
     spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares")
+    grep_timeout_s: float = setting(10.0, "seconds an output(grep=...) search may take before it is stopped with a message (a backtracking pattern can take forever)", flag="--grep-timeout")
     notebook_dir: Path | None = setting(None, "keep each session's notebook live in this directory, rewritten after every cell", flag="--notebook-dir", metavar="DIR")
     envs_dir: Path = setting(Path("~/envs").expanduser(), "where bare env names are looked up (then the active conda's envs/)", flag="--envs-dir", metavar="DIR")
     auto_install_ipykernel: bool = setting(False, "install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)", flag="--auto-install-ipykernel")
@@ -682,7 +709,7 @@ class Config:
             raise ValueError(f"--spares must be 0 or more, got {self.spares}")
         if self.output_chars < 200:
             raise ValueError(f"--output-chars must be at least 200, got {self.output_chars}")
-        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s", "linger_s"):
+        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s", "linger_s", "grep_timeout_s"):
             value = getattr(self, name)
             if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name not in ("reply_after_s", "linger_s"))):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value}")
@@ -748,6 +775,166 @@ class KernelStartError(Exception):
 
 class GatewayError(KernelStartError):
     """The Jupyter server could not be reached, refused us, or failed a request."""
+
+
+# ============================================================================
+# What clients send: echoes kept short, paths checked, files read and written safely
+# ============================================================================
+#
+# A client names paths (cwd, env, export's path, attach's connection file),
+# and the server writes files a person may have open (--notebook-dir, export).
+# The rules, each in one place: an argument a reply echoes is cut short
+# (shown); a path argument a system call would choke on is refused naming the
+# argument (check_path); a file a client named is read only if it is a
+# regular file, opened without blocking and never on the event loop
+# (read_regular_file); a file is written under a random name made with
+# O_EXCL beside its target, then renamed over it, and removed on any failure
+# (replace_file); and a file is replaced only if this server wrote it and it
+# has not changed since (WrittenFiles).
+
+
+class Refused(Exception):
+    """A file the server will not replace; ``final`` when overwrite=true would not change that."""
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """An argument as a reply echoes it: its repr, cut to ``limit`` characters, with its length said."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
+def check_path(argument: str, value: str) -> None:
+    """Refuse a path no system call would take, naming the argument (ToolError)."""
+    if "\x00" in value:
+        raise ToolError(f"{argument} {shown(value)} contains a NUL character, which no path may hold")
+    try:
+        encoded = os.fsencode(value)
+    except UnicodeEncodeError:
+        raise ToolError(f"{argument} {shown(value)} is not valid Unicode (a lone surrogate): no file has that name") from None
+    if len(encoded) > PATH_MAX_BYTES:
+        raise ToolError(f"{argument} {shown(value)} is {len(encoded)} bytes long; a path may have {PATH_MAX_BYTES} at most")
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > NAME_MAX_BYTES:
+        name = os.fsdecode(longest)
+        raise ToolError(f"{argument} {shown(value)} has a name of {len(longest)} bytes ({shown(name)}); a file name may have {NAME_MAX_BYTES} at most")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else OSError saying what it is.
+
+    Opened non-blocking, so a FIFO or a device is refused rather than waited on;
+    still, call it from a worker thread: any disk can be slow.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is {info.st_size} bytes, more than the {limit} expected")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: Path, data: bytes) -> os.stat_result:
+    """Write ``data`` to ``path`` in one step, and return what the new file looks like (for WrittenFiles).
+
+    A temporary file with a random name is created beside the target with
+    O_EXCL (so never through a link planted at a name it could guess), with
+    the mode any new file of the user's gets (0666 less the umask), then
+    renamed over the target; a reader sees the old file or the new one. On
+    any failure the temporary file is removed.
+    """
+    for _ in range(8):  # a clash of 64 random bits is next to impossible; a few tries make it certain
+        temporary = path.with_name(f".ipython-mcp-{secrets.token_hex(8)}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"could not make a temporary file beside {path}")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            written = os.fstat(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return written
+
+
+def notebook_digest(notebook: dict[str, Any]) -> str:
+    """What an unedited notebook of this server's says of itself: SHA-256 of its JSON without this field."""
+    metadata = notebook.get("metadata") or {}
+    ours = {key: value for key, value in (metadata.get("ipython-mcp") or {}).items() if key != "sha256"}
+    content = {**notebook, "metadata": {**metadata, "ipython-mcp": ours}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+class WrittenFiles:
+    """The notebooks this server wrote, so that it replaces a file only if it wrote it for that session
+    and the file has not changed since (as Jupyter's "file changed on disk" check does).
+
+    Within a run, "not changed" means the same device, inode, size and
+    modification time as right after the write. Across runs (a restarted
+    server, another server) nothing is remembered, so a notebook counts as
+    this session's and unchanged only if its ipython-mcp metadata names the
+    session and carries the SHA-256 of its content, and the content still has
+    it: JupyterLab keeps that metadata when a person edits and saves, but the
+    digest no longer matches, so their edits are never replaced. The marker
+    alone is never trusted.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[Path, tuple[str, tuple[int, int, int, int]]] = {}
+
+    def remember(self, path: Path, session: str, info: os.stat_result) -> None:
+        self._files[path] = (session, self._fingerprint(info))
+
+    def check(self, path: Path, session: str, overwrite: bool = False) -> None:
+        """Refused, saying why, unless ``path`` is absent or may be replaced; reads the file: call it from a worker thread."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+        name = shown(str(path), SHOWN_PATH_CHARS)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{name} is not a regular file ({_file_kind(info.st_mode)}): it is never replaced", final=True)
+        if overwrite or self._files.get(path) == (session, self._fingerprint(info)):
+            return
+        if not self._unedited_notebook_of(path, session):
+            raise Refused(f"{name} exists and was not written by ipython-mcp for session {session!r}, or was changed since")
+
+    @staticmethod
+    def _fingerprint(info: os.stat_result) -> tuple[int, int, int, int]:
+        return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+    @staticmethod
+    def _unedited_notebook_of(path: Path, session: str) -> bool:
+        try:
+            notebook = json.loads(read_regular_file(path, NOTEBOOK_CHECK_BYTES))
+            ours = notebook["metadata"]["ipython-mcp"]
+            return ours["session"] == session and ours["sha256"] == notebook_digest(notebook)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
 
 # ============================================================================
@@ -843,29 +1030,29 @@ def resolve_env(spec: str | None, envs_dir: Path) -> Env:
     if not spec:
         return Env("", sys.executable, sys.prefix)
     if "/" in spec or "\\" in spec or spec.startswith("~"):
-        root = Path(os.path.abspath(Path(spec).expanduser()))
+        root = Path(os.path.abspath(os.path.expanduser(spec)))
     else:
         places = [envs_dir / spec] + [conda / "envs" / spec for conda in conda_roots()]
         root = next((place for place in places if place.exists()), places[0])
         if not root.exists():
             looked = ", ".join(str(p) for p in places)
             raise EnvError(
-                f"env {spec!r} not found (looked in {looked}); bare names are looked up in {envs_dir}"
+                f"env {shown(spec)} not found (looked in {shown(looked, SHOWN_PATH_CHARS)}); bare names are looked up in {envs_dir}"
                 " (set IPYTHON_MCP_ENVS_DIR to change that) and in the active conda's envs/"
             )
     if root.is_file():
         if not os.access(root, os.X_OK):
-            raise EnvError(f"env {spec!r}: {root} is a file but not an executable interpreter")
+            raise EnvError(f"env {shown(spec)}: it is a file but not an executable interpreter")
         return Env(spec, str(root), str(root.parent.parent))
     if not root.exists():
-        raise EnvError(f"env {spec!r}: {root} does not exist")
+        raise EnvError(f"env {shown(spec)}: {shown(str(root), SHOWN_PATH_CHARS)} does not exist")
     for candidate in (root, root / ".venv"):
         python = _venv_python(candidate)
         if python.exists():
             if not os.access(python, os.X_OK):
-                raise EnvError(f"env {spec!r}: {python} is not executable")
+                raise EnvError(f"env {shown(spec)}: {shown(str(python), SHOWN_PATH_CHARS)} is not executable")
             return Env(spec, str(python), str(candidate))
-    raise EnvError(f"env {spec!r}: no Python interpreter in {root} (looked for {_venv_python(root)} and {_venv_python(root / '.venv')})")
+    raise EnvError(f"env {shown(spec)}: no Python interpreter in it (looked for bin/python and .venv/bin/python under {shown(str(root), SHOWN_PATH_CHARS)})")
 
 
 def install_hint(env: Env) -> str:
@@ -2081,19 +2268,23 @@ class AttachedKernel(ZmqKernel):
 
     async def _launch(self) -> dict[str, Any]:
         try:
-            info = json.loads(self.connection_file.read_text())
+            info = json.loads(await trio.to_thread.run_sync(read_regular_file, self.connection_file, CONNECTION_FILE_BYTES))
             key = info.get("key", "").encode()
             scheme = info.get("signature_scheme", "hmac-sha256")
         except (OSError, ValueError, AttributeError) as exc:
-            raise KernelStartError(f"cannot read connection file {self.connection_file}: {exc}") from None
+            raise KernelStartError(f"cannot read connection file {shown(str(self.connection_file), SHOWN_PATH_CHARS)}: {exc}") from None
         self._session = _jupyter_session_class()(key=key, signature_scheme=scheme, username="ipython-mcp")
         return info
 
 
 def find_connection_file(spec: str) -> Path:
-    """A connection file by path, or by name (or glob) in Jupyter's runtime directory."""
-    path = Path(spec).expanduser()
-    if path.is_file():
+    """A connection file by path, or by name (or glob) in Jupyter's runtime directory.
+
+    Whatever it finds is read later only if it is a regular file (read_regular_file).
+    """
+    check_path("connection_file", spec)
+    path = Path(os.path.expanduser(spec))
+    if os.path.lexists(path):
         return path.absolute()
     from jupyter_client.connect import find_connection_file as jupyter_find
     from jupyter_core.paths import jupyter_runtime_dir
@@ -2104,7 +2295,7 @@ def find_connection_file(spec: str) -> Path:
         runtime = jupyter_runtime_dir()
         known = sorted(p.name for p in Path(runtime).glob("kernel-*.json"))[:10]
         raise ToolError(
-            f"no connection file {spec!r} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
+            f"no connection file {shown(spec)} (looked for that path and in {runtime}; kernels there: {', '.join(known) or 'none'})."
             " In a notebook, %connect_info names the file."
         ) from None
 
@@ -2112,6 +2303,48 @@ def find_connection_file(spec: str) -> Path:
 # ============================================================================
 # Kernels on a Jupyter Server or Enterprise Gateway
 # ============================================================================
+
+
+def redact_url(url: str) -> tuple[str, list[str]]:
+    """A URL as replies and logs show it, its password and query values replaced by ***; and those secrets.
+
+    (http://alice:pw@host/?token=t becomes http://alice:***@host/?token=***: the
+    user name and the host stay, to say which account on which server.)
+    """
+    parts = urllib.parse.urlsplit(url)
+    found: list[str] = []
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            found += [password, urllib.parse.unquote(password)]
+            netloc = f"{user}:***@{host}"
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    found += [value for _, value in query if value] + [urllib.parse.quote(value) for _, value in query if value]
+    shown_query = "&".join(f"{key}=***" for key, _ in query)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, shown_query, parts.fragment)), [s for s in found if s]
+
+
+def redact(text: str, secrets_: list[str]) -> str:
+    """``text`` with every one of ``secrets_`` replaced by ***, longest first."""
+    for secret in sorted(secrets_, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class Redact(logging.Filter):
+    """Keeps secrets (the gateway URL's password and query values, the gateway token) out of every log line."""
+
+    def __init__(self, secrets_: list[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets_ if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            record.msg, record.args = redact(message, self.secrets), ()
+        return True
 
 
 def _reason(response: Any) -> str:
@@ -2134,6 +2367,8 @@ class Gateway:
         import httpx2
 
         self.url = url.rstrip("/")
+        self.shown, self.secrets = redact_url(self.url)  # what replies and logs say: no password, no token
+        self.secrets += [token] if token else []
         self._token = token
         headers = {"Authorization": f"token {token}"} if token else {}
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
@@ -2143,11 +2378,11 @@ class Gateway:
         try:
             response = await self._http.request(method, path, **kwargs)
         except self._errors as exc:
-            raise GatewayError(f"cannot reach the Jupyter server at {self.url}: {exc.__class__.__name__}: {exc}") from None
+            raise GatewayError(f"cannot reach the Jupyter server at {self.shown}: {exc.__class__.__name__}: {redact(str(exc), self.secrets)}") from None
         if response.status_code in (401, 403):
             reason = _reason(response)
             raise GatewayError(
-                f"the Jupyter server at {self.url} refused the request (HTTP {response.status_code})"
+                f"the Jupyter server at {self.shown} refused the request (HTTP {response.status_code})"
                 + (f": {reason}" if reason else ": check the token (IPYTHON_MCP_GATEWAY_TOKEN)")
             )
         return response
@@ -2155,7 +2390,7 @@ class Gateway:
     async def kernelspecs(self) -> tuple[str, list[str]]:
         response = await self._call("GET", "/api/kernelspecs")
         if response.status_code != 200:
-            raise GatewayError(f"{self.url}/api/kernelspecs answered HTTP {response.status_code}")
+            raise GatewayError(f"{self.shown} answered HTTP {response.status_code} to GET /api/kernelspecs")
         body = response.json()
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
@@ -2170,10 +2405,11 @@ class Gateway:
         default, names = await self.kernelspecs()
         if kernelspec and kernelspec not in names:
             raise EnvError(
-                f"the Jupyter server at {self.url} has no kernelspec {kernelspec!r}; it offers: "
+                f"the Jupyter server at {self.shown} has no kernelspec {shown(kernelspec)}; it offers: "
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
-        raise GatewayError(f"{self.url} could not start a kernel (HTTP {response.status_code}): {_reason(response) or response.text[:500]}")
+        reason = redact(_reason(response) or response.text[:500], self.secrets)
+        raise GatewayError(f"{self.shown} could not start a kernel (HTTP {response.status_code}): {reason}")
 
     async def kernel_exists(self, kernel_id: str) -> bool:
         return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
@@ -2184,7 +2420,7 @@ class Gateway:
     async def restart(self, kernel_id: str) -> None:
         response = await self._call("POST", f"/api/kernels/{kernel_id}/restart")
         if response.status_code != 200:
-            raise GatewayError(f"{self.url} could not restart kernel {kernel_id} (HTTP {response.status_code}): {_reason(response)}")
+            raise GatewayError(f"{self.shown} could not restart kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
 
     async def delete(self, kernel_id: str) -> None:
         await self._call("DELETE", f"/api/kernels/{kernel_id}")
@@ -2197,7 +2433,9 @@ class Gateway:
         try:
             return await connect_websocket_url(nursery, ws_url, extra_headers=headers, max_message_size=WS_MAX_MESSAGE)
         except Exception as exc:  # handshake refused, connection refused, TLS: all mean "not connected"
-            raise GatewayError(f"cannot open the kernel's websocket at {ws_url}: {exc.__class__.__name__}: {exc}") from None
+            raise GatewayError(
+                f"cannot open the kernel's websocket at {redact(ws_url, self.secrets)}: {exc.__class__.__name__}: {redact(str(exc), self.secrets)}"
+            ) from None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -2226,7 +2464,7 @@ class RemoteKernel(Kernel):
 
     @property
     def location(self) -> str:  # type: ignore[override]
-        return f"{self.gateway.url} kernel {self.kernel_id}"
+        return f"{self.gateway.shown} kernel {self.kernel_id}"
 
     async def restart(self, start_timeout: float) -> None:
         await self.gateway.restart(self.kernel_id)
@@ -2273,11 +2511,11 @@ class RemoteKernel(Kernel):
             except ConnectionClosed:
                 if await self._reconnect():
                     continue
-                self.stop(f"the kernel on {self.gateway.url} is gone (its websocket closed and the kernel no longer exists)")
+                self.stop(f"the kernel on {self.gateway.shown} is gone (its websocket closed and the kernel no longer exists)")
                 return
             state = msg.get("content", {}).get("execution_state") if msg.get("msg_type") == "status" else None
             if state in ("restarting", "autorestarting", "dead"):
-                self.stop(f"the kernel died on {self.gateway.url} (the server reported '{state}')")
+                self.stop(f"the kernel died on {self.gateway.shown} (the server reported '{state}')")
                 return
             await self._deliver(msg)
 
@@ -2292,7 +2530,7 @@ class RemoteKernel(Kernel):
             except GatewayError as exc:
                 log.info("reconnecting to %s: %s", self.location, exc)
                 continue
-            self.notes.append(f"the connection to {self.gateway.url} dropped and was restored; the kernel kept its state")
+            self.notes.append(f"the connection to {self.gateway.shown} dropped and was restored; the kernel kept its state")
             self._reconnected.set()
             self._reconnected = trio.Event()
             return True
@@ -2617,19 +2855,24 @@ class Spool:
 
     The first SPOOL_MEMORY characters stay in memory (most cells print less,
     and a file per cell would cost more than the rest of a round trip); past
-    that, everything goes to a file in the session's directory, in plain
-    buffered writes cheap enough not to need a thread. Past ``cap``
+    that, everything goes to a file in the session's directory, as UTF-8, in
+    plain buffered writes cheap enough not to need a thread. Past ``cap``
     characters the rest is only counted, so one cell cannot fill the disk.
+    About every SPOOL_MARK_BYTES it notes where a line starts and its number
+    (``marks``), so a reader finds line N, or the number of a line it found,
+    without counting every line before it.
     """
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
         self.cap = cap
-        self.size = 0
+        self.size = 0  # characters, for the cap
+        self.bytes = 0  # as written, for readers
         self.lines = 0  # complete lines written
         self.open_line = False  # the last line has no newline yet
         self.lines_left_out = 0
-        self._memory: list[str] = []
+        self.marks: list[tuple[int, int]] = [(0, 0)]  # (byte offset, 0-based line number) of line starts
+        self._memory: list[bytes] = []
         self._file: Any = None
         self.on_disk = False
 
@@ -2643,18 +2886,24 @@ class Spool:
         if self.size + len(text) > self.cap:
             self.lines_left_out += text.count("\n") or 1
             return
-        if self._file is not None:
-            self._file.write(text)
-        else:
-            self._memory.append(text)
-            if self.size + len(text) > SPOOL_MEMORY:
-                self._file = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in close()
-                self.on_disk = True
-                self._file.write("".join(self._memory))
-                self._memory = []
+        self._put(text.encode("utf-8", "replace"))
         self.size += len(text)
         self.lines += text.count("\n")
         self.open_line = not text.endswith("\n")
+
+    def _put(self, data: bytes) -> None:
+        if not self.open_line and self.bytes - self.marks[-1][0] >= SPOOL_MARK_BYTES:
+            self.marks.append((self.bytes, self.lines))
+        if self._file is not None:
+            self._file.write(data)
+        else:
+            self._memory.append(data)
+            if self.bytes + len(data) > SPOOL_MEMORY:
+                self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+                self.on_disk = True
+                self._file.write(b"".join(self._memory))
+                self._memory = []
+        self.bytes += len(data)
 
     def flush(self) -> None:
         if self._file is not None:
@@ -2662,8 +2911,7 @@ class Spool:
 
     def close(self) -> None:
         if self.lines_left_out:
-            note = ("\n" if self.open_line else "") + f"[the spool is full: {self.lines_left_out} more lines were not saved]\n"
-            (self._file.write if self._file is not None else self._memory.append)(note)
+            self._put((("\n" if self.open_line else "") + f"[the spool is full: {self.lines_left_out} more lines were not saved]\n").encode())
             self.lines += 1 + self.open_line
             self.open_line = False
             self.lines_left_out = 0
@@ -2671,80 +2919,299 @@ class Spool:
             self._file.close()
             self._file = None
 
-    def memory(self) -> bytes | None:
-        """The spool's text when it is held in memory, else None."""
-        return None if self.on_disk else "".join(self._memory).encode()
+    def view(self) -> "SpoolView":
+        """What a reader may read now: everything written so far (flushed), and where lines start."""
+        self.flush()
+        memory = None if self.on_disk else b"".join(self._memory)
+        return SpoolView(self.path, memory, self.bytes, tuple(self.marks))
 
 
-async def read_spool(source: Spool, offset: int, limit: int, pattern: re.Pattern[str] | None) -> tuple[list[tuple[int, str]], bool]:
-    """Lines of a spool as (1-based number, text): ``limit`` lines from line ``offset``, or the first
-    ``limit`` lines matching ``pattern``; and whether more matches follow.
+# ============================================================================
+# Reading a spool back: a page of lines, or the lines a pattern matches
+# ============================================================================
+#
+# Both run in a worker thread, so a 100 MB spool never stalls the event loop,
+# and read the file in blocks of whole lines into one reused buffer, so
+# memory stays bounded. A pattern is run by RE2 where RE2 can express it:
+# linear time, on the bytes as written (no decoding of 100 MB to str), and
+# it releases the GIL while it searches. What only Python's re can run
+# (lookarounds, backreferences) runs in a child process, since a backtracking
+# pattern can take forever and a thread cannot be stopped; past
+# --grep-timeout the child is killed and the reply says why.
 
-    A file is streamed in chunks with a checkpoint between them, so a 100 MB
-    spool costs bounded memory and never stalls the other sessions. A pattern
-    anchored at line starts (``^abc``) is searched as ``abc`` and kept where a
-    line starts: Python's re finds a literal quickly, but tries an anchored
-    pattern at every position.
+
+@dataclass(frozen=True)
+class SpoolView:
+    """A spool as a reader in another thread sees it: the file (or the bytes held in memory) up to ``size``."""
+
+    path: Path
+    memory: bytes | None
+    size: int
+    marks: tuple[tuple[int, int], ...]
+
+    def mark_before(self, line: int) -> tuple[int, int]:
+        """The noted line start at or before ``line``: (byte offset, line number)."""
+        return self.marks[bisect.bisect_right(self.marks, line, key=lambda mark: mark[1]) - 1]
+
+
+@dataclass
+class Block:
+    """Whole lines of a spool: ``data[:length]`` starts at byte ``offset``, on line ``line`` (0-based)."""
+
+    offset: int
+    line: int
+    data: bytes | bytearray
+    length: int
+    text: Any  # data[:length] without a copy (a memoryview), for RE2: nothing past the block is taken as context
+    continues: bool  # it starts inside a line longer than a block, which the block before began
+
+
+@dataclass
+class Line:
+    """A line for a reply: its 1-based number, its start as text, and how many bytes of it are left out."""
+
+    number: int
+    text: str
+    more_bytes: int = 0
+
+
+class Abandoned(Exception):
+    """The reply stopped waiting for this read (its time ran out): the worker thread stops at its next block."""
+
+
+def _blocks(view: SpoolView, offset: int, line: int, keep_going: Callable[[], None]) -> Iterator[Block]:
+    """The spool from ``offset`` (where line ``line`` starts) in blocks of whole lines.
+
+    A block ends at a noted line start when one is in reach, so each block's
+    first line number is known without counting the lines of the blocks a
+    search skipped; where none is, it ends at its last line break and its
+    lines are counted. A line longer than a block is cut where the block
+    ends. ``keep_going`` runs between blocks and raises to stop.
     """
-    search, at_line_start = pattern, False
-    if pattern is not None and pattern.pattern.startswith("^") and "|" not in pattern.pattern:
-        search, at_line_start = re.compile(pattern.pattern[1:], pattern.flags), True
-    found: list[tuple[int, str]] = []
-    line = 0  # lines before the current chunk
-    carry = b""
-    held = source.memory()
+    if view.memory is not None:
+        data = view.memory[offset : view.size]
+        yield Block(offset, line, data, len(data), data, False)
+        return
+    starts = [start for start, _ in view.marks]
+    buffer = bytearray(SPOOL_READ_CHUNK)
+    continues = False
     try:
-        spool = io.BytesIO(held) if held is not None else open(source.path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return found, False
+        spool = open(view.path, "rb", buffering=0)  # noqa: SIM115 - closed below
+    except FileNotFoundError:  # the cell was dropped from the history meanwhile
+        return
     with spool:
-        while True:
-            chunk = spool.read(SPOOL_READ_CHUNK)
-            await trio.lowlevel.checkpoint()
-            if not chunk:
-                data, carry = carry, b""
-                if not data:
-                    return found, False
+        while offset < view.size:
+            reach = min(offset + SPOOL_READ_CHUNK, view.size)
+            index = bisect.bisect_right(starts, reach) - 1
+            end = reach if reach == view.size or starts[index] <= offset else starts[index]
+            spool.seek(offset)
+            length = spool.readinto(memoryview(buffer)[: end - offset])
+            if not length:
+                return
+            if end == reach and reach < view.size:  # no noted line start in reach: cut at the last line break, and count
+                length = buffer.rfind(b"\n", 0, length) + 1 or length
+                following = line + buffer.count(b"\n", 0, length)
             else:
-                data = carry + chunk
-                end = data.rfind(b"\n") + 1
-                if end == 0:
-                    carry = data
-                    continue
-                data, carry = data[:end], data[end:]
-            if pattern is None:
-                count = data.count(b"\n") + (not data.endswith(b"\n"))
-                if line + count > offset:
-                    text = data.decode("utf-8", errors="replace").split("\n")
-                    for index in range(max(0, offset - line), count):
-                        found.append((line + index + 1, text[index]))
-                        if len(found) >= limit:
-                            return found, False
-                line += count
-            elif line + data.count(b"\n") < offset:
-                line += data.count(b"\n")  # wholly before where the search starts
-            else:
-                text = data.decode("utf-8", errors="replace")
-                counted = 0  # position up to which newlines are counted into `line`
-                last_start = -1
-                for match in search.finditer(text):  # type: ignore[union-attr]
-                    if at_line_start and match.start() and text[match.start() - 1] != "\n":
-                        continue
-                    start = text.rfind("\n", 0, match.start()) + 1
-                    if start == last_start:
-                        continue  # one line, several matches
-                    line += text.count("\n", counted, start)
-                    counted = start
-                    last_start = start
-                    if line < offset:
-                        continue
-                    if len(found) >= limit:
-                        return found, True
-                    stop = text.find("\n", start)
-                    found.append((line + 1, text[start : stop if stop >= 0 else len(text)]))
-                line += text.count("\n", counted)
-            if not chunk:
-                return found, False
+                following = view.marks[index][1]
+            yield Block(offset, line, buffer, length, memoryview(buffer)[:length], continues)
+            continues = buffer[length - 1] != ord("\n")
+            offset, line = offset + length, following
+            keep_going()
+
+
+def _line(block: Block, start: int, end: int, number: int) -> Line:
+    keep = OUTPUT_LINE_CHARS * 4  # bytes enough for OUTPUT_LINE_CHARS characters of any script
+    return Line(number + 1, block.data[start : min(end, start + keep)].decode("utf-8", "replace"), max(0, end - start - keep))
+
+
+def page_lines(view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
+    """``limit`` lines from line ``first`` (0-based), within ``budget`` characters; and whether more follow."""
+    found: list[Line] = []
+    used = 0
+    for block in _blocks(view, *view.mark_before(first), keep_going):
+        data, position, number = block.data, 0, block.line
+        if block.continues:  # the rest of a long line already shown
+            position = data.find(b"\n", 0, block.length) + 1 or block.length
+            number += position > 0 and data[position - 1] == ord("\n")
+        while position < block.length:
+            end = data.find(b"\n", position, block.length)
+            end = block.length if end < 0 else end
+            if number >= first:
+                if len(found) >= limit or used > budget:
+                    return found, True
+                found.append(_line(block, position, end, number))
+                used += len(found[-1].text)
+            position, number = end + 1, number + 1
+    return found, False
+
+
+@dataclass(frozen=True)
+class Grep:
+    """An output(grep=...) pattern, compiled once.
+
+    A line matches when the pattern matches within it, as in grep: RE2 is
+    told never to match a newline, so whatever it finds in a block of many
+    lines lies within one line, and ^ and $ are line starts and ends. An
+    anchored pattern whose rest starts with a literal (^ERROR, ^0012 ) is
+    searched as that rest, which RE2 finds at memchr speed, and each line it
+    finds is checked against the whole pattern; where that finds many lines
+    in vain, the rest of the block is searched with the pattern itself.
+    Without RE2 (a pattern it cannot express, or a copy without google-re2)
+    ``regex`` is None: Python's re runs it, in a child process.
+    """
+
+    text: str
+    regex: Any = None
+    quick: Any = None
+
+    def lines(self, block: Block) -> Iterator[tuple[int, int, int]]:
+        """The lines of a block the pattern matches: (start, end, 0-based number), in order."""
+        data, text, length = block.data, block.text, block.length
+        counted, number = 0, block.line  # the line number at `counted`
+        position, in_vain = 0, 0
+        while position < length:
+            searcher = self.quick if self.quick is not None and in_vain < GREP_FALSE_LINES else self.regex
+            match = searcher.search(text, position, length)
+            if match is None:
+                return
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            end = data.find(b"\n", match.end(), length)
+            end = length if end < 0 else end
+            position = end + 1
+            if searcher is self.quick and self.regex.search(text, start, end) is None:
+                in_vain += 1
+                continue
+            number += data.count(b"\n", counted, start)
+            counted = start
+            yield start, end, number
+
+
+def compile_grep(pattern: str) -> Grep:
+    """A grep argument checked (it must be a valid Python regular expression) and compiled, for RE2 where it can."""
+    if len(pattern) > MAX_GREP_CHARS:
+        raise ToolError(f"grep is {len(pattern)} characters long; a pattern may have {MAX_GREP_CHARS} at most")
+    try:
+        re.compile(pattern, re.MULTILINE)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise ToolError(f"grep {shown(pattern)} is not a valid Python regular expression: {exc}") from None
+    re2 = _re2()
+    if re2 is None:
+        return Grep(pattern)
+    options = re2.Options()
+    options.never_nl = True  # a match lies within one line
+    options.log_errors = False  # a pattern RE2 cannot run is no error: Python's re runs it (RE2 would log a line per call)
+    try:
+        regex = re2.compile(("(?m)" + pattern).encode(), options)
+    except (re2.error, UnicodeEncodeError):  # a lookaround, a backreference, \Z...: Python's re runs it
+        return Grep(pattern)
+    quick = None
+    if pattern.startswith("^"):
+        with suppress(re2.error):
+            rest = re2.compile(("(?m)" + pattern[1:]).encode(), options)
+            low, high = rest.possiblematchrange(8)
+            if len(os.path.commonprefix([low, high])) >= 2:
+                quick = rest
+    return Grep(pattern, regex, quick)
+
+
+def _re2() -> Any:
+    """google-re2, if installed (a vendored copy may lack it: then every pattern runs in Python's re, in a child)."""
+    try:
+        import re2
+    except ImportError:
+        return None
+    return re2
+
+
+def grep_lines(view: SpoolView, grep: Grep, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
+    """The first ``limit`` lines from line ``first`` on that ``grep`` matches, within ``budget`` characters; and whether more follow."""
+    found: list[Line] = []
+    used = 0
+    for block in _blocks(view, *view.mark_before(first), keep_going):
+        for start, end, number in grep.lines(block):
+            if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
+                continue
+            if len(found) >= limit or used > budget:
+                return found, True
+            found.append(_line(block, start, end, number))
+            used += len(found[-1].text)
+    return found, False
+
+
+# Python's re over a spool, in a child process a deadline can kill: job on the
+# first line of stdin (the spool's bytes follow it when it is held in memory),
+# the lines found as JSON on stdout. Each line is searched on its own, as RE2's are.
+GREP_CHILD = r"""
+import json, re, sys
+job = json.loads(sys.stdin.buffer.readline())
+pattern = re.compile(job["pattern"], re.MULTILINE)
+source = open(job["path"], "rb") if job["path"] else sys.stdin.buffer
+source.seek(job["offset"]) if job["path"] else None
+left, number, found, used, more = job["size"] - job["offset"], job["line"], [], 0, False
+while left > 0:
+    raw = source.readline(min(left, 1 << 20))
+    if not raw:
+        break
+    left -= len(raw)
+    line = raw.rstrip(b"\n")
+    if number >= job["first"] and pattern.search(line.decode("utf-8", "replace")):
+        if len(found) >= job["limit"] or used > job["budget"]:
+            more = True
+            break
+        text = line[: job["keep"]].decode("utf-8", "replace")
+        found.append([number + 1, text, max(0, len(line) - job["keep"])])
+        used += len(text)
+    number += raw.endswith(b"\n")
+print(json.dumps([found, more]))
+"""
+
+
+async def _grep_in_child(view: SpoolView, grep: Grep, first: int, limit: int, budget: int) -> tuple[list[Line], bool]:
+    offset, line = view.mark_before(first)
+    job = {"pattern": grep.text, "path": "" if view.memory is not None else str(view.path), "offset": offset, "line": line,
+           "size": view.size, "first": first, "limit": limit, "budget": budget, "keep": OUTPUT_LINE_CHARS * 4}
+    stdin = json.dumps(job).encode() + b"\n" + (view.memory[offset : view.size] if view.memory is not None else b"")
+
+    async def kill(process: trio.Process) -> None:
+        process.kill()
+
+    done = await trio.run_process(
+        [sys.executable, "-I", "-S", "-c", GREP_CHILD], stdin=stdin, capture_stdout=True, capture_stderr=True, check=False, deliver_cancel=kill
+    )
+    if done.returncode != 0:
+        raise ToolError(f"grep {shown(grep.text)} failed: {done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+    found, more = json.loads(done.stdout)
+    return [Line(*entry) for entry in found], more
+
+
+async def read_spool(
+    spool: Spool, offset: int, limit: int, grep: Grep | None = None, budget: int = MAX_OUTPUT_CHARS, timeout: float = 10.0
+) -> tuple[list[Line], bool]:
+    """Lines of a spool: ``limit`` lines from line ``offset`` (0-based), or the first ``limit`` from there that
+    ``grep`` matches; and whether more follow. Within ``timeout`` seconds, else a ToolError that says so."""
+    view = spool.view()
+    gave_up = threading.Event()
+
+    def keep_going() -> None:
+        if gave_up.is_set():
+            raise Abandoned
+
+    with trio.move_on_after(timeout):
+        try:
+            if grep is None:
+                return await trio.to_thread.run_sync(page_lines, view, offset, limit, budget, keep_going, abandon_on_cancel=True)
+            if grep.regex is None:
+                return await _grep_in_child(view, grep, offset, limit, budget)
+            return await trio.to_thread.run_sync(grep_lines, view, grep, offset, limit, budget, keep_going, abandon_on_cancel=True)
+        finally:
+            gave_up.set()
+    if grep is None:
+        raise ToolError(f"reading the output was stopped after {timeout:g} s (the limit is --grep-timeout)")
+    if grep.regex is None:
+        why = "Python's re backtracks on it (RE2 cannot run a lookaround or a backreference; without them it searches in linear time)"
+    else:
+        why = "the output is too large to search in that time; narrow it with offset"
+    raise ToolError(f"grep {shown(grep.text)} was stopped after {timeout:g} s: {why} (the limit is --grep-timeout)")
 
 
 def _rich_text(data: dict[str, Any]) -> str:
@@ -2790,9 +3257,18 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
 
 
+FILE_NAME_ESCAPED = frozenset('%/\\:<>"|?*')  # separators, what some file systems refuse, and % itself: the mapping is one to one
+
+
 def file_name(session: str) -> str:
-    """A session's name as a file name: separators and control characters become '_'."""
-    return re.sub(r"[\x00-\x1f/\\:]", "_", session).strip(". ") or "session"
+    """A session's name as a file name, one to one, so two sessions never share a file: separators, characters
+    some file systems refuse and % become %XX, as does a leading dot (no hidden file, no '..').
+
+    The one rule for names and files: check_session_name refuses a name that is
+    not in NFC (it would look like another) or whose file name would be too long.
+    """
+    encoded = "".join(f"%{ord(char):02X}" if char in FILE_NAME_ESCAPED or char < " " else char for char in session)
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
 class CellRecord:
@@ -2875,10 +3351,12 @@ class Notebook:
     """A session's record: an append-only log in the session's directory, one line (one write) per ended
     cell, restart or display update, and the notebook built from it."""
 
-    def __init__(self, directory: Path, session: str, live: Path | None) -> None:
+    def __init__(self, directory: Path, session: str, live: Path | None, written: WrittenFiles) -> None:
         self.path = directory / "notebook.jsonl"
         self.session = session
-        self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell
+        self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell; None once refused
+        self.written = written  # what this server wrote: it replaces nothing else
+        self.warnings: list[str] = []  # for the next reply: the live notebook could not be kept
         self.count = 0  # code cells recorded
         self.kernel_info: dict[str, Any] = {}
         self.env = ""
@@ -2943,26 +3421,37 @@ class Notebook:
         nbformat.validate(notebook)
         return notebook
 
-    def write(self, path: Path) -> int:
-        """Build and write the notebook atomically: a reader sees the old file or the new one, never half of one."""
+    def write(self, path: Path, overwrite: bool = False) -> int:
+        """Build the notebook and write it in one step, unless ``path`` is a file this server may not replace
+        (Refused); the notebook carries its own digest (WrittenFiles). Runs in a worker thread."""
         import nbformat
 
+        self.written.check(path, self.session, overwrite)
         notebook = self.build()
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(nbformat.writes(notebook), encoding="utf-8")
-        os.replace(temporary, path)
+        notebook.metadata["ipython-mcp"]["sha256"] = notebook_digest(json.loads(nbformat.writes(notebook)))
+        self.written.remember(path, self.session, replace_file(path, nbformat.writes(notebook).encode()))
         return sum(cell.cell_type == "code" for cell in notebook.cells)
+
+    def refuse_live(self, refusal: Refused) -> None:
+        """The live notebook's file is not this session's to replace (any more): say so once, and stop keeping it."""
+        message = f"--notebook-dir: {refusal}: it is left as it is, and this session's live notebook is not written (rename that file, or use another session name)"
+        log.warning("%s", message)
+        self.warnings.append(message)
+        self.live = None
 
     async def keep_live(self) -> None:
         """Rewrite the live notebook after every cell (in a worker thread: a big notebook's JSON would stall every session)."""
-        assert self.live is not None
         while True:
             await self._dirty.wait()
             self._dirty = trio.Event()
+            if (live := self.live) is None:  # refused meanwhile
+                return
             try:
-                await trio.to_thread.run_sync(self.write, self.live)
+                await trio.to_thread.run_sync(self.write, live)
+            except Refused as refusal:
+                self.refuse_live(refusal)
             except (OSError, ValueError) as exc:
-                log.warning("could not write the live notebook %s: %s", self.live, exc)
+                log.warning("could not write the live notebook %s: %s", live, exc)
 
     def _append(self, entry: dict[str, Any]) -> None:
         if self._log is None:
@@ -3539,7 +4028,7 @@ class Session:
         self.history: deque[Cell] = deque()  # ended cells, the newest last, at most config.keep_cells
         self.serials = itertools.count(1)
         live = registry.config.notebook_dir / f"{file_name(name)}.ipynb" if registry.config.notebook_dir else None
-        self.notebook = Notebook(directory, name, live)
+        self.notebook = Notebook(directory, name, live, registry.written)
         self._registry = registry
         self._queue: deque[Run] = deque()
         self._send, self._inbox = trio.open_memory_channel[Any](INBOX_SIZE)
@@ -3885,8 +4374,9 @@ class Session:
         cell.started_wall = time.time()
         if cell.timeout is not None:
             cell.deadline = cell.dispatched_at + cell.timeout
-        cell.notes += self._notes
+        cell.notes += self._notes + self.notebook.warnings
         self._notes.clear()
+        self.notebook.warnings.clear()
         if self._lost is not None:
             cell.notes.append(
                 f"rejoined the kernel of {self.attached}; the session had lost it ({self._lost})"
@@ -3975,7 +4465,7 @@ class Session:
         return outcome
 
     def _find(self, number: int | None) -> "Cell | None":
-        cells = [*self.history, *([self.cell] if self.cell and self.cell.dispatched_at is not None else [])]
+        cells = [*self.history, *([self.cell] if self.cell else [])]  # the current cell even before it runs: a reply named it
         matches = [c for c in cells if number is None or c.number == number]
         if not matches:
             return None
@@ -4222,7 +4712,7 @@ class Session:
                 request.reply.give(self._refusal(request, f"session {self.name!r} was shut down"))
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
         if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
-            with suppress(OSError, ValueError):
+            with suppress(OSError, ValueError, Refused):
                 await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
         self.notebook.close()
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
@@ -4373,6 +4863,7 @@ class Sessions:
         self.gateway: Gateway | None = None  # when set, every new kernel is created there
         self.lost: dict[str, str] = {}  # sessions of a persistent server that died before this one, and how
         self.changed = trio.Event()  # set and replaced when a session is made or forgotten
+        self.written = WrittenFiles()  # the notebooks this server wrote: it replaces no other file
 
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
@@ -4429,6 +4920,9 @@ class Sessions:
     ) -> Outcome:
         """Run code in the named session, creating it (env, cwd) on first use."""
         check_session_name(name)
+        for argument, value in (("env", env), ("cwd", cwd)):
+            if value:
+                check_path(argument, value)
         warnings: list[str] = []
         session = self.find(name)
         if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
@@ -4443,15 +4937,20 @@ class Sessions:
                 warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
             if session is None:
                 session = self._create(name, requested, directory)  # type: ignore[arg-type]
+                if (live := session.notebook.live) is not None:  # told now, not after the first cell
+                    try:
+                        await trio.to_thread.run_sync(self.written.check, live, name)
+                    except Refused as refusal:
+                        session.notebook.refuse_live(refusal)
             elif env and (requested is None or requested.identity != session.source.identity):
                 where = f" ({session.source.python})" if isinstance(session.source, Env) else ""
                 warnings.append(
                     f"session {name!r} already runs in env {session.source.label}{where}; "
-                    f"env {env!r} is ignored. Use another session name, or shut this one down first, to use it"
+                    f"env {shown(env)} is ignored. Use another session name, or shut this one down first, to use it"
                 )
             if cwd and directory != session.cwd:  # a new session has it as its own
                 warnings.append(
-                    f"session {name!r} was started in {session.cwd}; cwd {cwd!r} applies only to new sessions "
+                    f"session {name!r} was started in {session.cwd}; cwd {shown(cwd)} applies only to new sessions "
                     "(use os.chdir() in a cell to move)"
                 )
         session.last_used = trio.current_time()
@@ -4464,36 +4963,35 @@ class Sessions:
 
     async def output(self, name: str, number: int | None, grep: str | None, offset: int, limit: int) -> str:
         session = self.get(name)
-        pattern = None
-        if grep is not None:
-            try:
-                pattern = re.compile(grep, re.MULTILINE)
-            except re.error as exc:
-                raise ToolError(f"grep is not a valid Python regular expression: {exc}") from None
+        pattern = compile_grep(grep) if grep is not None else None
         cell = await session.ask(Find(number))
         if cell is None:
             which = f"no cell {number}" if number is not None else "no cell yet"
             kept = ", ".join(str(c.number) for c in session.history if c.number is not None) or "none"
             raise ToolError(f"session {name!r} has {which}; the cells whose output is kept: {kept}")
-        return await render_output(cell, pattern, offset, limit, self.config.output_chars)
+        return await render_output(cell, pattern, offset, limit, self.config.output_chars, self.config.grep_timeout_s)
 
     async def export(self, name: str, path: str | None, overwrite: bool) -> str:
-        """Write the session's cells as a notebook; never over a file this server did not write, unless told to."""
+        """Write the session's cells as a notebook; never over a file this server did not write (or that changed
+        since), unless told to, and never over anything but a regular file."""
         session = self.get(name)
         notebook = session.notebook
         if not notebook.count:
             raise ToolError(f"session {name!r} has no cells to export yet")
+        if path:
+            check_path("path", path)
         target = Path(os.path.abspath(os.path.expanduser(path))) if path else Path(session.cwd or os.getcwd()) / f"{file_name(name)}.ipynb"
+        where = shown(str(target), SHOWN_PATH_CHARS)
         if target.suffix != ".ipynb":
-            raise ToolError(f"path {str(target)!r} must end in .ipynb")
-        if not target.parent.is_dir():
-            raise ToolError(f"no directory {str(target.parent)!r} to write the notebook in")
-        if target.exists() and not overwrite and not written_here(target):
-            raise ToolError(f"{target} exists and was not written by ipython-mcp; pass overwrite=true to replace it, or another path")
+            raise ToolError(f"path {where} must end in .ipynb")
         try:
-            cells = await trio.to_thread.run_sync(notebook.write, target)  # building a notebook full of images is slow work
+            cells = await trio.to_thread.run_sync(notebook.write, target, overwrite)  # building a notebook full of images is slow work
+        except Refused as refusal:
+            raise ToolError(str(refusal) if refusal.final else f"{refusal}; pass overwrite=true to replace it, or another path") from None
+        except FileNotFoundError:
+            raise ToolError(f"no directory {shown(str(target.parent), SHOWN_PATH_CHARS)} to write the notebook in") from None
         except OSError as exc:
-            raise ToolError(f"could not write {target}: {exc}") from None
+            raise ToolError(f"could not write {where}: {exc.strerror or exc}") from None
         running = f"; {session.cell.label} still runs and is not in it yet" if session.cell is not None and session.cell.dispatched_at else ""
         return f"wrote {cells} code cells of session {name!r} to {target}{running}. Open it with: jupyter lab {shlex.quote(str(target))}"
 
@@ -4593,14 +5091,6 @@ class Sessions:
                 nursery.start_soon(session.ask, Shutdown("the server is shutting down"))
 
 
-def written_here(path: Path) -> bool:
-    """Whether a file is a notebook this server wrote (its metadata says so)."""
-    try:
-        return "ipython-mcp" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 # Runs in the kernel in a namespace of its own (exec with fresh globals), so
 # it leaves no trace in the user's, and prints one JSON list. Cheap facts only:
 # a 10 GB frame is described by its shape and memory, never printed.
@@ -4678,33 +5168,37 @@ def _answered(answer: Any) -> str:
     return answer
 
 
-async def render_output(cell: Cell, pattern: re.Pattern[str] | None, offset: int, limit: int, budget: int) -> str:
+async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, budget: int, timeout: float = 10.0) -> str:
     """The output tool's reply: a header, then numbered lines from the cell's spool, within the reply budget."""
     spool = cell.spool
     total = spool.total_lines
-    status = cell.outcome.status if cell.outcome is not None else f"running for {cell.elapsed():.0f} s"
     name = f"cell {cell.number}" if cell.number is not None else "the current cell"
+    if cell.dispatched_at is None:
+        return f"{name} is waiting for the kernel to start: no output yet. wait(session={cell.session!r}) follows it\n"
+    status = cell.outcome.status if cell.outcome is not None else f"running for {cell.elapsed():.0f} s"
     if total == 0:
         return f"{name}, {status}: no output\n"
     start = max(0, total + offset) if offset < 0 else offset
-    lines, more = await read_spool(spool, start, limit, pattern)
-    body, used, shown = [], 0, 0
-    for number, line in lines:
-        if len(line) > OUTPUT_LINE_CHARS:
-            line = line[:OUTPUT_LINE_CHARS] + f" …[{len(line) - OUTPUT_LINE_CHARS} more characters]"
-        entry = f"{number:>6}  {line}\n"
+    lines, more = await read_spool(spool, start, limit, grep, budget, timeout)
+    body, used, shown_lines = [], 0, 0
+    for line in lines:
+        text, more_bytes = line.text, line.more_bytes
+        if len(text) > OUTPUT_LINE_CHARS:
+            more_bytes += len(text[OUTPUT_LINE_CHARS:].encode())
+            text = text[:OUTPUT_LINE_CHARS]
+        entry = f"{line.number:>6}  {text}" + (f" …[{more_bytes} more bytes]" if more_bytes else "") + "\n"
         if used + len(entry) > budget and body:
             break
         body.append(entry)
         used += len(entry)
-        shown += 1
-    if pattern is not None:
-        header = f"{name}, {status}: {shown} line(s) matching {pattern.pattern!r} of {total}"
-        if more or shown < len(lines):
-            last = lines[shown - 1][0] if shown else 0
+        shown_lines += 1
+    if grep is not None:
+        header = f"{name}, {status}: {shown_lines} line(s) matching {shown(grep.text)} of {total}"
+        if more or shown_lines < len(lines):
+            last = lines[shown_lines - 1].number if shown_lines else start
             header += f" (more follow: grep again with offset={last})"
     elif lines:
-        first, last = lines[0][0], lines[shown - 1][0]
+        first, last = lines[0].number, lines[shown_lines - 1].number
         header = f"{name}, {status}: lines {first}–{last} of {total}"
         if last < total:
             header += f" (next: offset={last})"
@@ -4987,6 +5481,35 @@ def tool_result_on_the_wire(result: CallToolResult, protocol_version: str) -> di
     return methods.serialize_server_result("tools/call", protocol_version, dumped)
 
 
+def guard_hypercorn_h2() -> None:
+    """Make hypercorn's HTTP/2 drop body data that arrives for a stream it has already answered and closed
+    (hypercorn 0.17-0.18: hypercorn/protocol/h2.py ``H2Protocol._handle_events``, pgjones/hypercorn#334).
+
+    Unpatched, that data raises KeyError out of the connection; under the trio
+    backend it ends the whole server. A client without the token, sending a
+    large body over HTTP/2 (TLS, or prior knowledge in the clear), gets its 401
+    before the body is read, and the body that follows would do exactly that.
+    The data is still acknowledged, so the connection's flow control goes on.
+    """
+    import h2.events
+    from hypercorn.protocol.h2 import H2Protocol
+
+    handle_events = H2Protocol._handle_events
+    if getattr(handle_events, "guards_closed_streams", False):
+        return
+
+    async def _handle_events(self: Any, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
+                self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                await self._flush()
+                continue
+            await handle_events(self, [event])
+
+    _handle_events.guards_closed_streams = True  # type: ignore[attr-defined]
+    H2Protocol._handle_events = _handle_events
+
+
 def require_declared_extension(ctx: Any, identifier: str) -> None:
     """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
     from mcp.server.mcpserver.server import require_client_extension
@@ -5000,12 +5523,23 @@ def require_declared_extension(ctx: Any, identifier: str) -> None:
 
 
 def check_session_name(name: str) -> None:
+    """Refuse a name that would not map to a file name of its own (see file_name)."""
     if not isinstance(name, str) or not name.strip():
         raise ToolError("session name must be a non-empty string, for example 'main'")
     if len(name) > MAX_SESSION_NAME:
         raise ToolError(f"session name is {len(name)} characters long; the limit is {MAX_SESSION_NAME}")
     if not name.isprintable():
-        raise ToolError(f"session name {name!r} contains control characters; use printable characters only")
+        raise ToolError(f"session name {shown(name)} contains control characters; use printable characters only")
+    if not unicodedata.is_normalized("NFC", name):
+        raise ToolError(
+            f"session name {name!r} is not in Unicode's composed form (NFC): it would look like another name, and its"
+            f" files like another's. Send it composed: {unicodedata.normalize('NFC', name)!r}"
+        )
+    if (size := len(file_name(name).encode())) > SESSION_FILE_BYTES:
+        raise ToolError(
+            f"session name {shown(name)} takes {size} bytes as a file name (UTF-8); the limit is {SESSION_FILE_BYTES} bytes,"
+            f" so {MAX_SESSION_NAME} characters only when they are ASCII"
+        )
 
 
 def check_seconds(name: str, value: float | None, default: float | None, *, zero: bool = False) -> tuple[float | None, list[str]]:
@@ -5024,8 +5558,32 @@ def check_cwd(cwd: str | None) -> str:
         return os.getcwd()
     directory = os.path.abspath(os.path.expanduser(cwd))
     if not os.path.isdir(directory):
-        raise ToolError(f"cwd {cwd!r} is not a directory ({directory})")
+        raise ToolError(f"cwd {shown(cwd)} is not a directory" + (f" ({shown(directory, SHOWN_PATH_CHARS)})" if directory != cwd else ""))
     return directory
+
+
+def answering_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A tool handler whose failures reach the client as a clear error of bounded size.
+
+    An OSError or ValueError that a bad argument provoked somewhere below
+    becomes the tool's error, one line naming the tool and the error, rather
+    than the SDK's bare "Error executing tool" with a traceback on stderr; an
+    error reply (it may quote a kernel's log) is cut at MAX_ERROR_CHARS.
+    """
+
+    @wraps(handler)
+    async def answer(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await handler(*args, **kwargs)
+        except ToolError as exc:
+            if len(str(exc)) <= MAX_ERROR_CHARS:
+                raise
+            raise ToolError(str(exc)[:MAX_ERROR_CHARS] + " …[cut]") from None
+        except (OSError, ValueError) as exc:
+            log.info("%s: %s: %s", handler.__name__, exc.__class__.__name__, str(exc)[:SHOWN_PATH_CHARS])
+            raise ToolError(f"{handler.__name__} failed: {exc.__class__.__name__}: {str(exc)[:SHOWN_PATH_CHARS]}") from None
+
+    return answer
 
 
 def _text(reply: str) -> CallToolResult:
@@ -5089,7 +5647,7 @@ def build_server(sessions: Sessions) -> MCPServer:
     limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
     if config.gateway_url:
         env_help = (
-            f"Kernelspec for a NEW session, on the Jupyter server at {config.gateway_url}; ignored (with a "
+            f"Kernelspec for a NEW session, on the Jupyter server at {redact_url(config.gateway_url)[0]}; ignored (with a "
             "warning) for an existing one. Omit for the server's default kernelspec."
         )
     else:
@@ -5102,7 +5660,10 @@ def build_server(sessions: Sessions) -> MCPServer:
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
 
     def tool(title: str, description: str, **hints: bool) -> Callable[[Callable[..., Any]], Any]:
-        return server.tool(annotations=ToolAnnotations(title=title, **hints), description=description)
+        def register(handler: Callable[..., Any]) -> Any:
+            return server.tool(annotations=ToolAnnotations(title=title, **hints), description=description)(answering_errors(handler))
+
+        return register
 
     @tool(
         "Run Python in a session",
@@ -5372,22 +5933,39 @@ def transport_security(names: list[str]) -> Any:
     )
 
 
-def resolve_token(from_environment: str, token_file: Path | None) -> str:
-    """IPYTHON_MCP_TOKEN's value, else the first line of --token-file, else a fresh random token."""
+def resolve_token(from_environment: str, token_file: Path | None) -> tuple[str, bool]:
+    """IPYTHON_MCP_TOKEN's value, else the first line of --token-file, else a fresh random token; and
+    whether the user supplied it (then it is never printed: they know where it is)."""
     if token := from_environment.strip():
         source = "IPYTHON_MCP_TOKEN"
     elif token_file:
         source = f"--token-file {token_file}"
-        try:
-            with open(token_file, encoding="utf-8") as f:
-                token = f.readline().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SystemExit(f"ipython-mcp: cannot read {source}: {exc}") from None
+        token = read_token_file(token_file)
     else:
-        return secrets.token_urlsafe(TOKEN_BYTES)
+        return secrets.token_urlsafe(TOKEN_BYTES), False
     if not re.fullmatch(r"[\x21-\x7e]+", token):  # it travels in an HTTP header
         raise SystemExit(f"ipython-mcp: the token in {source} must be one line of printable ASCII without spaces")
-    return token
+    return token, True
+
+
+def read_token_file(path: Path) -> str:
+    """The first line of a token file that only its owner, this user, can read or change, as sshd wants of a key file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SystemExit(f"ipython-mcp: --token-file {path} is not a regular file ({_file_kind(info.st_mode)})")
+            if info.st_uid != os.getuid():
+                raise SystemExit(f"ipython-mcp: --token-file {path} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): a token must be yours alone")
+            if info.st_mode & 0o077:
+                raise SystemExit(
+                    f"ipython-mcp: --token-file {path} can be read or changed by others (mode {stat.S_IMODE(info.st_mode):04o}):"
+                    f" a token must be yours alone. Run: chmod 600 {path}"
+                )
+            return file.readline(4096).decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"ipython-mcp: cannot read --token-file {path}: {exc}") from None
 
 
 class RequireToken:
@@ -5450,8 +6028,9 @@ def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
         directory.rmdir()
 
 
-def announce(binds: list[str], config: Config, token: str | None, names: list[str], token_path: Path | None) -> None:
-    """The start-up lines on stderr: where to connect, the token, and a line to paste into Claude Code."""
+def announce(binds: list[str], config: Config, token: str | None, names: list[str], token_path: Path | None, supplied: bool = False) -> None:
+    """The start-up lines on stderr: where to connect, the token (a token the user supplied shows as ...,
+    as Jupyter shows it: they know where it is), and a line to paste into Claude Code."""
     endpoints = [bind + "/mcp" for bind in binds]
     # A client names a wildcard bind by a loopback address; 0.0.0.0 is not a Host anyone allows.
     url = endpoints[0].replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
@@ -5463,7 +6042,7 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
         print(f"ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url}", file=sys.stderr)
         return
     print(f"ipython-mcp: every request needs 'Authorization: Bearer <token>'; the token is in {token_path} (only you can read it; removed at exit)", file=sys.stderr)
-    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {token}"', file=sys.stderr)
+    print(f'ipython-mcp: for Claude Code: claude mcp add --transport http ipython {url} --header "Authorization: Bearer {"..." if supplied else token}"', file=sys.stderr)
 
 
 # ============================================================================
@@ -5951,7 +6530,7 @@ async def serve_stdio(config: Config) -> None:
 
 
 async def serve_http(
-    config: Config, token: str | None, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    config: Config, token: str | None, *, supplied: bool = False, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the SDK's streamable-HTTP app with hypercorn's trio backend, on this event loop."""
     try:
@@ -5969,6 +6548,7 @@ async def serve_http(
     hypercorn.certfile = str(config.certfile) if config.certfile else None
     hypercorn.keyfile = str(config.keyfile) if config.keyfile else None
     hypercorn.loglevel = config.log_level  # hypercorn logs at INFO by default, whatever ours says
+    guard_hypercorn_h2()
     try:
         hypercorn.create_ssl_context()  # what hypercorn will load, loaded now so a bad file stops us before any kernel starts
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
@@ -5989,7 +6569,7 @@ async def serve_http(
                 binds = await nursery.start(partial(serve, app, hypercorn, shutdown_trigger=stop.wait))
                 if directory is not None:
                     token_path = write_token_file(directory, int(binds[0].rsplit(":", 1)[1]), token)
-                announce(binds, config, token, names, token_path)
+                announce(binds, config, token, names, token_path, supplied)
                 task_status.started(binds)
             # serve() returned: the signal asked for it
     finally:
@@ -6003,14 +6583,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(persist_command(sys.argv[1:] if argv is None else argv, args.action or "relay"))
     # stdout is the protocol channel: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=config.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
+    if config.gateway_url:
+        secrets_ = redact_url(config.gateway_url)[1] + ([config.gateway_token] if config.gateway_token else [])
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(Redact(secrets_))
     if config.notebook_dir is not None:
         config = dataclasses.replace(config, notebook_dir=config.notebook_dir.absolute())
         config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     try:
         if config.transport == "streamable-http":
             # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
-            token = None if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
-            trio.run(partial(serve_http, config, token))
+            token, supplied = (None, False) if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
+            trio.run(partial(serve_http, config, token, supplied=supplied))
         elif args.serve_persistent is not None:
             run_persistent_server(config, args.serve_persistent)
         else:

@@ -2135,6 +2135,10 @@ def test_a_cell_record_merges_streams_and_follows_updates_and_clears():
     assert record.outputs == [{"output_type": "stream", "name": "stdout", "text": "fresh\n"}]
 
 
+def numbered(lines) -> list[tuple[int, str]]:
+    return [(line.number, line.text) for line in lines]
+
+
 async def test_read_spool_pages_and_greps_across_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(ipython_mcp, "SPOOL_READ_CHUNK", 64)  # many chunk edges in a small file
     spool = ipython_mcp.Spool(tmp_path / "cell.txt", cap=1 << 20)
@@ -2143,17 +2147,18 @@ async def test_read_spool_pages_and_greps_across_chunks(tmp_path, monkeypatch):
         spool.write(f"row {n}{' needle' if n % 97 == 0 else ''}\n")
     spool.close()
     assert spool.on_disk and spool.total_lines == 500
-    page, _ = await ipython_mcp.read_spool(spool, 10, 3, None)
-    assert page == [(11, "row 11"), (12, "row 12"), (13, "row 13")]
-    tail, _ = await ipython_mcp.read_spool(spool, 498, 10, None)
-    assert tail == [(499, "row 499"), (500, "row 500")]
-    found, more = await ipython_mcp.read_spool(spool, 0, 3, re.compile("needle$", re.M))
-    assert found == [(97, "row 97 needle"), (194, "row 194 needle"), (291, "row 291 needle")] and more
-    rest, more = await ipython_mcp.read_spool(spool, 291, 10, re.compile("needle$", re.M))
-    assert rest == [(388, "row 388 needle"), (485, "row 485 needle")] and not more
-    anchored, _ = await ipython_mcp.read_spool(spool, 0, 10, re.compile("^row 4\\d\\d\\b", re.M))
-    assert [n for n, _ in anchored] == list(range(400, 410))
-    assert (await ipython_mcp.read_spool(spool, 0, 10, re.compile("^ow 4", re.M)))[0] == [], "^ holds: only at a line's start"
+    grep = ipython_mcp.compile_grep
+    page, _ = await ipython_mcp.read_spool(spool, 10, 3)
+    assert numbered(page) == [(11, "row 11"), (12, "row 12"), (13, "row 13")]
+    tail, _ = await ipython_mcp.read_spool(spool, 498, 10)
+    assert numbered(tail) == [(499, "row 499"), (500, "row 500")]
+    found, more = await ipython_mcp.read_spool(spool, 0, 3, grep("needle$"))
+    assert numbered(found) == [(97, "row 97 needle"), (194, "row 194 needle"), (291, "row 291 needle")] and more
+    rest, more = await ipython_mcp.read_spool(spool, 291, 10, grep("needle$"))
+    assert numbered(rest) == [(388, "row 388 needle"), (485, "row 485 needle")] and not more
+    anchored, _ = await ipython_mcp.read_spool(spool, 0, 10, grep("^row 4\\d\\d\\b"))
+    assert [line.number for line in anchored] == list(range(400, 410))
+    assert (await ipython_mcp.read_spool(spool, 0, 10, grep("^ow 4")))[0] == [], "^ holds: only at a line's start"
 
 
 def test_the_readme_names_every_tool_flag_and_variable():
@@ -2782,6 +2787,12 @@ def test_the_internals_we_lean_on_are_still_there():
     shaped = ipython_mcp.tool_result_on_the_wire(CallToolResult(content=[TextContent(type="text", text="hi")]), "2026-07-28")
     assert shaped["content"] == [{"type": "text", "text": "hi"}], "mcp_types.methods.serialize_server_result changed"
     from mcp.server.mcpserver.server import require_client_extension  # noqa: F401 - require_declared_extension's import
+    from hypercorn.protocol.h2 import H2Protocol
+
+    missing = [name for name in ("_handle_events", "_flush") if not hasattr(H2Protocol, name)]
+    assert not missing, f"hypercorn's H2Protocol lost {missing}: guard_hypercorn_h2 can no longer drop data for closed streams"
+    ipython_mcp.guard_hypercorn_h2()
+    assert H2Protocol._handle_events.guards_closed_streams
 
 
 # ---------------------------------------------------------------------------
@@ -2932,6 +2943,8 @@ class HttpServer:
             self.url = re.search(r"claude mcp add --transport http ipython (\S+)", self.stderr).group(1)
         if match := re.search(r"the token is in (\S+) \(", self.stderr):
             self.token_path = Path(match.group(1))
+        if self.token == "..." and self.token_path is not None:  # a supplied token is not printed: read it where it is kept
+            self.token = self.token_path.read_text().strip()
 
     @property
     def port(self) -> int:
@@ -3117,6 +3130,7 @@ async def test_http_with_the_token_runs_cells_and_the_token_file_lives_as_long_a
     pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
     token_source = tmp_path / "token"
     token_source.write_text("token-from-a-file-0123456789\nthe second line is not read\n")
+    token_source.chmod(0o600)
     async with http_server(tmp_path, "--token-file", str(token_source)) as server:
         assert server.token == "token-from-a-file-0123456789"
         assert server.url == f"http://127.0.0.1:{server.port}/mcp"
@@ -3132,8 +3146,8 @@ async def test_http_with_the_token_runs_cells_and_the_token_file_lives_as_long_a
         assert server.process.returncode == 0
         assert not server.token_path.exists()
         assert not (tmp_path / "run" / "ipython-mcp").exists()
-        # the token was printed once, in the line to paste, and nowhere else
-        assert server.stderr.count(server.token) == 1
+        # a token the user supplied is never printed: the line to paste shows it as ...
+        assert server.stderr.count(server.token) == 0 and 'Bearer ..."' in server.stderr
 
 
 @slow
@@ -3141,10 +3155,11 @@ async def test_http_with_the_token_runs_cells_and_the_token_file_lives_as_long_a
 def test_the_token_comes_from_the_environment_then_the_file_then_chance(tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("from-the-file\nnot this\n")
-    assert ipython_mcp.resolve_token("from-the-environment", str(token_file)) == "from-the-environment"
-    assert ipython_mcp.resolve_token("", str(token_file)) == "from-the-file"
+    token_file.chmod(0o600)
+    assert ipython_mcp.resolve_token("from-the-environment", str(token_file)) == ("from-the-environment", True)
+    assert ipython_mcp.resolve_token("", str(token_file)) == ("from-the-file", True)
     generated = {ipython_mcp.resolve_token("", None) for _ in range(2)}
-    assert len(generated) == 2 and all(len(token) >= 43 for token in generated)
+    assert len(generated) == 2 and all(len(token) >= 43 and not supplied for token, supplied in generated)
     token_file.write_text("\n")
     with pytest.raises(SystemExit, match="printable ASCII"):
         ipython_mcp.resolve_token("", str(token_file))
@@ -3233,6 +3248,435 @@ async def test_https_with_a_self_signed_certificate(tmp_path):
         async with mcp_over_http(server.url, server.token, verify=trust) as client:
             result = await run(client, "tls", "6 * 7")
             assert text(result) == "42\n" and record(result)["status"] == "ok"
+
+
+# ---------------------------------------------------------------------------
+# hardening: the files it writes, names, patterns, echoed arguments, secrets
+# ---------------------------------------------------------------------------
+#
+# Each test is a finding of a review that tried the server as a hostile local
+# user and a careless client would. Those about tool calls run against the
+# console script over stdio and over streamable HTTP alike.
+
+
+TRANSPORTS = pytest.mark.parametrize("transport", ["stdio", "http"])
+
+
+@asynccontextmanager
+async def served(transport: str, tmp_path: Path, *flags: str, env: dict[str, str] | None = None):
+    """A client of the console script over `transport`, and a function returning what the server wrote on stderr."""
+    if transport == "http":
+        async with http_server(tmp_path, *flags, env=env) as server, mcp_over_http(server.url, server.token) as client:
+            yield client, lambda: server.stderr
+        return
+    from mcp.client.stdio import stdio_client
+
+    log = tmp_path / "stderr.log"
+    with open(log, "w") as errlog:
+        params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["--spares", "0", *flags], env={**os.environ, **(env or {})})
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            yield client, log.read_text
+
+
+async def server_pid_of(client, session: str) -> int:
+    """The server's pid: the parent of the session's kernel."""
+    return int(text(await run(client, session, "import os\nos.getppid()")))
+
+
+def one_clear_line(result, *words: str) -> str:
+    """An error reply that says what was wrong in one short line, naming `words`; never the SDK's bare crash."""
+    assert result.is_error, text(result)
+    assert_clean(result)
+    body = text(result).strip()
+    assert "\n" not in body and len(body) < 600, body[:2000]
+    for word in words:
+        assert word in body, body
+    return body
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_notebook_writes_never_follow_a_planted_symlink(transport, tmp_path):
+    live = tmp_path / "nb"
+    live.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    async with served(transport, tmp_path, "--notebook-dir", str(live)) as (client, _):
+        pid = await server_pid_of(client, "first")
+        # every temporary name the server used to pick: .<name>.<pid>.tmp beside the target
+        for name in ("evil.ipynb", "first.ipynb", "out.ipynb"):
+            (live / f".{name}.{pid}.tmp").symlink_to(victim)
+        (live / "evil.ipynb").symlink_to(victim)  # and the target itself
+        await run(client, "evil", "print('one')")
+        await run(client, "first", "print('two')")
+        reply = await client.call_tool("export", {"session": "first", "path": str(live / "out.ipynb")})
+        assert not reply.is_error, text(reply)
+        with trio.fail_after(20):  # the live writer catches up with the cells
+            while not (live / "first.ipynb").exists() or "two" not in (live / "first.ipynb").read_text():
+                await trio.sleep(0.05)
+        refused = await client.call_tool("export", {"session": "evil", "path": str(live / "evil.ipynb"), "overwrite": True})
+        one_clear_line(refused, "not a regular file")
+    assert victim.read_text() == "precious\n", "a write followed a planted symlink"
+    assert (live / "evil.ipynb").is_symlink(), "the planted link is left as it was, not replaced by the live notebook"
+    assert not [p.name for p in live.iterdir() if p.name.startswith(".") and not p.is_symlink()], "no temporary file is left"
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_notebook_dir_never_replaces_a_notebook_it_did_not_write(transport, tmp_path):
+    live = tmp_path / "nb"
+    live.mkdir()
+    mine = live / "analysis.ipynb"
+    mine.write_text('{"the user": "wrote this"}')
+    async with served(transport, tmp_path, "--notebook-dir", str(live)) as (client, _):
+        first = await run(client, "analysis", "print('cell one')")
+        assert not first.is_error
+        assert str(mine) in text(first) and "not written" in text(first), "the reply says the live notebook is not kept"
+        await run(client, "analysis", "print('cell two')")
+        await run(client, "other", "print('elsewhere')")
+        with trio.fail_after(20):
+            while not (live / "other.ipynb").exists():
+                await trio.sleep(0.05)
+    assert mine.read_text() == '{"the user": "wrote this"}'
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_an_exported_notebook_edited_since_is_never_replaced(transport, tmp_path):
+    import nbformat
+
+    target = tmp_path / "work.ipynb"
+
+    def edit_as_jupyterlab_would() -> None:
+        notebook = nbformat.read(target, as_version=4)  # its ipython-mcp metadata stays
+        notebook.cells[0].source = "print('edited by hand')"
+        nbformat.write(notebook, target)
+
+    async with served(transport, tmp_path) as (client, _):
+        await run(client, "work", "print('from the model')", cwd=str(tmp_path))
+        assert not (await client.call_tool("export", {"session": "work"})).is_error
+        await run(client, "work", "print('more')")
+        assert not (await client.call_tool("export", {"session": "work"})).is_error, "unchanged since it was written: replaced"
+        edit_as_jupyterlab_would()
+        refused = await client.call_tool("export", {"session": "work"})
+        one_clear_line(refused, str(target), "overwrite=true")
+        assert "edited by hand" in target.read_text()
+        # a notebook another session exported is not this session's to replace either
+        await run(client, "stranger", "1")
+        one_clear_line(await client.call_tool("export", {"session": "stranger", "path": str(target)}), "overwrite=true")
+    # across a restart: an unchanged notebook of this session's name is replaced, an edited one is not
+    async with served(transport, tmp_path) as (client, _):
+        await run(client, "work", "print('after the restart')", cwd=str(tmp_path))
+        one_clear_line(await client.call_tool("export", {"session": "work"}), "overwrite=true")
+        target.unlink()
+        await client.call_tool("export", {"session": "work"})
+    async with served(transport, tmp_path) as (client, _):
+        await run(client, "work", "print('third run')", cwd=str(tmp_path))
+        reply = await client.call_tool("export", {"session": "work"})
+        assert not reply.is_error, text(reply)
+        assert "third run" in target.read_text()
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_a_slow_pattern_never_stalls_the_server_and_stops_with_a_clear_message(transport, tmp_path):
+    async with served(transport, tmp_path, env={"IPYTHON_MCP_GREP_TIMEOUT": "2"}) as (client, _):
+        await run(client, "s", "print('a' * 40 + 'b')\nprint('x')")
+        await run(client, "other", "1")
+        # RE2 takes the classic catastrophic pattern in linear time: at once, and correctly
+        with trio.fail_after(10):
+            reply = await client.call_tool("output", {"session": "s", "grep": "(a+)+$"})
+        assert "0 line(s) matching" in text(reply), text(reply)
+        # a lookahead only Python's re can run: it backtracks, and is stopped
+        stalls = []
+
+        async def meanwhile() -> None:
+            for _ in range(10):
+                started = time.monotonic()
+                await client.call_tool("list_sessions", {})
+                await run(client, "other", "1")
+                stalls.append(time.monotonic() - started)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(meanwhile)
+            started = time.monotonic()
+            slow_reply = await client.call_tool("output", {"session": "s", "grep": "(a+)+(?=c)"})
+            took = time.monotonic() - started
+        one_clear_line(slow_reply, "grep", "stopped after 2 s")
+        assert took < 10, took
+        assert max(stalls) < 1.5, f"other calls waited {max(stalls):.1f} s while the search ran"
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_an_anchored_grep_finds_what_it_should(transport, tmp_path):
+    async with served(transport, tmp_path) as (client, _):
+        code = "for i in range(3000):\n    print(' b' if i == 1202 else ('a b' if i % 2 else 'x'))"
+        await run(client, "s", code, max_output_chars=200)
+        for pattern in (r"^\s*b", "^ b", r"^\s+b$", r"(?m)^\s*b"):
+            found = text(await client.call_tool("output", {"session": "s", "grep": pattern}))
+            assert found.splitlines()[1:] == ["  1203   b"], (pattern, found[:300])
+        found = text(await client.call_tool("output", {"session": "s", "grep": r"^a\sb$", "limit": 3}))
+        assert [line.split()[0] for line in found.splitlines()[1:]] == ["2", "4", "6"]
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_fifos_and_devices_never_block_the_server(transport, tmp_path):
+    fifo = tmp_path / "pipe.ipynb"
+    os.mkfifo(fifo)
+    connection_fifo = tmp_path / "kernel-fifo.json"
+    os.mkfifo(connection_fifo)
+    async with served(transport, tmp_path) as (client, _):
+        await run(client, "s", "1")
+        with trio.fail_after(15):
+            one_clear_line(await client.call_tool("export", {"session": "s", "path": str(fifo)}), "not a regular file")
+            one_clear_line(await client.call_tool("export", {"session": "s", "path": str(fifo), "overwrite": True}), "not a regular file")
+            for spec in (str(connection_fifo), "/dev/zero"):
+                one_clear_line(await client.call_tool("attach", {"session": "a", "connection_file": spec}), "not a regular file")
+            assert text(await run(client, "s", "2")) == "2\n"
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_session_names_map_to_distinct_valid_files_or_are_refused(transport, tmp_path):
+    import unicodedata
+
+    live = tmp_path / "nb"
+    live.mkdir()
+    names = ["a/b", "a_b", "a:b", "..", ".hidden", "100%", "Å"]
+    async with served(transport, tmp_path, "--notebook-dir", str(live)) as (client, _):
+        for name in names:
+            reply = await run(client, name, f"print({name!r})", cwd=str(tmp_path))
+            assert not reply.is_error, (name, text(reply))
+            assert not (await client.call_tool("export", {"session": name})).is_error
+        with trio.fail_after(20):
+            while len(list(live.glob("*.ipynb"))) < len(names):
+                await trio.sleep(0.05)
+        decomposed = unicodedata.normalize("NFD", "Å")
+        one_clear_line(await run(client, decomposed, "1"), "NFC")
+        one_clear_line(await run(client, "\N{GRINNING FACE}" * 62, "1"), "bytes")
+    exported = sorted(tmp_path.glob("*.ipynb"))
+    assert len(exported) == len(names) == len(list(live.glob("*.ipynb"))), [p.name for p in exported]
+    sessions_written = {json.loads(p.read_text())["metadata"]["ipython-mcp"]["session"] for p in exported}
+    assert sessions_written == set(names), "each session has a file of its own"
+    assert all(p.parent == tmp_path for p in exported) and not any(p.name.startswith(".") for p in exported)
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_a_failed_export_leaves_no_temporary_file(transport, tmp_path):
+    (tmp_path / "dir.ipynb").mkdir()
+    async with served(transport, tmp_path) as (client, _):
+        await run(client, "s", "1")
+        one_clear_line(await client.call_tool("export", {"session": "s", "path": str(tmp_path / "dir.ipynb"), "overwrite": True}), "dir.ipynb")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [], "a temporary file was left behind"
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_bad_path_arguments_get_one_clear_line_naming_the_argument(transport, tmp_path):
+    async with served(transport, tmp_path) as (client, stderr):
+        await run(client, "s", "1")
+        one_clear_line(await run(client, "new", "1", env="x" * 100_000), "env")
+        one_clear_line(await run(client, "new", "1", env="/tmp/a\x00b"), "env")
+        one_clear_line(await run(client, "new", "1", cwd="/tmp/a\x00b"), "cwd")
+        one_clear_line(await run(client, "new", "1", cwd="x" * 100_000), "cwd")
+        one_clear_line(await client.call_tool("export", {"session": "s", "path": str(tmp_path / "a\x00b.ipynb")}), "path")
+        one_clear_line(await client.call_tool("export", {"session": "s", "path": str(tmp_path / ("n" * 300 + ".ipynb"))}), "path")
+        one_clear_line(await client.call_tool("export", {"session": "s", "path": "/" + "d/" * 3000 + "x.ipynb"}), "path")
+        one_clear_line(await client.call_tool("attach", {"session": "t", "connection_file": "k\x00.json"}), "connection_file")
+        one_clear_line(await client.call_tool("attach", {"session": "t", "connection_file": "k" * 300 + ".json"}), "connection_file")
+        assert text(await run(client, "s", "2")) == "2\n"
+    assert "Traceback" not in stderr(), stderr()[-3000:]
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_echoed_arguments_stay_within_the_reply_budget(transport, tmp_path):
+    async with served(transport, tmp_path) as (client, _):
+        await run(client, "s", "print('q' * 10)")
+        found = await client.call_tool("output", {"session": "s", "grep": "q" * 1_000_000})
+        assert len(text(found)) < 1000, len(text(found))
+        assert len(text(await run(client, "new", "1", cwd="x" * 100_000))) < 1000
+        assert len(text(await run(client, "new2", "1", env="/" + "y" * 4000))) < 1000
+        assert len(text(await client.call_tool("output", {"session": "s", "grep": "(" * 100_000}))) < 1000
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_output_answers_while_the_first_cell_waits_for_its_kernel(transport, tmp_path):
+    async with served(transport, tmp_path) as (client, _):
+        running = await run(client, "fresh", "print('hello')", wait_s=0)
+        assert record(running)["status"] == "running" and "waiting for the kernel to start" in text(running)
+        early = await client.call_tool("output", {"session": "fresh"})
+        assert not early.is_error, text(early)
+        assert "waiting for the kernel to start" in text(early) or "hello" in text(early), text(early)
+        await client.call_tool("wait", {"session": "fresh", "timeout_s": 30})
+        assert "hello" in text(await client.call_tool("output", {"session": "fresh"}))
+
+
+@slow
+@network
+@TRANSPORTS
+async def test_gateway_credentials_never_appear_in_replies_descriptions_or_logs(transport, tmp_path):
+    secrets_in_url = ("pw-s3cret", "tok-s3cret")
+    url = "http://alice:pw-s3cret@127.0.0.1:9/?token=tok-s3cret"
+    async with served(transport, tmp_path, "--gateway-url", url, "--log-level", "DEBUG") as (client, stderr):
+        result = await run(client, "r", "1")
+        assert result.is_error and "127.0.0.1:9" in text(result), text(result)
+        tools = (await client.list_tools()).tools
+        listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+        shown = text(result) + json.dumps([t.model_dump(mode="json") for t in tools]) + json.dumps(listing)
+        for secret in secrets_in_url:
+            assert secret not in shown and secret not in stderr()
+        assert "alice" in text(result), "the user name stays: it says which account"
+
+
+@slow
+@network
+async def test_a_supplied_token_is_never_printed_and_a_token_file_others_can_read_is_refused(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    token = "supplied-token-0123456789abcdef"
+    async with http_server(tmp_path, env={"IPYTHON_MCP_TOKEN": token}) as server:
+        assert token not in server.stderr and 'Bearer ..."' in server.stderr
+        assert server.token == token, "read from the token file the server names"
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    for mode in (0o644, 0o620, 0o604):
+        token_file.chmod(mode)
+        refused = subprocess.run(
+            [CONSOLE_SCRIPT, "--transport", "streamable-http", "--port", "0", "--token-file", str(token_file)],
+            capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "IPYTHON_MCP_TOKEN"},
+        )
+        assert refused.returncode != 0 and f"chmod 600 {token_file}" in refused.stderr, refused.stderr
+        assert token not in refused.stderr and "serving" not in refused.stderr
+    token_file.chmod(0o600)
+    async with http_server(tmp_path, "--token-file", str(token_file)) as server:
+        assert token not in server.stderr and server.token == token
+        async with mcp_over_http(server.url, server.token) as client:
+            assert text(await run(client, "s", "6 * 7")) == "42\n"
+
+
+async def post_unauthenticated(url: str, body_bytes: int, *, http2: bool = False, verify: ssl.SSLContext | bool = True) -> int:
+    """POST a large body without the token, the whole body sent as fast as the server takes it; the status."""
+    import httpx2 as httpx
+
+    async with httpx.AsyncClient(http1=not http2, http2=http2, verify=verify, timeout=30) as http:
+        with suppress(httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError):
+            response = await http.post(url, headers=MCP_POST, content=b"x" * body_bytes)
+            return response.status_code
+    return 0
+
+
+async def h2_prior_knowledge_post(url: str, body_bytes: int) -> None:
+    """HTTP/2 without TLS (prior knowledge), sending body frames after the server has answered."""
+    import h2.config
+    import h2.connection
+
+    host, port = url.split("/")[2].rsplit(":", 1)
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(connection.data_to_send())
+        headers = [(":method", "POST"), (":path", "/mcp"), (":scheme", "http"), (":authority", f"{host}:{port}"), ("content-length", str(body_bytes))]
+        connection.send_headers(1, headers)
+        await stream.send_all(connection.data_to_send())
+        with trio.fail_after(10):
+            answered = False
+            while not answered:
+                data = await stream.receive_some()
+                if not data:
+                    return
+                answered = any(type(event).__name__ == "ResponseReceived" for event in connection.receive_data(data))
+        with suppress(Exception):  # the stream may be reset or the window spent: what the server does then is the point
+            connection.send_data(1, b"x" * min(connection.local_flow_control_window(1), 60_000))
+            await stream.send_all(connection.data_to_send())
+            with trio.move_on_after(1):
+                await stream.receive_some()
+
+
+@slow
+@network
+async def test_unauthenticated_large_bodies_never_crash_the_server_nor_fill_its_log(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    pytest.importorskip("h2", reason="hypercorn brings h2")
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    trust = ssl.create_default_context(cafile=str(certfile))
+    for flags, verify in (((), True), (("--certfile", str(certfile), "--keyfile", str(keyfile)), trust)):
+        async with http_server(tmp_path, *flags) as server:
+            lines_at_start = server.stderr.count("\n")
+            for _ in range(3):
+                assert await post_unauthenticated(server.url, 8 << 20, verify=verify) in (401, 0)
+                if verify is trust:
+                    assert await post_unauthenticated(server.url, 8 << 20, http2=True, verify=verify) in (401, 0)
+                else:
+                    await h2_prior_knowledge_post(server.url, 8 << 20)
+            assert server.process.returncode is None, server.stderr
+            async with mcp_over_http(server.url, server.token, verify=verify) as client:
+                assert text(await run(client, "s", "6 * 7")) == "42\n"
+            assert server.stderr.count("\n") - lines_at_start <= 6, server.stderr[-3000:]
+            assert "Traceback" not in server.stderr and "Error in ASGI" not in server.stderr, server.stderr[-3000:]
+
+
+def test_token_files_others_can_open_are_refused(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("a-token-0123456789\n")
+    token_file.chmod(0o640)
+    with pytest.raises(SystemExit, match=f"chmod 600 {re.escape(str(token_file))}"):
+        ipython_mcp.resolve_token("", token_file)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(SystemExit, match="not a regular file"):
+        ipython_mcp.resolve_token("", tmp_path / "fifo")
+    token_file.chmod(0o600)
+    assert ipython_mcp.resolve_token("", token_file) == ("a-token-0123456789", True)
+
+
+async def test_read_spool_greps_line_by_line_across_chunks_and_marks(tmp_path, monkeypatch):
+    monkeypatch.setattr(ipython_mcp, "SPOOL_READ_CHUNK", 256)  # many chunk edges in a small file
+    monkeypatch.setattr(ipython_mcp, "SPOOL_MARK_BYTES", 512)  # and many line marks
+    monkeypatch.setattr(ipython_mcp, "SPOOL_MEMORY", 100)
+    spool = ipython_mcp.Spool(tmp_path / "cell.txt", cap=1 << 20)
+    for n in range(1, 2001):
+        spool.write(" b\n" if n == 1203 else ("a b\n" if n % 2 else f"row {n} é\n"))
+    spool.close()
+    assert spool.on_disk
+    for pattern in (r"^\s*b", "^ b", r"\s*b$", "^ b$"):
+        found, more = await ipython_mcp.read_spool(spool, 0, 10, ipython_mcp.compile_grep(pattern), 10_000)
+        expected = [(1203, " b")] if pattern != r"\s*b$" else [(1, "a b"), (3, "a b")]
+        assert numbered(found)[: len(expected)] == expected, (pattern, found)
+    found, more = await ipython_mcp.read_spool(spool, 1500, 3, ipython_mcp.compile_grep("^row 1[5-9]"), 10_000)
+    assert [line.number for line in found] == [1502, 1504, 1506] and more
+    page, _ = await ipython_mcp.read_spool(spool, 1800, 2, None, 10_000)
+    assert numbered(page) == [(1801, "a b"), (1802, "row 1802 é")]
+    # the Python fallback (a lookbehind RE2 does not take) gives the same lines
+    found, _ = await ipython_mcp.read_spool(spool, 0, 3, ipython_mcp.compile_grep(r"(?<=row )18\d\d"), 10_000)
+    assert numbered(found) == [(1800, "row 1800 é"), (1802, "row 1802 é"), (1804, "row 1804 é")]
+    # a match never spans lines: \s does not reach from one line into the next
+    found, _ = await ipython_mcp.read_spool(spool, 0, 3, ipython_mcp.compile_grep(r"b\s+row"), 10_000)
+    assert found == []
+
+
+async def test_notebook_temporary_files_are_removed_when_a_write_fails(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ipython_mcp.os, "replace", refuse)
+    with pytest.raises(OSError):
+        ipython_mcp.replace_file(tmp_path / "x.ipynb", b"{}")
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------
