@@ -1345,7 +1345,7 @@ async def test_a_sandboxed_session_reads_anywhere_but_the_secrets_and_writes_onl
 @needs_sandbox
 async def test_sandboxed_kernels_reach_neither_the_server_nor_each_other(tmp_path, outside, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(outside))
-    token_file = ipython_mcp.write_token_file(ipython_mcp.make_token_dir(), 8000, "a-token-no-kernel-may-read")
+    token_file = ipython_mcp.write_token_file(ipython_mcp.make_private_dir(), 8000, "a-token-no-kernel-may-read")
     abstract = f"\0ipython-mcp-test-{os.getpid()}"
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(abstract)
