@@ -127,6 +127,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
+from http import HTTPStatus
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -2169,7 +2170,7 @@ class Ask:
         if response.get("action") != "accept":
             return None
         content = response.get("content") or {}
-        value = next(iter(content.values()), None) if len(content) == 1 else content.get("answer", content.get("password"))
+        value = next(iter(content.values()), None) if len(content) == 1 else content.get("answer")
         return value if isinstance(value, str) else None
 
 
@@ -3309,6 +3310,8 @@ class Asking:  # a call's answer when its cell waits for the user and the call a
     state: str  # the requestState's plaintext: Resuming as JSON
 
 
+REFUSALS = {"decline": "the user declined", "cancel": "the user cancelled"}  # an elicitation's refusals, as the cell's note says them
+
 # Why a getpass() gets EOFError from a client that cannot open a page, and what the user can do instead.
 NO_PAGE = "this client cannot open a page for a secret (it did not declare URL-mode elicitation), and a secret never goes through a form"
 NO_PAGE_HINT = (
@@ -3428,8 +3431,9 @@ class UserInput:
         """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
         the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError).
 
-        A response to an ask no longer pending is ignored, as the spec asks. An
-        accept is never an empty answer, and never a secret's value.
+        A response to an ask no longer pending is ignored, as the spec asks; so
+        is an accept without an answer (the ask is put again). An accept is
+        never an empty answer, and never a secret's value.
         """
         ask = cell.asking
         if ask is None or ask.key != key or not isinstance(response, dict):
@@ -3437,11 +3441,10 @@ class UserInput:
         action = response.get("action")
         if action == "accept" and session.pages.find(ask) is not None:
             await session.ask(Claim(cell))
-        elif action == "accept" and not ask.password:
-            value = Ask.value_of(response)
-            await session.ask(Answer(cell, key, value, "the client sent no answer" if value is None else ""))
-        elif action in ("decline", "cancel"):
-            await session.ask(Answer(cell, key, None, f"the user {action}d" if action == "decline" else "the user cancelled"))
+        elif action == "accept" and not ask.password and (value := Ask.value_of(response)) is not None:
+            await session.ask(Answer(cell, key, value))
+        elif action in REFUSALS:
+            await session.ask(Answer(cell, key, None, REFUSALS[action]))
 
     def reply(self, answer: "Outcome | Asking", warnings: list[str]) -> CallToolResult | InputRequiredResult:
         """The tool's result: its reply, or (2026-07-28) input_required with the request and the state its retry brings back."""
@@ -3478,7 +3481,7 @@ class UserInput:
             except Exception as exc:
                 log.info("elicitation failed: %s", exc.__class__.__name__)
                 return "the client could not ask the user"
-            return "accept" if result.action == "accept" else f"the user {result.action}d" if result.action == "decline" else "the user cancelled"
+            return REFUSALS.get(result.action, result.action)
         return f"no answer within {INPUT_WAIT_S:g} s"
 
 
@@ -3603,6 +3606,7 @@ class SecretPages:
             page.submitted = False
             self._ended(page, f"{page.cell.label} stopped waiting for it before it came")
             return 410, _page_gone(self._gone[token])
+        self._ended(page)
         log.info("session %r: %s's %s() was answered on its page", page.session.name, page.cell.label, page.ask.function)
         return 200, _page_sent(page)
 
@@ -3656,7 +3660,8 @@ class SecretPages:
                 except h11.RemoteProtocolError:
                     status, text = 400, _page_gone("the request was not HTTP this page understands")
                 data = text.encode()
-                response = h11.Response(status_code=status, headers=[*PAGE_HEADERS, (b"content-length", str(len(data)).encode()), (b"connection", b"close")])
+                headers = [*PAGE_HEADERS, (b"content-length", str(len(data)).encode()), (b"connection", b"close")]
+                response = h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(), headers=headers)
                 with suppress(h11.LocalProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
                     await stream.send_all(connection.send(response) + connection.send(h11.Data(data=data)) + connection.send(h11.EndOfMessage()))
         finally:

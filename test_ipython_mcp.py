@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -2656,6 +2657,31 @@ async def test_input_and_getpass_over_streamable_http(tmp_path):
     assert not files_holding(secret, tmp_path)
 
 
+@slow
+@network
+async def test_over_https_the_page_is_https_and_the_sdk_client_drives_the_rounds(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+    from mcp_types import ElicitResult
+
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    trust = ssl.create_default_context(cafile=str(certfile))
+    secret, urls = a_secret(), []
+
+    async def user(context, params):  # the SDK client's callback: the person opens the page and types
+        urls.append(params.url)
+        async with httpx.AsyncClient(verify=trust) as http:
+            assert (await http.post(params.url, data={"secret": secret})).status_code == 200
+        return ElicitResult(action="accept")
+
+    async with http_server(tmp_path, "--certfile", str(certfile), "--keyfile", str(keyfile)) as server:
+        async with httpx.AsyncClient(headers=bearer(server.token), verify=trust, timeout=httpx.Timeout(30, read=300)) as http:
+            async with Client(streamable_http_client(server.url, http_client=http), elicitation_callback=user) as client:
+                result = await run(client, "tls", "import getpass\npw = getpass.getpass('token: ')\nprint(len(pw), pw)")
+    assert urls[0].startswith(f"https://127.0.0.1:{server.port}/ipython-mcp/secret/")
+    assert text(result) == f"token: [hidden]\n{len(secret)} ********\n"
+
+
 async def open_chromium(nursery, profile: Path):
     """Debian's Chromium, headless, with a fresh profile; its DevTools websocket, driven with trio-websocket."""
     from trio_websocket import connect_websocket_url
@@ -2776,6 +2802,54 @@ async def test_input_and_getpass_on_a_jupyter_server_kernel(remote):
         assert text(result) == f"who? remote\ntoken: [hidden]\nremote {len(secret)} ********\n", text(result)
         variables = text(await client.call_tool("variables", {"session": "r"}))
         assert re.search(r"^pw +str .*\"\*{8}\"$", variables, re.M) and secret not in variables, variables
+
+
+async def raw_http(port: int, request: bytes) -> bytes:
+    """Send bytes to a loopback port and read the reply until the server closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(request)
+        reply = b""
+        while chunk := await stream.receive_some():
+            reply += chunk
+    return reply
+
+
+@network
+async def test_the_loopback_page_server_refuses_bad_requests_and_closes_with_its_last_page(nursery):
+    import types
+
+    pages = ipython_mcp.SecretPages(nursery)
+    answers = []
+
+    async def owner(request):  # the session's owner, as far as a page's answer goes
+        answers.append((request.key, request.value, request.from_page))
+        return True
+
+    session = types.SimpleNamespace(name="s", ask=owner)
+    asks = [ipython_mcp.Ask(f"input-{n}", "token: ", True, {}) for n in (1, 2)]
+    cell = types.SimpleNamespace(label="cell 3", input_deadline=trio.current_time() + 300, done=trio.Event())
+    page, other = [await pages.open(session, cell, ask, None) for ask in asks]
+    port = int(re.fullmatch(r"http://127\.0\.0\.1:(\d+)/ipython-mcp/secret/[\w-]{43}", page.url).group(1))
+    assert other.url.startswith(f"http://127.0.0.1:{port}/") and other.url != page.url, "one listener, a page per ask"
+    target = ipython_mcp.PAGE_PATH.encode() + page.token.encode()
+    assert (await raw_http(port, b"garbage\r\n\r\n")).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    huge = b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
+    assert (await raw_http(port, huge)).startswith(b"HTTP/1.1 413 "), "refused on its declared length, unread"
+    assert (await raw_http(port, b"GET /ipython-mcp/secret/guess HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 404 ")
+    assert (await raw_http(port, b"PUT " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")).startswith(b"HTTP/1.1 405 ")
+    shown = await raw_http(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert shown.startswith(b"HTTP/1.1 200 ") and b"cell 3" in shown and b"frame-ancestors 'none'" in shown
+    assert answers == [], "showing the page answers nothing"
+    body = b"secret=abc%20d%C3%A9f"
+    sent = await raw_http(port, b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert sent.startswith(b"HTTP/1.1 200 ") and answers == [("input-1", "abc déf", True)]
+    again = await raw_http(port, b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert again.startswith(b"HTTP/1.1 410 ") and b"a page works once" in again and len(answers) == 1
+    asks[1].done.set()  # the other ask ended (its cell, say): no page is pending, and nothing listens
+    await trio.testing.wait_all_tasks_blocked()
+    with pytest.raises(OSError):
+        await raw_http(port, b"GET / HTTP/1.1\r\n\r\n")
 
 
 def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
