@@ -2723,7 +2723,7 @@ class Session:
                 "the answer was not used"
             )
         response = user.responses.get(user.resuming.key)
-        if cell.done.is_set() and response is not None:
+        if cell.done.is_set() and response is not None and Ask.value_of(response) is not None:  # (a page's accept carries none)
             user.warnings.append(f"the answer this retry brought was not used: {cell.label} had already ended")
         await user.take(self, cell, user.resuming.key, response)
         return cell
@@ -3651,7 +3651,8 @@ class SecretPages:
         self._connections += 1
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=PAGE_MAX_HEAD)
         try:
-            with trio.move_on_after(PAGE_IO_TIMEOUT_S):
+            # A browser that goes away mid-request ends only its own connection, never the listener.
+            with trio.move_on_after(PAGE_IO_TIMEOUT_S), suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 try:
                     method, target, body = await _read_page_request(stream, connection)
                     status, text = await self.respond(method, target, body)
@@ -3662,7 +3663,7 @@ class SecretPages:
                 data = text.encode()
                 headers = [*PAGE_HEADERS, (b"content-length", str(len(data)).encode()), (b"connection", b"close")]
                 response = h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(), headers=headers)
-                with suppress(h11.LocalProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
+                with suppress(h11.LocalProtocolError):
                     await stream.send_all(connection.send(response) + connection.send(h11.Data(data=data)) + connection.send(h11.EndOfMessage()))
         finally:
             with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):

@@ -15,7 +15,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -2834,6 +2836,11 @@ async def test_the_loopback_page_server_refuses_bad_requests_and_closes_with_its
     assert other.url.startswith(f"http://127.0.0.1:{port}/") and other.url != page.url, "one listener, a page per ask"
     target = ipython_mcp.PAGE_PATH.encode() + page.token.encode()
     assert (await raw_http(port, b"garbage\r\n\r\n")).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    for half in (b"GET " + target, b"POST " + target + b" HTTP/1.1\r\nContent-Length: 50\r\n\r\nsecret=ab"):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)  # a browser that goes away mid-request
+        await stream.send_all(half)
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # and resets
+        await stream.aclose()
     huge = b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
     assert (await raw_http(port, huge)).startswith(b"HTTP/1.1 413 "), "refused on its declared length, unread"
     assert (await raw_http(port, b"GET /ipython-mcp/secret/guess HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 404 ")
