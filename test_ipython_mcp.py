@@ -2157,13 +2157,13 @@ async def test_lifecycle_calls_at_once_all_answer(client, sessions, second):
 TASKS = "io.modelcontextprotocol/tasks"
 
 
-def envelope(*, tasks: bool = True, elicitation: bool = False, url: bool = False) -> dict:
+def envelope(*, tasks: bool = True, elicitation: bool = False, url: bool = False, form: bool = True) -> dict:
     """The per-request _meta of protocol 2026-07-28, with the capabilities this request declares."""
     capabilities: dict = {}
     if tasks:
         capabilities["extensions"] = {TASKS: {}}
     if elicitation:
-        capabilities["elicitation"] = {"form": {}, "url": {}} if url else {"form": {}}
+        capabilities["elicitation"] = ({"form": {}} if form else {}) | ({"url": {}} if url else {})
     return {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "wire", "version": "0"},
@@ -2185,11 +2185,6 @@ class ModernServer(RawServer):
 
     async def call(self, name: str, arguments: dict, **capabilities) -> dict:
         return await self.request("tools/call", {"name": name, "arguments": arguments, "_meta": envelope(**capabilities)})
-
-    async def retry(self, name: str, arguments: dict, asked: dict, responses: dict, **capabilities) -> dict:
-        """The same call again after an input_required result: the responses, and its requestState echoed."""
-        params = {"name": name, "arguments": arguments, "inputResponses": responses, "requestState": asked["requestState"]}
-        return await self.request("tools/call", {**params, "_meta": envelope(**capabilities)})
 
     async def task(self, method: str, task_id: str, **extra) -> dict:
         return await self.request(method, {"taskId": task_id, **extra, "_meta": envelope(elicitation=True, url=True)})
@@ -2448,79 +2443,134 @@ def elicitation_of(result: dict) -> tuple[str, dict]:
     return key, request["params"]
 
 
+class Wire:
+    """A client at 2026-07-28 without the tasks extension, every frame the server sent kept. Its calls declare
+    form elicitation, and URL mode too when it was made with url=True."""
+
+    def __init__(self, request, frames: list[str], process: trio.Process, log, url: bool):
+        self.request, self.frames, self.process, self.log, self.url = request, frames, process, log, url
+        self.base = ""  # the HTTP server's own address, under streamable HTTP
+
+    def _params(self, name: str, arguments: dict, elicitation: bool, url: bool | None) -> dict:
+        caps = envelope(tasks=False, elicitation=elicitation, url=self.url if url is None else url)
+        return {"name": name, "arguments": arguments, "_meta": caps}
+
+    async def call(self, name: str, arguments: dict, *, elicitation: bool = True, url: bool | None = None) -> dict:
+        return await self.request("tools/call", self._params(name, arguments, elicitation, url))
+
+    async def retry(self, name: str, arguments: dict, asked: dict, responses: dict, *, url: bool | None = None) -> dict:
+        """The same call again after an input_required result: the responses, and its requestState echoed."""
+        params = self._params(name, arguments, True, url) | {"inputResponses": responses, "requestState": asked["requestState"]}
+        return await self.request("tools/call", params)
+
+
+TRANSPORTS = [pytest.param("stdio"), pytest.param("http", marks=network)]
+
+
+@asynccontextmanager
+async def modern_client(tmp_path: Path, transport: str, *flags: str, url: bool = False):
+    """The console script over stdio or streamable HTTP (its log at DEBUG), and a Wire to it."""
+    if transport == "stdio":
+        async with modern_server(tmp_path, *flags) as server:
+            yield Wire(server.request, server.frames, server.process, server.log.read_text, url)
+        return
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--log-level", "DEBUG", *flags) as server, httpx.AsyncClient(timeout=60) as http:
+        frames: list[str] = []
+
+        async def request(method: str, params: dict) -> dict:
+            headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method, "Mcp-Name": params["name"]}
+            response = await http.post(server.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            frames.append(response.text)
+            if response.headers["content-type"].startswith("text/event-stream"):
+                return json.loads([line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1])
+            return response.json()
+
+        wire = Wire(request, frames, server.process, lambda: server.stderr, url)
+        wire.base = server.url.removesuffix("/mcp")
+        yield wire
+
+
+def answer(key: str, value: str) -> dict:
+    return {key: {"action": "accept", "content": {"answer": value}}}
+
+
 @slow
-async def test_input_at_2026_07_28_is_asked_by_the_result_and_answered_by_the_retry(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_input_at_2026_07_28_is_asked_by_the_result_and_answered_by_the_retry(tmp_path, transport):
     code = "first = input('first? ')\nsecond = input('second? ')\nprint(first, second)"
     args = {"session": "a", "code": code}
-    async with modern_server(tmp_path) as server:
-        await server.call("execute", {"session": "a", "code": "1"}, tasks=False)  # the kernel is up
-        asked = (await server.call("execute", args, tasks=False, elicitation=True))["result"]
+    async with modern_client(tmp_path, transport) as client:
+        await client.call("execute", {"session": "a", "code": "1"})  # the kernel is up
+        asked = (await client.call("execute", args))["result"]
         key, params = elicitation_of(asked)
         assert params["mode"] == "form" and "first?" in params["message"] and "session 'a'" in params["message"]
         assert "cell" not in asked["requestState"] and "'a'" not in asked["requestState"], "the state is sealed"
-        again = (await server.retry("execute", args, asked, {}, tasks=False, elicitation=True))["result"]
+        again = (await client.retry("execute", args, asked, {}))["result"]
         assert elicitation_of(again)[0] == key, "a retry without the answer is asked again"
-        second = (await server.retry("execute", args, again, {key: {"action": "accept", "content": {"answer": "Ada"}}}, tasks=False, elicitation=True))["result"]
+        second = (await client.retry("execute", args, again, answer(key, "Ada")))["result"]
         key, params = elicitation_of(second)
         assert "second?" in params["message"], "each input() is one round"
-        final = (await server.retry("execute", args, second, {key: {"action": "accept", "content": {"answer": "Lovelace"}}}, tasks=False, elicitation=True))["result"]
+        final = (await client.retry("execute", args, second, answer(key, "Lovelace")))["result"]
         assert final["resultType"] == "complete" and content_text(final) == "first? Ada\nsecond? Lovelace\nAda Lovelace\n"
         assert final["_meta"]["ipython-mcp/execute"]["status"] == "ok"
         # declined: EOFError in the cell, which goes on
-        code = "try:\n    input('continue? ')\nexcept EOFError:\n    print('no answer, going on')"
-        asked = (await server.call("execute", {"session": "a", "code": code}, tasks=False, elicitation=True))["result"]
-        key, _ = elicitation_of(asked)
-        final = (await server.retry("execute", {"session": "a", "code": code}, asked, {key: {"action": "decline"}}, tasks=False, elicitation=True))["result"]
+        args = {"session": "a", "code": "try:\n    input('continue? ')\nexcept EOFError:\n    print('no answer, going on')"}
+        asked = (await client.call("execute", args))["result"]
+        final = (await client.retry("execute", args, asked, {elicitation_of(asked)[0]: {"action": "decline"}}))["result"]
         assert content_text(final) == "continue? [the user declined: input() raises EOFError]\nno answer, going on\n"
         # no elicitation declared: stdin is not offered, as before
-        plain = (await server.call("execute", {"session": "a", "code": "input('x? ')"}, tasks=False))["result"]
+        plain = (await client.call("execute", {"session": "a", "code": "input('x? ')"}, elicitation=False))["result"]
         assert plain["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "StdinNotImplementedError"
 
 
 @slow
-async def test_an_input_after_running_is_asked_through_the_next_wait(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_input_after_running_is_asked_through_the_next_wait(tmp_path, transport):
     code = "import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('got', input('later? '))"
-    async with modern_server(tmp_path) as server:
-        running = (await server.call("execute", {"session": "a", "code": code, "wait_s": 0.2}, tasks=False, elicitation=True))["result"]
+    async with modern_client(tmp_path, transport) as client:
+        running = (await client.call("execute", {"session": "a", "code": code, "wait_s": 0.2}))["result"]
         assert running["_meta"]["ipython-mcp/execute"]["status"] == "running", content_text(running)
         wait = {"session": "a", "timeout_s": 30}
-        asked = (await server.call("wait", wait, tasks=False, elicitation=True))["result"]
+        asked = (await client.call("wait", wait))["result"]
         key, params = elicitation_of(asked)
         assert "later?" in params["message"]
-        final = (await server.retry("wait", wait, asked, {key: {"action": "accept", "content": {"answer": "soon"}}}, tasks=False, elicitation=True))["result"]
+        final = (await client.retry("wait", wait, asked, answer(key, "soon")))["result"]
         assert final["_meta"]["ipython-mcp/execute"]["status"] == "ok"
         assert content_text(final).endswith("later? soon\ngot soon\n") and "finished after" in content_text(final)
 
 
 @slow
-async def test_a_request_state_answers_its_own_cell_and_no_other(tmp_path):
-    code = "print('got', input('which? '))"
-    args = {"session": "a", "code": code}
-    async with modern_server(tmp_path) as server:
-        await server.call("execute", {"session": "a", "code": "1"}, tasks=False)
-        first = (await server.call("execute", args, tasks=False, elicitation=True))["result"]
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_request_state_answers_its_own_cell_and_no_other(tmp_path, transport):
+    args = {"session": "a", "code": "print('got', input('which? '))"}
+    async with modern_client(tmp_path, transport) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        first = (await client.call("execute", args))["result"]
         key, _ = elicitation_of(first)
-        done = (await server.retry("execute", args, first, {key: {"action": "accept", "content": {"answer": "one"}}}, tasks=False, elicitation=True))["result"]
+        done = (await client.retry("execute", args, first, answer(key, "one")))["result"]
         assert content_text(done) == "which? one\ngot one\n"
-        second = (await server.call("execute", args, tasks=False, elicitation=True))["result"]  # the same call: another cell asks
+        second = (await client.call("execute", args))["result"]  # the same call: another cell asks
         key2, _ = elicitation_of(second)
         # the first cell's state, replayed while the second cell waits: it says its cell ended, and answers nothing
-        replayed = (await server.retry("execute", args, first, {key: {"action": "accept", "content": {"answer": "intruder"}}}, tasks=False, elicitation=True))["result"]
+        replayed = (await client.retry("execute", args, first, answer(key, "intruder")))["result"]
         assert replayed["resultType"] == "complete" and "intruder" not in json.dumps(replayed)
         assert "the answer this retry brought was not used: cell 2 had already ended" in content_text(replayed)
-        # on another session's call, or another tool: the SDK's seal refuses it
-        other = await server.retry("execute", {"session": "b", "code": code}, second, {key2: {"action": "accept", "content": {"answer": "x"}}}, tasks=False, elicitation=True)
-        assert other["error"]["code"] == -32602 and other["error"]["message"] == "Invalid or expired requestState"
-        other = await server.retry("wait", {"session": "a"}, second, {key2: {"action": "accept", "content": {"answer": "x"}}}, tasks=False, elicitation=True)
-        assert other["error"]["code"] == -32602
-        tampered = {**second, "requestState": second["requestState"][:-4] + "AAAA"}
-        assert (await server.retry("execute", args, tampered, {}, tasks=False, elicitation=True))["error"]["code"] == -32602
-        final = (await server.retry("execute", args, second, {key2: {"action": "accept", "content": {"answer": "two"}}}, tasks=False, elicitation=True))["result"]
+        # on another session's call, or another tool, or tampered with: the SDK's seal refuses it
+        refused = [
+            await client.retry("execute", {**args, "session": "b"}, second, answer(key2, "x")),
+            await client.retry("wait", {"session": "a"}, second, answer(key2, "x")),
+            await client.retry("execute", args, {"requestState": second["requestState"][:-4] + "AAAA"}, answer(key2, "x")),
+        ]
+        assert all(r["error"] == {"code": -32602, "message": "Invalid or expired requestState", "data": {"reason": "invalid_request_state"}} for r in refused), refused
+        final = (await client.retry("execute", args, second, answer(key2, "two")))["result"]
         assert content_text(final) == "which? two\ngot two\n"
-        # a retry whose cell is no longer kept (the session was shut down and made again) says so
-        await server.call("shutdown", {"session": "a"}, tasks=False)
-        await server.call("execute", {"session": "a", "code": "1"}, tasks=False)
-        gone = (await server.retry("execute", args, second, {key2: {"action": "accept", "content": {"answer": "late"}}}, tasks=False, elicitation=True))["result"]
+        # a retry whose cell is no longer kept (its session was shut down, and made again) says so
+        await client.call("shutdown", {"session": "a"})
+        await client.call("execute", {"session": "a", "code": "1"})
+        gone = (await client.retry("execute", args, second, answer(key2, "late")))["result"]
         assert gone["isError"] and "has ended and is no longer kept; the answer was not used" in content_text(gone)
 
 
@@ -2540,61 +2590,68 @@ def assert_getpass_reply(text_: str, secret: str) -> None:
     assert re.search(rf"token: \[hidden\]\n{len(secret)} \*{{8}}\n\*{{8}}\n\{{'key': {masked}\}}\n{masked}\n$", text_), text_
 
 
-async def assert_masked_in_the_session(server, secret: str, export: Path) -> None:
-    """variables, output, a traceback and export show the secret as ********."""
-    variables = content_text((await server.call("variables", {"session": "a"}, tasks=False))["result"])
-    assert re.search(r"^pw +str +len \d+ .*[\"']\*{8}[\"']$", variables, re.M), variables
-    output = content_text((await server.call("output", {"session": "a"}, tasks=False))["result"])
-    assert "********" in output and secret not in output
-    echoed = (await server.call("execute", {"session": "a", "code": "int(pw)"}, tasks=False))["result"]
-    assert secret not in json.dumps(echoed) and re.search(r"^ValueError: invalid literal .*[\"']\*{8}[\"']$", content_text(echoed), re.M)
-    assert re.search(r"[\"']\*{8}[\"']$", echoed["_meta"]["ipython-mcp/execute"]["error"]["evalue"]), "the headline's error too"
-    exported = await server.call("export", {"session": "a", "path": str(export)}, tasks=False)
-    assert "wrote" in content_text(exported["result"]) and "********" in export.read_text() and secret not in export.read_text()
-
-
 @slow
-async def test_getpass_is_answered_on_a_one_time_page_and_masked_everywhere(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_getpass_is_answered_on_a_one_time_page_and_masked_everywhere(tmp_path, transport):
     import httpx2 as httpx
 
     secret = a_secret()
     args = {"session": "a", "code": GETPASS_CELL, "wait_s": 2}
-    async with modern_server(tmp_path, "--notebook-dir", str(tmp_path / "notebooks")) as server:
-        await server.call("execute", {"session": "a", "code": "1"}, tasks=False)
-        asked = (await server.call("execute", args, tasks=False, elicitation=True, url=True))["result"]
+    async with modern_client(tmp_path, transport, "--notebook-dir", str(tmp_path / "notebooks"), url=True) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        asked = (await client.call("execute", args))["result"]
         key, params = elicitation_of(asked)
         assert params["mode"] == "url" and "requestedSchema" not in params and "token:" in params["message"]
         url = params["url"]
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/ipython-mcp/secret/[\w-]{43}", url), url
-        status, page = await fetch_page(url)
+        assert url.startswith(client.base), "under streamable HTTP, the server's own app serves it"
+        status, page = await fetch_page(url)  # no bearer token: the URL is the page's credential
         assert status == 200 and "Session <b>&#x27;a&#x27;</b>, cell 2, called <code>getpass()</code>" in page
         assert 'type="password"' in page and "token:" in page and "expires when cell 2 ends" in page
         # the user said yes; the call waits for the page until its budget, then the reply says running
-        waiting = (await server.retry("execute", args, asked, {key: {"action": "accept"}}, tasks=False, elicitation=True, url=True))["result"]
-        record_ = waiting["_meta"]["ipython-mcp/execute"]
-        assert record_["status"] == "running" and "waits for the user's answer to getpass()" in content_text(waiting)
+        waiting = (await client.retry("execute", args, asked, {key: {"action": "accept"}}))["result"]
+        assert waiting["_meta"]["ipython-mcp/execute"]["status"] == "running"
+        assert "waits for the user's answer to getpass()" in content_text(waiting)
         assert (await submit_page(url, secret)).status_code == 200
-        final = (await server.call("wait", {"session": "a", "timeout_s": 30}, tasks=False, elicitation=True, url=True))["result"]
+        final = (await client.call("wait", {"session": "a", "timeout_s": 30}))["result"]
         assert final["_meta"]["ipython-mcp/execute"]["status"] == "ok"
         assert_getpass_reply(content_text(final), secret)
-        with pytest.raises(httpx.ConnectError):  # it worked once; with no secret pending, nothing listens
-            await submit_page(url, "again")
-        assert not listening_tcp_inodes() & socket_inodes(server.process.pid), "no port stays open"
-        await assert_masked_in_the_session(server, secret, tmp_path / "export.ipynb")
-        kept = files_holding(secret, *runtime_dirs(server.process.pid), tmp_path)
-        assert runtime_dirs(server.process.pid) and not kept, kept
-    assert not any(secret in frame for frame in server.frames)
-    assert secret not in server.log.read_text()
+        if transport == "stdio":
+            with pytest.raises(httpx.ConnectError):  # it worked once; with no secret pending, nothing listens
+                await submit_page(url, "again")
+            assert not listening_tcp_inodes() & socket_inodes(client.process.pid), "no port stays open"
+        else:
+            again = await submit_page(url, "again")
+            assert again.status_code == 410 and "a page works once" in again.text
+        await assert_masked_in_the_session(client, secret, tmp_path / "export.ipynb")
+        kept = files_holding(secret, *runtime_dirs(client.process.pid), tmp_path)
+        assert runtime_dirs(client.process.pid) and not kept, kept
+    assert not any(secret in frame for frame in client.frames)
+    assert secret not in client.log() and "DEBUG" in client.log()
     assert "********" in (tmp_path / "notebooks" / "a.ipynb").read_text()
     assert not files_holding(secret, tmp_path)
 
 
+async def assert_masked_in_the_session(client: Wire, secret: str, export: Path) -> None:
+    """variables, output, a traceback and export show the secret as ********."""
+    variables = content_text((await client.call("variables", {"session": "a"}))["result"])
+    assert re.search(r"^pw +str +len \d+ .*[\"']\*{8}[\"']$", variables, re.M), variables
+    output = content_text((await client.call("output", {"session": "a"}))["result"])
+    assert "********" in output and secret not in output
+    echoed = (await client.call("execute", {"session": "a", "code": "int(pw)"}))["result"]
+    assert secret not in json.dumps(echoed) and re.search(r"^ValueError: invalid literal .*[\"']\*{8}[\"']$", content_text(echoed), re.M)
+    assert re.search(r"[\"']\*{8}[\"']$", echoed["_meta"]["ipython-mcp/execute"]["error"]["evalue"]), "the headline's error too"
+    exported = await client.call("export", {"session": "a", "path": str(export)})
+    assert "wrote" in content_text(exported["result"]) and "********" in export.read_text() and secret not in export.read_text()
+
+
 @slow
-async def test_a_client_without_url_mode_gets_a_clear_getpass_error_at_once(tmp_path):
-    async with modern_server(tmp_path) as server:
-        await server.call("execute", {"session": "a", "code": "1"}, tasks=False)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_client_without_url_mode_gets_a_clear_getpass_error_at_once(tmp_path, transport):
+    async with modern_client(tmp_path, transport) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
         started = time.monotonic()
-        reply = (await server.call("execute", {"session": "a", "code": "import getpass\ngetpass.getpass('token: ')"}, tasks=False, elicitation=True))["result"]
+        reply = (await client.call("execute", {"session": "a", "code": "import getpass\ngetpass.getpass('token: ')"}))["result"]
         assert time.monotonic() - started < 10
         assert reply["resultType"] == "complete" and reply["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "EOFError"
         said = content_text(reply)
@@ -2604,59 +2661,39 @@ async def test_a_client_without_url_mode_gets_a_clear_getpass_error_at_once(tmp_
 
 
 @slow
-@network
-async def test_input_and_getpass_over_streamable_http(tmp_path):
-    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
-    import httpx2 as httpx
-
-    secret = a_secret()
-    bodies: list[str] = []
-    async with http_server(tmp_path, "--log-level", "DEBUG") as server, httpx.AsyncClient(timeout=60) as http:
-
-        async def call(name: str, arguments: dict, asked: dict | None = None, responses: dict | None = None) -> dict:
-            headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": name}
-            params = {"name": name, "arguments": arguments, "_meta": envelope(tasks=False, elicitation=True, url=True)}
-            if asked is not None:
-                params |= {"requestState": asked["requestState"], "inputResponses": responses}
-            response = await http.post(server.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
-            bodies.append(response.text)
-            if response.headers["content-type"].startswith("text/event-stream"):
-                return json.loads([line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1])["result"]
-            return response.json()["result"]
-
-        await call("execute", {"session": "h", "code": "1"})
-        args = {"session": "h", "code": "print('hi', input('name? '))"}
-        asked = await call("execute", args)
+async def test_a_client_that_opens_urls_only_answers_input_on_a_page_too(tmp_path):
+    args = {"session": "a", "code": "print('hi', input('name? '))"}
+    async with modern_server(tmp_path) as server:
+        asked = (await server.request("tools/call", {"name": "execute", "arguments": args, "_meta": envelope(tasks=False, elicitation=True, url=True, form=False)}))["result"]
         key, params = elicitation_of(asked)
-        final = await call("execute", args, asked, {key: {"action": "accept", "content": {"answer": "web"}}})
-        assert content_text(final) == "name? web\nhi web\n"
-
-        args = {"session": "h", "code": GETPASS_CELL}
-        asked = await call("execute", args)
-        key, params = elicitation_of(asked)
-        base = server.url.removesuffix("/mcp")
-        assert params["url"].startswith(base + "/ipython-mcp/secret/"), "served by the server's own HTTP app"
-        status, page = await fetch_page(params["url"])  # no bearer token: the URL is the page's credential
-        assert status == 200 and 'type="password"' in page
-        assert (await http.get(base + "/mcp")).status_code == 401, "the token still guards the rest"
-        assert (await submit_page(params["url"], secret)).status_code == 200
-        final = await call("execute", args, asked, {key: {"action": "accept"}})
-        assert_getpass_reply(content_text(final), secret)
+        assert params["mode"] == "url", "no form for a client that declared none"
         status, page = await fetch_page(params["url"])
-        assert status == 410 and "went to the kernel; a page works once" in page
-        assert (await fetch_page(base + "/ipython-mcp/secret/" + "x" * 43))[0] == 404
-        # a page expires with its cell, and says so
+        assert status == 200 and 'type="text"' in page and "called <code>input()</code>" in page
+        assert (await submit_page(params["url"], "Ada")).status_code == 200
+        retry = {"name": "execute", "arguments": args, "inputResponses": {key: {"action": "accept"}}, "requestState": asked["requestState"]}
+        final = (await server.request("tools/call", retry | {"_meta": envelope(tasks=False, elicitation=True, url=True, form=False)}))["result"]
+        assert content_text(final) == "name? Ada\nhi Ada\n", "an input() answer is no secret: shown as typed"
+
+
+@slow
+@network
+async def test_over_http_a_page_is_a_route_ahead_of_the_token_and_says_why_it_is_gone(tmp_path):
+    async with modern_client(tmp_path, "http", url=True) as client:
+        await client.call("execute", {"session": "h", "code": "1"})
         args = {"session": "h", "code": "import getpass\ngetpass.getpass('never: ')", "timeout_s": 2}
-        asked = await call("execute", args)
+        asked = (await client.call("execute", args))["result"]
         key, params = elicitation_of(asked)
-        ended = await call("execute", args, asked, {key: {"action": "accept"}})
+        assert (await fetch_page(params["url"]))[0] == 200
+        import httpx2 as httpx
+
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(client.base + "/mcp")).status_code == 401, "the token still guards the rest"
+            assert (await http.get(client.base + "/ipython-mcp/secret")).status_code == 401, "only the pages' own path is open"
+        assert (await fetch_page(client.base + "/ipython-mcp/secret/" + "x" * 43))[0] == 404
+        ended = (await client.retry("execute", args, asked, {key: {"action": "accept"}}))["result"]
         assert ended["_meta"]["ipython-mcp/execute"]["status"] == "timeout"
         status, page = await fetch_page(params["url"])
-        assert status == 410 and "ended" in page
-        await server.stop()
-    assert not any(secret in body for body in bodies)
-    assert secret not in server.stderr and "DEBUG" in server.stderr
-    assert not files_holding(secret, tmp_path)
+        assert status == 410 and "This page has expired" in page and "Cell 2 in session &#x27;h&#x27; ended." in page
 
 
 @slow
@@ -2750,9 +2787,9 @@ class DevTools:
 async def test_a_person_types_the_secret_in_a_real_browser(tmp_path):
     secret = a_secret()
     args = {"session": "a", "code": "import getpass\npw = getpass.getpass('API key: ')\nprint(len(pw), pw)"}
-    async with modern_server(tmp_path) as server, trio.open_nursery() as nursery:
-        await server.call("execute", {"session": "a", "code": "1"}, tasks=False)
-        asked = (await server.call("execute", args, tasks=False, elicitation=True, url=True))["result"]
+    async with modern_client(tmp_path, "stdio", url=True) as client, trio.open_nursery() as nursery:
+        await client.call("execute", {"session": "a", "code": "1"})
+        asked = (await client.call("execute", args))["result"]
         key, params = elicitation_of(asked)
         browser, ws = await open_chromium(nursery, tmp_path / "chromium")
         try:
@@ -2776,13 +2813,13 @@ async def test_a_person_types_the_secret_in_a_real_browser(tmp_path):
             with trio.CancelScope(shield=True):
                 await browser.wait()
             nursery.cancel_scope.cancel()
-        final = (await server.retry("execute", args, asked, {key: {"action": "accept"}}, tasks=False, elicitation=True, url=True))["result"]
+        final = (await client.retry("execute", args, asked, {key: {"action": "accept"}}))["result"]
         assert content_text(final) == f"API key: [hidden]\n{len(secret)} ********\n", content_text(final)
         # the browser's own profile is the browser's business; the server's directories hold nothing of it
-        kept = files_holding(secret, *runtime_dirs(server.process.pid), *(path for path in tmp_path.iterdir() if path.name != "chromium"))
-        assert runtime_dirs(server.process.pid) and not kept, kept
-    assert not any(secret in frame for frame in server.frames)
-    assert secret not in server.log.read_text()
+        kept = files_holding(secret, *runtime_dirs(client.process.pid), *(path for path in tmp_path.iterdir() if path.name != "chromium"))
+        assert runtime_dirs(client.process.pid) and not kept, kept
+    assert not any(secret in frame for frame in client.frames)
+    assert secret not in client.log()
 
 
 @on_the_jupyter_server
