@@ -4342,9 +4342,10 @@ class TasksExtension(Extension):
 
     async def _update(self, ctx: Any, params: Any) -> dict[str, Any]:
         task = self._find(ctx, params.task_id)
+        user = UserInput(ctx)
         if (cell := task.cell) is not None:
             for key, response in params.input_responses.items():  # keys not outstanding are ignored, as the spec asks
-                await UserInput(ctx).take(task.session, cell, key, response)
+                await user.take(task.session, cell, key, response)
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: Any, params: Any) -> dict[str, Any]:
