@@ -2624,6 +2624,9 @@ async def test_getpass_is_answered_on_a_one_time_page_and_masked_everywhere(tmp_
             again = await submit_page(url, "again")
             assert again.status_code == 410 and "a page works once" in again.text
         await assert_masked_in_the_session(client, secret, tmp_path / "export.ipynb")
+        await client.call("reset", {"session": "a"})  # masked for the life of the session, not of its kernel
+        rebuilt = (await client.call("execute", {"session": "a", "code": f"print({secret[:6]!r} + {secret[6:]!r})"}))["result"]
+        assert content_text(rebuilt) == "********\n"
         kept = files_holding(secret, *runtime_dirs(client.process.pid), tmp_path)
         assert runtime_dirs(client.process.pid) and not kept, kept
     assert not any(secret in frame for frame in client.frames)
@@ -2694,6 +2697,14 @@ async def test_over_http_a_page_is_a_route_ahead_of_the_token_and_says_why_it_is
         assert ended["_meta"]["ipython-mcp/execute"]["status"] == "timeout"
         status, page = await fetch_page(params["url"])
         assert status == 410 and "This page has expired" in page and "Cell 2 in session &#x27;h&#x27; ended." in page
+        # declined: EOFError in the cell, and the page is gone
+        args = {"session": "h", "code": "import getpass\ntry:\n    getpass.getpass('token: ')\nexcept EOFError:\n    print('none given')"}
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        declined = (await client.retry("execute", args, asked, {key: {"action": "decline"}}))["result"]
+        assert content_text(declined) == "token: [the user declined: getpass() raises EOFError]\nnone given\n"
+        status, page = await fetch_page(params["url"])
+        assert status == 410 and "stopped waiting for it (the user declined)" in page
 
 
 @slow
