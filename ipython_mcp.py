@@ -3328,8 +3328,9 @@ class UserInput:
     - by the call's result (2026-07-28): input_required with the request and
       a requestState naming the session, cell and ask; the client's retry of
       the same call brings the answer and follows the cell on. The SDK seals
-      the state and refuses it on any other call; the cell's id refuses it
-      for any other cell;
+      the state and refuses it on any other call (MCPServer's
+      RequestStateBoundary, mcp 2.3: test_the_internals_we_lean_on_are_still_there
+      checks it is installed); the cell's id refuses it for any other cell;
     - through a task: the tasks extension's input_required and tasks/update.
     input() is asked with a one-field form (or the ask's page, for a client
     that opens URLs only). A secret never goes through a form: getpass() sends

@@ -2955,6 +2955,10 @@ def test_the_internals_we_lean_on_are_still_there():
     shaped = ipython_mcp.tool_result_on_the_wire(CallToolResult(content=[TextContent(type="text", text="hi")]), "2026-07-28")
     assert shaped["content"] == [{"type": "text", "text": "hi"}], "mcp_types.methods.serialize_server_result changed"
     from mcp.server.mcpserver.server import require_client_extension  # noqa: F401 - require_declared_extension's import
+    from mcp.server.request_state import RequestStateBoundary
+
+    middleware = ipython_mcp.lowlevel_server(MCPServer("x")).middleware
+    assert any(isinstance(m, RequestStateBoundary) for m in middleware), "MCPServer no longer seals requestState: UserInput's state would go out in the clear"
 
 
 # ---------------------------------------------------------------------------
