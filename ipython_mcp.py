@@ -9,6 +9,7 @@
 #     "ipykernel>=6.29",
 #     "nbformat>=5.9",
 #     "google-re2>=1.1",
+#     "h11>=0.14",
 # ]
 # ///
 """ipython-mcp: a stateful IPython kernel per named session, served over MCP.
@@ -60,7 +61,11 @@ port is opened.
 
 Beside the replies, every cell is recorded as a notebook cell (export,
 --notebook-dir); a client that speaks the MCP tasks extension may follow a
-long cell as a task; a cell's input() is put to the user by elicitation.
+long cell as a task. A cell's input() is put to the user by elicitation
+(during the call at 2025-11-25; by an input_required result and the
+client's retry at 2026-07-28; in a task); a getpass() never goes through the
+client: the user types the secret on a one-time page of this server, and the
+session masks it in everything it shows or saves from then on.
 
 Sessions can outlive their client (--persist). The process a client starts
 is then a relay that copies bytes between its stdio and a Unix socket; the
@@ -105,7 +110,9 @@ The sections below come in this order; each decision has one home.
   _stop_cell/_signal/_give_up are the interrupt ladder, _start_failed cleans
   up a failed start, _drop_kernel lets a kernel go; cut_off() tells a client
   that left from one that cancelled, and _abandoned keeps a left cell's output
-  for the next wait.
+  for the next wait. UserInput decides how a cell's input() reaches the user
+  (form, page or not at all); SecretPages serves the one-time pages; Masker is
+  what a secret becomes (********).
 - The registry (Sessions): the policy a tool call needs (which env, which
   warning, whether to install ipykernel and try again).
 - The tasks extension; the SDK internals this module leans on; the MCP tools
@@ -128,6 +135,7 @@ import getpass
 import glob
 import hashlib
 import hmac
+import html
 import io
 import itertools
 import json
@@ -157,6 +165,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial, wraps
+from http import HTTPStatus
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -493,7 +502,7 @@ import zmq  # noqa: E402
 from mcp.server.extension import Extension, MethodBinding  # noqa: E402
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
-from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations  # noqa: E402
+from mcp_types import CallToolResult, ImageContent, InputRequiredResult, TextContent, ToolAnnotations  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 
@@ -561,6 +570,18 @@ META_KEY = "ipython-mcp/execute"  # the one namespaced _meta key carrying the re
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # the MCP tasks extension's identifier
 DELIM = b"<IDS|MSG>"  # the Jupyter wire protocol's separator between routing ids and the message
 INPUT_EOF = "\x04"  # the input_reply value that makes ipykernel's input() raise EOFError, as Ctrl-D would
+INPUT_STATE_VERSION = 1  # the plaintext inside a sealed requestState (the SDK seals it); another version is refused
+
+# secrets: getpass() answered on a one-time page, masked in everything shown or saved
+MASK = "********"  # what a secret becomes wherever it would reach the model or a disk
+MIN_MASKED_SECRET = 4  # a shorter "secret" would mask ordinary words in every line; it is still never echoed
+MIN_CUT_FRAGMENT = 3  # where a repr is cut ("..."), a secret's fragment this long or longer is masked too
+PAGE_PATH = "/ipython-mcp/secret/"  # where the one-time pages are served; the rest of the path is the page's credential
+PAGE_TOKEN_BYTES = 32  # 256 bits in a page's URL: beyond guessing, and it works once
+PAGE_MAX_HEAD = 16 * 1024  # request line and headers of a page request; a browser sends about 1 KiB
+PAGE_MAX_BODY = 64 * 1024  # the posted form: a secret and its field name; larger is refused with 413
+PAGE_IO_TIMEOUT_S = 10.0  # a browser sends a request in milliseconds; a stalled connection is dropped after this
+PAGES_GONE_KEPT = 64  # expired pages remembered, so a late visit hears why the page is gone
 
 # sandboxed kernels (the rest of their constants are in their section)
 MIN_PROCESS_LIMIT = 32  # an idle kernel already runs about 15 threads, and each counts as a process
@@ -2682,17 +2703,99 @@ class Part:
         return 0 if self.kind == "image" else len(self.text)
 
 
+class Masker:
+    """A session's secrets (what its cells' getpass() returned), replaced by ******** wherever the
+    session's output would reach the model or a disk, as CI systems mask theirs.
+
+    Held in memory only, for the life of the session. A secret is looked for
+    as typed and as the kernel would echo it: in a repr or traceback (escaped
+    as a Python string), inside JSON (the variables tool reads the kernel's
+    JSON), and HTML-escaped (a rich display). The one thing a line cannot
+    show is a secret split across two lines; a secret split across two
+    stream messages is whole again once Lines has assembled its line.
+    """
+
+    def __init__(self) -> None:
+        self._forms: list[str] = []  # longest first, so the longest form wins where two overlap
+        self._pattern: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def add(self, secret: str) -> None:
+        if len(secret) < MIN_MASKED_SECRET:
+            return
+        python, ascii_only = repr(secret)[1:-1], ascii(secret)[1:-1]
+        forms = {
+            secret, python, ascii_only, html.escape(secret),
+            *(json.dumps(form, ensure_ascii=flag)[1:-1] for form in (secret, python, ascii_only) for flag in (True, False)),
+        }
+        self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, self._forms)))
+
+    def text(self, text: str) -> str:
+        return self._pattern.sub(MASK, text) if self._pattern is not None and text else text
+
+    def content(self, value: Any) -> Any:
+        """Every string in a kernel message's content (or a notebook output) masked; images left as they are."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.content(item) for item in value]
+        if isinstance(value, dict):
+            return {key: item if str(key).startswith("image/") else self.content(item) for key, item in value.items()}
+        return value
+
+    def shown(self, text: str) -> str:
+        """Text still growing (an unfinished line), masked, without a tail that could be the start of a secret."""
+        text = self.text(text)
+        return text[: len(text) - self.held_back(text)] if self._pattern is not None else text
+
+    def held_back(self, text: str, shortest: int = 1) -> int:
+        """How many characters at the end of ``text`` could begin a secret (at least ``shortest``, else 0)."""
+        return max((size for form in self._forms for size in range(shortest, len(form)) if text.endswith(form[:size])), default=0)
+
+    def around_cuts(self, text: str, cut: str = "...") -> str:
+        """A repr that reprlib shortened (head...tail): a secret's fragment next to a cut is masked as well."""
+        if self._pattern is None or cut not in text:
+            return text
+        pieces = self.text(text).split(cut)
+        for index, piece in enumerate(pieces):
+            if index < len(pieces) - 1 and (size := self.held_back(piece, MIN_CUT_FRAGMENT)):
+                piece = piece[:-size] + MASK
+            if index > 0 and (size := self._begins_with_an_end(piece)):
+                piece = MASK + piece[size:]
+            pieces[index] = piece
+        return cut.join(pieces)
+
+    def _begins_with_an_end(self, text: str) -> int:
+        return max((size for form in self._forms for size in range(MIN_CUT_FRAGMENT, len(form)) if text.startswith(form[-size:])), default=0)
+
+
 class Lines:
     """Stream text assembled into whole lines per stream and cleaned line by line.
 
     A carriage-return progress bar costs one line, not thousands: a line being
     redrawn keeps only what it shows now once it grows past REDRAW_COLLAPSE,
     and a "line" that never ends is cut at LONG_LINE, so memory stays bounded.
+    Lines are masked whole (a secret split across two messages is caught);
+    an unfinished line is shown without a tail that could begin a secret.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, masker: Masker | None = None) -> None:
+        self.masker = masker if masker is not None else Masker()
         self._pending: dict[str, str] = {}
-        self.latest = ""  # the latest line printed, for progress messages and list_sessions
+        self._last_kind = "stdout"  # the stream written last
+        self._last_line = ""  # its last complete non-empty line, raw
+
+    @property
+    def latest(self) -> str:
+        """The latest line printed, for progress messages and list_sessions."""
+        pending = self._pending.get(self._last_kind, "")
+        line = self.masker.shown(clean_text(pending)) if pending.strip() else self.masker.text(clean_text(self._last_line))
+        return line.strip().rsplit("\n", 1)[-1][-200:]
 
     def feed(self, name: str, text: str) -> list[Part]:
         kind = "stderr" if name == "stderr" else "stdout"
@@ -2700,22 +2803,25 @@ class Lines:
         pending = self._pending.get(kind, "") + text
         if "\n" in pending:
             complete, pending = pending.rsplit("\n", 1)
-            parts.append(Part(kind, clean_text(complete) + "\n"))
+            parts.append(Part(kind, self.masker.text(clean_text(complete)) + "\n"))
+            if complete.strip():
+                self._last_line = complete.strip().rsplit("\n", 1)[-1]
         if "\r" in pending and len(pending) > REDRAW_COLLAPSE:
             # The cursor is back at column 0 after the last \r: keep what the line shows now.
             cut = pending.rfind("\r")
             pending = _overstrike(_ESCAPES.sub("", pending[:cut])) + "\r" + pending[cut + 1 :]
         if len(pending) > LONG_LINE:
-            parts.append(Part(kind, clean_text(pending)))
-            pending = ""
+            cut = len(pending) - self.masker.held_back(pending)  # a secret's start stays for the rest of it
+            parts.append(Part(kind, self.masker.text(clean_text(pending[:cut]))))
+            pending = pending[cut:]
         self._pending[kind] = pending
         if text.strip():
-            self.latest = clean_text(text.strip().rsplit("\n", 1)[-1])[-200:]
+            self._last_kind = kind
         return parts
 
     def flush(self) -> list[Part]:
         """End the unfinished lines (before other output, and when the cell ends)."""
-        parts = [Part(kind, clean_text(pending) + "\n") for kind, pending in self._pending.items() if pending]  # type: ignore[arg-type]
+        parts = [Part(kind, self.masker.text(clean_text(pending)) + "\n") for kind, pending in self._pending.items() if pending]  # type: ignore[arg-type]
         self._pending.clear()
         return parts
 
@@ -2725,7 +2831,7 @@ class Lines:
 
     def peek(self) -> str:
         """The unfinished lines as they look now (a progress bar mid-way), without ending them."""
-        return "".join(clean_text(pending) + "\n" for pending in self._pending.values() if pending)
+        return "".join(self.masker.shown(clean_text(pending)) + "\n" for pending in self._pending.values() if pending)
 
 
 class Transcript:
@@ -3274,9 +3380,10 @@ def file_name(session: str) -> str:
 class CellRecord:
     """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data."""
 
-    def __init__(self, code: str, cap: int) -> None:
+    def __init__(self, code: str, cap: int, masker: Masker | None = None) -> None:
         self.code = code
         self.cap = cap
+        self.masker = masker if masker is not None else Masker()  # stream text is masked whole, when the cell ends
         self.outputs: list[dict[str, Any]] = []
         self.display_ids: list[str | None] = []  # beside outputs: the display each one shows, for updates
         self.size = 0
@@ -3332,7 +3439,7 @@ class CellRecord:
         self.display_ids.append(display_id)
 
     def to_json(self, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> dict[str, Any]:
-        outputs = list(self.outputs)
+        outputs = self.masker.content(list(self.outputs))
         if self.left_out:
             outputs.append({"output_type": "stream", "name": "stderr", "text": f"[ipython-mcp: {self.left_out} more characters of output were not kept in the notebook]\n"})
         return {
@@ -3565,29 +3672,32 @@ def _start_failure(source: Source, exc: Exception, auto_install: bool) -> Outcom
 class Ask:
     """A cell's input() or getpass(), waiting for the user's answer."""
 
-    key: str  # unique within its cell, as the tasks extension wants of inputRequests keys
+    key: str  # unique within its cell: names the request in inputRequests (a retry's, a task's)
     prompt: str
-    password: bool  # getpass: the answer is never shown, saved or logged
+    password: bool  # getpass: asked on a one-time page only; the answer is never shown, saved or logged
     request: dict[str, Any]  # the kernel's input_request header, which the answer names as its parent
-    claimed: bool = False  # a call is asking the user right now
+    claimed: bool = False  # a call is asking the user right now, or the user went to the page: others wait
     done: trio.Event = field(default_factory=trio.Event)
+    why: str = ""  # why it got no answer (declined, timed out), once it is done
+
+    @property
+    def function(self) -> str:
+        return "getpass" if self.password else "input"
 
     def form(self, session: str) -> dict[str, Any]:
-        """The elicitation/create params: a one-field form.
+        """The elicitation/create params of an input(): a one-field form (never for a secret)."""
+        message = f"A cell in session {session!r} asks (input): {self.prompt.strip() or '(no prompt)'}"
+        field_ = {"type": "string", "title": "Answer", "description": "What input() returns to the cell."}
+        return {"mode": "form", "message": message, "requestedSchema": {"type": "object", "properties": {"answer": field_}, "required": ["answer"]}}
 
-        The schema keeps to what the spec allows (a string field: there is no
-        password format), so strict clients accept it; a password is marked by
-        the field's name, title and description and by the message.
-        """
-        if self.password:
-            message = f"A cell in session {session!r} asks for a secret (getpass): {self.prompt.strip() or 'Password:'}"
-            field_ = {"type": "string", "title": "Password", "description": "Goes to the kernel only; never shown to the model, saved or logged."}
-            name = "password"
-        else:
-            message = f"A cell in session {session!r} asks (input): {self.prompt.strip() or '(no prompt)'}"
-            field_ = {"type": "string", "title": "Answer", "description": "What input() returns to the cell."}
-            name = "answer"
-        return {"mode": "form", "message": message, "requestedSchema": {"type": "object", "properties": {name: field_}, "required": [name]}}
+    def page(self, session: str, url: str) -> dict[str, Any]:
+        """The elicitation/create params that send the user to the ask's one-time page (URL mode)."""
+        what = "a secret (getpass)" if self.password else "an answer (input)"
+        message = (
+            f"A cell in session {session!r} asks for {what}: {self.prompt.strip() or '(no prompt)'} "
+            "Type it on this server's one-time page: it goes straight to the kernel, not through this client."
+        )
+        return {"mode": "url", "message": message, "url": url}
 
     @staticmethod
     def value_of(response: dict[str, Any]) -> str | None:
@@ -3595,7 +3705,7 @@ class Ask:
         if response.get("action") != "accept":
             return None
         content = response.get("content") or {}
-        value = next(iter(content.values()), None) if len(content) == 1 else content.get("answer", content.get("password"))
+        value = next(iter(content.values()), None) if len(content) == 1 else content.get("answer")
         return value if isinstance(value, str) else None
 
 
@@ -3621,6 +3731,7 @@ class Cell:
         self.started_wall = 0.0  # when it was sent to the kernel, for the notebook
         self.number: int | None = None  # the kernel's execution count, from execute_input
         self.serial = next(session.serials)  # names its files until the number is known
+        self.id = secrets.token_urlsafe(12)  # names it in a sealed requestState: a retry answers this cell, no other
         self.directory = session.dir
         self.max_images, self.max_image_bytes = config.max_images, config.max_image_bytes
         self.accepted_at = trio.current_time()
@@ -3629,7 +3740,7 @@ class Cell:
         self.started = trio.Event()  # execute_input came: the kernel runs it and its SIGINT handler is in place
         self.done = trio.Event()
         self.scope = trio.CancelScope()  # the task carrying its messages
-        self.lines = Lines()
+        self.lines = Lines(session.masker)
         self.spool = Spool(self.directory / f"cell-x{self.serial}.txt", SPOOL_CHARS)
         self.view = self._new_view()
         self.files: list[Path] = []  # images saved for this cell
@@ -3642,7 +3753,7 @@ class Cell:
         self.attention = trio.Event()  # set when the cell ends or asks for input
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
-        self.record = CellRecord(self.code, NOTEBOOK_CHARS)
+        self.record = CellRecord(self.code, NOTEBOOK_CHARS, session.masker)
         self.denials: list[str] = []  # output lines that look like a refusal, for the sandbox's explanation
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
         self._clear_waiting = False
@@ -3723,12 +3834,15 @@ class Cell:
         view, self.view = self.view, self._new_view()
         return view
 
-    def answered(self, value: str | None, why: str = "") -> Ask:
+    def answered(self, value: str | None, why: str = "", note: str = "") -> Ask:
         """The pending input() got its answer (None: none, so it raises EOFError); show it as a terminal would, a secret hidden."""
         ask = self.asking
         assert ask is not None
         shown = "[hidden]" if ask.password else value
-        self._add(Part("stdout", f"{ask.prompt}{shown}\n" if value is not None else f"{ask.prompt}[{why}: input() raises EOFError]\n"))
+        self._add(Part("stdout", f"{ask.prompt}{shown}\n" if value is not None else f"{ask.prompt}[{why}: {ask.function}() raises EOFError]\n"))
+        if note:
+            self._add(Part("note", f"[{note}]\n"))
+        ask.why = why
         self.asking = None
         self.input_deadline = math.inf
         self.attention = trio.Event()
@@ -3941,6 +4055,14 @@ class Answer:  # the user's answer to an Ask (None: declined or none); answered 
     key: str
     value: str | None
     why: str = "no answer"
+    note: str = ""  # shown after the prompt: what the user can do instead
+    from_page: bool = False  # typed on the ask's one-time page: the only way a secret's value comes
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass
+class Lookup:  # a retry names its cell by id: answered with that cell (running or kept), or None
+    cell_id: str
     reply: Reply = field(default_factory=Reply)
 
 
@@ -4029,6 +4151,8 @@ class Session:
         self.serials = itertools.count(1)
         live = registry.config.notebook_dir / f"{file_name(name)}.ipynb" if registry.config.notebook_dir else None
         self.notebook = Notebook(directory, name, live, registry.written)
+        self.masker = Masker()  # the secrets its cells were given: masked in all it shows or saves
+        self.pages = registry.pages  # where its cells' secrets are typed
         self._registry = registry
         self._queue: deque[Run] = deque()
         self._send, self._inbox = trio.open_memory_channel[Any](INBOX_SIZE)
@@ -4099,18 +4223,24 @@ class Session:
             return self._refusal(request, f"session {self.name!r} was shut down")
         return await request.reply.wait()
 
-    async def execute(self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput") -> Outcome:
+    async def execute(self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput") -> "Outcome | Asking":
         """Run code when its turn comes; reply when it ends or after wait_s, whichever is first.
 
         Offered as a task (see TasksExtension), the first wait is short, and a
         cell still waiting or going then is handed to the task instead of
-        being withdrawn or reported as running.
+        being withdrawn or reported as running. A retry (2026-07-28) runs
+        nothing: it goes on following the cell its first call started.
         """
+        if user.resuming is not None:
+            reply_by = trio.current_time() + wait_s
+            cell = await self._retried(user)
+            async with _progress(user.ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
+                return await self._follow(cell, reply_by, user, interrupt_on_cancel=True)  # type: ignore[return-value]
         offer = _TASK_OFFER.get()
         if offer is not None:
             wait_s = min(wait_s, TASK_FIRST_WAIT_S)
         reply_by = trio.current_time() + wait_s
-        run = Run(code, timeout, budget, allow_stdin=user.reachable(offer), task_bound=offer is not None)
+        run = Run(code, timeout, budget, allow_stdin=user.reachable, task_bound=offer is not None)
         async with _progress(user.ctx, lambda: self._waiting_for(run)):
             try:
                 await self._send.send(run)
@@ -4137,41 +4267,50 @@ class Session:
             outcome = await self._follow(answer, reply_by, user, interrupt_on_cancel=True, hand_over=offer is not None)
             return offer.take(self, run) if outcome is None and offer is not None else outcome  # type: ignore[return-value]
 
-    async def wait(self, timeout: float, user: "UserInput") -> Outcome:
+    async def wait(self, timeout: float, user: "UserInput") -> "Outcome | Asking":
         reply_by = trio.current_time() + timeout
-        cell = await self.ask(Follow())
+        cell = await self.ask(Follow()) if user.resuming is None else await self._retried(user)
         if cell is None:
             return self._idle()
         async with _progress(user.ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
             outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=False)
         assert outcome is not None
-        if outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
+        if isinstance(outcome, Outcome) and outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
             outcome.headline = f"ok: {cell.label} finished after {cell.elapsed():.1f} s"
         return outcome
 
-    async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> Outcome | None:
-        """Wait for the cell up to reply_by, putting its input() to the user when this call can; then its snapshot.
+    async def _retried(self, user: "UserInput") -> "Cell":
+        """The cell a retry's sealed requestState names, given the answer its client brings if it still waits for one."""
+        assert user.resuming is not None
+        cell = await self.ask(Lookup(user.resuming.cell_id))
+        if cell is None:
+            raise ToolError(
+                f"the cell that asked for this answer in session {self.name!r} has ended and is no longer kept; "
+                "the answer was not used"
+            )
+        response = user.responses.get(user.resuming.key)
+        if cell.done.is_set() and response is not None and Ask.value_of(response) is not None:  # (a page's accept carries none)
+            user.warnings.append(f"the answer this retry brought was not used: {cell.label} had already ended")
+        await user.take(self, cell, user.resuming.key, response)
+        return cell
 
-        With hand_over (a call offered as a task) a cell still going, or asking
-        for input, is not snapshot: None says it is the task's now.
+    async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> "Outcome | Asking | None":
+        """Wait for the cell up to reply_by, putting its input() to the user as this call can; then its snapshot.
+
+        A call that asks by its result (2026-07-28) returns Asking instead, and
+        its retry follows the cell on. With hand_over (a call offered as a task)
+        a cell still going, or asking for input, is not snapshot: None says it
+        is the task's now.
         """
-        claimed: Ask | None = None  # an input() this call is putting to its user
         try:
             while not cell.done.is_set():
-                attention = cell.attention if user.in_call or hand_over else cell.done
+                attention = cell.attention if user.reachable or hand_over else cell.done
                 with trio.move_on_at(reply_by):
                     await attention.wait()
                 if cell.done.is_set() or trio.current_time() >= reply_by or hand_over:
                     break
-                claimed = await self.ask(Claim(cell))
-                if claimed is None:  # another call is asking the user: wait for that to end
-                    if (pending := cell.asking) is not None:
-                        with trio.move_on_at(reply_by):
-                            await pending.done.wait()
-                    continue
-                value, why = await user.elicit(claimed, self.name, cell.input_deadline)
-                await self.ask(Answer(cell, claimed.key, value, why))
-                claimed = None
+                if (asking := await user.put(self, cell, reply_by)) is not None:
+                    return asking
             if hand_over and not cell.done.is_set():
                 return None
             if cell.dispatched_at is not None and not cell.done.is_set():
@@ -4180,7 +4319,7 @@ class Session:
                     await cell.started.wait()
         except trio.Cancelled:
             if cut_off():
-                await self._abandon(Abandon(cell=cell if interrupt_on_cancel else None, ask=claimed))
+                await self._abandon(Abandon(cell=cell if interrupt_on_cancel else None, ask=user.claimed))
             elif interrupt_on_cancel:
                 await self._cancel(cell)
             raise
@@ -4234,7 +4373,7 @@ class Session:
             return Outcome("cancelled", headline=f"cancelled: {why}; the code was not run")
         if isinstance(request, Snapshot):
             return self._snapshot(request.cell, request.takes_output)
-        if isinstance(request, (Follow, Find, Claim)):
+        if isinstance(request, (Follow, Find, Claim, Lookup)):
             return None
         if isinstance(request, Answer):
             return False
@@ -4275,6 +4414,8 @@ class Session:
                     self._queue.append(event)
                 event.seen.set()  # set now, seen after _advance: the caller runs again only once this turn is over
             case CellMessage(cell=cell) if cell is self.cell:
+                if self.masker:  # a secret the kernel echoes (a repr, a traceback) never gets further than here
+                    event.msg["content"] = self.masker.content(event.msg["content"])
                 cell.take(event.msg)
                 if event.msg["msg_type"] == "execute_input":
                     self._forget_number(cell)
@@ -4307,10 +4448,15 @@ class Session:
                 if ask is not None:
                     ask.claimed = True
             case Answer(cell=cell):
-                taken = cell is self.cell and cell.asking is not None and cell.asking.key == event.key
+                ask = cell.asking if cell is self.cell else None
+                # A secret's value comes from its page only: never from a form, a retry or tasks/update.
+                taken = ask is not None and ask.key == event.key and (event.value is None or event.from_page or not ask.password)
                 if taken:
-                    self._answer(cell, event.value, event.why)
+                    self._answer(cell, event.value, event.why, event.note)
                 event.reply.give(taken)
+            case Lookup():
+                cells = [*self.history, *([self.cell] if self.cell is not None else [])]
+                event.reply.give(next((c for c in cells if c.id == event.cell_id), None))
             case Find():
                 event.reply.give(self._find(event.number))
             case CancelCell(cell=cell) if cell is self.cell:
@@ -4452,7 +4598,7 @@ class Session:
                 f"interrupt(session={self.name!r}) to stop it"
             ), unfinished=cell.lines.peek())
         if cell.asking is not None:
-            outcome.headline += f". It waits for the user's answer to input(): {cell.asking.prompt.strip()!r}"
+            outcome.headline += f". It waits for the user's answer to {cell.asking.function}(): {cell.asking.prompt.strip()!r}"
         outcome.transcript = view
         outcome.cell = cell.number
         outcome.session = self.name
@@ -4540,10 +4686,12 @@ class Session:
         elif now >= cell.deadline and cell.stopping is None:
             self._stop_cell(cell, "timeout")
 
-    def _answer(self, cell: "Cell", value: str | None, why: str) -> None:
-        """Send the user's answer (or EOF) to the kernel's input_request."""
+    def _answer(self, cell: "Cell", value: str | None, why: str, note: str = "") -> None:
+        """Send the user's answer (or EOF) to the kernel's input_request; a secret is masked from now on, before the kernel has it."""
         assert self.kernel is not None and self._nursery is not None
-        ask = cell.answered(value, why)
+        ask = cell.answered(value, why, note)
+        if ask.password and value is not None:
+            self.masker.add(value)
         self._nursery.start_soon(self.kernel.answer_input, ask.request, INPUT_EOF if value is None else value)
 
     def _abandoned(self, event: Abandon) -> None:
@@ -4764,32 +4912,170 @@ def cut_off() -> bool:
     return link is not None and link.lost
 
 
-class UserInput:
-    """How a tool call can put a cell's input() to its user, if at all.
+@dataclass(frozen=True)
+class Resuming:  # what a retry's requestState names: the session, the cell and its ask (sealed by the SDK on the way out)
+    session: str
+    cell_id: str
+    key: str
 
-    During the call itself, by sending elicitation/create, where the protocol
-    lets a server send requests during a call (2025-11-25) and the client
-    declared elicitation; or, at 2026-07-28, only through a task (the tasks
-    extension's input_required), when the request declared both the
-    extension and elicitation. Otherwise input() fails at once, as stdin is
-    then not offered to the kernel.
+
+@dataclass
+class Asking:  # a call's answer when its cell waits for the user and the call asks by its result (2026-07-28)
+    cell: "Cell"
+    ask: Ask
+    request: dict[str, Any]  # the elicitation/create request, as on the wire
+    state: str  # the requestState's plaintext: Resuming as JSON
+
+
+REFUSALS = {"decline": "the user declined", "cancel": "the user cancelled"}  # an elicitation's refusals, as the cell's note says them
+
+# Why a getpass() gets EOFError from a client that cannot open a page, and what the user can do instead.
+NO_PAGE = "this client cannot open a page for a secret (it did not declare URL-mode elicitation), and a secret never goes through a form"
+NO_PAGE_HINT = (
+    "to give the cell a secret, set it in the environment the server starts in (the kernel inherits it: os.environ), "
+    "or put it in a file only you can read, or use a client that supports URL-mode elicitation"
+)
+
+
+class UserInput:
+    """How a call can put a cell's input() or getpass() to its user, if at all: the one place that decides.
+
+    - during the call: the server sends elicitation/create itself, where the
+      protocol lets a server send requests during a call (2025-11-25);
+    - by the call's result (2026-07-28): input_required with the request and
+      a requestState naming the session, cell and ask; the client's retry of
+      the same call brings the answer and follows the cell on. The SDK seals
+      the state and refuses it on any other call (MCPServer's
+      RequestStateBoundary, mcp 2.3: test_the_internals_we_lean_on_are_still_there
+      checks it is installed); the cell's id refuses it for any other cell;
+    - through a task: the tasks extension's input_required and tasks/update.
+    input() is asked with a one-field form (or the ask's page, for a client
+    that opens URLs only). A secret never goes through a form: getpass() sends
+    the user to a one-time page of this server (URL mode, SecretPages), and a
+    client that cannot open one has getpass() raise at once, saying why. A
+    client without elicitation is not offered stdin: input() fails at once.
     """
 
-    def __init__(self, ctx: Context | None) -> None:
-        self.ctx = ctx
-        self.in_call = self.elicitation = False
-        if ctx is None:
-            return
-        session = ctx.request_context.session
-        caps = session.client_capabilities
-        self.elicitation = caps is not None and caps.elicitation is not None
-        self.in_call = self.elicitation and session.can_send_request
+    def __init__(self, ctx: Any = None) -> None:
+        """From a tool's Context, or the request context of a tasks/* method."""
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-    def reachable(self, offer: "TaskOffer | None") -> bool:
-        return self.in_call or (offer is not None and self.elicitation)
+        self.ctx: Context | None = ctx if isinstance(ctx, Context) else None  # progress, and requests during the call
+        self.form = self.url = self.in_call = self.by_result = False
+        self.host: str | None = None  # the Host this request came to (streamable HTTP): pages are served there
+        self.resuming: Resuming | None = None
+        self.claimed: Ask | None = None  # the ask this call is putting to its user in a form, right now
+        self.responses: dict[str, Any] = {}  # a retry's inputResponses, as on the wire
+        self.warnings: list[str] = []  # for this call's reply
+        request = ctx.request_context if isinstance(ctx, Context) else ctx
+        if request is None:
+            return
+        session = request.session
+        caps = session.client_capabilities
+        elicitation = caps.elicitation if caps is not None else None
+        if elicitation is not None:
+            self.form = elicitation.form is not None or elicitation.url is None  # an empty {} means form, as the spec says
+            self.url = elicitation.url is not None
+            self.in_call = session.can_send_request
+            self.by_result = not self.in_call and request.protocol_version in MODERN_PROTOCOL_VERSIONS
+        headers = getattr(request.request, "headers", None)
+        self.host = headers.get("host") if headers is not None else None
+        if self.ctx is not None and self.ctx.request_state is not None:
+            self.resuming = self._resuming(self.ctx.request_state)
+            self.responses = {key: response.model_dump(mode="json", by_alias=True, exclude_none=True) for key, response in (self.ctx.input_responses or {}).items()}
+
+    @staticmethod
+    def _resuming(state: str) -> Resuming:
+        try:
+            fields = json.loads(state)
+            if fields.pop("v") != INPUT_STATE_VERSION:
+                raise ValueError
+            return Resuming(**fields)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise ToolError("this retry's requestState was not made by this server for an input() it asked; call again without it") from None
+
+    @property
+    def reachable(self) -> bool:
+        """Whether this call can put an input() to the user: the kernel is offered stdin only then."""
+        return (self.form or self.url) and (self.in_call or self.by_result)
+
+    def way(self, ask: Ask) -> Literal["form", "page", "none"]:
+        """How this client is asked: a form, the ask's one-time page, or not at all (a secret, and no page it can open)."""
+        if ask.password:
+            return "page" if self.url else "none"
+        return "form" if self.form else "page"
+
+    async def put(self, session: "Session", cell: "Cell", reply_by: float) -> Asking | None:
+        """Put the cell's pending ask to the user as this call can; Asking when the call's result must carry it."""
+        ask = cell.asking
+        if ask is None:
+            return None
+        if ask.claimed:  # another call asks the user, or the user went to the page: wait for that to end
+            with trio.move_on_at(reply_by):
+                await ask.done.wait()
+            return None
+        way = self.way(ask)
+        if way == "none":
+            await session.ask(Answer(cell, ask.key, None, NO_PAGE, note=NO_PAGE_HINT))
+            return None
+        if self.by_result:
+            state = json.dumps({"v": INPUT_STATE_VERSION, "session": session.name, "cell_id": cell.id, "key": ask.key})
+            return Asking(cell, ask, await self.request(session, cell, ask), state)
+        if await session.ask(Claim(cell)) is not ask:
+            return None  # answered meanwhile, or another call got there first
+        if way == "form":
+            self.claimed = ask  # until answered: a call cut off meanwhile lets another call put it again
+            value, why = await self.elicit(ask, session.name, cell.input_deadline)
+            await session.ask(Answer(cell, ask.key, value, why))
+            self.claimed = None
+            return None
+        page = await session.pages.open(session, cell, ask, self.host)
+        action = await self.elicit_page(ask, session.name, page, cell.input_deadline)
+        if action != "accept":
+            await session.ask(Answer(cell, ask.key, None, action))
+            return None
+        with trio.move_on_at(reply_by):  # the user went to the page: the cell goes on once it is sent, or expires
+            await ask.done.wait()
+        if page.submitted and self.ctx is not None:
+            with suppress(Exception):  # only a courtesy: the client may retry what waited for the page
+                await self.ctx.request_context.session.send_elicit_complete(page.elicitation_id)
+        return None
+
+    async def request(self, session: "Session", cell: "Cell", ask: Ask) -> dict[str, Any]:
+        """The elicitation/create request for this client, as on the wire (an input_required result's, a task's)."""
+        if self.way(ask) == "form":
+            return {"method": "elicitation/create", "params": ask.form(session.name)}
+        page = await session.pages.open(session, cell, ask, self.host)
+        return {"method": "elicitation/create", "params": ask.page(session.name, page.url)}
+
+    async def take(self, session: "Session", cell: "Cell", key: str, response: Any) -> None:
+        """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
+        the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError).
+
+        A response to an ask no longer pending is ignored, as the spec asks; so
+        is an accept without an answer (the ask is put again). An accept is
+        never an empty answer, and never a secret's value.
+        """
+        ask = cell.asking
+        if ask is None or ask.key != key or not isinstance(response, dict):
+            return
+        action = response.get("action")
+        if action == "accept" and session.pages.find(ask) is not None:
+            await session.ask(Claim(cell))
+        elif action == "accept" and not ask.password and (value := Ask.value_of(response)) is not None:
+            await session.ask(Answer(cell, key, value))
+        elif action in REFUSALS:
+            await session.ask(Answer(cell, key, None, REFUSALS[action]))
+
+    def reply(self, answer: "Outcome | Asking", warnings: list[str]) -> CallToolResult | InputRequiredResult:
+        """The tool's result: its reply, or (2026-07-28) input_required with the request and the state its retry brings back."""
+        if isinstance(answer, Asking):
+            return InputRequiredResult.model_validate({"inputRequests": {answer.ask.key: answer.request}, "requestState": answer.state})
+        answer.warnings = warnings + self.warnings + answer.warnings
+        return answer.to_result()
 
     async def elicit(self, ask: Ask, session: str, deadline: float) -> tuple[str | None, str]:
-        """Ask the user during this call; the answer, or None and why there is none."""
+        """Ask the user with a form during this call; the answer, or None and why there is none."""
         assert self.ctx is not None
         form = ask.form(session)
         with trio.move_on_at(deadline):
@@ -4803,6 +5089,21 @@ class UserInput:
             value = Ask.value_of(result.model_dump(mode="json"))
             return value, "the user declined" if value is None else ""
         return None, f"no answer within {INPUT_WAIT_S:g} s"
+
+    async def elicit_page(self, ask: Ask, session: str, page: "SecretPage", deadline: float) -> str:
+        """Send the user to the ask's page during this call (URL mode); accept, or why not."""
+        assert self.ctx is not None
+        params = ask.page(session, page.url)
+        with trio.move_on_at(deadline):
+            try:
+                result = await self.ctx.request_context.session.elicit_url(
+                    params["message"], page.url, page.elicitation_id, related_request_id=self.ctx.request_context.request_id
+                )
+            except Exception as exc:
+                log.info("elicitation failed: %s", exc.__class__.__name__)
+                return "the client could not ask the user"
+            return REFUSALS.get(result.action, result.action)
+        return f"no answer within {INPUT_WAIT_S:g} s"
 
 
 @asynccontextmanager
@@ -4836,6 +5137,281 @@ async def _notify_progress(ctx: Context, progress: float, message: str) -> bool:
 
 
 # ============================================================================
+# One-time pages: where the user types what a cell's getpass() asks for
+# ============================================================================
+#
+# A secret must not pass through the MCP client (URL-mode elicitation,
+# 2025-11-25 and 2026-07-28): the client is sent a link to a page of this
+# server, and the browser posts the secret here. The link's 256 random bits
+# are the page's only credential; it works once and only for its ask, and
+# expires when the ask does (answered, its cell ended, or INPUT_WAIT_S
+# passed). Under streamable HTTP the pages are a route of the server's own
+# app, ahead of the token check (PageRoute); otherwise a loopback listener
+# serves them, opened with the first pending page and closed with the last.
+# Both belong to the registry, so whichever process owns the sessions serves
+# their pages, whichever connection asked.
+
+
+@dataclass(eq=False)
+class SecretPage:
+    token: str  # the URL's last part: the page's credential
+    session: "Session"
+    cell: "Cell"
+    ask: Ask
+    expires_at: float  # wall-clock time, for the page's text; the ask's own deadline ends it
+    url: str = ""
+    elicitation_id: str = field(default_factory=lambda: secrets.token_hex(8))  # names it to a 2025-11-25 client
+    submitted: bool = False
+
+
+PAGE_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),  # the URL is a credential: it must not leave in a Referer
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+]
+
+
+class SecretPages:
+    """The pending pages, the loopback listener that serves them under stdio, and the answer to each request."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self.scheme: str | None = None  # set when this server serves streamable HTTP: its app serves the pages
+        self._pages: dict[str, SecretPage] = {}
+        self._gone: dict[str, str] = {}  # tokens of pages that ended, and why: a late visit is told
+        self._port: int | None = None  # the loopback listener's, while it listens
+        self._starting = trio.Lock()
+        self._connections = 0
+        self._changed = trio.Event()
+
+    def find(self, ask: Ask) -> SecretPage | None:
+        return next((page for page in self._pages.values() if page.ask is ask), None)
+
+    async def open(self, session: "Session", cell: "Cell", ask: Ask, host: str | None) -> SecretPage:
+        """The ask's page, made on its first use (the same URL for every call that asks)."""
+        if (page := self.find(ask)) is not None:
+            return page
+        token = secrets.token_urlsafe(PAGE_TOKEN_BYTES)
+        page = SecretPage(token, session, cell, ask, time.time() + max(0.0, cell.input_deadline - trio.current_time()))
+        self._pages[token] = page
+        self._nursery.start_soon(self._expire, page)
+        if self.scheme is not None and host:
+            page.url = f"{self.scheme}://{host}{PAGE_PATH}{token}"
+        else:
+            async with self._starting:
+                if self._port is None:
+                    await self._nursery.start(self._listen)
+            page.url = f"http://127.0.0.1:{self._port}{PAGE_PATH}{token}"
+        log.info("session %r: a page for %s's %s() is open", session.name, cell.label, ask.function)
+        return page
+
+    async def respond(self, method: str, path: str, body: bytes) -> tuple[int, str]:
+        """One request for a page, whoever serves it: (HTTP status, HTML). A secret goes on to its cell and nowhere else."""
+        token = path.removeprefix(PAGE_PATH).partition("?")[0]
+        page = self._pages.get(token)
+        if page is None:
+            why = self._gone.get(token)
+            return (410, _page_gone(why)) if why else (404, _page_gone(None))
+        if method == "GET":
+            return 200, _page_form(page)
+        if method != "POST":
+            return 405, _page_form(page, "Only the form's own button sends the answer.")
+        values = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True).get("secret")
+        if not values:
+            return 400, _page_form(page, "The form came without its field: type it again.")
+        del self._pages[token]  # it works once, from here on
+        page.submitted = True
+        if not await page.session.ask(Answer(page.cell, page.ask.key, values[0], from_page=True)):
+            page.submitted = False
+            self._ended(page, f"{page.cell.label} stopped waiting for it before it came")
+            return 410, _page_gone(self._gone[token])
+        self._ended(page)
+        log.info("session %r: %s's %s() was answered on its page", page.session.name, page.cell.label, page.ask.function)
+        return 200, _page_sent(page)
+
+    async def _expire(self, page: SecretPage) -> None:
+        await page.ask.done.wait()  # answered, refused, timed out, or its cell ended: Cell.end sets it
+        self._ended(page)
+
+    def _ended(self, page: SecretPage, why: str = "") -> None:
+        if why:
+            self._gone[page.token] = why
+        elif page.submitted:
+            self._gone.setdefault(page.token, "what was typed on it went to the kernel; a page works once")
+        elif page.cell.done.is_set():
+            self._gone.setdefault(page.token, f"{page.cell.label} in session {page.session.name!r} ended")
+        else:
+            self._gone.setdefault(page.token, f"{page.cell.label} stopped waiting for it ({page.ask.why})")
+        self._pages.pop(page.token, None)
+        while len(self._gone) > PAGES_GONE_KEPT:
+            del self._gone[next(iter(self._gone))]
+        self._moved()
+
+    # -- the loopback listener (stdio, and any connection without an HTTP app) --
+
+    async def _listen(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve the pages on a loopback port for as long as one is pending (or a browser is still being answered)."""
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(trio.serve_listeners, self._serve, listeners, handler_nursery=nursery))
+            self._port = listeners[0].socket.getsockname()[1]
+            log.info("serving secret pages on 127.0.0.1:%d", self._port)
+            task_status.started()
+            while self._pages or self._connections:
+                await self._changed.wait()
+            self._port = None  # in the same step as the decision: the next page starts a new listener
+            nursery.cancel_scope.cancel()
+        log.info("secret pages: the loopback listener is closed")
+
+    async def _serve(self, stream: trio.SocketStream) -> None:
+        """One request on the loopback listener, read and answered with h11, then the connection closes."""
+        import h11
+
+        self._connections += 1
+        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=PAGE_MAX_HEAD)
+        try:
+            # A browser that goes away mid-request ends only its own connection, never the listener.
+            with trio.move_on_after(PAGE_IO_TIMEOUT_S), suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                try:
+                    method, target, body = await _read_page_request(stream, connection)
+                    status, text = await self.respond(method, target, body)
+                except _PageTooLarge:
+                    status, text = 413, _page_gone("the request was larger than a page's form can be")
+                except h11.RemoteProtocolError:
+                    status, text = 400, _page_gone("the request was not HTTP this page understands")
+                data = text.encode()
+                headers = [*PAGE_HEADERS, (b"content-length", str(len(data)).encode()), (b"connection", b"close")]
+                response = h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(), headers=headers)
+                with suppress(h11.LocalProtocolError):
+                    await stream.send_all(connection.send(response) + connection.send(h11.Data(data=data)) + connection.send(h11.EndOfMessage()))
+        finally:
+            with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.aclose()
+            self._connections -= 1
+            self._moved()
+
+    def _moved(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+
+class _PageTooLarge(Exception):
+    pass
+
+
+async def _read_page_request(stream: trio.SocketStream, connection: Any) -> tuple[str, str, bytes]:
+    """A request's method, target and body, within PAGE_MAX_HEAD and PAGE_MAX_BODY."""
+    import h11
+
+    method = target = ""
+    body = bytearray()
+    while True:
+        event = connection.next_event()
+        if event is h11.NEED_DATA:
+            connection.receive_data(await stream.receive_some(PAGE_MAX_HEAD))
+        elif isinstance(event, h11.Request):
+            method, target = event.method.decode(), event.target.decode("ascii", errors="replace")
+            length = next((value for name, value in event.headers if name == b"content-length"), b"0")
+            if int(length) > PAGE_MAX_BODY:
+                raise _PageTooLarge
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > PAGE_MAX_BODY:
+                raise _PageTooLarge
+        elif isinstance(event, h11.EndOfMessage):
+            return method, target, bytes(body)
+        else:  # the browser closed the connection mid-request
+            raise h11.RemoteProtocolError("the connection closed before the request was whole")
+
+
+class PageRoute:
+    """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token).
+
+    A page's URL is its own credential, so these requests carry no bearer
+    token: the browser following the link has none.
+    """
+
+    def __init__(self, app: Any, pages: SecretPages) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PAGE_PATH):
+            return await self.app(scope, receive, send)
+        body = bytearray()
+        more = scope["method"] == "POST"
+        while more and len(body) <= PAGE_MAX_BODY:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if len(body) > PAGE_MAX_BODY:
+            status, text = 413, _page_gone("the request was larger than a page's form can be")
+        else:
+            status, text = await self.pages.respond(scope["method"], scope["path"], bytes(body))
+        data = text.encode()
+        await send({"type": "http.response.start", "status": status, "headers": [*PAGE_HEADERS, (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
+
+
+PAGE_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f6f4;color:#222}"
+    "main{max-width:34em;margin:3em auto;padding:1.5em 2em;background:#fff;border:1px solid #ddd;border-radius:8px}"
+    "h1{font-size:1.3em;margin-top:0}code,.prompt{font-family:ui-monospace,monospace}"
+    "input{font-size:1.1em;width:100%;box-sizing:border-box;padding:.4em;margin:.3em 0 .8em}"
+    "button{font-size:1em;padding:.4em 1.2em}.small{color:#555;font-size:.9em}.note{color:#a40}"
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def _page_form(page: SecretPage, note: str = "") -> str:
+    ask, name, cell = page.ask, html.escape(repr(page.session.name)), html.escape(page.cell.label)
+    until = time.strftime("%H:%M:%S", time.localtime(page.expires_at))
+    what, kind = ("a secret", "password") if ask.password else ("an answer", "text")
+    masked = " The session masks it as ******** in everything it shows or saves." if ask.password else ""
+    return _page(
+        f"ipython-mcp: session {page.session.name} asks for {what}",
+        f"<h1>A cell asks for {what}</h1>"
+        f"<p>Session <b>{name}</b>, {cell}, called <code>{ask.function}()</code>:</p>"
+        + (f'<p class="note">{html.escape(note)}</p>' if note else "")
+        + f'<form method="post"><label for="secret" class="prompt">{html.escape(ask.prompt.strip() or "(no prompt)")}</label>'
+        f'<input id="secret" name="secret" type="{kind}" autocomplete="off" autofocus>'
+        '<button type="submit">Send to the kernel</button></form>'
+        f"<p>What you type goes from this page straight to the kernel's <code>{ask.function}()</code>: not to the MCP "
+        f"client or the model, and into no file or log.{masked}</p>"
+        f'<p class="small">This page works once. It expires when {cell} ends, or at {until} '
+        f"({INPUT_WAIT_S / 60:g} minutes after the cell asked), whichever comes first; "
+        f"<code>{ask.function}()</code> then raises EOFError in the cell.</p>",
+    )
+
+
+def _page_sent(page: SecretPage) -> str:
+    return _page(
+        "ipython-mcp: sent",
+        f"<h1>Sent</h1><p>{html.escape(page.cell.label).capitalize()} in session <b>{html.escape(repr(page.session.name))}</b> has it. "
+        "You can close this page; it works no more.</p>",
+    )
+
+
+def _page_gone(why: str | None) -> str:
+    return _page(
+        "ipython-mcp: this page has expired",
+        "<h1>This page has expired</h1>"
+        + (f"<p>{html.escape(why[0].upper() + why[1:])}.</p>" if why else "<p>There is no page at this address.</p>")
+        + f'<p class="small">A page works once, and expires when its cell ends or {INPUT_WAIT_S / 60:g} minutes after the cell asked.</p>',
+    )
+
+
+# ============================================================================
 # The registry: every session, and the policy tool calls need
 # ============================================================================
 
@@ -4860,6 +5436,7 @@ class Sessions:
         self._kernels = 0  # numbers kernels' directories
         self._serial = 0  # numbers sessions' directories
         self.spares = Spares(self)
+        self.pages = SecretPages(nursery)  # where the user types what a cell's getpass() asks for
         self.gateway: Gateway | None = None  # when set, every new kernel is created there
         self.lost: dict[str, str] = {}  # sessions of a persistent server that died before this one, and how
         self.changed = trio.Event()  # set and replaced when a session is made or forgotten
@@ -4917,12 +5494,14 @@ class Sessions:
 
     async def execute(
         self, name: str, code: str, *, env: str | None, cwd: str | None, timeout: float | None, wait_s: float, budget: int, user: "UserInput"
-    ) -> Outcome:
-        """Run code in the named session, creating it (env, cwd) on first use."""
+    ) -> "Outcome | Asking":
+        """Run code in the named session, creating it (env, cwd) on first use; a retry (2026-07-28) follows its cell on."""
         check_session_name(name)
         for argument, value in (("env", env), ("cwd", cwd)):
             if value:
                 check_path(argument, value)
+        if user.resuming is not None:
+            return await self._resumed(name, user).execute(code, timeout, wait_s, budget, user)
         warnings: list[str] = []
         session = self.find(name)
         if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
@@ -4955,11 +5534,20 @@ class Sessions:
                 )
         session.last_used = trio.current_time()
         outcome = await session.execute(code, timeout, wait_s, budget, user)
-        outcome.warnings = warnings + outcome.warnings
+        if isinstance(outcome, Outcome):
+            outcome.warnings = warnings + outcome.warnings
         return outcome
 
-    async def wait(self, name: str, timeout: float, user: "UserInput") -> Outcome:
-        return await self.get(name).wait(timeout, user)
+    async def wait(self, name: str, timeout: float, user: "UserInput") -> "Outcome | Asking":
+        return await (self.get(name) if user.resuming is None else self._resumed(name, user)).wait(timeout, user)
+
+    def _resumed(self, name: str, user: "UserInput") -> Session:
+        """The session a retry's state names: the call's own, still live."""
+        assert user.resuming is not None
+        session = self.find(name)
+        if user.resuming.session != name or session is None:
+            raise ToolError(f"session {name!r}, whose cell asked for this answer, was shut down; the answer was not used")
+        return session
 
     async def output(self, name: str, number: int | None, grep: str | None, offset: int, limit: int) -> str:
         session = self.get(name)
@@ -5007,7 +5595,7 @@ class Sessions:
             rows = json.loads(outcome.transcript.text_of("stdout")) if outcome.status == "ok" and outcome.transcript else None
         except ValueError:
             rows = None
-        return outcome if rows is None else variables_table(name, rows)
+        return outcome if rows is None else variables_table(name, rows, session.masker)
 
     async def interrupt(self, name: str) -> str:
         return _answered(await self.get(name).ask(Interrupt()))
@@ -5137,8 +5725,9 @@ print(json.dumps(rows))
 """, {})'''
 
 
-def variables_table(session: str, rows: list[dict[str, Any]]) -> str:
-    """The variables as a fixed-width table, a row per name."""
+def variables_table(session: str, rows: list[dict[str, Any]], masker: Masker | None = None) -> str:
+    """The variables as a fixed-width table, a row per name; a secret's fragment where reprlib cut a value is masked too."""
+    masker = masker if masker is not None else Masker()
     if not rows:
         return f"session {session!r} has no variables of its own yet (modules, imported functions and _names are not listed)"
 
@@ -5153,7 +5742,7 @@ def variables_table(session: str, rows: list[dict[str, Any]]) -> str:
         return ""
 
     table = [("name", "type", "shape/len", "size", "value")] + [
-        (r["name"], r["type"], r["shape"], size(r["size"]), " ".join(str(r["value"]).split())[:VARIABLE_VALUE_CHARS]) for r in rows[:VARIABLES_SHOWN]
+        (r["name"], r["type"], r["shape"], size(r["size"]), " ".join(masker.around_cuts(str(r["value"])).split())[:VARIABLE_VALUE_CHARS]) for r in rows[:VARIABLES_SHOWN]
     ]
     widths = [min(max(len(row[i]) for row in table), 40) for i in range(4)]
     lines = ["  ".join(cell[:40].ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4] for row in table]
@@ -5305,16 +5894,21 @@ class Task:
         self.status = "working"
         self.message = ""
         self.result: dict[str, Any] | None = None  # the CallToolResult the execute would have returned, as on the wire
+        self.input_requests: dict[str, Any] | None = None  # while input_required: what the user is asked, as on the wire
 
     @property
     def cell(self) -> Cell | None:
         return self.run.reply.value if isinstance(self.run.reply.value, Cell) else None
 
-    async def refresh(self) -> None:
-        """Bring status and message up to date with the cell; fix the result once it has ended."""
+    async def refresh(self, user: UserInput) -> None:
+        """Bring status and message up to date with the cell, its input() put to the user as this request's client
+        can (UserInput); fix the result once it has ended."""
         if self.finished is not None:
             return
+        self.input_requests = None
         cell, answer = self.cell, self.run.reply.value
+        if cell is not None and (ask := cell.asking) is not None and not ask.claimed and user.way(ask) == "none":
+            await self.session.ask(Answer(cell, ask.key, None, NO_PAGE, note=NO_PAGE_HINT))
         if isinstance(answer, Outcome):  # it never ran: cancelled while queued, or its kernel would not start
             self._finish(answer)
         elif cell is None:
@@ -5322,8 +5916,11 @@ class Task:
             self._set("working", f"waiting for its turn: {ahead.label} has run for {ahead.elapsed():.0f} s" if ahead else "waiting for its turn")
         elif cell.done.is_set():
             self._finish(await self.session.ask(Snapshot(cell)))
-        elif cell.asking is not None:
-            self._set("input_required", f"waiting for the user's answer to input(): {cell.asking.prompt.strip()!r}")
+        elif (ask := cell.asking) is not None and ask.claimed:
+            self._set("working", f"waiting for the user to answer {ask.function}() on its page: {ask.prompt.strip()!r}")
+        elif ask is not None:
+            self.input_requests = {ask.key: await user.request(self.session, cell, ask)}
+            self._set("input_required", f"waiting for the user's answer to {ask.function}(): {ask.prompt.strip()!r}")
         elif cell.dispatched_at is None:
             self._set("working", "waiting for the kernel to start")
         else:
@@ -5346,8 +5943,8 @@ class Task:
             out["statusMessage"] = self.message
         if result_type == "complete" and self.status == "completed":
             out["result"] = self.result
-        if result_type == "complete" and self.status == "input_required" and (cell := self.cell) and cell.asking:
-            out["inputRequests"] = {cell.asking.key: {"method": "elicitation/create", "params": cell.asking.form(self.session.name)}}
+        if result_type == "complete" and self.status == "input_required" and self.input_requests:
+            out["inputRequests"] = self.input_requests
         return out
 
     def _set(self, status: str, message: str) -> None:
@@ -5402,22 +5999,21 @@ class TasksExtension(Extension):
         if offer.run is None or offer.session is None:
             return result  # ended (or failed) within the first wait: a plain result
         task = Task(offer.session, offer.run, ctx.protocol_version)
-        await task.refresh()
+        await task.refresh(UserInput(ctx))
         self._keep(task)
         return task.wire("task")
 
     async def _get(self, ctx: Any, params: Any) -> dict[str, Any]:
         task = self._find(ctx, params.task_id)
-        await task.refresh()
+        await task.refresh(UserInput(ctx))
         return task.wire("complete")
 
     async def _update(self, ctx: Any, params: Any) -> dict[str, Any]:
         task = self._find(ctx, params.task_id)
-        cell = task.cell
-        for key, response in params.input_responses.items():  # keys not outstanding are ignored, as the spec asks
-            if cell is not None and cell.asking is not None and cell.asking.key == key:
-                value = Ask.value_of(response)
-                await task.session.ask(Answer(cell, key, value, "the user declined" if value is None else ""))
+        user = UserInput(ctx)
+        if (cell := task.cell) is not None:
+            for key, response in params.input_responses.items():  # keys not outstanding are ignored, as the spec asks
+                await user.take(task.session, cell, key, response)
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: Any, params: Any) -> dict[str, Any]:
@@ -5671,8 +6267,9 @@ def build_server(sessions: Sessions) -> MCPServer:
             "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
             "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
             "session's kernel is created on first use and keeps variables, imports and the working directory "
-            "between calls. IPython syntax works (%magics, !shell). input() and getpass() ask the user when the client "
-            "supports elicitation (and fail at once when it does not); never put secrets in code. "
+            "between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
+            "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of "
+            "this server, so the secret never passes through the client or the model; never put secrets in code. "
             f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
             "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
             "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
@@ -5716,7 +6313,7 @@ def build_server(sessions: Sessions) -> MCPServer:
                 )
             ),
         ] = None,
-    ) -> CallToolResult:
+    ) -> CallToolResult | InputRequiredResult:
         timeout, warnings = check_seconds("timeout_s", timeout_s, config.default_timeout_s)
         wait, more = check_seconds("wait_s", wait_s, reply_after, zero=True)
         warnings += more
@@ -5727,9 +6324,8 @@ def build_server(sessions: Sessions) -> MCPServer:
             if max_output_chars > MAX_OUTPUT_CHARS:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
-        outcome = await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=UserInput(ctx))
-        outcome.warnings = warnings + outcome.warnings
-        return outcome.to_result()
+        user = UserInput(ctx)
+        return user.reply(await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=user), warnings)
 
     @tool(
         "Wait for a running cell",
@@ -5743,11 +6339,10 @@ def build_server(sessions: Sessions) -> MCPServer:
         ctx: Context,
         session: Session_,
         timeout_s: Annotated[float | None, Field(description=f"Seconds to wait at most (default {reply_after:g}).")] = None,
-    ) -> CallToolResult:
+    ) -> CallToolResult | InputRequiredResult:
         timeout, warnings = check_seconds("timeout_s", timeout_s, reply_after, zero=True)
-        outcome = await sessions.wait(session, timeout, UserInput(ctx))
-        outcome.warnings = warnings + outcome.warnings
-        return outcome.to_result()
+        user = UserInput(ctx)
+        return user.reply(await sessions.wait(session, timeout, user), warnings)
 
     @tool(
         "Read a cell's saved output",
@@ -6563,6 +7158,8 @@ async def serve_http(
             )
             if token is not None:
                 app = RequireToken(app, token)
+            sessions.pages.scheme = "https" if config.certfile else "http"
+            app = PageRoute(app, sessions.pages)  # ahead of the token: a page's URL is its own credential
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_stop_on_signals, stop.set)

@@ -7,6 +7,7 @@ tests start the installed console script and speak MCP over its stdio.
 import base64
 import dataclasses
 import datetime
+import html
 import ipaddress
 import json
 import math
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -456,7 +459,7 @@ class AnsweringUser(ipython_mcp.UserInput):
 
     def __init__(self, answer: str | None) -> None:
         super().__init__(None)
-        self.in_call = self.elicitation = True
+        self.in_call = self.form = True
         self.answer = answer
         self.asked: list[str] = []
 
@@ -2536,13 +2539,13 @@ async def test_lifecycle_calls_at_once_all_answer(client, sessions, second):
 TASKS = "io.modelcontextprotocol/tasks"
 
 
-def envelope(*, tasks: bool = True, elicitation: bool = False) -> dict:
+def envelope(*, tasks: bool = True, elicitation: bool = False, url: bool = False, form: bool = True) -> dict:
     """The per-request _meta of protocol 2026-07-28, with the capabilities this request declares."""
     capabilities: dict = {}
     if tasks:
         capabilities["extensions"] = {TASKS: {}}
     if elicitation:
-        capabilities["elicitation"] = {"form": {}}
+        capabilities["elicitation"] = ({"form": {}} if form else {}) | ({"url": {}} if url else {})
     return {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "wire", "version": "0"},
@@ -2566,7 +2569,7 @@ class ModernServer(RawServer):
         return await self.request("tools/call", {"name": name, "arguments": arguments, "_meta": envelope(**capabilities)})
 
     async def task(self, method: str, task_id: str, **extra) -> dict:
-        return await self.request(method, {"taskId": task_id, **extra, "_meta": envelope(elicitation=True)})
+        return await self.request(method, {"taskId": task_id, **extra, "_meta": envelope(elicitation=True, url=True)})
 
     async def poll(self, task_id: str, until: set[str], within: float = 30) -> list[dict]:
         """tasks/get until the status is one of `until`, at the task's own poll interval."""
@@ -2664,19 +2667,22 @@ async def test_input_and_getpass_in_a_task_are_answered_by_the_user(tmp_path):
     code = "name = input('name? ')\nimport getpass\npw = getpass.getpass('token: ')\nprint('hello', name, len(pw))"
     async with modern_server(tmp_path) as server:
         await server.call("execute", {"session": "a", "code": "1"}, tasks=False)  # the kernel is up: input() comes within the first wait
-        task = (await server.call("execute", {"session": "a", "code": code}, elicitation=True))["result"]
+        task = (await server.call("execute", {"session": "a", "code": code}, elicitation=True, url=True))["result"]
         assert task["resultType"] == "task" and task["status"] == "input_required", "input() makes the task at once"
-        answers = {"answer": "Luca", "password": secret}
-        for expected in ("name?", "token:"):
-            asked = (await server.poll(task["taskId"], {"input_required"}))[-1]
-            ((key, request),) = asked["inputRequests"].items()
-            assert request["method"] == "elicitation/create" and expected in request["params"]["message"]
-            schema = request["params"]["requestedSchema"]
-            (field_name,) = schema["properties"]
-            if expected == "token:":
-                assert field_name == "password" and schema["properties"]["password"]["title"] == "Password"
-            ack = await server.task("tasks/update", task["taskId"], inputResponses={key: {"action": "accept", "content": {field_name: answers[field_name]}}})
-            assert "error" not in ack
+        asked = (await server.poll(task["taskId"], {"input_required"}))[-1]
+        ((key, request),) = asked["inputRequests"].items()
+        assert request["method"] == "elicitation/create" and "name?" in request["params"]["message"]
+        assert request["params"]["mode"] == "form" and list(request["params"]["requestedSchema"]["properties"]) == ["answer"]
+        await server.task("tasks/update", task["taskId"], inputResponses={key: {"action": "accept", "content": {"answer": "Luca"}}})
+        asked = (await server.poll(task["taskId"], {"input_required"}))[-1]
+        ((key, request),) = asked["inputRequests"].items()
+        assert request["params"]["mode"] == "url" and "token:" in request["params"]["message"], "a secret is asked on a page, never in a form"
+        assert "requestedSchema" not in request["params"]
+        ack = await server.task("tasks/update", task["taskId"], inputResponses={key: {"action": "accept"}})
+        assert "error" not in ack
+        waiting = (await server.task("tasks/get", task["taskId"]))["result"]
+        assert waiting["status"] == "working" and "on its page" in waiting["statusMessage"], "accepted: the task waits for the page"
+        assert (await submit_page(request["params"]["url"], secret)).status_code == 200
         final = (await server.poll(task["taskId"], {"completed"}))[-1]
         body = content_text(final["result"])
         assert body == f"name? Luca\ntoken: [hidden]\nhello Luca {len(secret)}\n"
@@ -2718,11 +2724,15 @@ async def test_without_elicitation_input_still_fails_at_once(tmp_path):
 @slow
 async def test_a_plain_execute_elicits_input_during_the_call_at_2025_11_25(sessions):
     asked = []
+    secret = "s3cret-" + os.urandom(6).hex()
 
     async def answer(context, params):
         asked.append(params)
         from mcp_types import ElicitResult
 
+        if params.mode == "url":  # the user opens the page and types the secret there; the client only says "accepted"
+            assert (await submit_page(params.url, secret)).status_code == 200
+            return ElicitResult(action="accept")
         field_name = next(iter(params.requested_schema["properties"]))
         if "declin" in params.message:
             return ElicitResult(action="decline")
@@ -2737,6 +2747,10 @@ async def test_a_plain_execute_elicits_input_during_the_call_at_2025_11_25(sessi
         assert "who?" in asked[0].message
         result = await run(client, "a", "input('please declin? ')")
         assert record(result)["error"]["ename"] == "EOFError"
+        result = await run(client, "a", "import getpass\npw = getpass.getpass('token: ')\nprint(len(pw), pw)")
+        assert asked[-1].mode == "url" and asked[-1].elicitation_id, "at 2025-11-25 a URL request names its elicitation"
+        assert text(result) == f"token: [hidden]\n{len(secret)} ********\n"
+        assert secret not in json.dumps(result.model_dump(mode="json"))
 
 
 @slow
@@ -2771,6 +2785,542 @@ async def test_tasks_over_streamable_http_with_the_routing_headers(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# input() by multi-round-trip requests, getpass() on a one-time page, secrets masked
+# ---------------------------------------------------------------------------
+
+
+async def fetch_page(url: str) -> tuple[int, str]:
+    """GET a one-time page as a browser would: no token, no cookies."""
+    import httpx2 as httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(url)
+    assert response.headers["cache-control"] == "no-store" and response.headers["referrer-policy"] == "no-referrer"
+    return response.status_code, response.text
+
+
+async def submit_page(url: str, secret: str):
+    """POST the page's form, as its button does."""
+    import httpx2 as httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(url, data={"secret": secret})
+
+
+def files_holding(needle: str, *roots: Path) -> list[Path]:
+    """Every file under these directories whose bytes contain the needle."""
+    return [path for root in roots for path in Path(root).rglob("*") if path.is_file() and needle.encode() in path.read_bytes()]
+
+
+def a_secret() -> str:
+    # quote, backslash and a non-ASCII letter: the kernel echoes each escaped differently (repr, JSON)
+    return "S3cr'et\\\\é-" + os.urandom(6).hex()
+
+
+def elicitation_of(result: dict) -> tuple[str, dict]:
+    """The one elicitation/create request of an input_required result: its key and params."""
+    assert result["resultType"] == "input_required" and isinstance(result["requestState"], str), result
+    ((key, request),) = result["inputRequests"].items()
+    assert request["method"] == "elicitation/create"
+    return key, request["params"]
+
+
+class Wire:
+    """A client at 2026-07-28 without the tasks extension, every frame the server sent kept. Its calls declare
+    form elicitation, and URL mode too when it was made with url=True."""
+
+    def __init__(self, request, frames: list[str], process: trio.Process, log, url: bool):
+        self.request, self.frames, self.process, self.log, self.url = request, frames, process, log, url
+        self.base = ""  # the HTTP server's own address, under streamable HTTP
+
+    def _params(self, name: str, arguments: dict, elicitation: bool, url: bool | None) -> dict:
+        caps = envelope(tasks=False, elicitation=elicitation, url=self.url if url is None else url)
+        return {"name": name, "arguments": arguments, "_meta": caps}
+
+    async def call(self, name: str, arguments: dict, *, elicitation: bool = True, url: bool | None = None) -> dict:
+        return await self.request("tools/call", self._params(name, arguments, elicitation, url))
+
+    async def retry(self, name: str, arguments: dict, asked: dict, responses: dict, *, url: bool | None = None) -> dict:
+        """The same call again after an input_required result: the responses, and its requestState echoed."""
+        params = self._params(name, arguments, True, url) | {"inputResponses": responses, "requestState": asked["requestState"]}
+        return await self.request("tools/call", params)
+
+
+TRANSPORTS = [pytest.param("stdio"), pytest.param("http", marks=network)]
+
+
+@asynccontextmanager
+async def modern_client(tmp_path: Path, transport: str, *flags: str, url: bool = False):
+    """The console script over stdio or streamable HTTP (its log at DEBUG), and a Wire to it."""
+    if transport == "stdio":
+        async with modern_server(tmp_path, *flags) as server:
+            yield Wire(server.request, server.frames, server.process, server.log.read_text, url)
+        return
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+
+    async with http_server(tmp_path, "--log-level", "DEBUG", *flags) as server, httpx.AsyncClient(timeout=60) as http:
+        frames: list[str] = []
+
+        async def request(method: str, params: dict) -> dict:
+            headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method, "Mcp-Name": params["name"]}
+            response = await http.post(server.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            frames.append(response.text)
+            if response.headers["content-type"].startswith("text/event-stream"):
+                return json.loads([line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1])
+            return response.json()
+
+        wire = Wire(request, frames, server.process, lambda: server.stderr, url)
+        wire.base = server.url.removesuffix("/mcp")
+        yield wire
+
+
+def answer(key: str, value: str) -> dict:
+    return {key: {"action": "accept", "content": {"answer": value}}}
+
+
+@slow
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_input_at_2026_07_28_is_asked_by_the_result_and_answered_by_the_retry(tmp_path, transport):
+    code = "first = input('first? ')\nsecond = input('second? ')\nprint(first, second)"
+    args = {"session": "a", "code": code}
+    async with modern_client(tmp_path, transport) as client:
+        await client.call("execute", {"session": "a", "code": "1"})  # the kernel is up
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        assert params["mode"] == "form" and "first?" in params["message"] and "session 'a'" in params["message"]
+        assert "cell" not in asked["requestState"] and "'a'" not in asked["requestState"], "the state is sealed"
+        again = (await client.retry("execute", args, asked, {}))["result"]
+        assert elicitation_of(again)[0] == key, "a retry without the answer is asked again"
+        second = (await client.retry("execute", args, again, answer(key, "Ada")))["result"]
+        key, params = elicitation_of(second)
+        assert "second?" in params["message"], "each input() is one round"
+        final = (await client.retry("execute", args, second, answer(key, "Lovelace")))["result"]
+        assert final["resultType"] == "complete" and content_text(final) == "first? Ada\nsecond? Lovelace\nAda Lovelace\n"
+        assert final["_meta"]["ipython-mcp/execute"]["status"] == "ok"
+        # declined: EOFError in the cell, which goes on
+        args = {"session": "a", "code": "try:\n    input('continue? ')\nexcept EOFError:\n    print('no answer, going on')"}
+        asked = (await client.call("execute", args))["result"]
+        final = (await client.retry("execute", args, asked, {elicitation_of(asked)[0]: {"action": "decline"}}))["result"]
+        assert content_text(final) == "continue? [the user declined: input() raises EOFError]\nno answer, going on\n"
+        # no elicitation declared: stdin is not offered, as before
+        plain = (await client.call("execute", {"session": "a", "code": "input('x? ')"}, elicitation=False))["result"]
+        assert plain["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "StdinNotImplementedError"
+
+
+@slow
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_input_after_running_is_asked_through_the_next_wait(tmp_path, transport):
+    code = "import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('got', input('later? '))"
+    async with modern_client(tmp_path, transport) as client:
+        running = (await client.call("execute", {"session": "a", "code": code, "wait_s": 0.2}))["result"]
+        assert running["_meta"]["ipython-mcp/execute"]["status"] == "running", content_text(running)
+        wait = {"session": "a", "timeout_s": 30}
+        asked = (await client.call("wait", wait))["result"]
+        key, params = elicitation_of(asked)
+        assert "later?" in params["message"]
+        final = (await client.retry("wait", wait, asked, answer(key, "soon")))["result"]
+        assert final["_meta"]["ipython-mcp/execute"]["status"] == "ok"
+        assert content_text(final).endswith("later? soon\ngot soon\n") and "finished after" in content_text(final)
+
+
+@slow
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_request_state_answers_its_own_cell_and_no_other(tmp_path, transport):
+    args = {"session": "a", "code": "print('got', input('which? '))"}
+    async with modern_client(tmp_path, transport) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        first = (await client.call("execute", args))["result"]
+        key, _ = elicitation_of(first)
+        done = (await client.retry("execute", args, first, answer(key, "one")))["result"]
+        assert content_text(done) == "which? one\ngot one\n"
+        second = (await client.call("execute", args))["result"]  # the same call: another cell asks
+        key2, _ = elicitation_of(second)
+        # the first cell's state, replayed while the second cell waits: it says its cell ended, and answers nothing
+        replayed = (await client.retry("execute", args, first, answer(key, "intruder")))["result"]
+        assert replayed["resultType"] == "complete" and "intruder" not in json.dumps(replayed)
+        assert "the answer this retry brought was not used: cell 2 had already ended" in content_text(replayed)
+        # on another session's call, or another tool, or tampered with: the SDK's seal refuses it
+        refused = [
+            await client.retry("execute", {**args, "session": "b"}, second, answer(key2, "x")),
+            await client.retry("wait", {"session": "a"}, second, answer(key2, "x")),
+            await client.retry("execute", args, {"requestState": second["requestState"][:-4] + "AAAA"}, answer(key2, "x")),
+        ]
+        assert all(r["error"] == {"code": -32602, "message": "Invalid or expired requestState", "data": {"reason": "invalid_request_state"}} for r in refused), refused
+        final = (await client.retry("execute", args, second, answer(key2, "two")))["result"]
+        assert content_text(final) == "which? two\ngot two\n"
+        # a retry whose cell is no longer kept (its session was shut down, and made again) says so
+        await client.call("shutdown", {"session": "a"})
+        await client.call("execute", {"session": "a", "code": "1"})
+        gone = (await client.retry("execute", args, second, answer(key2, "late")))["result"]
+        assert gone["isError"] and "has ended and is no longer kept; the answer was not used" in content_text(gone)
+
+
+GETPASS_CELL = (
+    "import getpass, sys, time\n"
+    "pw = getpass.getpass('token: ')\n"
+    "print(len(pw), pw)\n"
+    "sys.stdout.write(pw[:5]); sys.stdout.flush(); time.sleep(0.3); print(pw[5:])  # one secret, two stream messages\n"
+    "print({'key': pw})\n"
+    "pw"
+)
+
+
+def assert_getpass_reply(text_: str, secret: str) -> None:
+    """GETPASS_CELL's reply: the secret's length, and the secret masked as printed, split, in a dict and as the cell's value."""
+    masked = "[\"']\\*{8}[\"']"  # repr quotes it with " (the secret has a ')
+    assert re.search(rf"token: \[hidden\]\n{len(secret)} \*{{8}}\n\*{{8}}\n\{{'key': {masked}\}}\n{masked}\n$", text_), text_
+
+
+@slow
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_getpass_is_answered_on_a_one_time_page_and_masked_everywhere(tmp_path, transport):
+    import httpx2 as httpx
+
+    secret = a_secret()
+    args = {"session": "a", "code": GETPASS_CELL, "wait_s": 2}
+    async with modern_client(tmp_path, transport, "--notebook-dir", str(tmp_path / "notebooks"), url=True) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        assert params["mode"] == "url" and "requestedSchema" not in params and "token:" in params["message"]
+        url = params["url"]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/ipython-mcp/secret/[\w-]{43}", url), url
+        assert url.startswith(client.base), "under streamable HTTP, the server's own app serves it"
+        status, page = await fetch_page(url)  # no bearer token: the URL is the page's credential
+        assert status == 200 and "Session <b>&#x27;a&#x27;</b>, cell 2, called <code>getpass()</code>" in page
+        assert 'type="password"' in page and "token:" in page and "expires when cell 2 ends" in page
+        # the user said yes; the call waits for the page until its budget, then the reply says running
+        waiting = (await client.retry("execute", args, asked, {key: {"action": "accept"}}))["result"]
+        assert waiting["_meta"]["ipython-mcp/execute"]["status"] == "running"
+        assert "waits for the user's answer to getpass()" in content_text(waiting)
+        assert (await submit_page(url, secret)).status_code == 200
+        final = (await client.call("wait", {"session": "a", "timeout_s": 30}))["result"]
+        assert final["_meta"]["ipython-mcp/execute"]["status"] == "ok"
+        assert_getpass_reply(content_text(final), secret)
+        if transport == "stdio":
+            with pytest.raises(httpx.ConnectError):  # it worked once; with no secret pending, nothing listens
+                await submit_page(url, "again")
+            assert not listening_tcp_inodes() & socket_inodes(client.process.pid), "no port stays open"
+        else:
+            again = await submit_page(url, "again")
+            assert again.status_code == 410 and "a page works once" in again.text
+        await assert_masked_in_the_session(client, secret, tmp_path / "export.ipynb")
+        await client.call("reset", {"session": "a"})  # masked for the life of the session, not of its kernel
+        rebuilt = (await client.call("execute", {"session": "a", "code": f"print({secret[:6]!r} + {secret[6:]!r})"}))["result"]
+        assert content_text(rebuilt) == "********\n"
+        kept = files_holding(secret, *runtime_dirs(client.process.pid), tmp_path)
+        assert runtime_dirs(client.process.pid) and not kept, kept
+    assert not any(secret in frame for frame in client.frames)
+    assert secret not in client.log() and "DEBUG" in client.log()
+    assert "********" in (tmp_path / "notebooks" / "a.ipynb").read_text()
+    assert not files_holding(secret, tmp_path)
+
+
+async def assert_masked_in_the_session(client: Wire, secret: str, export: Path) -> None:
+    """variables, output, a traceback and export show the secret as ********."""
+    variables = content_text((await client.call("variables", {"session": "a"}))["result"])
+    assert re.search(r"^pw +str +len \d+ .*[\"']\*{8}[\"']$", variables, re.M), variables
+    output = content_text((await client.call("output", {"session": "a"}))["result"])
+    assert "********" in output and secret not in output
+    echoed = (await client.call("execute", {"session": "a", "code": "int(pw)"}))["result"]
+    assert secret not in json.dumps(echoed) and re.search(r"^ValueError: invalid literal .*[\"']\*{8}[\"']$", content_text(echoed), re.M)
+    assert re.search(r"[\"']\*{8}[\"']$", echoed["_meta"]["ipython-mcp/execute"]["error"]["evalue"]), "the headline's error too"
+    exported = await client.call("export", {"session": "a", "path": str(export)})
+    assert "wrote" in content_text(exported["result"]) and "********" in export.read_text() and secret not in export.read_text()
+
+
+@slow
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_client_without_url_mode_gets_a_clear_getpass_error_at_once(tmp_path, transport):
+    async with modern_client(tmp_path, transport) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        started = time.monotonic()
+        reply = (await client.call("execute", {"session": "a", "code": "import getpass\ngetpass.getpass('token: ')"}))["result"]
+        assert time.monotonic() - started < 10
+        assert reply["resultType"] == "complete" and reply["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "EOFError"
+        said = content_text(reply)
+        assert "token: [this client cannot open a page for a secret (it did not declare URL-mode elicitation)" in said
+        assert "getpass() raises EOFError]" in said and "os.environ" in said and "supports URL-mode elicitation" in said
+        assert "inputRequests" not in json.dumps(reply), "no form for a secret"
+
+
+@slow
+async def test_a_client_that_opens_urls_only_answers_input_on_a_page_too(tmp_path):
+    args = {"session": "a", "code": "print('hi', input('name? '))"}
+    async with modern_server(tmp_path) as server:
+        asked = (await server.request("tools/call", {"name": "execute", "arguments": args, "_meta": envelope(tasks=False, elicitation=True, url=True, form=False)}))["result"]
+        key, params = elicitation_of(asked)
+        assert params["mode"] == "url", "no form for a client that declared none"
+        status, page = await fetch_page(params["url"])
+        assert status == 200 and 'type="text"' in page and "called <code>input()</code>" in page
+        assert (await submit_page(params["url"], "Ada")).status_code == 200
+        retry = {"name": "execute", "arguments": args, "inputResponses": {key: {"action": "accept"}}, "requestState": asked["requestState"]}
+        final = (await server.request("tools/call", retry | {"_meta": envelope(tasks=False, elicitation=True, url=True, form=False)}))["result"]
+        assert content_text(final) == "name? Ada\nhi Ada\n", "an input() answer is no secret: shown as typed"
+
+
+@slow
+@network
+async def test_over_http_a_page_is_a_route_ahead_of_the_token_and_says_why_it_is_gone(tmp_path):
+    async with modern_client(tmp_path, "http", url=True) as client:
+        await client.call("execute", {"session": "h", "code": "1"})
+        args = {"session": "h", "code": "import getpass\ngetpass.getpass('never: ')", "timeout_s": 2}
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        assert (await fetch_page(params["url"]))[0] == 200
+        import httpx2 as httpx
+
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(client.base + "/mcp")).status_code == 401, "the token still guards the rest"
+            assert (await http.get(client.base + "/ipython-mcp/secret")).status_code == 401, "only the pages' own path is open"
+        assert (await fetch_page(client.base + "/ipython-mcp/secret/" + "x" * 43))[0] == 404
+        ended = (await client.retry("execute", args, asked, {key: {"action": "accept"}}))["result"]
+        assert ended["_meta"]["ipython-mcp/execute"]["status"] == "timeout"
+        status, page = await fetch_page(params["url"])
+        assert status == 410 and "This page has expired" in page and "Cell 2 in session &#x27;h&#x27; ended." in page
+        # declined: EOFError in the cell, and the page is gone
+        args = {"session": "h", "code": "import getpass\ntry:\n    getpass.getpass('token: ')\nexcept EOFError:\n    print('none given')"}
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        declined = (await client.retry("execute", args, asked, {key: {"action": "decline"}}))["result"]
+        assert content_text(declined) == "token: [the user declined: getpass() raises EOFError]\nnone given\n"
+        status, page = await fetch_page(params["url"])
+        assert status == 410 and "stopped waiting for it (the user declined)" in page
+
+
+@slow
+@network
+async def test_over_https_the_page_is_https_and_the_sdk_client_drives_the_rounds(tmp_path):
+    pytest.importorskip("hypercorn", reason="hypercorn is in the test extra; install it to run this")
+    import httpx2 as httpx
+    from mcp_types import ElicitResult
+
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    trust = ssl.create_default_context(cafile=str(certfile))
+    secret, urls = a_secret(), []
+
+    async def user(context, params):  # the SDK client's callback: the person opens the page and types
+        urls.append(params.url)
+        async with httpx.AsyncClient(verify=trust) as http:
+            assert (await http.post(params.url, data={"secret": secret})).status_code == 200
+        return ElicitResult(action="accept")
+
+    async with http_server(tmp_path, "--certfile", str(certfile), "--keyfile", str(keyfile)) as server:
+        async with httpx.AsyncClient(headers=bearer(server.token), verify=trust, timeout=httpx.Timeout(30, read=300)) as http:
+            async with Client(streamable_http_client(server.url, http_client=http), elicitation_callback=user) as client:
+                result = await run(client, "tls", "import getpass\npw = getpass.getpass('token: ')\nprint(len(pw), pw)")
+    assert urls[0].startswith(f"https://127.0.0.1:{server.port}/ipython-mcp/secret/")
+    assert text(result) == f"token: [hidden]\n{len(secret)} ********\n"
+
+
+async def open_chromium(nursery, profile: Path):
+    """Debian's Chromium, headless, with a fresh profile; its DevTools websocket, driven with trio-websocket."""
+    from trio_websocket import connect_websocket_url
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+    process = await trio.lowlevel.open_process(
+        [
+            executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
+        ],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    seen = b""
+    with trio.fail_after(60):
+        while not (found := re.search(rb"DevTools listening on (ws://\S+)", seen)):
+            chunk = await process.stderr.receive_some()
+            assert chunk, f"chromium exited before it listened: {seen.decode(errors='replace')}"
+            seen += chunk
+
+    async def drain() -> None:
+        while await process.stderr.receive_some():
+            pass
+
+    nursery.start_soon(drain)
+    return process, await connect_websocket_url(nursery, found.group(1).decode(), max_message_size=16 * 1024 * 1024)
+
+
+class DevTools:
+    """Calls and events of the Chrome DevTools protocol, over one browser websocket, for one page."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.page: str | None = None  # the page's session id
+        self.events: list[dict] = []
+        self._id = 0
+
+    async def call(self, method: str, **params) -> dict:
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params} | ({"sessionId": self.page} if self.page else {})
+        await self.ws.send_message(json.dumps(message))
+        while True:
+            reply = json.loads(await self.ws.get_message())
+            if reply.get("id") == self._id:
+                assert "error" not in reply, reply
+                return reply["result"]
+            self.events.append(reply)
+
+    async def event(self, method: str) -> dict:
+        while True:
+            for event in self.events:
+                if event.get("method") == method:
+                    self.events.remove(event)
+                    return event
+            self.events.append(json.loads(await self.ws.get_message()))
+
+    async def evaluate(self, expression: str):
+        return (await self.call("Runtime.evaluate", expression=expression, returnByValue=True))["result"].get("value")
+
+
+@slow
+async def test_a_person_types_the_secret_in_a_real_browser(tmp_path):
+    secret = a_secret()
+    args = {"session": "a", "code": "import getpass\npw = getpass.getpass('API key: ')\nprint(len(pw), pw)"}
+    async with modern_client(tmp_path, "stdio", url=True) as client, trio.open_nursery() as nursery:
+        await client.call("execute", {"session": "a", "code": "1"})
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        browser, ws = await open_chromium(nursery, tmp_path / "chromium")
+        try:
+            with trio.fail_after(60):
+                devtools = DevTools(ws)
+                target = await devtools.call("Target.createTarget", url="about:blank")
+                devtools.page = (await devtools.call("Target.attachToTarget", targetId=target["targetId"], flatten=True))["sessionId"]
+                await devtools.call("Page.enable")
+                await devtools.call("Page.navigate", url=params["url"])
+                await devtools.event("Page.loadEventFired")
+                shown = await devtools.evaluate("document.body.innerText")
+                assert "Session 'a', cell 2, called getpass():" in shown and "API key:" in shown and "works once" in shown
+                assert await devtools.evaluate("document.activeElement.type") == "password", "the field has the focus"
+                await devtools.call("Input.insertText", text=secret)  # typed, as a keyboard would
+                await devtools.evaluate("document.querySelector('button').click()")
+                await devtools.event("Page.loadEventFired")
+                assert (await devtools.evaluate("document.body.innerText")).startswith("Sent")
+        finally:
+            await ws.aclose()
+            browser.terminate()
+            with trio.CancelScope(shield=True):
+                await browser.wait()
+            nursery.cancel_scope.cancel()
+        final = (await client.retry("execute", args, asked, {key: {"action": "accept"}}))["result"]
+        assert content_text(final) == f"API key: [hidden]\n{len(secret)} ********\n", content_text(final)
+        # the browser's own profile is the browser's business; the server's directories hold nothing of it
+        kept = files_holding(secret, *runtime_dirs(client.process.pid), *(path for path in tmp_path.iterdir() if path.name != "chromium"))
+        assert runtime_dirs(client.process.pid) and not kept, kept
+    assert not any(secret in frame for frame in client.frames)
+    assert secret not in client.log()
+
+
+@on_the_jupyter_server
+async def test_input_and_getpass_on_a_jupyter_server_kernel(remote):
+    from mcp_types import ElicitResult
+
+    _, sessions = remote
+    secret = a_secret()
+
+    async def user(context, params):
+        if params.mode == "url":
+            assert (await submit_page(params.url, secret)).status_code == 200
+            return ElicitResult(action="accept")
+        return ElicitResult(action="accept", content={"answer": "remote"})
+
+    async with Client(build_server(sessions), elicitation_callback=user) as client:
+        code = "who = input('who? ')\nimport getpass\npw = getpass.getpass('token: ')\nprint(who, len(pw), pw)"
+        result = await run(client, "r", code)
+        assert text(result) == f"who? remote\ntoken: [hidden]\nremote {len(secret)} ********\n", text(result)
+        variables = text(await client.call_tool("variables", {"session": "r"}))
+        assert re.search(r"^pw +str .*\"\*{8}\"$", variables, re.M) and secret not in variables, variables
+
+
+async def raw_http(port: int, request: bytes) -> bytes:
+    """Send bytes to a loopback port and read the reply until the server closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(request)
+        reply = b""
+        while chunk := await stream.receive_some():
+            reply += chunk
+    return reply
+
+
+@network
+async def test_the_loopback_page_server_refuses_bad_requests_and_closes_with_its_last_page(nursery):
+    import types
+
+    pages = ipython_mcp.SecretPages(nursery)
+    answers = []
+
+    async def owner(request):  # the session's owner, as far as a page's answer goes
+        answers.append((request.key, request.value, request.from_page))
+        return True
+
+    session = types.SimpleNamespace(name="s", ask=owner)
+    asks = [ipython_mcp.Ask(f"input-{n}", "token: ", True, {}) for n in (1, 2)]
+    cell = types.SimpleNamespace(label="cell 3", input_deadline=trio.current_time() + 300, done=trio.Event())
+    page, other = [await pages.open(session, cell, ask, None) for ask in asks]
+    port = int(re.fullmatch(r"http://127\.0\.0\.1:(\d+)/ipython-mcp/secret/[\w-]{43}", page.url).group(1))
+    assert other.url.startswith(f"http://127.0.0.1:{port}/") and other.url != page.url, "one listener, a page per ask"
+    target = ipython_mcp.PAGE_PATH.encode() + page.token.encode()
+    assert (await raw_http(port, b"garbage\r\n\r\n")).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    for half in (b"GET " + target, b"POST " + target + b" HTTP/1.1\r\nContent-Length: 50\r\n\r\nsecret=ab"):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)  # a browser that goes away mid-request
+        await stream.send_all(half)
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # and resets
+        await stream.aclose()
+    huge = b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
+    assert (await raw_http(port, huge)).startswith(b"HTTP/1.1 413 "), "refused on its declared length, unread"
+    assert (await raw_http(port, b"GET /ipython-mcp/secret/guess HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 404 ")
+    assert (await raw_http(port, b"PUT " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")).startswith(b"HTTP/1.1 405 ")
+    shown = await raw_http(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert shown.startswith(b"HTTP/1.1 200 ") and b"cell 3" in shown and b"frame-ancestors 'none'" in shown
+    assert answers == [], "showing the page answers nothing"
+    body = b"secret=abc%20d%C3%A9f"
+    sent = await raw_http(port, b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert sent.startswith(b"HTTP/1.1 200 ") and answers == [("input-1", "abc déf", True)]
+    again = await raw_http(port, b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert again.startswith(b"HTTP/1.1 410 ") and b"a page works once" in again and len(answers) == 1
+    asks[1].done.set()  # the other ask ended (its cell, say): no page is pending, and nothing listens
+    await trio.testing.wait_all_tasks_blocked()
+    with pytest.raises(OSError):
+        await raw_http(port, b"GET / HTTP/1.1\r\n\r\n")
+
+
+def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
+    secret = "S3cr'et\\é-xyz"
+    masker = ipython_mcp.Masker()
+    assert masker.text(secret) == secret, "nothing to mask yet"
+    masker.add(secret)
+    echoes = [secret, repr(secret), ascii(secret), json.dumps(secret), json.dumps(repr(secret)), json.dumps({"v": repr(secret)}, ensure_ascii=False), html.escape(secret)]
+    for echo in echoes:
+        masked = masker.text(f"before {echo} after")
+        assert "********" in masked and "S3cr" not in masked and "xyz" not in masked, (echo, masked)
+    content = masker.content({"data": {"text/plain": repr(secret), "image/png": "S3cr"}, "traceback": [f"ValueError: {secret!r}"]})
+    assert content == {"data": {"text/plain": '"********"', "image/png": "S3cr"}, "traceback": ['ValueError: "********"']}, "images are left as they are"
+    # one secret in two stream messages: the line is masked whole, an unfinished line holds back what could begin it
+    lines = ipython_mcp.Lines(masker)
+    assert lines.feed("stdout", "key=" + secret[:4]) == []
+    assert lines.peek() == "key=\n" and lines.latest == "key="
+    assert [part.text for part in lines.feed("stdout", secret[4:] + " ok\n")] == ["key=******** ok\n"]
+    assert lines.latest == "key=******** ok"
+    # a repr that reprlib cut next to a secret: the fragment goes too
+    assert masker.around_cuts("'xx" + secret[:5] + "...yy'") == "'xx********...yy'"
+    assert masker.around_cuts("'..." + secret[-6:] + " tail'") == "'...******** tail'"
+    assert masker.around_cuts("'plain...text'") == "'plain...text'"
+    short = ipython_mcp.Masker()
+    short.add("abc")
+    assert short.text("abcdef") == "abcdef", "a secret shorter than 4 characters would mask ordinary words"
+    record = ipython_mcp.CellRecord("code", cap=10_000, masker=masker)
+    record.take("stream", {"name": "stdout", "text": secret[:3]})
+    record.take("stream", {"name": "stdout", "text": secret[3:] + "\n"})
+    assert record.to_json(1, "ok", None, 0.0, 0.0)["outputs"][0]["text"] == "********\n"
+
+
+
+# ---------------------------------------------------------------------------
 # what the module leans on in its dependencies
 # ---------------------------------------------------------------------------
 
@@ -2793,6 +3343,11 @@ def test_the_internals_we_lean_on_are_still_there():
     assert not missing, f"hypercorn's H2Protocol lost {missing}: guard_hypercorn_h2 can no longer drop data for closed streams"
     ipython_mcp.guard_hypercorn_h2()
     assert H2Protocol._handle_events.guards_closed_streams
+
+    from mcp.server.request_state import RequestStateBoundary
+
+    middleware = ipython_mcp.lowlevel_server(MCPServer("x")).middleware
+    assert any(isinstance(m, RequestStateBoundary) for m in middleware), "MCPServer no longer seals requestState: UserInput's state would go out in the clear"
 
 
 # ---------------------------------------------------------------------------
