@@ -595,6 +595,25 @@ async def test_a_kernel_that_will_not_start_leaves_no_session(fakes, autojump_cl
     assert fakes.sessions.find("s") is None and fakes.ran == []
 
 
+async def test_a_failed_start_is_worded_the_same_for_execute_and_reset(fakes, autojump_clock):
+    assert said(await fake_execute(fakes, "print up")) == "up\n"
+    fakes.next_kernel = {"fails": "no such interpreter"}
+    with pytest.raises(ipython_mcp.ToolError) as refused:
+        await fakes.sessions.reset("s")
+    failed = await fake_execute(fakes, "print never")
+    assert failed.status == "env_error" and failed.error["evalue"] == str(refused.value)
+    assert "failed to start: no such interpreter" in str(refused.value) and fakes.ran == ["print up"]
+
+
+async def test_an_interrupt_answers_while_the_servers_own_look_runs(fakes, autojump_clock):
+    assert said(await fake_execute(fakes, "print up")) == "up\n"
+    look = await fakes.sessions.get("s").ask(ipython_mcp.Run("sleep 100", None, 20_000, silent=True))
+    await trio.testing.wait_all_tasks_blocked()
+    with trio.fail_after(10):
+        assert "; the session is kept" in await fakes.sessions.interrupt("s")
+    assert look.outcome.error["ename"] == "KeyboardInterrupt" and said(await fake_execute(fakes, "print again")) == "again\n"
+
+
 async def test_input_goes_to_the_user_and_a_refusal_raises_eoferror(fakes, autojump_clock):
     user = AnsweringUser("Ada")
     answered = await fake_execute(fakes, "input name?", user=user)
