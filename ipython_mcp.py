@@ -36,8 +36,9 @@ interleave: tool calls send requests (run this code, interrupt, reset,
 shut down, what is the latest output) and wait for the answer; its helper
 tasks (starting a kernel, carrying a cell's messages, sending an interrupt)
 report back on the same channel. A session moves between starting, idle,
-busy, dead and closed through one table (TRANSITIONS) and one method
-(Session._move). Different sessions run at the same time.
+busy, dead and closed as h11 moves a connection: the owner says what
+happened, one table (TRANSITIONS) decides the next state, and one method
+(Session._move) applies it. Different sessions run at the same time.
 
 A cell outlives the call that started it. The call waits for it up to its
 ``wait_s`` and then replies "running" with the output so far; the cell goes
@@ -85,7 +86,8 @@ The sections below come in this order; each decision has one home.
   private_dir(), where this user's sockets, state, logs and tokens live:
   before the heavy imports, which they must not wait for.
 - Constants, and Config: every setting once (its flag, variable and help).
-- State and TRANSITIONS: the moves a session can make; Session._move makes them.
+- State, Happened and TRANSITIONS: what can happen to a session in each state,
+  and the state that follows; Session._move applies it.
 - What clients send: shown cuts an echoed argument, check_path refuses a bad
   path naming its argument, read_regular_file reads what a client named
   without blocking, replace_file writes without following a planted link,
@@ -103,19 +105,24 @@ The sections below come in this order; each decision has one home.
   the deadline).
 - The notebook: CellRecord and Notebook; file_name maps a session's name to
   its file, one to one, and check_session_name refuses names that would not.
-- Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
-  (a reply's text and record: Outcome.to_result), _start_failure (a kernel
-  that would not start, as a reply).
-- The session: Session.run is the owner; _advance decides what runs next,
-  _stop_cell/_signal/_give_up are the interrupt ladder, _start_failed cleans
-  up a failed start, _drop_kernel lets a kernel go; cut_off() tells a client
+- Cells: Cell (a cell's messages and how a cell that ran ended:
+  Cell.conclude), Outcome (a reply's text and record: Outcome.to_result),
+  start_failure (the words for a kernel that would not start, whoever asked),
+  not_run (an execute whose code never ran), Ladder (a running cell's
+  interrupt ladder: its state, and which rung is due).
+- The session: Session.run is the owner; _handle drops what it has moved past
+  (saying why) and handles the rest; _advance decides what runs next and when
+  a kernel is started; _stop_cell/_signal/_give_up do what the Ladder says,
+  _start_failed cleans up a failed start, _drop_kernel lets a kernel go;
+  Session.progress words what a waiting call is told. cut_off() tells a client
   that left from one that cancelled, and _abandoned keeps a left cell's output
   for the next wait. UserInput decides how a cell's input() reaches the user
   (form, page or not at all); SecretPages serves the one-time pages; Masker is
   what a secret becomes (********).
 - The registry (Sessions): the policy a tool call needs (which env, which
   warning, whether to install ipykernel and try again).
-- The tasks extension; the SDK internals this module leans on; the MCP tools
+- The tasks extension (the execute tool hands the call its TaskOffer); the
+  SDK internals this module leans on; the MCP tools
   (they check arguments and make one call on the registry; instructions()
   names the sessions that exist); streamable HTTP (the token); the persistent
   server (PersistentServer: its connections, its linger, its state file);
@@ -161,7 +168,7 @@ import typing
 import unicodedata
 import urllib.parse
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial, wraps
@@ -499,10 +506,11 @@ if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") =
 
 import trio  # noqa: E402 - after the relay, which must not wait for these (see above)
 import zmq  # noqa: E402
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext  # noqa: E402
 from mcp.server.extension import Extension, MethodBinding  # noqa: E402
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
-from mcp_types import CallToolResult, ImageContent, InputRequiredResult, TextContent, ToolAnnotations  # noqa: E402
+from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, ImageContent, InputRequiredResult, RequestParams, TextContent, ToolAnnotations  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 
@@ -756,9 +764,8 @@ class Config:
 # ============================================================================
 
 
-# A session's lifecycle. Only its owner task moves it, and every move goes
-# through Session._move, which checks this table, so an impossible move fails
-# loudly with the states named.
+# A session's lifecycle, as h11 keeps a connection's: the owner task says what happened, this table decides
+# the state that follows, and Session._move applies it; what cannot happen in a state fails loudly, naming it.
 class State(enum.Enum):
     STARTING = "starting"  # a kernel is being started, joined or restarted
     IDLE = "idle"  # a kernel is up and no cell runs
@@ -767,12 +774,22 @@ class State(enum.Enum):
     CLOSED = "closed"  # shut down; the owner task ends
 
 
-TRANSITIONS: dict[State, frozenset[State]] = {
-    State.STARTING: frozenset({State.IDLE, State.DEAD, State.CLOSED}),
-    State.IDLE: frozenset({State.BUSY, State.STARTING, State.DEAD, State.CLOSED}),  # STARTING: restarted in place
-    State.BUSY: frozenset({State.IDLE, State.DEAD, State.CLOSED}),
-    State.DEAD: frozenset({State.STARTING, State.CLOSED}),
-    State.CLOSED: frozenset(),
+class Happened(enum.Enum):
+    START = "a kernel start began"
+    KERNEL_UP = "its kernel came up"
+    START_FAILED = "its kernel failed to start"
+    CELL_SENT = "a cell was sent to the kernel"
+    CELL_ENDED = "the running cell ended"  # before its kernel is let go of, so that it keeps what the kernel said
+    KERNEL_DROPPED = "its kernel was let go of"  # died, killed, reset, or given up on while it started
+    SHUT_DOWN = "it was shut down"  # once its kernel is let go of
+
+
+TRANSITIONS: dict[State, dict[Happened, State]] = {
+    State.DEAD: {Happened.START: State.STARTING, Happened.KERNEL_DROPPED: State.DEAD, Happened.SHUT_DOWN: State.CLOSED},
+    State.STARTING: {Happened.KERNEL_UP: State.IDLE, Happened.START_FAILED: State.DEAD, Happened.KERNEL_DROPPED: State.DEAD},
+    State.IDLE: {Happened.CELL_SENT: State.BUSY, Happened.START: State.STARTING, Happened.KERNEL_DROPPED: State.DEAD},  # START: restarted in place
+    State.BUSY: {Happened.CELL_ENDED: State.IDLE},
+    State.CLOSED: {},
 }
 
 
@@ -1096,13 +1113,13 @@ def lacks_ipykernel(exc: Exception) -> bool:
     return "No module named ipykernel" in str(exc) or "No module named 'ipykernel" in str(exc)
 
 
-async def install_ipykernel(env: Env, session: "Session") -> str:
-    """Install ipykernel into env with uv when it is on PATH, else the env's pip; the session's activity says so meanwhile."""
+async def install_ipykernel(env: Env, say: Callable[[str], Awaitable[object]]) -> str:
+    """Install ipykernel into env with uv when it is on PATH, else the env's pip; say tells the session so meanwhile."""
     uv = shutil.which("uv")
     command = [uv, "pip", "install", "--python", env.python, "ipykernel"] if uv else [env.python, "-m", "pip", "install", "ipykernel"]
     shown = " ".join(command)
     log.info("installing ipykernel: %s", shown)
-    session.activity = f"installing ipykernel into env {env.label}: {shown}"
+    await say(f"installing ipykernel into env {env.label}: {shown}")
     with trio.move_on_after(INSTALL_TIMEOUT_S) as deadline:
         done = await trio.run_process(command, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
     if deadline.cancelled_caught:
@@ -3653,19 +3670,31 @@ def env_error(message: str, ename: str = "EnvError") -> Outcome:
     return Outcome("env_error", headline=f"env_error: {message}", error={"ename": ename, "evalue": message})
 
 
-def _start_failure(source: Source, exc: Exception, auto_install: bool) -> Outcome:
-    """The one place a kernel that would not start becomes a reply."""
+def start_failure(exc: Exception, source: Source | None, auto_install: bool = False) -> tuple[str, str]:
+    """The one wording of a kernel that would not start, or of an env that cannot run one (source None: it did not
+    resolve), and its error's name: an execute replies with them (env_error), a reset or an attach raises them."""
     text = str(exc)
     if isinstance(exc, EnvError):
-        return env_error(text)
-    if not isinstance(source, Env):
-        return env_error(text, "GatewayError" if isinstance(exc, GatewayError) else "KernelStartError")
+        return text, "EnvError"
+    if not isinstance(source, Env):  # joined, or on a Jupyter server: the error names the server itself
+        where = f"could not join the kernel of {source.path}: " if isinstance(source, Joined) else ""
+        return where + text, "GatewayError" if isinstance(exc, GatewayError) else "KernelStartError"
     if lacks_ipykernel(exc):
         message = f"ipykernel is not installed in env {source.label} (python: {source.python}). Install it with: {install_hint(source)}"
         if not auto_install:
             message += " (or start the server with --auto-install-ipykernel to have it installed on first use)"
-        return env_error(message)
-    return env_error(f"the kernel for env {source.label} (python: {source.python}) failed to start: {text}", "KernelStartError")
+        return message, "EnvError"
+    return f"the kernel for env {source.label} (python: {source.python}) failed to start: {text}", "KernelStartError"
+
+
+def not_run(why: str) -> Outcome:
+    """The one wording of an execute whose code never reached the kernel: why says what came first."""
+    return Outcome("cancelled", headline=f"cancelled: {why} before this cell ran; its code was not run")
+
+
+def after_loss(lost: str, owned: bool) -> str:
+    """What a lost kernel means for the session, as the cell's reply and an interrupt's answer say it."""
+    return f"{lost}; " + ("its state is lost and the next execute starts a fresh kernel" if owned else "the next execute rejoins it")
 
 
 @dataclass
@@ -3709,6 +3738,56 @@ class Ask:
         return value if isinstance(value, str) else None
 
 
+Stop = Literal["timeout", "interrupt", "cancelled", "reset", "shutdown"]  # why a running cell is being stopped
+
+
+@dataclass
+class Ladder:
+    """How a running cell is stopped, and the only code that moves it: SIGINT once the kernel's handler is in place,
+    again halfway through the grace (one signal lost in a race with the kernel's own code must not cost the session its
+    state), then the kernel is killed. A reset or a shutdown lets the kernel go at once instead (let_go). The owner
+    does what is due (Session._stop_cell, _signal, _give_up)."""
+
+    timeout: float | None
+    grace: float
+    why: Stop | None = None  # set once it starts
+    signals: int = 0  # SIGINTs sent
+    deadline: float = math.inf  # the timeout's, once the cell is sent
+    resend_at: float = math.inf
+    kill_at: float = math.inf
+
+    def sent(self, now: float) -> None:
+        self.deadline = math.inf if self.timeout is None else now + self.timeout
+
+    def start(self, why: Stop, now: float) -> bool:
+        """Start climbing; False if it already has."""
+        if self.why is not None:
+            return False
+        self.why, self.kill_at = why, now + self.grace
+        return True
+
+    def let_go(self, why: Stop) -> None:
+        self.why = why
+
+    def signalled(self, now: float) -> None:
+        self.signals += 1
+        self.resend_at = now + self.grace / 2 if self.signals == 1 else math.inf
+
+    @property
+    def awaits_handler(self) -> bool:  # started before the kernel's SIGINT handler was in place
+        return self.why is not None and not self.signals
+
+    def next_at(self) -> float:
+        return min(self.deadline if self.why is None else math.inf, self.resend_at, self.kill_at)
+
+    def due(self, now: float) -> Literal["kill", "signal", "timeout"] | None:
+        if now >= self.kill_at:
+            return "kill"
+        if now >= self.resend_at:
+            return "signal"
+        return "timeout" if now >= self.deadline and self.why is None else None
+
+
 class Cell:
     """One execute: its code, its output as the kernel sends it, and how it ended.
 
@@ -3722,19 +3801,13 @@ class Cell:
     def __init__(self, session: "Session", run: "Run") -> None:
         config = session.config
         self.session = session.name
-        self.code = run.code
-        self.timeout = run.timeout
-        self.budget = run.budget
-        self.allow_stdin = run.allow_stdin  # someone can put its input() to the user
-        self.task_bound = run.task_bound  # a task may own its output
-        self.silent = run.silent
+        self.run = run  # what its execute asked for: the code, its timeout and budget, stdin, silence, a task's claim
         self.started_wall = 0.0  # when it was sent to the kernel, for the notebook
         self.number: int | None = None  # the kernel's execution count, from execute_input
         self.serial = next(session.serials)  # names its files until the number is known
         self.id = secrets.token_urlsafe(12)  # names it in a sealed requestState: a retry answers this cell, no other
         self.directory = session.dir
         self.max_images, self.max_image_bytes = config.max_images, config.max_image_bytes
-        self.accepted_at = trio.current_time()
         self.dispatched_at: float | None = None  # the execute_request went to the kernel
         self.ended_at: float | None = None
         self.started = trio.Event()  # execute_input came: the kernel runs it and its SIGINT handler is in place
@@ -3753,7 +3826,7 @@ class Cell:
         self.attention = trio.Event()  # set when the cell ends or asks for input
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
-        self.record = CellRecord(self.code, NOTEBOOK_CHARS, session.masker)
+        self.record = CellRecord(run.code, NOTEBOOK_CHARS, session.masker)
         self.denials: list[str] = []  # output lines that look like a refusal, for the sandbox's explanation
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
         self._clear_waiting = False
@@ -3762,12 +3835,7 @@ class Cell:
         self.idle = False
         self.error: dict[str, str] | None = None
         self._images_seen: set[str] = set()
-        # The interrupt ladder (see Session._stop_cell)
-        self.stopping: str | None = None  # why it is being stopped: timeout, interrupt, cancelled
-        self.signals = 0
-        self.deadline = math.inf
-        self.resend_at = math.inf
-        self.kill_at = math.inf
+        self.ladder = Ladder(run.timeout, config.interrupt_grace_s)
 
     @property
     def label(self) -> str:
@@ -3780,15 +3848,12 @@ class Cell:
         (A SIGINT that lands in ipykernel's own code after the cell, while it
         sends the reply, is caught there and the reply is never sent.)
         """
-        return self.idle and (self.reply is not None or self.signals > 0)
+        return self.idle and (self.reply is not None or self.ladder.signals > 0)
 
     def elapsed(self) -> float:
         if self.dispatched_at is None:
             return 0.0
         return (self.ended_at or trio.current_time()) - self.dispatched_at
-
-    def latest_line(self) -> str:
-        return self.lines.latest
 
     # -- messages (the owner calls these) ----------------------------------
 
@@ -3863,21 +3928,20 @@ class Cell:
     def conclude(self, lost: str | None, owned: bool) -> Outcome:
         """How a cell that ran has ended: from what the kernel said, why it was being stopped, and whether its kernel is gone."""
         self._flush_lines()
-        why = self.stopping
-        then = "its state is lost and the next execute starts a fresh kernel" if owned else "the next execute rejoins it"
+        why = self.ladder.why
         if lost is not None and why in ("reset", "shutdown"):
             return Outcome("cancelled", headline=f"cancelled: {lost} while {self.label} ran")
         if lost is not None and why is None:
             self._add(Part("note", "[the kernel's state is lost; the next execute starts a fresh kernel]\n" if owned else "[the connection to the kernel is lost; the next execute tries to rejoin it]\n"))
             return Outcome("died", headline=f"died: {lost}", error={"ename": "KernelDied", "evalue": lost})
-        stopped = f"{lost}; {then}" if lost is not None else "kernel interrupted, session kept"
+        stopped = after_loss(lost, owned) if lost is not None else "kernel interrupted, session kept"
         if why == "timeout":
-            return Outcome("timeout", headline=f"timeout after {self.timeout:g} s — {stopped}")
+            return Outcome("timeout", headline=f"timeout after {self.ladder.timeout:g} s — {stopped}")
         if why == "cancelled":
             return Outcome("cancelled", headline=f"cancelled by the client — {stopped}")
         if lost is not None:  # interrupt, and the kernel would not stop
             return Outcome("died", headline=f"died: {stopped}", error={"ename": "KernelDied", "evalue": lost})
-        if self.signals and self.reply is None and self.error is None:
+        if self.ladder.signals and self.reply is None and self.error is None:
             self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
         if self.error is not None or (self.reply or {}).get("status") == "error":
             error = self.error or {"ename": "Error", "evalue": ""}
@@ -3887,13 +3951,13 @@ class Cell:
     # -- internals ---------------------------------------------------------
 
     def _new_view(self) -> Transcript:
-        return Transcript(self.budget, self.max_images, self.max_image_bytes)
+        return Transcript(self.run.budget, self.max_images, self.max_image_bytes)
 
     def _note_denials(self, text: str) -> None:
         if len(self.denials) < DENIAL_LINES_KEPT and DENIAL.search(text):
             self.denials += [line for line in text.splitlines() if DENIAL.search(line)][: DENIAL_LINES_KEPT - len(self.denials)]
 
-    def _numbered(self, count: Any) -> None:
+    def _numbered(self, count: object) -> None:
         if isinstance(count, int) and self.number is None:
             self.number = count
             if not self.spool.on_disk:
@@ -3954,7 +4018,7 @@ class Cell:
 
     def remove_files(self) -> None:
         for path in (self.spool.path, *self.files):
-            with suppress(OSError):
+            with suppress(OSError):  # never written (a spool kept in memory), or gone: nothing is left to remove
                 path.unlink()
 
 
@@ -3963,7 +4027,10 @@ class Cell:
 # ============================================================================
 
 
-class Reply:
+T = typing.TypeVar("T")
+
+
+class Reply(typing.Generic[T]):
     """An answer given once: the first to give it wins.
 
     That makes withdrawing a request atomic: a caller whose wait ran out gives
@@ -3974,27 +4041,32 @@ class Reply:
     __slots__ = ("value", "_given")
 
     def __init__(self) -> None:
-        self.value: Any = None
+        self.value: T | None = None
         self._given = trio.Event()
 
     @property
     def given(self) -> bool:
         return self._given.is_set()
 
-    def give(self, value: Any) -> bool:
+    def give(self, value: T) -> bool:
         if self._given.is_set():
             return False
         self.value = value
         self._given.set()
         return True
 
-    async def wait(self) -> Any:
+    async def wait(self) -> T:
         await self._given.wait()
-        return self.value
+        return typing.cast(T, self.value)
 
 
 # What the owner task receives. Requests come from tool calls and carry the
-# Reply they wait on; events come from the owner's own helper tasks.
+# Reply they wait on; events come from the owner's own helper tasks, or say
+# that a call went away.
+
+
+class Request(typing.Protocol[T]):
+    reply: Reply[T]
 
 
 @dataclass
@@ -4006,47 +4078,52 @@ class Run:  # execute: run this code when its turn comes; answered with the Cell
     task_bound: bool = False  # the call may become a task, which then owns the cell's output
     silent: bool = False  # the server's own look at the kernel (variables): no history, no record, now or never
     abandoned: bool = False  # its call went away with the client's connection: a later wait() owes its output
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[Cell | Outcome] = field(default_factory=Reply)
     seen: trio.Event = field(default_factory=trio.Event)  # the owner has taken it in: it runs, or waits its turn
+
+    @property
+    def cell(self) -> Cell | None:
+        """Its cell, once the owner has made one."""
+        return self.reply.value if isinstance(self.reply.value, Cell) else None
 
 
 @dataclass
 class Interrupt:  # answered with a sentence once the running cell has stopped
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[str | ToolError] = field(default_factory=Reply)
 
 
 @dataclass
-class Reset:  # answered once a fresh kernel is up (or with the ToolError saying why not)
-    reply: Reply = field(default_factory=Reply)
+class Reset:  # answered once a fresh kernel is up, or with the ToolError saying why not
+    reply: Reply[str | ToolError] = field(default_factory=Reply)
 
 
 @dataclass
 class Shutdown:  # answered once the kernel is gone
     reason: str
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[str | ToolError] = field(default_factory=Reply)
 
 
 @dataclass
-class Start:  # attach: answered with the kernel once it is up
-    reply: Reply = field(default_factory=Reply)
+class Start:  # attach: answered with the kernel once it is up, or with the ToolError saying why not
+    reply: Reply[Kernel | ToolError] = field(default_factory=Reply)
 
 
 @dataclass
 class Follow:  # wait: answered with the cell a wait() should follow, or None
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[Cell | None] = field(default_factory=Reply)
 
 
 @dataclass
 class Snapshot:  # answered with an Outcome: the cell's unseen output (if this caller may take it) and its status
     cell: "Cell"
     takes_output: bool = True
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[Outcome] = field(default_factory=Reply)
 
 
 @dataclass
 class Claim:  # answered with the cell's pending Ask, now claimed by the caller, or None
     cell: "Cell"
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[Ask | None] = field(default_factory=Reply)
 
 
 @dataclass
@@ -4057,19 +4134,14 @@ class Answer:  # the user's answer to an Ask (None: declined or none); answered 
     why: str = "no answer"
     note: str = ""  # shown after the prompt: what the user can do instead
     from_page: bool = False  # typed on the ask's one-time page: the only way a secret's value comes
-    reply: Reply = field(default_factory=Reply)
+    reply: Reply[bool] = field(default_factory=Reply)
 
 
 @dataclass
-class Lookup:  # a retry names its cell by id: answered with that cell (running or kept), or None
-    cell_id: str
-    reply: Reply = field(default_factory=Reply)
-
-
-@dataclass
-class Find:  # output: answered with the cell of that number (the latest if None), its spool flushed
-    number: int | None
-    reply: Reply = field(default_factory=Reply)
+class Find:  # output, a retry: answered with the kept or current cell of that number or id (the latest if neither), or None
+    number: int | None = None
+    cell_id: str | None = None  # a retry's: its requestState names its cell, so that it answers no other
+    reply: Reply[Cell | None] = field(default_factory=Reply)
 
 
 @dataclass
@@ -4081,20 +4153,26 @@ class CancelCell:  # the client cancelled the execute that started this cell
 class Abandon:  # a call went away with its client's connection: the cell goes on, and a later wait() owes its output
     run: Run | None = None  # an execute's: queued, or its cell's
     cell: "Cell | None" = None  # the cell an execute was following
-    ask: "Ask | None" = None  # an input() the call was putting to its user: another call may take it up
+    ask: Ask | None = None  # an input() the call was putting to its user: another call may take it up
 
 
 @dataclass
 class KernelUp:
-    attempt: "Attempt"
+    attempt: trio.CancelScope
     kernel: Kernel
     notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class StartFailed:
-    attempt: "Attempt"
+    attempt: trio.CancelScope
     error: Exception
+
+
+@dataclass
+class Activity:  # what a start is doing meanwhile (installing ipykernel), for progress messages
+    attempt: trio.CancelScope
+    text: str
 
 
 @dataclass
@@ -4113,24 +4191,16 @@ class CellLost:  # the cell's message channel ended: its kernel is gone
     cell: "Cell"
 
 
-class Attempt:
-    """One try at bringing a kernel up; the owner abandons it by cancelling its scope."""
-
-    def __init__(self) -> None:
-        self.scope = trio.CancelScope()
+Inbound = (  # requests, and events
+    Run | Interrupt | Reset | Shutdown | Start | Follow | Snapshot | Claim | Answer | Find | CancelCell | Abandon
+    | KernelUp | StartFailed | Activity | KernelGone | CellMessage | CellLost
+)
 
 
 class Session:
-    """A named kernel and its cells, owned by one task (``run``).
-
-    The owner receives requests and events on one channel and handles each
-    to the end before the next (``_handle``, synchronous), so no two of them
-    can interleave; every change of state goes through ``_move``. Anything
-    that takes time (starting a kernel, carrying a cell's messages, sending
-    an interrupt) runs as a helper task in the session's nursery and reports
-    back on the same channel. Tool calls only send requests and wait for
-    replies, cells' events, or both.
-    """
+    """A named kernel and its cells, owned by one task (``run``): it handles each request and event to the end
+    (``_handle``, synchronous) and says what happened (``_move``); helper tasks do what takes time and report back,
+    and tool calls only send requests and wait for replies, cells' events, or both (see the module's header)."""
 
     def __init__(self, name: str, source: Source, cwd: str, registry: "Sessions", directory: Path) -> None:
         self.name = name
@@ -4143,7 +4213,6 @@ class Session:
         self.created = trio.current_time()
         self.last_used = self.created  # when a tool call last named it (the registry stamps it)
         self.exec_count = 0
-        self.dead_reason: str | None = None
         self.ever_started = False
         self.activity = ""  # what the session is doing besides running a cell, for progress messages
         self.cell: Cell | None = None  # the current cell: waiting for its kernel, or running
@@ -4155,15 +4224,14 @@ class Session:
         self.pages = registry.pages  # where its cells' secrets are typed
         self._registry = registry
         self._queue: deque[Run] = deque()
-        self._send, self._inbox = trio.open_memory_channel[Any](INBOX_SIZE)
+        self._send, self._inbox = trio.open_memory_channel[Inbound](INBOX_SIZE)
         self._nursery: trio.Nursery | None = None
-        self._attempt: Attempt | None = None
-        self._start_waiters: list[tuple[str, Reply]] = []  # ("reset" | "start", reply) answered when a kernel is up
-        self._closers: list[Reply] = []  # shutdown calls, answered when the kernel is gone
+        self._attempt: trio.CancelScope | None = None  # the start under way: its helper's scope, which its events name
+        self._start_waiters: list[Reset | Start] = []  # answered when a kernel is up, or will not come
+        self._closers: list[Reply[str | ToolError]] = []  # shutdown calls, answered when the kernel is gone
         self._stopped: list[Kernel] = []  # kernels let go of, until they are gone
         self._lost: str | None = None  # why the last kernel was lost, told with the next cell
         self._notes: list[str] = []  # other news for the next cell's reply (an installed ipykernel)
-        self._moved = trio.Event()  # set and replaced on every state change
 
     @property
     def queued(self) -> int:
@@ -4189,11 +4257,7 @@ class Session:
             "cwd": self.cwd or None,
             "attached": str(self.attached) if self.attached else None,
             "location": self.kernel.location if self.kernel else None,
-            "running": None if cell is None else {
-                "cell": cell.number,
-                "elapsed_s": round(cell.elapsed(), 1),
-                "last_line": cell.latest_line(),
-            },
+            "running": None if cell is None else {"cell": cell.number, "elapsed_s": round(cell.elapsed(), 1), "last_line": cell.lines.latest},
             "queued": self.queued,
             "sandbox": self._registry.confinement_of(self.source, self.cwd),
         }
@@ -4208,44 +4272,50 @@ class Session:
         count = self.notebook.count
         return f"{stands}; {count} cell{'' if count == 1 else 's'} finished; last used {duration(now - self.last_used)} ago"
 
-    async def wait_for(self, state: State) -> None:
-        """Return once the session is in ``state`` (for tests, and for acting on a running cell)."""
-        while self.state is not state:
-            await self._moved.wait()
+    def progress(self, cell: Cell | None, *, named: bool = False) -> str:
+        """What a call or a task waiting for this cell (None: not taken in yet) is told; named: a task's words."""
+        if cell is not None and cell.dispatched_at is not None:
+            latest = cell.lines.latest
+            ran = f"{cell.label} has run for" if named else "running for"
+            return f"{ran} {cell.elapsed():.0f} s" + (f" — {latest}" if latest else "")
+        if self.activity:
+            return self.activity
+        if (ahead := self.cell) is not None and ahead is not cell:
+            return f"waiting for its turn: {ahead.label} has run for {ahead.elapsed():.0f} s"
+        return "waiting for the kernel to start"
 
     # -- what tool calls do: send a request, wait ---------------------------
 
-    async def ask(self, request: Any) -> Any:
-        """Send a request to the owner and wait for its answer; a closed session answers for itself."""
-        try:
-            await self._send.send(request)
-        except trio.BrokenResourceError:
-            return self._refusal(request, f"session {self.name!r} was shut down")
+    async def ask(self, request: Request[T]) -> T:
+        """Send a request to the owner and wait for its answer; a session that was shut down answers for itself."""
+        inbound = typing.cast(Inbound, request)  # every Request is one of them
+        if not await self._tell(inbound):
+            self._refuse(inbound)
         return await request.reply.wait()
 
-    async def execute(self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput") -> "Outcome | Asking":
+    async def execute(
+        self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput", offer: "TaskOffer | None" = None
+    ) -> "Outcome | Asking":
         """Run code when its turn comes; reply when it ends or after wait_s, whichever is first.
 
-        Offered as a task (see TasksExtension), the first wait is short, and a
-        cell still waiting or going then is handed to the task instead of
-        being withdrawn or reported as running. A retry (2026-07-28) runs
-        nothing: it goes on following the cell its first call started.
+        With an offer (the tasks extension may make this call a task) the
+        first wait is short, and a cell still waiting or going then is handed
+        to the offer instead of being withdrawn or reported as running. A
+        retry (2026-07-28) runs nothing: it goes on following the cell its
+        first call started.
         """
         if user.resuming is not None:
             reply_by = trio.current_time() + wait_s
             cell = await self._retried(user)
-            async with _progress(user.ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
+            async with _progress(user.ctx, lambda: self.progress(cell)):
                 return await self._follow(cell, reply_by, user, interrupt_on_cancel=True)  # type: ignore[return-value]
-        offer = _TASK_OFFER.get()
         if offer is not None:
             wait_s = min(wait_s, TASK_FIRST_WAIT_S)
         reply_by = trio.current_time() + wait_s
         run = Run(code, timeout, budget, allow_stdin=user.reachable, task_bound=offer is not None)
-        async with _progress(user.ctx, lambda: self._waiting_for(run)):
-            try:
-                await self._send.send(run)
-            except trio.BrokenResourceError:
-                return self._refusal(run, f"session {self.name!r} was shut down")
+        async with _progress(user.ctx, lambda: self.progress(run.cell)):
+            if not await self._tell(run):
+                self._refuse(run)
             try:
                 with trio.move_on_at(reply_by):
                     await run.reply.wait()
@@ -4253,26 +4323,31 @@ class Session:
                     await run.seen.wait()
             except trio.Cancelled:
                 if cut_off():
-                    await self._abandon(Abandon(run=run))
-                elif not run.reply.give(_CANCELLED_BY_CLIENT) and isinstance(run.reply.value, Cell):
-                    await self._cancel(run.reply.value)  # it was running: the user pressed stop
+                    await self._tell(Abandon(run=run), shielded=True)
+                else:
+                    await self.call_off(run, "the client cancelled the call")
                 raise
             if not run.reply.given and offer is not None:
                 return offer.take(self, run)
-            if run.reply.give(self._busy()):
-                return run.reply.value
+            if run.reply.give(busy := self._busy()):
+                return busy
             answer = run.reply.value
             if isinstance(answer, Outcome):
                 return answer
             outcome = await self._follow(answer, reply_by, user, interrupt_on_cancel=True, hand_over=offer is not None)
             return offer.take(self, run) if outcome is None and offer is not None else outcome  # type: ignore[return-value]
 
+    async def call_off(self, run: Run, by: str) -> None:
+        """The client called off an execute (its cancel, tasks/cancel): unrun code never runs, a running cell is stopped."""
+        if not run.reply.give(not_run(by)) and (cell := run.cell) is not None:
+            await self._tell(CancelCell(cell), shielded=True)
+
     async def wait(self, timeout: float, user: "UserInput") -> "Outcome | Asking":
         reply_by = trio.current_time() + timeout
         cell = await self.ask(Follow()) if user.resuming is None else await self._retried(user)
         if cell is None:
             return self._idle()
-        async with _progress(user.ctx, lambda: f"running for {cell.elapsed():.0f} s — {cell.latest_line()}"):
+        async with _progress(user.ctx, lambda: self.progress(cell)):
             outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=False)
         assert outcome is not None
         if isinstance(outcome, Outcome) and outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
@@ -4282,7 +4357,7 @@ class Session:
     async def _retried(self, user: "UserInput") -> "Cell":
         """The cell a retry's sealed requestState names, given the answer its client brings if it still waits for one."""
         assert user.resuming is not None
-        cell = await self.ask(Lookup(user.resuming.cell_id))
+        cell = await self.ask(Find(cell_id=user.resuming.cell_id))
         if cell is None:
             raise ToolError(
                 f"the cell that asked for this answer in session {self.name!r} has ended and is no longer kept; "
@@ -4319,30 +4394,11 @@ class Session:
                     await cell.started.wait()
         except trio.Cancelled:
             if cut_off():
-                await self._abandon(Abandon(cell=cell if interrupt_on_cancel else None, ask=user.claimed))
+                await self._tell(Abandon(cell=cell if interrupt_on_cancel else None, ask=user.claimed), shielded=True)
             elif interrupt_on_cancel:
-                await self._cancel(cell)
+                await self._tell(CancelCell(cell), shielded=True)
             raise
-        return await self.ask(Snapshot(cell, takes_output=not cell.task_bound or interrupt_on_cancel))
-
-    async def _cancel(self, cell: "Cell") -> None:
-        with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError):
-            await self._send.send(CancelCell(cell))
-
-    async def _abandon(self, abandon: Abandon) -> None:
-        with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError):
-            await self._send.send(abandon)
-
-    def _waiting_for(self, run: Run) -> str:
-        """A progress line for an execute call, whether its cell runs yet or not."""
-        cell = run.reply.value if isinstance(run.reply.value, Cell) else None
-        if cell is not None and cell.dispatched_at is not None:
-            return f"running for {cell.elapsed():.0f} s" + (f" — {cell.latest_line()}" if cell.latest_line() else "")
-        if self.activity:
-            return self.activity
-        if self.cell is not None and self.cell is not cell:
-            return f"waiting for its turn: {self.cell.label} has run for {self.cell.elapsed():.0f} s"
-        return "waiting for the kernel to start"
+        return await self.ask(Snapshot(cell, takes_output=not cell.run.task_bound or interrupt_on_cancel))
 
     def _busy(self) -> Outcome:
         cell = self.cell
@@ -4350,14 +4406,8 @@ class Session:
             ahead = "the session's kernel is still starting" if cell is None else "the cell ahead of it is waiting for the kernel to start"
         else:
             ahead = f"{cell.label} has been running for {cell.elapsed():.0f} s"
-        return Outcome(
-            "busy",
-            headline=(
-                f"busy: {ahead}; this code was NOT run. wait(session={self.name!r}) until it ends, or "
-                f"interrupt(session={self.name!r}) to stop it; then execute again"
-            ),
-            cell=cell.number if cell else None,
-        )
+        until = f"wait(session={self.name!r}) until it ends, or interrupt(session={self.name!r}) to stop it"
+        return Outcome("busy", headline=f"busy: {ahead}; this code was NOT run. {until}; then execute again", cell=cell.number if cell else None)
 
     def _idle(self) -> Outcome:
         last = self.history[-1] if self.history else None
@@ -4367,17 +4417,32 @@ class Session:
             said = f"the last, {last.label}, ended {last.outcome.status} after {last.elapsed():.1f} s"
         return Outcome("idle", headline=f"idle: no cell is running in session {self.name!r}; {said}", cell=last.number if last else None)
 
-    def _refusal(self, request: Any, why: str) -> Any:
-        """The answer to a request the owner will never handle."""
-        if isinstance(request, Run):
-            return Outcome("cancelled", headline=f"cancelled: {why}; the code was not run")
-        if isinstance(request, Snapshot):
-            return self._snapshot(request.cell, request.takes_output)
-        if isinstance(request, (Follow, Find, Claim, Lookup)):
-            return None
-        if isinstance(request, Answer):
-            return False
-        return ToolError(why)
+    def _refuse(self, request: Inbound) -> None:
+        """Answer a request the owner will never handle: the session was shut down. (Events expect no answer.)"""
+        why = f"session {self.name!r} was shut down"
+        match request:
+            case Run():
+                request.reply.give(not_run(why))
+            case Snapshot():
+                request.reply.give(self._snapshot(request.cell, request.takes_output))
+            case Follow() | Find() | Claim():
+                request.reply.give(None)
+            case Answer():
+                request.reply.give(False)
+            case Interrupt() | Reset() | Shutdown() | Start():
+                request.reply.give(ToolError(why))
+
+    async def _tell(self, event: Inbound, shielded: bool = False) -> bool:
+        """Send to the owner; False once it is gone (it answered every call on its way out). Shielded: a cancelled call still tells."""
+        with trio.CancelScope(shield=shielded):
+            try:
+                await self._send.send(event)
+            except trio.BrokenResourceError:
+                return False
+        return True
+
+    async def kernel_gone(self, kernel: Kernel) -> None:
+        await self._tell(KernelGone(kernel))
 
     # -- the owner ---------------------------------------------------------
 
@@ -4404,46 +4469,46 @@ class Session:
             for reply in self._closers:
                 reply.give(self._goodbye())
 
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: Inbound) -> None:
         match event:
-            case Run(silent=True) if self.state is not State.IDLE or self.cell is not None or self._queue:
-                event.reply.give(self._busy() if self.state is State.BUSY or self.cell or self._queue else Outcome("idle", headline=f"session {self.name!r} is {self.state.value}: no kernel to look into"))
+            # First, what the owner has moved past since it was sent: a helper's report, or a cancel, about a cell
+            # or a kernel or a start that is no longer the session's. Each is dropped here, saying why.
+            case CellMessage(cell=cell) | CellLost(cell=cell) | CancelCell(cell=cell) if cell is not self.cell:
+                self._stale(event, f"{cell.label} has already ended (stopped, or its kernel let go of)")
+            case KernelGone(kernel=kernel) if kernel is not self.kernel:
+                self._stale(event, "the session had already let go of that kernel")
+            case KernelGone() if self._carrying():
+                self._stale(event, "the running cell's channel ends too: CellLost ends the cell once it has all the kernel said")
+            case KernelUp(attempt=attempt) | StartFailed(attempt=attempt) | Activity(attempt=attempt) if attempt is not self._attempt:
+                self._stale(event, "the session gave up on that start (reset, shut down, or its kernel let go of)")
+                if isinstance(event, KernelUp):
+                    event.kernel.stop("its session no longer needed it")
+            # The server's own look into the kernel (variables) runs at once or not at all: it never waits its turn.
+            case Run(silent=True) if self.state is not State.IDLE or self._occupied:
+                no_kernel = Outcome("idle", headline=f"session {self.name!r} is {self.state.value}: no kernel to look into")
+                event.reply.give(self._busy() if self._occupied else no_kernel)
                 event.seen.set()
             case Run():
                 if not event.reply.given:
                     self._queue.append(event)
                 event.seen.set()  # set now, seen after _advance: the caller runs again only once this turn is over
-            case CellMessage(cell=cell) if cell is self.cell:
-                if self.masker:  # a secret the kernel echoes (a repr, a traceback) never gets further than here
-                    event.msg["content"] = self.masker.content(event.msg["content"])
-                cell.take(event.msg)
-                if event.msg["msg_type"] == "execute_input":
-                    self._forget_number(cell)
-                    if cell.stopping and not cell.signals:
-                        self._signal(cell)
-                elif event.msg["msg_type"] == "input_request":
-                    cell.input_deadline = trio.current_time() + INPUT_WAIT_S
-                elif event.msg["msg_type"] == "update_display_data":
-                    display_id = (event.msg["content"].get("transient") or {}).get("display_id")
-                    if display_id and display_id not in cell.record.display_ids:  # a display an earlier cell showed
-                        self.notebook.update_display(display_id, event.msg["content"])
-                if cell.finished:
-                    self._end_cell(cell)
-            case CellLost(cell=cell) if cell is self.cell and self.kernel is not None:
-                self._drop_kernel(self.kernel.exit_description(), lost=True)
-            case KernelGone(kernel=kernel) if kernel is self.kernel and not self._carrying():
-                self._drop_kernel(kernel.exit_description(), lost=True)
+            case CellMessage(cell=cell):
+                self._take(cell, event.msg)
+            case CellLost() | KernelGone():
+                assert self.kernel is not None
+                self._drop_kernel(self.kernel.exit_description())
             case KernelUp():
-                self._kernel_up(event.attempt, event.kernel, event.notes)
-            case StartFailed() if event.attempt is self._attempt:
+                self._kernel_up(event.kernel, event.notes)
+            case StartFailed():
                 self._start_failed(event.error)
+            case Activity():
+                self.activity = event.text
             case Snapshot():
                 event.reply.give(self._snapshot(event.cell, event.takes_output))
-            case Follow():
-                owed = next((c for c in self.history if c.handed_off and not c.reported and not c.task_bound), None)
-                event.reply.give(owed or self.cell)
+            case Follow():  # a cell whose end a wait() owes (its reply said it ran on), else the current one
+                event.reply.give(next((c for c in self.history if c.handed_off and not c.reported and not c.run.task_bound), self.cell))
             case Claim(cell=cell):
-                ask = cell.asking if cell is self.cell else None
+                ask = cell.asking if cell is self.cell else None  # an ended cell's ask is over, whatever it held
                 event.reply.give(None if ask is None or ask.claimed else ask)
                 if ask is not None:
                     ask.claimed = True
@@ -4454,43 +4519,42 @@ class Session:
                 if taken:
                     self._answer(cell, event.value, event.why, event.note)
                 event.reply.give(taken)
-            case Lookup():
-                cells = [*self.history, *([self.cell] if self.cell is not None else [])]
-                event.reply.give(next((c for c in cells if c.id == event.cell_id), None))
             case Find():
-                event.reply.give(self._find(event.number))
-            case CancelCell(cell=cell) if cell is self.cell:
+                event.reply.give(self._find(event.number, event.cell_id))
+            case CancelCell(cell=cell):
                 self._stop_cell(cell, "cancelled")
             case Abandon():
                 self._abandoned(event)
             case Interrupt():
                 self._interrupt(event.reply)
             case Reset():
-                self._reset(event.reply)
+                self._reset(event)
             case Start():
                 if self.kernel is not None and self.state is not State.STARTING:
                     event.reply.give(self.kernel)
                 else:
-                    self._start_waiters.append(("start", event.reply))
-                    if self.state is not State.STARTING:
-                        self._begin_start()
+                    self._start_waiters.append(event)  # _advance starts a kernel if none is coming
             case Shutdown():
                 self._closers.append(event.reply)
                 self._close(event.reason)
 
-    def _move(self, to: State) -> None:
-        if to not in TRANSITIONS[self.state]:
-            raise RuntimeError(f"session {self.name!r}: no move from {self.state.value} to {to.value}")
-        log.debug("session %r: %s -> %s", self.name, self.state.value, to.value)
+    def _stale(self, event: Inbound, why: str) -> None:
+        log.debug("session %r: %s ignored: %s", self.name, type(event).__name__, why)
+
+    def _move(self, happened: Happened) -> None:
+        """Say what happened: TRANSITIONS decides the state that follows, and what cannot happen now fails loudly."""
+        to = TRANSITIONS[self.state].get(happened)
+        if to is None:
+            raise RuntimeError(f"session {self.name!r} is {self.state.value}: {happened.value!r} cannot happen now")
+        if to is not self.state:
+            log.debug("session %r: %s -> %s (%s)", self.name, self.state.value, to.value, happened.value)
         self.state = to
-        self._moved.set()
-        self._moved = trio.Event()
 
     def _advance(self) -> None:
-        """What happens next: the one place a queued execute gets its turn, or a kernel is started for it."""
+        """What happens next: the one place a queued execute gets its turn and a kernel is started (for a cell, a reset, an attach)."""
         while self.state is not State.CLOSED:
             if self.kernel is not None and not self.kernel.alive and not self._carrying():
-                self._drop_kernel(self.kernel.exit_description(), lost=True)
+                self._drop_kernel(self.kernel.exit_description())
             if self.cell is None and self._queue:
                 run = self._queue.popleft()
                 cell = Cell(self, run)
@@ -4498,16 +4562,20 @@ class Session:
                     self.cell = cell
                 continue
             cell = self.cell
-            if cell is None or cell.dispatched_at is not None:
-                return
-            if self.kernel is None and self.state is not State.STARTING:
+            waiting = cell is not None and cell.dispatched_at is None
+            if self.state is State.DEAD and (waiting or self._start_waiters):
                 self._begin_start()
                 continue  # a warm spare may have made the session idle at once
-            if self.state is State.IDLE:
+            if self.state is State.IDLE and waiting:
                 self._dispatch(cell)
             return
 
     # -- cells -------------------------------------------------------------
+
+    @property
+    def _occupied(self) -> bool:
+        """A cell runs, waits for its kernel, or waits its turn."""
+        return self.cell is not None or bool(self._queue)
 
     def _carrying(self) -> bool:
         """A cell's messages are on their way: a kernel that died is dropped when its carrier says the
@@ -4518,8 +4586,7 @@ class Session:
         assert self.kernel is not None and self._nursery is not None
         cell.dispatched_at = trio.current_time()
         cell.started_wall = time.time()
-        if cell.timeout is not None:
-            cell.deadline = cell.dispatched_at + cell.timeout
+        cell.ladder.sent(cell.dispatched_at)
         cell.notes += self._notes + self.notebook.warnings
         self._notes.clear()
         self.notebook.warnings.clear()
@@ -4532,17 +4599,36 @@ class Session:
             self._lost = None
         if isinstance(self.kernel, LocalKernel) and self.kernel.cgroups is not None:
             cell.oom_before = self.kernel.cgroups.oom_kills()
-        self._move(State.BUSY)
+        self._move(Happened.CELL_SENT)
         self._nursery.start_soon(self._carry, self.kernel, cell)
 
     async def _carry(self, kernel: Kernel, cell: "Cell") -> None:
         """Send the cell to the kernel and carry every message about it to the owner."""
-        content = {"code": cell.code, "silent": cell.silent, "store_history": not cell.silent, "allow_stdin": cell.allow_stdin, "stop_on_error": True}
+        run = cell.run
+        content = {"code": run.code, "silent": run.silent, "store_history": not run.silent, "allow_stdin": run.allow_stdin, "stop_on_error": True}
         with cell.scope:
             async with kernel.request("execute_request", content) as replies:
                 async for msg in replies:
                     await self._tell(CellMessage(cell, msg))
             await self._tell(CellLost(cell))
+
+    def _take(self, cell: Cell, msg: dict[str, Any]) -> None:
+        """A message about the running cell, from its kernel."""
+        if self.masker:  # a secret the kernel echoes (a repr, a traceback) never gets further than here
+            msg["content"] = self.masker.content(msg["content"])
+        cell.take(msg)
+        if msg["msg_type"] == "execute_input":
+            self._forget_number(cell)
+            if cell.ladder.awaits_handler:  # stopped before the kernel's SIGINT handler was in place; now it is
+                self._signal(cell)
+        elif msg["msg_type"] == "input_request":
+            cell.input_deadline = trio.current_time() + INPUT_WAIT_S
+        elif msg["msg_type"] == "update_display_data":
+            display_id = (msg["content"].get("transient") or {}).get("display_id")
+            if display_id and display_id not in cell.record.display_ids:  # a display an earlier cell showed
+                self.notebook.update_display(display_id, msg["content"])
+        if cell.finished:
+            self._end_cell(cell)
 
     def _end_cell(self, cell: "Cell", outcome: Outcome | None = None, lost: str | None = None) -> None:
         """A cell has ended: record how, free the session for the next, tell who waits."""
@@ -4557,29 +4643,22 @@ class Session:
         cell.end(outcome)
         if self.cell is cell:
             self.cell = None
-        if cell.dispatched_at is None or cell.silent:
-            if self.state is State.BUSY:
-                self._move(State.IDLE)
-            return  # nothing to keep
-        if cell.number is not None:
-            self.exec_count = cell.number
-        self.notebook.add_cell(cell.record, cell.number, outcome.status, cell.stopping, cell.started_wall, cell.elapsed())
-        self.history.append(cell)
-        while len(self.history) > self.config.keep_cells:
-            self.history.popleft().remove_files()
-        if self.state is State.BUSY:
-            self._move(State.IDLE)
+        if cell.dispatched_at is None:
+            return  # it never ran: nothing to keep
+        self._move(Happened.CELL_ENDED)
+        if not cell.run.silent:  # the server's own look leaves no trace
+            if cell.number is not None:
+                self.exec_count = cell.number
+            self.notebook.add_cell(cell.record, cell.number, outcome.status, cell.ladder.why, cell.started_wall, cell.elapsed())
+            self.history.append(cell)
+            while len(self.history) > self.config.keep_cells:
+                self.history.popleft().remove_files()
+        kept = f"interrupted {cell.label} in session {self.name!r}; the session is kept"
         for waiter in cell.interrupt_waiters:
-            if lost is not None:
-                waiter.give(f"session {self.name!r}: {lost}; " + ("its state is lost and the next execute starts a fresh kernel" if self.source.owned else "the next execute rejoins it"))
-            else:
-                waiter.give(f"interrupted {cell.label} in session {self.name!r}; the session is kept")
+            waiter.give(kept if lost is None else f"session {self.name!r}: {after_loss(lost, self.source.owned)}")
 
     def _snapshot(self, cell: "Cell", takes_output: bool = True) -> Outcome:
-        """A reply's view of a cell: what no reply has shown yet, and how it stands.
-
-        A cell whose output belongs to a task gives a wait only its status.
-        """
+        """A reply's view of a cell: what no reply has shown yet, and how it stands (a task's cell: its status only)."""
         view = cell.take_view() if takes_output else None
         if cell.outcome is not None:
             outcome = dataclasses.replace(cell.outcome, warnings=list(cell.outcome.warnings))
@@ -4599,10 +4678,7 @@ class Session:
             ), unfinished=cell.lines.peek())
         if cell.asking is not None:
             outcome.headline += f". It waits for the user's answer to {cell.asking.function}(): {cell.asking.prompt.strip()!r}"
-        outcome.transcript = view
-        outcome.cell = cell.number
-        outcome.session = self.name
-        outcome.elapsed_s = cell.elapsed()
+        outcome.transcript, outcome.cell, outcome.session, outcome.elapsed_s = view, cell.number, self.name, cell.elapsed()
         if takes_output:
             outcome.warnings = cell.notes + outcome.warnings
             cell.notes = []
@@ -4610,9 +4686,10 @@ class Session:
             outcome.warnings.append(f"{cell.label}'s output goes to the task that runs it; output(session={self.name!r}) reads it")
         return outcome
 
-    def _find(self, number: int | None) -> "Cell | None":
-        cells = [*self.history, *([self.cell] if self.cell else [])]  # the current cell even before it runs: a reply named it
-        matches = [c for c in cells if number is None or c.number == number]
+    def _find(self, number: int | None, cell_id: str | None) -> "Cell | None":
+        """The cell a call names, the current one even before it runs (a reply named it); its spool flushed for reading."""
+        cells = [*self.history, *([self.cell] if self.cell is not None else [])]
+        matches = [c for c in cells if number in (None, c.number) and cell_id in (None, c.id)]
         if not matches:
             return None
         matches[-1].spool.flush()
@@ -4624,54 +4701,39 @@ class Session:
             self.history.remove(old)
             old.remove_files()
 
-    def _cancel_waiting(self, why: str) -> int:
-        """Answer every execute that has not run yet (queued, or waiting for its kernel) with why; return how many."""
+    def _end_waiting(self, outcome: Callable[[], Outcome]) -> int:
+        """End every execute not run yet (queued, or its cell waiting for a kernel), each with its own outcome; how many."""
         count = 0
         while self._queue:
-            count += self._queue.popleft().reply.give(Outcome("cancelled", headline=f"cancelled: {why} before this cell ran; its code was not run"))
-        cell = self.cell
-        if cell is not None and cell.dispatched_at is None:
-            self._end_cell(cell, Outcome("cancelled", headline=f"cancelled: {why} before this cell ran; its code was not run"))
+            count += self._queue.popleft().reply.give(outcome())
+        if self.cell is not None and self.cell.dispatched_at is None:
+            self._end_cell(self.cell, outcome())
             count += 1
         return count
 
-    # -- the interrupt ladder ------------------------------------------------
+    # -- the interrupt ladder: Ladder says what is due, these do it -----------
 
-    def _stop_cell(self, cell: "Cell", why: str) -> None:
-        """Start the ladder: SIGINT (once the kernel's handler is in place), again halfway, then the kernel is killed."""
-        if cell.dispatched_at is None:
-            self._end_cell(cell, Outcome("cancelled", headline="cancelled before the cell ran; its code was not run"))
-            return
-        if cell.stopping is not None:
-            return
-        cell.stopping = why
-        cell.kill_at = trio.current_time() + self.config.interrupt_grace_s
-        if cell.started.is_set():
+    def _stop_cell(self, cell: Cell, why: Stop) -> None:
+        if cell.dispatched_at is None:  # only a cancel comes this early: an interrupt ends such cells first
+            self._end_cell(cell, not_run("the client cancelled the call"))
+        elif cell.ladder.start(why, trio.current_time()) and cell.started.is_set():
             self._signal(cell)
 
     def _signal(self, cell: "Cell") -> None:
-        # Sent again halfway through the grace, so that one signal lost in a
-        # race with the kernel's own code does not cost the session its state.
         assert self.kernel is not None and self._nursery is not None
-        cell.signals += 1
-        cell.resend_at = trio.current_time() + self.config.interrupt_grace_s / 2 if cell.signals == 1 else math.inf
+        cell.ladder.signalled(trio.current_time())
         self._nursery.start_soon(self.kernel.interrupt)
 
-    def _give_up(self, cell: "Cell") -> None:
+    def _give_up(self) -> None:
         """The ladder's last rung: a kernel that did not stop in time is killed or, if not ours, let go of."""
         assert self.kernel is not None
-        grace = self.config.interrupt_grace_s
-        if self.source.owned:
-            reason = f"kernel killed: it ignored {self.kernel.interrupt_kind} for {grace:g} s"
-        else:
-            reason = f"detached from the kernel: it ignored {self.kernel.interrupt_kind} for {grace:g} s (it was not started here, so it was not killed)"
-        self._drop_kernel(reason, lost=True)
+        ignored = f"it ignored {self.kernel.interrupt_kind} for {self.config.interrupt_grace_s:g} s"
+        detached = f"detached from the kernel: {ignored} (it was not started here, so it was not killed)"
+        self._drop_kernel(f"kernel killed: {ignored}" if self.source.owned else detached)
 
     def _next_timer(self) -> float:
         cell = self.cell
-        if cell is None or cell.dispatched_at is None:
-            return math.inf
-        return min(cell.deadline if cell.stopping is None else math.inf, cell.resend_at, cell.kill_at, cell.input_deadline)
+        return math.inf if cell is None or cell.dispatched_at is None else min(cell.ladder.next_at(), cell.input_deadline)
 
     def _on_timers(self) -> None:
         cell, now = self.cell, trio.current_time()
@@ -4679,12 +4741,13 @@ class Session:
             return
         if now >= cell.input_deadline and cell.asking is not None:
             self._answer(cell, None, f"no answer within {INPUT_WAIT_S:g} s")
-        if now >= cell.kill_at:
-            self._give_up(cell)
-        elif now >= cell.resend_at:
-            self._signal(cell)
-        elif now >= cell.deadline and cell.stopping is None:
-            self._stop_cell(cell, "timeout")
+        match cell.ladder.due(now):
+            case "kill":
+                self._give_up()
+            case "signal":
+                self._signal(cell)
+            case "timeout":
+                self._stop_cell(cell, "timeout")
 
     def _answer(self, cell: "Cell", value: str | None, why: str, note: str = "") -> None:
         """Send the user's answer (or EOF) to the kernel's input_request; a secret is masked from now on, before the kernel has it."""
@@ -4697,16 +4760,16 @@ class Session:
     def _abandoned(self, event: Abandon) -> None:
         """Its call is gone with its connection; the cell is nobody's now, so a later wait() takes its output
         (a task that was never handed out cannot claim it either)."""
-        cell = event.cell or (event.run.reply.value if event.run is not None and isinstance(event.run.reply.value, Cell) else None)
-        if cell is not None:
-            cell.handed_off, cell.task_bound = True, False
-        elif event.run is not None:  # still waiting its turn: its cell is made so
-            event.run.abandoned, event.run.task_bound = True, False
+        run = event.cell.run if event.cell is not None else event.run
+        if run is not None:
+            run.abandoned, run.task_bound = True, False  # (a cell not made yet is made so)
+            if run.cell is not None:
+                run.cell.handed_off = True
         if event.ask is not None and self.cell is not None and event.ask is self.cell.asking:
             event.ask.claimed = False
 
-    def _interrupt(self, reply: Reply) -> None:
-        cancelled = self._cancel_waiting("the session was interrupted")
+    def _interrupt(self, reply: Reply[str | ToolError]) -> None:
+        cancelled = self._end_waiting(partial(not_run, "the session was interrupted"))
         also = f"; {cancelled} waiting execute(s) cancelled" if cancelled else ""
         cell = self.cell
         if cell is None:
@@ -4717,20 +4780,26 @@ class Session:
 
     # -- the kernel ----------------------------------------------------------
 
-    def _begin_start(self) -> None:
-        """Bring up a kernel: a warm spare when one fits, else a new one, in a helper task."""
+    def _begin_start(self, restart: Kernel | None = None) -> None:
+        """Bring up a kernel: the one it has restarted in place, else a warm spare when one fits, else a new one."""
         assert self._nursery is not None
-        self._move(State.STARTING)
-        self._attempt = attempt = Attempt()
-        if (spare := self._registry.spares.take(self.source, self.cwd)) is not None:
-            self._kernel_up(attempt, spare, [])
+        self._move(Happened.START)
+        self._attempt = attempt = trio.CancelScope()
+        if restart is None and (spare := self._registry.spares.take(self.source, self.cwd)) is not None:
+            self._kernel_up(spare, [])
         else:
-            self._nursery.start_soon(self._start, attempt)
+            self._nursery.start_soon(self._bring_up, attempt, restart)
 
-    async def _start(self, attempt: Attempt) -> None:
-        with attempt.scope:
+    async def _bring_up(self, attempt: trio.CancelScope, restart: Kernel | None) -> None:
+        """A helper task: start (or restart) a kernel, and report how that went."""
+        assert self._nursery is not None
+        with attempt:
             try:
-                kernel, notes = await self._registry.start_kernel_for(self, self._nursery)
+                if restart is not None:
+                    await restart.restart(self.config.start_timeout_s)
+                    kernel, notes = restart, []
+                else:
+                    kernel, notes = await self._registry.start_kernel_for(self, self._nursery, lambda text: self._tell(Activity(attempt, text)))
             except (KernelStartError, EnvError) as exc:
                 await self._tell(StartFailed(attempt, exc))
                 return
@@ -4738,21 +4807,8 @@ class Session:
                 if not await self._tell(KernelUp(attempt, kernel, notes)):
                     kernel.stop("its session was shut down while it started")
 
-    async def _restart_in_place(self, attempt: Attempt, kernel: Kernel) -> None:
-        with attempt.scope:
-            try:
-                await kernel.restart(self.config.start_timeout_s)
-            except KernelStartError as exc:
-                await self._tell(StartFailed(attempt, exc))
-                return
-            await self._tell(KernelUp(attempt, kernel))
-
-    def _kernel_up(self, attempt: Attempt, kernel: Kernel, notes: list[str]) -> None:
-        if attempt is not self._attempt or self.state is not State.STARTING:
-            if kernel is not self.kernel:  # a start this session gave up on
-                kernel.stop("its session no longer needed it")
-            return
-        self._attempt = None
+    def _kernel_up(self, kernel: Kernel, notes: list[str]) -> None:
+        self._attempt, self.activity = None, ""
         self._notes += notes
         if not isinstance(kernel, LocalKernel) and (unconfined := self._registry.unconfined(self.source)):
             self._notes.append(unconfined)
@@ -4760,108 +4816,95 @@ class Session:
         self.kernel = kernel
         self.notebook.kernel_info, self.notebook.env = kernel.info, self.source.label
         if self.ever_started:
-            why = "was restarted (reset)" if any(kind == "reset" for kind, _ in self._start_waiters) else f"was lost ({self._lost or 'gone'}) and a fresh one started"
+            why = "was restarted (reset)" if any(isinstance(w, Reset) for w in self._start_waiters) else f"was lost ({self._lost or 'gone'}) and a fresh one started"
             self.notebook.add_note(f"*The kernel {why}: the cells below start from an empty namespace.*")
         self.ever_started = True
-        self.dead_reason = None
-        self.activity = ""
-        self._move(State.IDLE)
-        for kind, reply in self._start_waiters:
-            if kind == "reset":
-                where = f"pid {kernel.pid}" if kernel.pid else kernel.location
-                reply.give(f"session {self.name!r} reset: fresh kernel ({where}) in env {self.source.label}; all state is gone")
+        self._move(Happened.KERNEL_UP)
+        where = f"pid {kernel.pid}" if kernel.pid else kernel.location
+        for waiter in self._start_waiters:
+            if isinstance(waiter, Reset):
+                waiter.reply.give(f"session {self.name!r} reset: fresh kernel ({where}) in env {self.source.label}; all state is gone")
             else:
-                reply.give(kernel)
+                waiter.reply.give(kernel)
         self._start_waiters.clear()
 
     def _start_failed(self, error: Exception) -> None:
-        self._attempt = None
-        self.activity = ""
+        self._attempt, self.activity = None, ""
         if self.kernel is not None:  # a restart in place that failed
             kernel, self.kernel = self.kernel, None
             kernel.stop("its restart failed")
             self._stopped.append(kernel)
-        self.dead_reason = f"kernel failed to start: {error}"
-        self._move(State.DEAD)
-        outcome = _start_failure(self.source, error, self.config.auto_install_ipykernel)
-        if self.cell is not None and self.cell.dispatched_at is None:
-            self._end_cell(self.cell, dataclasses.replace(outcome))
-        while self._queue:
-            self._queue.popleft().reply.give(dataclasses.replace(outcome))
-        for _, reply in self._start_waiters:
-            reply.give(error)
-        self._start_waiters.clear()
+        self._move(Happened.START_FAILED)
+        message, ename = start_failure(error, self.source, self.config.auto_install_ipykernel)
+        self._end_waiting(partial(env_error, message, ename))
+        self._refuse_start_waiters(message)
         if not self.ever_started:  # a session whose kernel never came up leaves nothing behind
             self._registry.forget(self)
-            self._move(State.CLOSED)
+            self._move(Happened.SHUT_DOWN)
 
-    def _reset(self, reply: Reply) -> None:
+    def _refuse_start_waiters(self, why: str) -> None:
+        for waiter in self._start_waiters:
+            waiter.reply.give(ToolError(why))
+        self._start_waiters.clear()
+
+    def _reset(self, reset: Reset) -> None:
         if not self.source.owned:
-            reply.give(ToolError(
+            reset.reply.give(ToolError(
                 f"session {self.name!r} is attached to a kernel this server did not start ({self.attached});"
                 " reset will not restart it. Restart it where it runs, then execute again to rejoin it."
             ))
             return
-        self._cancel_waiting("the session was reset")
-        self._start_waiters.append(("reset", reply))
+        self._end_waiting(partial(not_run, "the session was reset"))
+        self._start_waiters.append(reset)
         if self.state is State.STARTING:
             return  # the kernel coming up is as fresh as a reset makes it
-        kernel = self.kernel
         self._lost = None
+        kernel = self.kernel
         if kernel is not None and kernel.alive and kernel.restarts_in_place and self.cell is None:
-            assert self._nursery is not None
-            self._move(State.STARTING)
-            self._attempt = attempt = Attempt()
-            self._nursery.start_soon(self._restart_in_place, attempt, kernel)
-            return
-        if self.cell is not None:
-            self.cell.stopping = "reset"
-        self._drop_kernel("the session was reset", lost=False)
-        self._begin_start()
+            self._begin_start(restart=kernel)
+        else:
+            self._drop_kernel("the session was reset", by="reset")  # and _advance starts a fresh one
 
-    def _drop_kernel(self, reason: str, lost: bool) -> None:
-        """Let go of the kernel (its serve task kills it, or detaches); a running cell ends with it."""
+    def _drop_kernel(self, reason: str, by: Literal["reset", "shutdown"] | None = None) -> None:
+        """Let go of the kernel (its serve task kills it, or detaches); a running cell ends with it. Unless a reset
+        or a shutdown lets it go, the kernel was lost, and the next cell's reply says so."""
         kernel, self.kernel = self.kernel, None
         if kernel is not None:
             kernel.stop(reason)
             self._stopped = [k for k in self._stopped if not k.gone.is_set()] + [kernel]
         if self.cell is not None and self.cell.dispatched_at is not None:
+            if by is not None:
+                self.cell.ladder.let_go(by)
             self._end_cell(self.cell, lost=reason)
         if self._attempt is not None:
-            self._attempt.scope.cancel()
-            self._attempt = None
-        self.dead_reason = reason
-        if lost:
+            self._attempt.cancel()
+            self._attempt, self.activity = None, ""
+        if by is None:
             self._lost = reason
-        if self.state not in (State.DEAD, State.CLOSED):
-            self._move(State.DEAD)
+        self._move(Happened.KERNEL_DROPPED)
 
     def _close(self, reason: str) -> None:
         if self.state is State.CLOSED:
             return
-        self._cancel_waiting(reason)
-        if self.cell is not None:
-            self.cell.stopping = "shutdown"
-        self._drop_kernel(reason, lost=False)
-        for _, reply in self._start_waiters:
-            reply.give(ToolError(f"session {self.name!r}: {reason}"))
-        self._start_waiters.clear()
-        self._move(State.CLOSED)
+        self._end_waiting(partial(not_run, reason))
+        self._drop_kernel(reason, by="shutdown")
+        self._refuse_start_waiters(f"session {self.name!r}: {reason}")
+        self._move(Happened.SHUT_DOWN)
 
     async def _wind_up(self) -> None:
         """The owner's last act, however it ended: every call answered, every kernel gone."""
         self._close("the server is shutting down")
         while True:
             try:
-                request = self._inbox.receive_nowait()
+                self._refuse(self._inbox.receive_nowait())
             except trio.WouldBlock:
                 break
-            if hasattr(request, "reply"):
-                request.reply.give(self._refusal(request, f"session {self.name!r} was shut down"))
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
         if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
-            with suppress(OSError, ValueError, Refused):
+            try:
                 await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
+            except (OSError, ValueError, Refused) as exc:
+                log.warning("session %r: the last write of %s failed: %s", self.name, self.notebook.live, exc)
         self.notebook.close()
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
             for kernel in self._stopped:
@@ -4871,20 +4914,6 @@ class Session:
         if not self.source.owned:
             return f"session {self.name!r} detached from the kernel of {self.attached}, which keeps running"
         return f"session {self.name!r} shut down; its kernel is gone"
-
-    async def _tell(self, event: Any) -> bool:
-        """Report to the owner; False once the owner is gone."""
-        try:
-            await self._send.send(event)
-        except trio.BrokenResourceError:
-            return False
-        return True
-
-    async def kernel_gone(self, kernel: Kernel) -> None:
-        await self._tell(KernelGone(kernel))
-
-
-_CANCELLED_BY_CLIENT = Outcome("cancelled", headline="cancelled by the client before the cell ran; its code was not run")
 
 
 @dataclass
@@ -4921,7 +4950,6 @@ class Resuming:  # what a retry's requestState names: the session, the cell and 
 
 @dataclass
 class Asking:  # a call's answer when its cell waits for the user and the call asks by its result (2026-07-28)
-    cell: "Cell"
     ask: Ask
     request: dict[str, Any]  # the elicitation/create request, as on the wire
     state: str  # the requestState's plaintext: Resuming as JSON
@@ -4956,7 +4984,7 @@ class UserInput:
     client without elicitation is not offered stdin: input() fails at once.
     """
 
-    def __init__(self, ctx: Any = None) -> None:
+    def __init__(self, ctx: Context | ServerRequestContext | None = None) -> None:
         """From a tool's Context, or the request context of a tasks/* method."""
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -5020,7 +5048,7 @@ class UserInput:
             return None
         if self.by_result:
             state = json.dumps({"v": INPUT_STATE_VERSION, "session": session.name, "cell_id": cell.id, "key": ask.key})
-            return Asking(cell, ask, await self.request(session, cell, ask), state)
+            return Asking(ask, await self.request(session, cell, ask), state)
         if await session.ask(Claim(cell)) is not ask:
             return None  # answered meanwhile, or another call got there first
         if way == "form":
@@ -5048,7 +5076,7 @@ class UserInput:
         page = await session.pages.open(session, cell, ask, self.host)
         return {"method": "elicitation/create", "params": ask.page(session.name, page.url)}
 
-    async def take(self, session: "Session", cell: "Cell", key: str, response: Any) -> None:
+    async def take(self, session: "Session", cell: "Cell", key: str, response: object) -> None:
         """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
         the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError).
 
@@ -5076,64 +5104,54 @@ class UserInput:
 
     async def elicit(self, ask: Ask, session: str, deadline: float) -> tuple[str | None, str]:
         """Ask the user with a form during this call; the answer, or None and why there is none."""
-        assert self.ctx is not None
         form = ask.form(session)
-        with trio.move_on_at(deadline):
-            try:
-                result = await self.ctx.request_context.session.elicit_form(
-                    form["message"], form["requestedSchema"], related_request_id=self.ctx.request_context.request_id
-                )
-            except Exception as exc:  # the client failed the request: the cell must not hang on it
-                log.info("elicitation failed: %s", exc.__class__.__name__)
-                return None, "the client could not ask the user"
-            value = Ask.value_of(result.model_dump(mode="json"))
-            return value, "the user declined" if value is None else ""
-        return None, f"no answer within {INPUT_WAIT_S:g} s"
+        assert self.ctx is not None
+        call = self.ctx.request_context
+        request = call.session.elicit_form(form["message"], form["requestedSchema"], related_request_id=call.request_id)
+        result = await self._elicit(deadline, request)
+        if isinstance(result, str):
+            return None, result
+        value = Ask.value_of(result.model_dump(mode="json"))
+        return value, "the user declined" if value is None else ""
 
     async def elicit_page(self, ask: Ask, session: str, page: "SecretPage", deadline: float) -> str:
         """Send the user to the ask's page during this call (URL mode); accept, or why not."""
         assert self.ctx is not None
-        params = ask.page(session, page.url)
+        call, message = self.ctx.request_context, ask.page(session, page.url)["message"]
+        request = call.session.elicit_url(message, page.url, page.elicitation_id, related_request_id=call.request_id)
+        result = await self._elicit(deadline, request)
+        return result if isinstance(result, str) else REFUSALS.get(result.action, result.action)
+
+    @staticmethod
+    async def _elicit(deadline: float, request: Awaitable[ElicitResult]) -> ElicitResult | str:
+        """One elicitation/create during this call, until the ask's deadline: the client's result, or why there is none."""
         with trio.move_on_at(deadline):
             try:
-                result = await self.ctx.request_context.session.elicit_url(
-                    params["message"], page.url, page.elicitation_id, related_request_id=self.ctx.request_context.request_id
-                )
-            except Exception as exc:
+                return await request
+            except Exception as exc:  # the client failed the request: the cell must not hang on it
                 log.info("elicitation failed: %s", exc.__class__.__name__)
                 return "the client could not ask the user"
-            return REFUSALS.get(result.action, result.action)
         return f"no answer within {INPUT_WAIT_S:g} s"
 
 
 @asynccontextmanager
 async def _progress(ctx: Context | None, detail: Callable[[], str]) -> AsyncIterator[None]:
-    """Progress notifications for as long as a call waits, about once a second, saying what it waits for."""
+    """Progress notifications about once a second while a call waits, saying what for (a no-op without a progress token)."""
+
+    async def report(ctx: Context) -> None:
+        for tick in itertools.count(1):
+            await trio.sleep(PROGRESS_INTERVAL_S)
+            try:
+                await ctx.report_progress(tick, None, detail())
+            except Exception as exc:  # a client that went away must not fail the call
+                log.info("progress notifications stopped: %s", exc.__class__.__name__)
+                return
+
     async with trio.open_nursery() as nursery:
         if ctx is not None:
-            nursery.start_soon(report_progress, ctx, detail)
+            nursery.start_soon(report, ctx)
         yield
         nursery.cancel_scope.cancel()
-
-
-async def report_progress(ctx: Context, detail: Callable[[], str]) -> None:
-    """Progress notifications until cancelled; a no-op on the wire when the client sent no progress token."""
-    ticks = 0
-    while True:
-        await trio.sleep(PROGRESS_INTERVAL_S)
-        ticks += 1
-        if not await _notify_progress(ctx, ticks, detail()):
-            return
-
-
-async def _notify_progress(ctx: Context, progress: float, message: str) -> bool:
-    """Send one progress notification; say whether it went (a client that went away must not fail the call)."""
-    try:
-        await ctx.report_progress(progress, None, message)
-    except Exception as exc:
-        log.info("progress notifications stopped: %s", exc.__class__.__name__)
-        return False
-    return True
 
 
 # ============================================================================
@@ -5493,7 +5511,8 @@ class Sessions:
     # -- what the tools call -------------------------------------------------
 
     async def execute(
-        self, name: str, code: str, *, env: str | None, cwd: str | None, timeout: float | None, wait_s: float, budget: int, user: "UserInput"
+        self, name: str, code: str, *, env: str | None, cwd: str | None, timeout: float | None, wait_s: float, budget: int, user: "UserInput",
+        offer: "TaskOffer | None" = None,
     ) -> "Outcome | Asking":
         """Run code in the named session, creating it (env, cwd) on first use; a retry (2026-07-28) follows its cell on."""
         check_session_name(name)
@@ -5509,7 +5528,7 @@ class Sessions:
                 requested: Source | None = Kernelspec(env or "") if self.gateway else resolve_env(env, self.config.envs_dir)
             except EnvError as exc:
                 if session is None:
-                    return env_error(str(exc))
+                    return env_error(*start_failure(exc, None))
                 requested = None  # an existing session ignores env anyway; the warning below says so
             directory = "" if self.gateway else check_cwd(cwd)
             if self.gateway and cwd:
@@ -5533,7 +5552,7 @@ class Sessions:
                     "(use os.chdir() in a cell to move)"
                 )
         session.last_used = trio.current_time()
-        outcome = await session.execute(code, timeout, wait_s, budget, user)
+        outcome = await session.execute(code, timeout, wait_s, budget, user, offer)
         if isinstance(outcome, Outcome):
             outcome.warnings = warnings + outcome.warnings
         return outcome
@@ -5593,7 +5612,7 @@ class Sessions:
         outcome = await session.ask(Snapshot(answer))
         try:
             rows = json.loads(outcome.transcript.text_of("stdout")) if outcome.status == "ok" and outcome.transcript else None
-        except ValueError:
+        except ValueError:  # not one JSON list (something else printed): the reply shows what the kernel said
             rows = None
         return outcome if rows is None else variables_table(name, rows, session.masker)
 
@@ -5601,10 +5620,7 @@ class Sessions:
         return _answered(await self.get(name).ask(Interrupt()))
 
     async def reset(self, name: str) -> str:
-        answer = await self.get(name).ask(Reset())
-        if isinstance(answer, (KernelStartError, EnvError)):
-            raise ToolError(f"session {name!r} could not restart its kernel: {answer}")
-        return _answered(answer)
+        return _answered(await self.get(name).ask(Reset()))
 
     async def shutdown(self, name: str) -> str:
         session = self.get(name)
@@ -5617,9 +5633,7 @@ class Sessions:
             raise ToolError(f"session {name!r} already exists; pick another name or shut it down first")
         path = find_connection_file(spec)
         session = self._create(name, Joined(path), "")
-        kernel = await session.ask(Start())
-        if isinstance(kernel, Exception):  # the session, whose kernel never came up, has closed itself
-            raise ToolError(f"could not join the kernel of {path}: {kernel}")
+        kernel = _answered(await session.ask(Start()))  # refused: the session, whose kernel never came up, has closed itself
         language = kernel.info.get("language_info", {})
         return (
             f"session {name!r} joined the running kernel of {path} ({kernel.info.get('implementation', 'kernel')}"
@@ -5630,16 +5644,16 @@ class Sessions:
 
     # -- kernels and spares ------------------------------------------------
 
-    async def start_kernel_for(self, session: Session, nursery: trio.Nursery) -> tuple[Kernel, list[str]]:
-        """A kernel for a session, its tasks in ``nursery``, installing ipykernel into its env first where allowed;
-        and what the session's next reply should say about it."""
+    async def start_kernel_for(self, session: Session, nursery: trio.Nursery, say: Callable[[str], Awaitable[object]]) -> tuple[Kernel, list[str]]:
+        """A kernel for a session, its tasks in ``nursery``, installing ipykernel into its env first where allowed
+        (say tells the session meanwhile); and what the session's next reply should say about it."""
         source = session.source
         try:
             return await self.start_kernel(source, session.cwd, nursery), []
         except KernelStartError as exc:
             if not (isinstance(source, Env) and self.config.auto_install_ipykernel and lacks_ipykernel(exc)):
                 raise
-        installed = await install_ipykernel(source, session)
+        installed = await install_ipykernel(source, say)
         return await self.start_kernel(source, session.cwd, nursery), [installed]
 
     async def start_kernel(self, source: Source, cwd: str, nursery: trio.Nursery) -> Kernel:
@@ -5750,10 +5764,10 @@ def variables_table(session: str, rows: list[dict[str, Any]], masker: Masker | N
     return f"variables of session {session!r} (modules, imported functions and _names are not listed):\n" + "\n".join(lines).rstrip() + more
 
 
-def _answered(answer: Any) -> str:
-    """A lifecycle call's answer as the tool's reply; a refusal becomes the tool's error."""
-    if isinstance(answer, Exception):
-        raise answer if isinstance(answer, ToolError) else ToolError(str(answer))
+def _answered(answer: T | ToolError) -> T:
+    """A lifecycle call's answer; a refusal is the tool's error."""
+    if isinstance(answer, ToolError):
+        raise answer
     return answer
 
 
@@ -5865,19 +5879,25 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
 # cell, as a running reply is: the cell belongs to its session either way.
 
 
+@dataclass
 class TaskOffer:
-    """Set around an execute the extension may turn into a task; the execute hands it its run, if it outlives the first wait."""
+    """An execute the extension may turn into a task, handed to the call by the execute tool (offer_for): the call
+    gives it its run if the cell outlives the first wait."""
 
-    def __init__(self) -> None:
-        self.session: Session | None = None
-        self.run: Run | None = None
+    session: Session | None = None
+    run: Run | None = None
 
     def take(self, session: Session, run: Run) -> Outcome:
         self.session, self.run = session, run
         return Outcome("running", headline="running as a task")  # replaced by the CreateTaskResult
 
 
-_TASK_OFFER: contextvars.ContextVar[TaskOffer | None] = contextvars.ContextVar("ipython_mcp_task_offer", default=None)
+class TaskParams(RequestParams):  # tasks/get and tasks/cancel: the wire's taskId
+    task_id: str
+
+
+class UpdateParams(TaskParams):  # tasks/update: and inputResponses
+    input_responses: dict[str, dict[str, Any]] = {}
 
 
 class Task:
@@ -5896,36 +5916,25 @@ class Task:
         self.result: dict[str, Any] | None = None  # the CallToolResult the execute would have returned, as on the wire
         self.input_requests: dict[str, Any] | None = None  # while input_required: what the user is asked, as on the wire
 
-    @property
-    def cell(self) -> Cell | None:
-        return self.run.reply.value if isinstance(self.run.reply.value, Cell) else None
-
     async def refresh(self, user: UserInput) -> None:
-        """Bring status and message up to date with the cell, its input() put to the user as this request's client
-        can (UserInput); fix the result once it has ended."""
+        """Bring status and message up to date with the cell (its input() put as this client can); fix the result at its end."""
         if self.finished is not None:
             return
         self.input_requests = None
-        cell, answer = self.cell, self.run.reply.value
+        cell, answer = self.run.cell, self.run.reply.value
         if cell is not None and (ask := cell.asking) is not None and not ask.claimed and user.way(ask) == "none":
             await self.session.ask(Answer(cell, ask.key, None, NO_PAGE, note=NO_PAGE_HINT))
         if isinstance(answer, Outcome):  # it never ran: cancelled while queued, or its kernel would not start
             self._finish(answer)
-        elif cell is None:
-            ahead = self.session.cell
-            self._set("working", f"waiting for its turn: {ahead.label} has run for {ahead.elapsed():.0f} s" if ahead else "waiting for its turn")
-        elif cell.done.is_set():
+        elif cell is not None and cell.done.is_set():
             self._finish(await self.session.ask(Snapshot(cell)))
-        elif (ask := cell.asking) is not None and ask.claimed:
+        elif cell is not None and (ask := cell.asking) is not None and ask.claimed:
             self._set("working", f"waiting for the user to answer {ask.function}() on its page: {ask.prompt.strip()!r}")
-        elif ask is not None:
+        elif cell is not None and ask is not None:
             self.input_requests = {ask.key: await user.request(self.session, cell, ask)}
             self._set("input_required", f"waiting for the user's answer to {ask.function}(): {ask.prompt.strip()!r}")
-        elif cell.dispatched_at is None:
-            self._set("working", "waiting for the kernel to start")
         else:
-            latest = cell.latest_line()
-            self._set("working", f"{cell.label} has run for {cell.elapsed():.0f} s" + (f" — {latest}" if latest else ""))
+            self._set("working", self.session.progress(cell, named=True))
 
     def wire(self, result_type: str) -> dict[str, Any]:
         """The task as CreateTaskResult ("task") or as tasks/get's DetailedTask ("complete")."""
@@ -5964,16 +5973,10 @@ class TasksExtension(Extension):
 
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
+        self._offers: dict[int, TaskOffer] = {}  # by the id of the tools/call request's context, while the call runs
 
     def methods(self) -> list[MethodBinding]:
-        from mcp_types import RequestParams
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
-        class TaskParams(RequestParams):  # the wire's taskId
-            task_id: str
-
-        class UpdateParams(TaskParams):  # and inputResponses
-            input_responses: dict[str, dict[str, Any]] = {}
 
         modern = frozenset(MODERN_PROTOCOL_VERSIONS)
         return [
@@ -5982,7 +5985,11 @@ class TasksExtension(Extension):
             MethodBinding("tasks/cancel", TaskParams, self._cancel, protocol_versions=modern),
         ]
 
-    async def intercept_tool_call(self, params: Any, ctx: Any, call_next: Any) -> Any:
+    def offer_for(self, ctx: Context) -> TaskOffer | None:
+        """The offer to this execute call, if the extension may make it a task: the execute tool hands it to the call."""
+        return self._offers.get(id(ctx.request_context))
+
+    async def intercept_tool_call(self, params: CallToolRequestParams, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
         """An execute from a request that declared the extension may become a task; anything else passes."""
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -5990,12 +5997,11 @@ class TasksExtension(Extension):
         declared = caps is not None and self.identifier in (caps.extensions or {})
         if params.name != "execute" or ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or not declared:
             return await call_next(ctx)
-        offer = TaskOffer()
-        token = _TASK_OFFER.set(offer)
+        offer = self._offers[id(ctx)] = TaskOffer()
         try:
-            result = await call_next(ctx)
+            result = await call_next(ctx)  # the same ctx reaches the tool, as its Context's request_context
         finally:
-            _TASK_OFFER.reset(token)
+            del self._offers[id(ctx)]
         if offer.run is None or offer.session is None:
             return result  # ended (or failed) within the first wait: a plain result
         task = Task(offer.session, offer.run, ctx.protocol_version)
@@ -6003,27 +6009,25 @@ class TasksExtension(Extension):
         self._keep(task)
         return task.wire("task")
 
-    async def _get(self, ctx: Any, params: Any) -> dict[str, Any]:
+    async def _get(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, Any]:
         task = self._find(ctx, params.task_id)
         await task.refresh(UserInput(ctx))
         return task.wire("complete")
 
-    async def _update(self, ctx: Any, params: Any) -> dict[str, Any]:
+    async def _update(self, ctx: ServerRequestContext, params: UpdateParams) -> dict[str, Any]:
         task = self._find(ctx, params.task_id)
         user = UserInput(ctx)
-        if (cell := task.cell) is not None:
+        if (cell := task.run.cell) is not None:
             for key, response in params.input_responses.items():  # keys not outstanding are ignored, as the spec asks
                 await user.take(task.session, cell, key, response)
         return {"resultType": "complete"}
 
-    async def _cancel(self, ctx: Any, params: Any) -> dict[str, Any]:
+    async def _cancel(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, Any]:
         task = self._find(ctx, params.task_id)
-        if not task.run.reply.give(Outcome("cancelled", headline="cancelled by tasks/cancel before the cell ran; its code was not run")):
-            if (cell := task.cell) is not None and not cell.done.is_set():
-                await task.session._cancel(cell)  # the interrupt ladder, as for any cancelled cell
+        await task.session.call_off(task.run, "the task was cancelled (tasks/cancel)")
         return {"resultType": "complete"}
 
-    def _find(self, ctx: Any, task_id: str) -> Task:
+    def _find(self, ctx: ServerRequestContext, task_id: str) -> Task:
         from mcp.shared.exceptions import MCPError
         from mcp_types import INVALID_PARAMS
 
@@ -6232,10 +6236,11 @@ async def _instructions_now(sessions: Sessions, ctx: Any, call_next: Any) -> Any
 def build_server(sessions: Sessions) -> MCPServer:
     """The MCP server and its tools; each tool checks its arguments and makes one call on the registry."""
     config = sessions.config
+    tasks = TasksExtension()
     server = MCPServer(
         "ipython-mcp",
         version=__version__,
-        extensions=[TasksExtension()],
+        extensions=[tasks],
         instructions=instructions(sessions),
         middleware=[partial(_instructions_now, sessions)],
     )
@@ -6325,7 +6330,8 @@ def build_server(sessions: Sessions) -> MCPServer:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
         user = UserInput(ctx)
-        return user.reply(await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=user), warnings)
+        offer = tasks.offer_for(ctx)
+        return user.reply(await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=user, offer=offer), warnings)
 
     @tool(
         "Wait for a running cell",

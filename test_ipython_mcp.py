@@ -469,18 +469,23 @@ class AnsweringUser(ipython_mcp.UserInput):
 
 
 def test_the_state_table_is_the_only_way_a_session_moves():
+    Happened = ipython_mcp.Happened
     session = object.__new__(ipython_mcp.Session)
-    session.name, session._moved = "t", trio.Event()
-    for start in State:
-        for end in State:
-            session.state = start
-            if end in ipython_mcp.TRANSITIONS[start]:
-                session._move(end)
-                assert session.state is end
-            else:
-                with pytest.raises(RuntimeError, match=f"no move from {start.value} to {end.value}"):
-                    session._move(end)
-    assert ipython_mcp.TRANSITIONS[State.CLOSED] == frozenset(), "closed is the end"
+    session.name, session.state = "t", State.DEAD
+    life = [
+        (Happened.START, State.STARTING), (Happened.KERNEL_UP, State.IDLE), (Happened.CELL_SENT, State.BUSY),
+        (Happened.CELL_ENDED, State.IDLE), (Happened.START, State.STARTING), (Happened.START_FAILED, State.DEAD),
+        (Happened.START, State.STARTING), (Happened.KERNEL_DROPPED, State.DEAD), (Happened.SHUT_DOWN, State.CLOSED),
+    ]
+    for happened, then in life:
+        session._move(happened)
+        assert session.state is then, happened
+    for happened in Happened:
+        with pytest.raises(RuntimeError, match=f"session 't' is closed: '{happened.value}' cannot happen now"):
+            session._move(happened)
+    session.state = State.BUSY
+    with pytest.raises(RuntimeError, match="is busy: 'a cell was sent to the kernel' cannot happen now"):
+        session._move(Happened.CELL_SENT)
 
 
 async def test_a_cell_that_outlives_its_call_replies_running_then_wait_brings_the_rest(fakes, autojump_clock):
@@ -588,6 +593,25 @@ async def test_a_kernel_that_will_not_start_leaves_no_session(fakes, autojump_cl
     outcome = await fake_execute(fakes, "print x")
     assert outcome.status == "env_error" and "no such interpreter" in said(outcome)
     assert fakes.sessions.find("s") is None and fakes.ran == []
+
+
+async def test_a_failed_start_is_worded_the_same_for_execute_and_reset(fakes, autojump_clock):
+    assert said(await fake_execute(fakes, "print up")) == "up\n"
+    fakes.next_kernel = {"fails": "no such interpreter"}
+    with pytest.raises(ipython_mcp.ToolError) as refused:
+        await fakes.sessions.reset("s")
+    failed = await fake_execute(fakes, "print never")
+    assert failed.status == "env_error" and failed.error["evalue"] == str(refused.value)
+    assert "failed to start: no such interpreter" in str(refused.value) and fakes.ran == ["print up"]
+
+
+async def test_an_interrupt_answers_while_the_servers_own_look_runs(fakes, autojump_clock):
+    assert said(await fake_execute(fakes, "print up")) == "up\n"
+    look = await fakes.sessions.get("s").ask(ipython_mcp.Run("sleep 100", None, 20_000, silent=True))
+    await trio.testing.wait_all_tasks_blocked()
+    with trio.fail_after(10):
+        assert "; the session is kept" in await fakes.sessions.interrupt("s")
+    assert look.outcome.error["ename"] == "KeyboardInterrupt" and said(await fake_execute(fakes, "print again")) == "again\n"
 
 
 async def test_input_goes_to_the_user_and_a_refusal_raises_eoferror(fakes, autojump_clock):
@@ -942,25 +966,36 @@ async def test_timeout_interrupts_keeps_partial_output_and_the_session(client):
     assert text(await run(client, "main", "kept")) == "'yes'\n"
 
 
-async def interrupt_in_flight(client, sessions, session: str, code: str):
-    """Run code, interrupt it once the session is busy; return (interrupt's reply, execute's result, seconds between)."""
+def on_running(event: trio.Event):
+    """A progress callback that sets event once the call's own cell runs, as its progress messages say."""
+
+    async def callback(progress, total, message):
+        if (message or "").startswith("running for"):
+            event.set()
+
+    return callback
+
+
+async def interrupt_in_flight(client, session: str, code: str):
+    """Run code, interrupt it once it runs; return (interrupt's reply, execute's result, seconds between)."""
     results = []
+    running = trio.Event()
     async with trio.open_nursery() as nursery:
 
         async def cell():
-            results.append(await run(client, session, code))
+            results.append(await client.call_tool("execute", {"session": session, "code": code}, progress_callback=on_running(running)))
 
         nursery.start_soon(cell)
-        await sessions.get(session).wait_for(State.BUSY)
+        await running.wait()
         started = time.monotonic()
         reply = await client.call_tool("interrupt", {"session": session})
     return reply, results[0], time.monotonic() - started
 
 
 @slow
-async def test_interrupt_stops_an_in_flight_execute(client, sessions):
+async def test_interrupt_stops_an_in_flight_execute(client):
     await run(client, "main", "import time")
-    reply, result, seconds = await interrupt_in_flight(client, sessions, "main", "print('started', flush=True)\ntime.sleep(60)")
+    reply, result, seconds = await interrupt_in_flight(client, "main", "print('started', flush=True)\ntime.sleep(60)")
     assert "interrupted" in text(reply)
     assert seconds < 10
     assert result.is_error
@@ -970,11 +1005,12 @@ async def test_interrupt_stops_an_in_flight_execute(client, sessions):
 
 
 @slow
-async def test_an_interrupt_does_not_race_the_kernels_sigint_handler(client, sessions):
+async def test_an_interrupt_does_not_race_the_kernels_sigint_handler(client):
     # ipykernel says "busy" before it installs its SIGINT handler; widen that
-    # window, as a loaded machine does, and interrupt at once.
-    await run(client, "main", "import time\nk = get_ipython().kernel\n_hook = k.pre_handler_hook\nk.pre_handler_hook = lambda: (time.sleep(0.5), _hook())")
-    reply, result, seconds = await interrupt_in_flight(client, sessions, "main", "time.sleep(30)")
+    # window, as a loaded machine does, past the first progress message, and
+    # interrupt at once.
+    await run(client, "main", "import time\nk = get_ipython().kernel\n_hook = k.pre_handler_hook\nk.pre_handler_hook = lambda: (time.sleep(2), _hook())")
+    reply, result, seconds = await interrupt_in_flight(client, "main", "time.sleep(30)")
     assert "interrupted" in text(reply)
     assert record(result)["error"]["ename"] == "KeyboardInterrupt"
     assert text(await run(client, "main", "'kept' if k else ''")) == "'kept'\n"
@@ -1144,10 +1180,10 @@ async def test_a_kernel_dying_mid_cell_is_reported_at_once(client):
 @slow
 async def test_a_kernel_killed_while_idle_is_restarted_by_the_next_execute(client, sessions):
     pid = int(text(await run(client, "main", "import os\nos.getpid()")))
+    kernel = sessions.get("main").kernel
     os.kill(pid, signal.SIGKILL)
-    assert await wait_gone([pid]) == []
     with trio.fail_after(10):
-        await sessions.get("main").wait_for(State.DEAD)
+        await kernel.gone.wait()
     result = await run(client, "main", "1 + 1")
     assert "killed by SIGKILL" in text(result)
     assert text(result).endswith("2\n")
@@ -1488,7 +1524,7 @@ async def test_a_sandboxed_session_keeps_every_other_behaviour(tmp_path, outside
         assert f"\n{spare}\n" in text(result), "the warm spare served the first execute"
         assert record(result)["error"]["ename"] == "PermissionError", "and it is confined"
         # interrupt keeps the session
-        reply, result, _ = await interrupt_in_flight(client, sessions, "s", "import time\ntime.sleep(30)")
+        reply, result, _ = await interrupt_in_flight(client, "s", "import time\ntime.sleep(30)")
         assert "interrupted" in text(reply) and record(result)["error"]["ename"] == "KeyboardInterrupt"
         # output: text, images, the output tool, variables
         result = await run(client, "s", f"from IPython.display import Image, display\nimport base64\nfor i in range(3):\n    print('line', i)\ndisplay(Image(data=base64.b64decode({base64.b64encode(PNG_1PX).decode()!r})))\nanswer = 42")
@@ -1616,7 +1652,7 @@ async def test_attach_shares_variables_with_a_running_kernel(client, sessions, n
     assert listing[0]["attached"] == manager.connection_file
 
     # interrupt reaches it through the kernel protocol's interrupt_request
-    reply, result, seconds = await interrupt_in_flight(client, sessions, "nb", "import time\ntime.sleep(30)")
+    reply, result, seconds = await interrupt_in_flight(client, "nb", "import time\ntime.sleep(30)")
     assert "interrupted" in text(reply)
     assert seconds < 10
     assert record(result)["error"]["ename"] == "KeyboardInterrupt"
@@ -1776,7 +1812,7 @@ async def test_remote_sessions_keep_the_contract(remote, jupyter_server):
     assert "partial" in text(result) and "KeyboardInterrupt" in text(result)
     assert text(await run(client, "r", "x")) == "41\n"
 
-    reply, result, seconds = await interrupt_in_flight(client, sessions, "r", "time.sleep(30)")
+    reply, result, seconds = await interrupt_in_flight(client, "r", "time.sleep(30)")
     assert "interrupted" in text(reply) and seconds < 10
     assert record(result)["error"]["ename"] == "KeyboardInterrupt"
 
@@ -1847,10 +1883,11 @@ async def test_server_restart_under_a_live_session(tmp_path):
         async with open_sessions(config) as sessions:
             async with Client(build_server(sessions)) as client:
                 await run(client, "r", "kept = 1")
+                kernel = sessions.get("r").kernel
                 await trio.to_thread.run_sync(server.stop)
                 await trio.to_thread.run_sync(server.start, server.token)
                 with trio.fail_after(30):
-                    await sessions.get("r").wait_for(State.DEAD)
+                    await kernel.gone.wait()
                 result = await run(client, "r", "'kept' in dir()")
                 assert not result.is_error, text(result)
                 assert "started a fresh kernel" in text(result) and text(result).endswith("False\n")
@@ -2431,14 +2468,15 @@ async def one_running_one_queued_then(client, sessions, tool: str, handed_off: b
     results = {}
     async with trio.open_nursery() as nursery:
 
-        async def call(key, code, **arguments):
-            results[key] = await run(client, "main", code, **arguments)
+        async def call(key, code, progress=None, **arguments):
+            results[key] = await client.call_tool("execute", {"session": "main", "code": code, **arguments}, progress_callback=progress)
 
         if handed_off:
             await call("running", "time.sleep(30)", wait_s=0)
         else:
-            nursery.start_soon(call, "running", "time.sleep(30)")
-            await sessions.get("main").wait_for(State.BUSY)
+            running = trio.Event()
+            nursery.start_soon(call, "running", "time.sleep(30)", on_running(running))
+            await running.wait()
         nursery.start_soon(call, "queued", "print('never')")
         with trio.fail_after(5):
             while not sessions.get("main").queued:
@@ -4897,9 +4935,21 @@ async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
                     await client.call_tool("interrupt", {"session": rng.choice(names)})
 
             async def killer() -> None:
-                session = sessions.get(victim)
-                await session.wait_for(State.BUSY)
-                os.kill(session.kernel.pid, signal.SIGKILL)
+                """SIGKILL the victim's kernel while a cell runs there: one of the killer's own, which the
+                interrupter may stop or cancel first (then it tries again)."""
+                while "killed" not in replies:
+                    running = trio.Event()
+                    async with trio.open_nursery() as nursery:
+
+                        async def kill() -> None:
+                            await running.wait()
+                            os.kill(sessions.get(victim).kernel.pid, signal.SIGKILL)
+
+                        nursery.start_soon(kill)
+                        result = await client.call_tool("execute", {"session": victim, "code": "time.sleep(20)"}, progress_callback=on_running(running))
+                        nursery.cancel_scope.cancel()
+                    if record(result)["status"] == "died":
+                        replies["killed"] = [result]
 
             with trio.fail_after(240):
                 async with trio.open_nursery() as nursery:
@@ -4909,6 +4959,7 @@ async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
                         for name in names:
                             nursery.start_soon(one_call, name, i)
 
+            assert "kernel killed by SIGKILL" in text(replies.pop("killed")[0])
             assert len(replies) == len(names) * calls_per_session
             statuses = {}
             for (name, i), got in replies.items():
@@ -4923,7 +4974,6 @@ async def test_stress_many_sessions_timeouts_interrupts_and_a_death(config):
                     assert f"M-{name}-{i}" in body
             # an interrupt also cancels the executes queued behind the cell it stops
             assert statuses.get("ok", 0) > 20 and statuses.get("timeout", 0) > 3 and statuses.get("cancelled", 0) > 0, statuses
-            assert statuses.get("died", 0) >= 1, statuses
             for name in names:
                 result = await run(client, name, "token")
                 if name != victim:
