@@ -529,6 +529,7 @@ MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader wai
 INBOX_SIZE = 256  # requests and events queued for a session's owner before their senders wait (flow control)
 MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
 MAX_OUTPUT_CHARS = 40_000  # ceiling for max_output_chars: Claude Code replaces a result over ~45,000 characters with a preview
+MIN_OUTPUT_CHARS = 200  # floor for --output-chars and max_output_chars: room for a status line and a few lines of output
 OUTPUT_LINE_CHARS = 2_000  # a longer line in an output reply is cut, saying how much
 RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
 LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
@@ -592,9 +593,39 @@ MIN_PROCESS_LIMIT = 32  # an idle kernel already runs about 15 threads, and each
 # ============================================================================
 
 
-def setting(default: Any, help: str, *, flag: str, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
-    """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name)."""
-    return field(default=default, metadata={"flag": flag, "help": help, "choices": choices, "metavar": metavar})
+Least = Literal["positive", "zero"] | int  # a number setting's floor: above 0, 0 or more, or at least this
+
+
+def setting(
+    default: Any, help: str, *, flag: str | None, variable: str | None = None, least: Least | None = None, secret: bool = False,
+    also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None,
+) -> Any:
+    """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name).
+
+    ``least`` refuses a smaller number (Config.check); a ``secret`` is never
+    shown, and its variable is taken out of the environment the kernels
+    inherit, so no cell can print it; ``also`` names another variable that
+    sets it, read before its own, and how it reads.
+    """
+    variable = variable or "IPYTHON_MCP_" + str(flag).removeprefix("--").upper().replace("-", "_")
+    meta = {"flag": flag, "variable": variable, "help": help, "least": least, "secret": secret, "also": also, "choices": choices, "metavar": metavar}
+    return field(default=default, repr=not secret, metadata=meta)
+
+
+def too_small(value: float, least: Least) -> bool:
+    """Whether a number is below its floor (NaN always is): one rule for settings and tool arguments."""
+    return not (value > 0 if least == "positive" else value >= (0 if least == "zero" else least))
+
+
+def least_words(least: Least, seconds: bool = False) -> str:
+    if least == "positive":
+        return "a positive number" + " of seconds" * seconds
+    return ("0 or more" + " seconds" * seconds) if least == "zero" else f"at least {least}"
+
+
+def _client_timeout(text: str) -> float:
+    """MCP_TOOL_TIMEOUT, the client's own limit in milliseconds, as MCP clients read it: reply before it gives up."""
+    return max(0.0, float(text) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
 
 
 def _comma_separated(text: str) -> tuple[str, ...]:
@@ -633,42 +664,39 @@ class Config:
     """
 
     transport: str = setting("stdio", "stdio, or streamable-http for clients that cannot start processes (needs hypercorn)", flag="--transport", choices=("stdio", "streamable-http"))
-    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT - 2 s): under the 60 s after which many clients give up", flag="--reply-after")
-    default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout")
-    interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace")
-    start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout")
-    max_sessions: int = setting(32, "live sessions at once: each kernel costs 60-100 MB", flag="--max-sessions")
-    output_chars: int = setting(20_000, "text budget per reply: well under the ~25k-token cap of common clients", flag="--output-chars")
-    max_images: int = setting(8, "images per reply; the rest are named by their files", flag="--max-images")
-    max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes")
-    keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells")
-    spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares")
-    grep_timeout_s: float = setting(10.0, "seconds an output(grep=...) search may take before it is stopped with a message (a backtracking pattern can take forever)", flag="--grep-timeout")
+    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT, the client's tool timeout in ms, less 2 s): under the 60 s after which many clients give up", flag="--reply-after", least="zero", also=("MCP_TOOL_TIMEOUT", _client_timeout))
+    default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout", least="positive")
+    interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace", least="positive")
+    start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout", least="positive")
+    max_sessions: int = setting(32, "live sessions at once: each kernel costs 60-100 MB", flag="--max-sessions", least="positive")
+    output_chars: int = setting(20_000, "text budget per reply: well under the ~25k-token cap of common clients", flag="--output-chars", least=MIN_OUTPUT_CHARS)
+    max_images: int = setting(8, "images per reply; the rest are named by their files", flag="--max-images", least="positive")
+    max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes", least="positive")
+    keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells", least="positive")
+    spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares", least="zero")
+    grep_timeout_s: float = setting(10.0, "seconds an output(grep=...) search may take before it is stopped with a message (a backtracking pattern can take forever)", flag="--grep-timeout", least="positive")
     notebook_dir: Path | None = setting(None, "keep each session's notebook live in this directory, rewritten after every cell", flag="--notebook-dir", metavar="DIR")
     envs_dir: Path = setting(Path("~/envs").expanduser(), "where bare env names are looked up (then the active conda's envs/)", flag="--envs-dir", metavar="DIR")
     auto_install_ipykernel: bool = setting(False, "install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)", flag="--auto-install-ipykernel")
     gateway_url: str | None = setting(None, "create every kernel on this Jupyter Server or Enterprise Gateway (http[s]://host:port); env then names a kernelspec", flag="--gateway-url", metavar="URL")
-    gateway_token: str | None = setting(None, "its token (better set as the variable: flags show in process listings)", flag="--gateway-token", metavar="TOKEN")
+    gateway_token: str | None = setting(None, "its token (better set as the variable: flags show in process listings)", flag="--gateway-token", secret=True, metavar="TOKEN")
     persist: bool = setting(False, "relay to this user's persistent server for the working directory, started when none runs: its sessions and running cells outlive the client (see --linger, --status, --stop)", flag="--persist")
-    linger_s: float = setting(8 * 3600.0, "--persist: the server shuts its kernels down and exits after this many seconds with no client connected and no cell running", flag="--linger")
+    linger_s: float = setting(8 * 3600.0, "--persist: the server shuts its kernels down and exits after this many seconds with no client connected and no cell running", flag="--linger", least="zero")
     host: str = setting("127.0.0.1", "streamable-http: the address to bind", flag="--host")
-    port: int = setting(8000, "streamable-http: the port; the endpoint is /mcp", flag="--port")
+    port: int = setting(8000, "streamable-http: the port (0: any free one); the endpoint is /mcp", flag="--port", least="zero")
+    token: str | None = setting(None, "streamable-http: the token every request must carry; a variable only, as flags show in process listings", flag=None, variable="IPYTHON_MCP_TOKEN", secret=True)
     token_file: Path | None = setting(None, "streamable-http: the token is this file's first line, unless IPYTHON_MCP_TOKEN is set (with neither: a fresh random token)", flag="--token-file", metavar="PATH")
     no_auth: bool = setting(False, "streamable-http: accept requests without the token; refused unless --host is a loopback address", flag="--no-auth")
     allowed_hosts: tuple[str, ...] = setting((), "streamable-http: also accept this name in the Host and Origin headers (repeatable; the variable takes a comma-separated list)", flag="--allowed-host", metavar="NAME")
     certfile: Path | None = setting(None, "streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)", flag="--certfile", metavar="PATH")
     keyfile: Path | None = setting(None, "streamable-http: the certificate's private key (PEM)", flag="--keyfile", metavar="PATH")
-    max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes")
+    max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes", least="positive")
     sandbox: bool = setting(False, "confine every kernel started here: files, network, processes (see the README's 'Sandboxed sessions'); refuses to start where that cannot be had", flag="--sandbox")
     sandbox_write: tuple[str, ...] = setting((), "--sandbox: kernels may also write under this path (repeatable; the variable takes a comma-separated list)", flag="--sandbox-write", metavar="PATH")
     sandbox_network: bool = setting(False, "--sandbox: kernels may open TCP connections and listen", flag="--sandbox-network")
     memory_limit: Size | None = setting(None, "memory per kernel, such as 2G (with or without --sandbox): a memory cgroup where the server may make one, else an address-space rlimit", flag="--memory-limit", metavar="SIZE")
-    process_limit: int = setting(256, "--sandbox: processes and threads per kernel (a pids cgroup where the server may make one, else RLIMIT_NPROC in the kernel's user namespace)", flag="--process-limit")
+    process_limit: int = setting(256, "--sandbox: processes and threads per kernel (a pids cgroup where the server may make one, else RLIMIT_NPROC in the kernel's user namespace)", flag="--process-limit", least=MIN_PROCESS_LIMIT)
     log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-
-    @staticmethod
-    def variable(flag: str) -> str:
-        return "IPYTHON_MCP_" + flag.removeprefix("--").upper().replace("-", "_")
 
     @classmethod
     def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], Any]]]:
@@ -688,31 +716,27 @@ class Config:
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
-        """Defaults, then environment variables, then explicit overrides (the CLI's flags)."""
+        """Defaults, then environment variables, then explicit overrides (the CLI's flags; a repeated one's list)."""
         values: dict[str, Any] = {}
-        if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
-            # The client's own limit in milliseconds, as MCP clients read it: reply before it gives up.
-            values["reply_after_s"] = max(0.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
         for item, read in cls.settings():
-            text = environ.get(cls.variable(item.metadata["flag"]))
-            if text is None or text == "":
-                continue
-            if read is bool:
-                values[item.name] = text.lower() in TRUE_WORDS
-                continue
-            try:
-                values[item.name] = read(text)
-            except ValueError:
-                raise SystemExit(f"ipython-mcp: {cls.variable(item.metadata['flag'])}={text!r} is not a valid {read.__name__}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            also, variable = item.metadata["also"], item.metadata["variable"]
+            for name, read_text in ([also] if also else []) + [(variable, read)]:
+                if text := environ.get(name, ""):
+                    try:
+                        values[item.name] = text.lower() in TRUE_WORDS if read_text is bool else read_text(text)
+                    except ValueError:
+                        raise SystemExit(f"ipython-mcp: {name}={text!r} is not a valid {read.__name__}") from None
+        values.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         for item, read in cls.settings():
             meta = item.metadata
+            if meta["flag"] is None:  # a variable only
+                continue
             default = f" (default {item.default})" if item.default not in (None, False, ()) else ""
-            help_text = f"{meta['help']}{default}; variable {cls.variable(meta['flag'])}"
+            help_text = f"{meta['help']}{default}; variable {meta['variable']}"
             if read is bool:
                 parser.add_argument(meta["flag"], dest=item.name, action="store_true", default=None, help=help_text)
             elif read is _comma_separated:  # repeatable on the command line
@@ -723,17 +747,10 @@ class Config:
 
     def check(self) -> None:
         """Refuse settings that cannot work together, with the reason (ValueError)."""
-        for name in ("max_sessions", "output_chars", "max_images", "max_image_bytes", "keep_cells", "max_body_bytes", "port"):
-            if getattr(self, name) < (0 if name == "port" else 1):
-                raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(self, name)}")
-        if self.spares < 0:
-            raise ValueError(f"--spares must be 0 or more, got {self.spares}")
-        if self.output_chars < 200:
-            raise ValueError(f"--output-chars must be at least 200, got {self.output_chars}")
-        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s", "linger_s", "grep_timeout_s"):
-            value = getattr(self, name)
-            if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name not in ("reply_after_s", "linger_s"))):
-                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        for item, read in self.settings():
+            least, value = item.metadata["least"], getattr(self, item.name)
+            if least is not None and value is not None and too_small(value, least):
+                raise ValueError(f"{item.metadata['flag']} must be {least_words(least, read is float)}, got {value}")
         if self.persist and self.transport != "stdio":
             raise ValueError("--persist serves clients that start it over stdio; streamable HTTP is a persistent server already")
         if self.no_auth and self.token_file:
@@ -747,8 +764,6 @@ class Config:
             raise ValueError("--certfile and --keyfile go together")
         if not self.sandbox and (self.sandbox_write or self.sandbox_network):
             raise ValueError("--sandbox-write and --sandbox-network shape --sandbox, which is off: add --sandbox")
-        if self.process_limit < MIN_PROCESS_LIMIT:
-            raise ValueError(f"--process-limit must be at least {MIN_PROCESS_LIMIT} (the kernel itself runs about 15 threads), got {self.process_limit}")
 
 
 # ============================================================================
@@ -6142,8 +6157,8 @@ def check_seconds(name: str, value: float | None, default: float | None, *, zero
     """A duration argument: refused when negative or NaN (or zero, unless allowed); clamped, with a warning, past a day."""
     if value is None:
         return default, []
-    if math.isnan(value) or value < 0 or (value == 0 and not zero):
-        raise ToolError(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds, got {value}")
+    if too_small(value, "zero" if zero else "positive"):
+        raise ToolError(f"{name} must be {least_words('zero' if zero else 'positive', seconds=True)}, got {value}")
     if value > MAX_TIMEOUT_S:
         return MAX_TIMEOUT_S, [f"{name}={value:g} clamped to the maximum of {MAX_TIMEOUT_S:g} s"]
     return value, []
@@ -6319,8 +6334,8 @@ def build_server(sessions: Sessions) -> MCPServer:
         warnings += more
         budget = config.output_chars
         if max_output_chars is not None:
-            if max_output_chars < 200:
-                raise ToolError(f"max_output_chars must be at least 200, got {max_output_chars}")
+            if too_small(max_output_chars, MIN_OUTPUT_CHARS):
+                raise ToolError(f"max_output_chars must be {least_words(MIN_OUTPUT_CHARS)}, got {max_output_chars}")
             if max_output_chars > MAX_OUTPUT_CHARS:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
@@ -6360,8 +6375,8 @@ def build_server(sessions: Sessions) -> MCPServer:
         offset: Annotated[int, Field(description="Lines to skip; negative counts from the end (-50: the last 50).")] = 0,
         limit: Annotated[int, Field(description="Lines to show at most (default 200).")] = 200,
     ) -> CallToolResult:
-        if limit < 1:
-            raise ToolError(f"limit must be at least 1, got {limit}")
+        if too_small(limit, 1):
+            raise ToolError(f"limit must be {least_words(1)}, got {limit}")
         return _text(await sessions.output(session, cell, grep, offset, limit))
 
     @tool(
@@ -6667,7 +6682,6 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
 HELLO_WAIT_S = 10.0  # a connection says what it wants, in its first line, within this or is dropped
 LISTEN_BACKLOG = 64  # connections waiting to be accepted: many relays starting at once
 ACCEPT_RETRY_S = 0.1  # after accept() fails for lack of file descriptors or memory, as trio's own listeners wait
-SECRET_SETTINGS = frozenset({"gateway_token"})  # settings whose values a relay's warning never shows
 
 
 def peer_uid(sock: trio.socket.SocketType | socket.socket) -> int | None:
@@ -6875,8 +6889,8 @@ class PersistentServer:
                 mine, yours = mine.absolute(), yours.absolute()
             if mine == yours:
                 continue
-            flag = item.metadata["flag"]
-            if item.name in SECRET_SETTINGS:
+            flag = item.metadata["flag"] or item.metadata["variable"]
+            if item.metadata["secret"]:
                 said.append(f"{flag} differs from the running server's (the values are not shown)")
             else:
                 said.append(f"{flag} is {_shown(yours)} for this client, but {_shown(mine)} in the running server")
@@ -7007,7 +7021,7 @@ def _parser() -> _Parser:
         prog="ipython-mcp",
         description="MCP server giving each named session a stateful IPython kernel.",
         epilog="Every flag is also a variable: IPYTHON_MCP_ and its name (--max-sessions: IPYTHON_MCP_MAX_SESSIONS). "
-        "MCP_TOOL_TIMEOUT, the client's tool timeout in ms, sets --reply-after to 2 s less.",
+        + " ".join(f"{item.metadata['variable']}: {item.metadata['help']}." for item, _ in Config.settings() if item.metadata["flag"] is None),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     Config.add_arguments(parser)
@@ -7024,9 +7038,7 @@ def _parser() -> _Parser:
 def read_command(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> tuple[Config, argparse.Namespace]:
     """The settings (defaults, then the environment, then these flags) and the command; ValueError says why they cannot work."""
     args = _parser().parse_args(argv)
-    flags = {name: value for name, value in vars(args).items() if value is not None and name not in ("action", "serve_persistent")}
-    flags = {name: tuple(value) if isinstance(value, list) else value for name, value in flags.items()}  # repeatable flags
-    config = Config.from_environ(environ, **flags)
+    config = Config.from_environ(environ, **{item.name: getattr(args, item.name, None) for item, _ in Config.settings()})
     config.check()
     if args.action and not config.persist:
         raise ValueError(f"--{args.action} goes with --persist (or IPYTHON_MCP_PERSIST=1)")
@@ -7178,6 +7190,9 @@ def main(argv: list[str] | None = None) -> None:
     config, args = _parse(argv)
     if config.persist and args.serve_persistent is None:  # the relay, --status, --stop: as the top of the file runs them
         sys.exit(persist_command(sys.argv[1:] if argv is None else argv, args.action or "relay"))
+    for item, _ in Config.settings():  # read: a cell printing os.environ must not show a secret
+        if item.metadata["secret"]:
+            os.environ.pop(item.metadata["variable"], None)
     # stdout is the protocol channel: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=config.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
     if config.gateway_url:
@@ -7189,8 +7204,7 @@ def main(argv: list[str] | None = None) -> None:
         config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     try:
         if config.transport == "streamable-http":
-            # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
-            token, supplied = (None, False) if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
+            token, supplied = (None, False) if config.no_auth else resolve_token(config.token or "", config.token_file)
             trio.run(partial(serve_http, config, token, supplied=supplied))
         elif args.serve_persistent is not None:
             run_persistent_server(config, args.serve_persistent)
