@@ -980,7 +980,9 @@ class WrittenFiles:
 # A session's source says what kernel it gets, and whether that kernel is the
 # server's own: a local env's and a gateway kernelspec's kernels are started
 # (and so may be killed) here; a joined kernel someone else started is only
-# ever let go of. That is the one notion of who owns a kernel.
+# ever let go of. That is the one notion of who owns a kernel (Source.owned):
+# what a message says of a kernel and what Kernel.serve does at its end both
+# read it.
 
 
 @dataclass(frozen=True)
@@ -1237,7 +1239,7 @@ class TrioSocket:
 
 def _describe_exit(returncode: int) -> str:
     if returncode < 0:
-        with suppress(ValueError):
+        with suppress(ValueError):  # a signal Python has no name for: its number will do
             return f"killed by {signal.Signals(-returncode).name}"
         return f"killed by signal {-returncode}"
     return f"exited with code {returncode}"
@@ -1245,8 +1247,18 @@ def _describe_exit(returncode: int) -> str:
 
 def _signal_group(pid: int, sig: int) -> None:
     # The kernel leads its own process group, so its children get the signal too.
-    with suppress(ProcessLookupError, PermissionError):
+    try:
         os.killpg(pid, sig)
+    except ProcessLookupError:  # the group is gone already, which is what the signal was for
+        pass
+    except PermissionError as exc:  # a kill that fails leaves a process behind: say so, as trio's subprocess code does
+        log.warning("could not send %s to kernel process group %d: %s", signal.Signals(sig).name, pid, exc)
+
+
+class KernelListener(typing.Protocol):
+    """Who hears that a kernel ended: its session, or the spare pool."""
+
+    async def kernel_gone(self, kernel: "Kernel") -> None: ...
 
 
 class Kernel:
@@ -1259,22 +1271,25 @@ class Kernel:
     be, how messages travel and how it ends: LocalKernel starts and kills its
     own process; AttachedKernel joins one that someone else started and only
     ever lets go of it (both over ZeroMQ); RemoteKernel lives on a Jupyter
-    Server and is driven over its websocket.
+    Server and is driven over its websocket. Whether a kernel is ended or only
+    let go of is its source's to say (``Source.owned``), as it is for every
+    message that speaks of it: serve's cleanup calls ``_end`` only then.
     """
 
     location = "local"  # where the kernel runs, for list_sessions
     restarts_in_place = False  # reset restarts this kernel rather than replacing it
     interrupt_kind = "the interrupt request"  # what interrupt() sends, for messages
 
-    def __init__(self) -> None:
+    def __init__(self, source: Source) -> None:
+        self.source = source  # what it was started or joined for
         self.cwd: str | None = None
         self.process: trio.Process | None = None
         self.returncode: int | None = None
         self.stopped_because: str | None = None
         self.info: dict[str, Any] = {}  # the kernel_info reply
-        self.owner: Any = None  # told through kernel_gone(kernel) when the kernel ends: a Session, or the spare pool
+        self.listener: KernelListener | None = None  # told when the kernel ends
         self.gone = trio.Event()  # set once the kernel is let go of and its files are removed
-        self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
+        self._replies: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._scope = trio.CancelScope()
         self._session: Any = None  # a jupyter_client Session: builds (and signs) our messages
         self.notes: list[str] = []  # things the next reply should mention (a restored connection)
@@ -1313,8 +1328,10 @@ class Kernel:
                     raise
         finally:
             with trio.CancelScope(shield=True):
-                self._close_listeners()
+                self._close_replies()
                 self._close()
+                if self.source.owned:
+                    await self._end()
                 await self._release()
                 self.gone.set()
 
@@ -1326,7 +1343,7 @@ class Kernel:
         """End the kernel (serve's cleanup kills or lets go of it) and every waiting request."""
         if self.stopped_because is None and self.returncode is None:
             self.stopped_because = reason
-        self._close_listeners()
+        self._close_replies()
         self._scope.cancel()
 
     async def interrupt(self) -> None:
@@ -1351,8 +1368,11 @@ class Kernel:
     def _close(self) -> None:
         """Close the channels (the reading tasks are already done)."""
 
+    async def _end(self) -> None:
+        """End the kernel itself, once its tasks are done (shielded): only for a kernel its source says is ours."""
+
     async def _release(self) -> None:
-        """Shielded cleanup once the kernel's tasks are done."""
+        """Let go of what is left of the kernel here, whether it was ended or not (shielded)."""
 
     def _log_tail(self) -> str:
         return ""
@@ -1370,13 +1390,13 @@ class Kernel:
         msg_id = msg["header"]["msg_id"]
         try:
             if self.alive:
-                self._listeners[msg_id] = send
+                self._replies[msg_id] = send
                 await self._send("shell", msg)
             else:
                 send.close()
             yield receive
         finally:
-            self._listeners.pop(msg_id, None)
+            self._replies.pop(msg_id, None)
             send.close()
             receive.close()
 
@@ -1388,7 +1408,7 @@ class Kernel:
     async def _deliver(self, msg: dict[str, Any]) -> None:
         """Hand a message to the request it answers; messages for other requests (or clients) are dropped."""
         parent = msg["parent_header"].get("msg_id")
-        listener = self._listeners.get(parent)
+        listener = self._replies.get(parent)
         if listener is None:
             return
         if isinstance(msg["content"], bytes):
@@ -1396,7 +1416,7 @@ class Kernel:
         try:
             await listener.send(msg)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._listeners.pop(parent, None)
+            self._replies.pop(parent, None)
 
     # -- internals ---------------------------------------------------------
 
@@ -1434,20 +1454,20 @@ class Kernel:
         assert self.process is not None
         self.returncode = await self.process.wait()
         log.info("kernel %s %s", self.process.pid, _describe_exit(self.returncode))
-        self._close_listeners()
+        self._close_replies()
         kernel_scope.cancel()
 
-    def _close_listeners(self) -> None:
-        for send in self._listeners.values():
+    def _close_replies(self) -> None:
+        for send in self._replies.values():
             send.close()
-        self._listeners.clear()
+        self._replies.clear()
 
 
 class ZmqKernel(Kernel):
     """A kernel reached through its ZeroMQ sockets (IPC or TCP), messages signed with its key."""
 
-    def __init__(self, zmq_context: zmq.Context) -> None:
-        super().__init__()
+    def __init__(self, source: Source, zmq_context: zmq.Context) -> None:
+        super().__init__(source)
         self._zmq = zmq_context
         self._sockets: dict[str, TrioSocket] = {}
         self._stdin_ready = trio.Event()
@@ -1536,7 +1556,7 @@ class LocalKernel(ZmqKernel):
     interrupt_kind = "SIGINT"
 
     def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int, confinement: "Confinement | None" = None) -> None:
-        super().__init__(zmq_context)
+        super().__init__(env, zmq_context)
         self.env = env
         self.workdir = workdir
         self.cwd = cwd
@@ -1637,8 +1657,8 @@ class LocalKernel(ZmqKernel):
             except subprocess.SubprocessError:  # confine() failed in the child, and said why in the log
                 raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
 
-    async def _release(self) -> None:
-        """SIGTERM the group, a bounded grace, then SIGKILL; remove the kernel's files."""
+    async def _end(self) -> None:
+        """SIGTERM the group, a bounded grace, then SIGKILL."""
         if self.process is not None:
             if self.process.returncode is None:
                 _signal_group(self.process.pid, signal.SIGTERM)
@@ -1647,6 +1667,9 @@ class LocalKernel(ZmqKernel):
             # SIGKILL the group even when the leader is gone: its children may not be.
             _signal_group(self.process.pid, signal.SIGKILL)
             self.returncode = await self.process.wait()
+
+    async def _release(self) -> None:
+        """Remove the kernel's cgroups and files."""
         if self.cgroups is not None:
             await self.cgroups.remove()
         self._last_log = self._log_tail()
@@ -1664,11 +1687,11 @@ class LocalKernel(ZmqKernel):
 
 
 async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run a kernel for its whole life, then tell its owner it ended."""
+    """Run a kernel for its whole life, then tell its listener it ended."""
     await kernel.serve(start_timeout, task_status=task_status)
-    if kernel.owner is not None:
+    if kernel.listener is not None:
         with trio.CancelScope(shield=True):
-            await kernel.owner.kernel_gone(kernel)
+            await kernel.listener.kernel_gone(kernel)
 
 
 # ============================================================================
@@ -2294,9 +2317,9 @@ class AttachedKernel(ZmqKernel):
     channel, and the end of the session only disconnects.
     """
 
-    def __init__(self, connection_file: Path, zmq_context: zmq.Context) -> None:
-        super().__init__(zmq_context)
-        self.connection_file = connection_file
+    def __init__(self, source: Joined, zmq_context: zmq.Context) -> None:
+        super().__init__(source, zmq_context)
+        self.connection_file = source.path
 
     async def interrupt(self) -> None:
         if self._sockets and self.alive:
@@ -2459,9 +2482,11 @@ class Gateway:
             raise GatewayError(f"{self.shown} could not restart kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
 
     async def delete(self, kernel_id: str) -> None:
-        await self._call("DELETE", f"/api/kernels/{kernel_id}")
+        response = await self._call("DELETE", f"/api/kernels/{kernel_id}")
+        if response.status_code not in (204, 404):  # 404: it is gone already
+            raise GatewayError(f"{self.shown} did not delete kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
 
-    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> Any:
+    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocket":
         from trio_websocket import connect_websocket_url
 
         ws_url = re.sub(r"^http", "ws", self.url) + f"/api/kernels/{kernel_id}/channels?session_id={client_session}"
@@ -2477,6 +2502,14 @@ class Gateway:
         await self._http.aclose()
 
 
+class WebSocket(typing.Protocol):
+    """What a RemoteKernel uses of its websocket (trio_websocket's WebSocketConnection)."""
+
+    async def send_message(self, message: str) -> None: ...
+    async def get_message(self) -> str | bytes: ...
+    async def aclose(self) -> None: ...
+
+
 class RemoteKernel(Kernel):
     """A kernel created on a Jupyter Server, driven over its websocket channels.
 
@@ -2486,13 +2519,13 @@ class RemoteKernel(Kernel):
     restarting or dead has lost its state, and ends like a local one that died.
     """
 
-    def __init__(self, gateway: Gateway, kernelspec: str) -> None:
-        super().__init__()
+    def __init__(self, gateway: Gateway, source: Kernelspec) -> None:
+        super().__init__(source)
         self.gateway = gateway
-        self.kernelspec = kernelspec
+        self.kernelspec = source.spec
         self.kernel_id: str | None = None
         self._client_session = secrets.token_hex(16)
-        self._ws: Any = None
+        self._ws: WebSocket | None = None
         self._reconnected = trio.Event()  # set (and replaced) when the websocket is replaced or the kernel ends
         self._nursery: trio.Nursery | None = None
 
@@ -2511,8 +2544,10 @@ class RemoteKernel(Kernel):
 
     async def interrupt(self) -> None:
         if self.kernel_id is not None and self.alive:
-            with suppress(GatewayError):
+            try:
                 await self.gateway.interrupt(self.kernel_id)
+            except GatewayError as exc:  # the ladder goes on: past its grace the kernel is deleted
+                log.warning("could not interrupt %s: %s", self.location, exc)
 
     async def _launch(self) -> dict[str, Any]:
         # The Jupyter server re-signs what it forwards to the kernel; a throwaway
@@ -2575,14 +2610,25 @@ class RemoteKernel(Kernel):
     def _close(self) -> None:
         self._reconnected.set()  # no sender waits for a socket that will not come
 
+    async def _end(self) -> None:
+        """Delete the kernel on the server: this server created it, so it cleans it up; one left there is logged."""
+        if self.kernel_id is None:
+            return
+        failure = f"no answer within {GATEWAY_TIMEOUT_S:g} s"
+        with trio.move_on_after(GATEWAY_TIMEOUT_S):
+            try:
+                return await self.gateway.delete(self.kernel_id)
+            except GatewayError as exc:
+                failure = str(exc)
+        log.warning("kernel %s may still run on %s: deleting it failed (%s)", self.kernel_id, self.gateway.shown, failure)
+
     async def _release(self) -> None:
-        """Delete the kernel on the server: this server created it, so it cleans it up."""
         if self._ws is not None:
-            with trio.move_on_after(1), suppress(Exception):
-                await self._ws.aclose()
-        if self.kernel_id is not None:
-            with trio.move_on_after(GATEWAY_TIMEOUT_S), suppress(GatewayError):
-                await self.gateway.delete(self.kernel_id)
+            with trio.move_on_after(1):
+                try:
+                    await self._ws.aclose()
+                except Exception as exc:  # the socket is gone either way; the kernel's fate is _end's
+                    log.info("closing the websocket of %s: %s", self.location, exc)
 
 
 # ============================================================================
@@ -2629,7 +2675,7 @@ class Spares:
                 except KernelStartError as exc:
                     log.warning("spare kernel failed to start; running without spares: %s", exc)
                     return
-                kernel.owner = self
+                kernel.listener = self
                 self._kernels.append(kernel)
                 self._moved()
             self._wanted = trio.Event()
@@ -4771,7 +4817,7 @@ class Session:
         self._notes += notes
         if not isinstance(kernel, LocalKernel) and (unconfined := self._registry.unconfined(self.source)):
             self._notes.append(unconfined)
-        kernel.owner = self
+        kernel.listener = self
         self.kernel = kernel
         self.notebook.kernel_info, self.notebook.env = kernel.info, self.source.label
         if self.ever_started:
@@ -5666,10 +5712,10 @@ class Sessions:
     def new_kernel(self, source: Source, cwd: str) -> Kernel:
         """The one place that picks the kind of kernel a source gets."""
         if isinstance(source, Joined):
-            return AttachedKernel(source.path, self.zmq)
+            return AttachedKernel(source, self.zmq)
         if isinstance(source, Kernelspec):
             assert self.gateway is not None
-            return RemoteKernel(self.gateway, source.spec)
+            return RemoteKernel(self.gateway, source)
         self._kernels += 1
         return LocalKernel(source, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline, self.confinement)
 

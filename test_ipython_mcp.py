@@ -334,8 +334,8 @@ class FakeSession:
 
 
 class FakeKernel(ipython_mcp.Kernel):
-    def __init__(self, ran: list[str], start_delay: float = 0.0, fails: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, source, ran: list[str], start_delay: float = 0.0, fails: str | None = None) -> None:
+        super().__init__(source)
         self.ran = ran  # the code of every cell that started, across kernels: what was really run
         self.start_delay = start_delay
         self.fails = fails
@@ -404,7 +404,7 @@ class FakeKernel(ipython_mcp.Kernel):
                 return argument
             elif verb == "die":
                 self.returncode = int(argument)  # as the process watcher would see it
-                self._close_listeners()
+                self._close_replies()
                 self._scope.cancel()
                 return "died"
             elif verb == "input":
@@ -434,7 +434,7 @@ async def fakes(tmp_path):
         fakes = Fakes(sessions, [], [])
 
         def new_kernel(source, cwd):
-            kernel = FakeKernel(fakes.ran, **fakes.next_kernel)
+            kernel = FakeKernel(source, fakes.ran, **fakes.next_kernel)
             fakes.kernels.append(kernel)
             return kernel
 
