@@ -2649,8 +2649,7 @@ class Spares:
         self._registry = registry
         self._kernels: list[Kernel] = []
         self._wanted = trio.Event()
-        self._failures = 0
-        self.changed = trio.Event()  # set and replaced whenever a spare is added or taken
+        self._failures = 0  # spares that died unused since one last served; past 3 no more are started
 
     def take(self, source: Source, cwd: str) -> Kernel | None:
         """A warm kernel for a default-env session in the server's directory, if one is ready."""
@@ -2659,8 +2658,8 @@ class Spares:
         for kernel in self._kernels:
             if kernel.alive and kernel.cwd == cwd:
                 self._kernels.remove(kernel)
+                self._failures = 0  # a spare served: worth keeping again
                 self._wanted.set()
-                self._moved()
                 return kernel
         return None
 
@@ -2677,18 +2676,14 @@ class Spares:
                     return
                 kernel.listener = self
                 self._kernels.append(kernel)
-                self._moved()
+                log.info("spare kernel %s is ready", kernel.pid)
             self._wanted = trio.Event()
             await self._wanted.wait()
-
-    def pids(self) -> list[int]:
-        return [k.pid for k in self._kernels if k.pid is not None]
 
     async def kernel_gone(self, kernel: Kernel) -> None:
         """A spare ended before any session took it."""
         if kernel in self._kernels:
             self._kernels.remove(kernel)
-            self._moved()
             self._failures += 1
             if self._failures <= 3:  # a spare that keeps dying is not worth restarting forever
                 self._wanted.set()
@@ -2699,10 +2694,6 @@ class Spares:
             kernel.stop("the server is shutting down")
         for kernel in kernels:
             await kernel.gone.wait()
-
-    def _moved(self) -> None:
-        self.changed.set()
-        self.changed = trio.Event()
 
 
 # ============================================================================

@@ -10,6 +10,7 @@ import datetime
 import html
 import ipaddress
 import json
+import logging
 import math
 import os
 import re
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -1899,31 +1900,50 @@ async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
 # ---------------------------------------------------------------------------
 
 
-async def wait_for_spares(sessions, count: int) -> list[int]:
-    with trio.fail_after(60):
-        while len(sessions.spares.pids()) < count:
-            await sessions.spares.changed.wait()
-    return sessions.spares.pids()
+@contextmanager
+def spares_logged():
+    """The pids of spare kernels, as the server's log says each is ready."""
+    logged, ready = trio.open_memory_channel(math.inf)
+
+    class Ready(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == "spare kernel %s is ready":
+                logged.send_nowait(record.args[0])
+
+    logger, handler = logging.getLogger("ipython_mcp"), Ready()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield ready
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @slow
 async def test_a_warm_spare_serves_the_first_execute_and_is_replaced(tmp_path):
-    async with open_sessions(Config(spares=1)) as sessions:
-        async with Client(build_server(sessions)) as client:
-            (spare,) = await wait_for_spares(sessions, 1)
-            started = time.monotonic()
-            result = await run(client, "fast", "import os\nos.getpid()")
-            first = time.monotonic() - started
-            assert int(text(result)) == spare, "the new session adopted the waiting kernel"
-            assert first < 1.0, "no kernel start-up in the first execute"
-            (replacement,) = await wait_for_spares(sessions, 1)
-            assert replacement != spare
-            listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
-            assert [s["name"] for s in listing] == ["fast"], "spares are not sessions"
-            # a session in another directory or env does not take the spare
-            other = await run(client, "elsewhere", "import os\nos.getpid()", cwd=str(tmp_path))
-            assert int(text(other)) != replacement
-            assert sessions.spares.pids() == [replacement]
+    with spares_logged() as ready:
+        async with open_sessions(Config(spares=1)) as sessions:
+            async with Client(build_server(sessions)) as client:
+                with trio.fail_after(60):
+                    spare = await ready.receive()
+                started = time.monotonic()
+                result = await run(client, "fast", "import os\nos.getpid()")
+                first = time.monotonic() - started
+                assert int(text(result)) == spare, "the new session adopted the waiting kernel"
+                assert first < 1.0, "no kernel start-up in the first execute"
+                with trio.fail_after(60):
+                    replacement = await ready.receive()
+                assert replacement != spare
+                listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+                assert [s["name"] for s in listing] == ["fast"], "spares are not sessions"
+                # a session in another directory or env does not take the spare
+                other = await run(client, "elsewhere", "import os\nos.getpid()", cwd=str(tmp_path))
+                assert int(text(other)) != replacement
+                assert alive(replacement), "the spare still waits"
+                with pytest.raises(trio.WouldBlock):
+                    ready.receive_nowait()  # and none was started behind it: it was not taken
     assert await wait_gone([spare, replacement]) == []
 
 
