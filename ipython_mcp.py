@@ -2754,6 +2754,11 @@ class Part:
     def size(self) -> int:
         return 0 if self.kind == "image" else len(self.text)
 
+    @property
+    def image_bytes(self) -> int:
+        """An image's size once decoded (base64 carries 3 bytes in 4 characters); 0 for text."""
+        return len(self.text) * 3 // 4 if self.kind == "image" else 0
+
 
 class Masker:
     """A session's secrets (what its cells' getpass() returned), replaced by ******** wherever the
@@ -2927,14 +2932,11 @@ class Transcript:
             places = [i for i, part in enumerate(held) if part.display_id == display_id]
             if not places:
                 continue
+            replaced = [held[i] for i in places]
             kept = [part for part in held if part.display_id != display_id]
-            for part in held:
-                if part.display_id == display_id and part.kind == "image":
-                    self.images -= 1
-                    self.image_bytes -= len(part.text) * 3 // 4
             kept[places[0] : places[0]] = parts
-            self.images += sum(part.kind == "image" for part in parts)
-            self.image_bytes += sum(len(part.text) * 3 // 4 for part in parts if part.kind == "image")
+            self.images += sum(part.kind == "image" for part in parts) - sum(part.kind == "image" for part in replaced)
+            self.image_bytes += sum(part.image_bytes for part in parts) - sum(part.image_bytes for part in replaced)
             if held is self.head:
                 self.head = kept
                 self.head_chars = sum(part.size for part in kept)
@@ -2947,12 +2949,11 @@ class Transcript:
 
     def add(self, part: Part) -> None:
         if part.kind == "image":
-            size = len(part.text) * 3 // 4
-            if self.images >= self.max_images or self.image_bytes + size > self.max_image_bytes:
+            if self.images >= self.max_images or self.image_bytes + part.image_bytes > self.max_image_bytes:
                 self.images_left_out.append(part.mime)
                 return
             self.images += 1
-            self.image_bytes += size
+            self.image_bytes += part.image_bytes
         if self.head_chars + part.size <= self.head_budget and not self.tail:
             self.head.append(part)
             self.head_chars += part.size
@@ -2992,6 +2993,7 @@ class Transcript:
                 self._omit(first.text if first.kind != "image" else "")
                 if first.kind == "image":
                     self.images -= 1
+                    self.image_bytes -= first.image_bytes
                     self.images_left_out.append(first.mime)
             else:
                 # Cut at the next line break after the excess, so the tail starts on a whole line.
