@@ -98,9 +98,9 @@ The sections below come in this order; each decision has one home.
   --memory-limit), confine() applies it between fork and exec, and
   Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
-- Reading a spool back: page_lines (a page), Grep and grep_lines (RE2 in a
-  worker thread, else Python's re in a child process), read_spool (which, and
-  the deadline).
+- Reading a spool back: read_lines takes a page (every_line) or the lines a
+  Grep matches (RE2, in a worker thread), _grep_in_child what only Python's re
+  can run (in a child process), read_spool picks one and holds the deadline.
 - The notebook: CellRecord and Notebook; file_name maps a session's name to
   its file, one to one, and check_session_name refuses names that would not.
 - Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
@@ -3184,24 +3184,31 @@ def _line(block: Block, start: int, end: int, number: int) -> Line:
     return Line(number + 1, block.data[start : min(end, start + keep)].decode("utf-8", "replace"), max(0, end - start - keep))
 
 
-def page_lines(view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
-    """``limit`` lines from line ``first`` (0-based), within ``budget`` characters; and whether more follow."""
+def every_line(block: Block) -> Iterator[tuple[int, int, int]]:
+    """Each line of a block: (start, end, 0-based number), as Grep.lines gives the lines it matches."""
+    position, number = 0, block.line
+    while position < block.length:
+        end = block.data.find(b"\n", position, block.length)
+        end = block.length if end < 0 else end
+        yield position, end, number
+        position, number = end + 1, number + 1
+
+
+def read_lines(
+    view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None], lines: Callable[[Block], Iterator[tuple[int, int, int]]]
+) -> tuple[list[Line], bool]:
+    """The first ``limit`` of the ``lines`` from line ``first`` (0-based) on, within ``budget`` characters; and
+    whether more follow. A page reads every_line, a grep the lines its pattern matches (Grep.lines)."""
     found: list[Line] = []
     used = 0
     for block in _blocks(view, *view.mark_before(first), keep_going):
-        data, position, number = block.data, 0, block.line
-        if block.continues:  # the rest of a long line already shown
-            position = data.find(b"\n", 0, block.length) + 1 or block.length
-            number += position > 0 and data[position - 1] == ord("\n")
-        while position < block.length:
-            end = data.find(b"\n", position, block.length)
-            end = block.length if end < 0 else end
-            if number >= first:
-                if len(found) >= limit or used > budget:
-                    return found, True
-                found.append(_line(block, position, end, number))
-                used += len(found[-1].text)
-            position, number = end + 1, number + 1
+        for start, end, number in lines(block):
+            if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
+                continue  # before the first line asked for, or the rest of a long line the block before began
+            if len(found) >= limit or used > budget:
+                return found, True
+            found.append(_line(block, start, end, number))
+            used += len(found[-1].text)
     return found, False
 
 
@@ -3283,21 +3290,6 @@ def _re2() -> Any:
     return re2
 
 
-def grep_lines(view: SpoolView, grep: Grep, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
-    """The first ``limit`` lines from line ``first`` on that ``grep`` matches, within ``budget`` characters; and whether more follow."""
-    found: list[Line] = []
-    used = 0
-    for block in _blocks(view, *view.mark_before(first), keep_going):
-        for start, end, number in grep.lines(block):
-            if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
-                continue
-            if len(found) >= limit or used > budget:
-                return found, True
-            found.append(_line(block, start, end, number))
-            used += len(found[-1].text)
-    return found, False
-
-
 # Python's re over a spool, in a child process a deadline can kill: job on the
 # first line of stdin (the spool's bytes follow it when it is held in memory),
 # the lines found as JSON on stdout. Each line is searched on its own, as RE2's are.
@@ -3356,13 +3348,14 @@ async def read_spool(
         if gave_up.is_set():
             raise Abandoned
 
+    if grep is not None and grep.regex is None:  # only Python's re runs it: in a child, which the deadline can kill
+        read = partial(_grep_in_child, view, grep, offset, limit, budget)
+    else:
+        lines = every_line if grep is None else grep.lines
+        read = partial(trio.to_thread.run_sync, read_lines, view, offset, limit, budget, keep_going, lines, abandon_on_cancel=True)
     with trio.move_on_after(timeout):
         try:
-            if grep is None:
-                return await trio.to_thread.run_sync(page_lines, view, offset, limit, budget, keep_going, abandon_on_cancel=True)
-            if grep.regex is None:
-                return await _grep_in_child(view, grep, offset, limit, budget)
-            return await trio.to_thread.run_sync(grep_lines, view, grep, offset, limit, budget, keep_going, abandon_on_cancel=True)
+            return await read()
         finally:
             gave_up.set()
     if grep is None:
