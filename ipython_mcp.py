@@ -101,8 +101,11 @@ The sections below come in this order; each decision has one home.
 - Reading a spool back: read_lines takes a page (every_line) or the lines a
   Grep matches (RE2, in a worker thread), _grep_in_child what only Python's re
   can run (in a child process), read_spool picks one and holds the deadline.
-- The notebook: CellRecord and Notebook; file_name maps a session's name to
-  its file, one to one, and check_session_name refuses names that would not.
+- The notebook: CellRecord.take applies clear_output and update_display_data
+  (the cell's reply view follows it; a DisplayMap finds what an update
+  reaches), Notebook logs ended cells and builds the notebook from the log;
+  file_name maps a session's name to its file, one to one, and
+  check_session_name refuses names that would not.
 - Cells: Cell (a cell's messages and how it ended: Cell.conclude), Outcome
   (a reply's text and record: Outcome.to_result), _start_failure (a kernel
   that would not start, as a reply).
@@ -3424,44 +3427,73 @@ def file_name(session: str) -> str:
     return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
-class CellRecord:
-    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data."""
+def display_id_of(content: dict[str, Any]) -> str | None:
+    """The display an output message shows or updates, if it names one."""
+    return (content.get("transient") or {}).get("display_id")
 
-    def __init__(self, code: str, cap: int, masker: Masker | None = None) -> None:
+
+class DisplayMap:
+    """Which outputs show each display (nbclient's display-id map): an update_display_data gives every one
+    of them its new data, as JupyterLab does."""
+
+    def __init__(self) -> None:
+        self._outputs: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, output: dict[str, Any], display_id: str | None) -> None:
+        if display_id:
+            self._outputs.setdefault(display_id, []).append(output)
+
+    def update(self, display_id: str | None, data: dict[str, Any], metadata: dict[str, Any]) -> None:
+        for output in self._outputs.get(display_id or "", ()):
+            output["data"], output["metadata"] = data, metadata
+
+
+class CellRecord:
+    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data.
+
+    The one place that applies clear_output (at once, or with wait=True at
+    the next output) and update_display_data: take() says when the cell's
+    output was cleared, so that the cell's reply view follows, and an update
+    for a display an ended cell shows goes on to the notebook.
+    """
+
+    def __init__(self, code: str, cap: int, masker: Masker | None = None, notebook: "Notebook | None" = None) -> None:
         self.code = code
         self.cap = cap
         self.masker = masker if masker is not None else Masker()  # stream text is masked whole, when the cell ends
+        self.notebook = notebook
         self.outputs: list[dict[str, Any]] = []
-        self.display_ids: list[str | None] = []  # beside outputs: the display each one shows, for updates
+        self.display_ids: list[str | None] = []  # beside outputs: the display each one shows, for the notebook's log
+        self.displays = DisplayMap()
         self.size = 0
         self.left_out = 0  # characters of stream text past the cap, counted, not kept
         self._clear_waiting = False
 
-    def take(self, kind: str, content: dict[str, Any]) -> None:
-        if self._clear_waiting and kind != "clear_output":
+    def take(self, kind: str, content: dict[str, Any]) -> bool:
+        """Apply an output message; say whether it cleared what the cell showed so far."""
+        cleared = (self._clear_waiting and kind != "clear_output") or (kind == "clear_output" and not content.get("wait"))
+        if cleared:
             self.clear()
+        data, metadata = content.get("data", {}), content.get("metadata", {})
         if kind == "clear_output":
-            if content.get("wait"):
-                self._clear_waiting = True
-            else:
-                self.clear()
+            self._clear_waiting = bool(content.get("wait"))
         elif kind == "stream":
             self._stream(content.get("name", "stdout"), content.get("text", ""))
         elif kind == "update_display_data":
-            display_id = (content.get("transient") or {}).get("display_id")
-            for index, shown in enumerate(self.display_ids):
-                if shown == display_id:
-                    self.outputs[index] = {**self.outputs[index], "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            self.displays.update(display_id_of(content), data, metadata)
+            if self.notebook is not None:
+                self.notebook.update_display(display_id_of(content), data, metadata)
         elif kind in ("execute_result", "display_data"):
-            output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            output = {"output_type": kind, "data": data, "metadata": metadata}
             if kind == "execute_result":
                 output["execution_count"] = content.get("execution_count")
-            self._append(output, (content.get("transient") or {}).get("display_id"))
+            self._append(output, display_id_of(content))
         elif kind == "error":
             self._append({"output_type": "error", **{k: content.get(k, "" if k != "traceback" else []) for k in ("ename", "evalue", "traceback")}})
+        return cleared
 
     def clear(self) -> None:
-        self.outputs, self.display_ids, self.size, self._clear_waiting = [], [], 0, False
+        self.outputs, self.display_ids, self.displays, self.size, self._clear_waiting = [], [], DisplayMap(), 0, False
 
     def _stream(self, name: str, text: str) -> None:
         room = max(0, self.cap - self.size)
@@ -3484,6 +3516,7 @@ class CellRecord:
         self.size += size
         self.outputs.append(output)
         self.display_ids.append(display_id)
+        self.displays.add(output, display_id)
 
     def to_json(self, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> dict[str, Any]:
         outputs = self.masker.content(list(self.outputs))
@@ -3514,11 +3547,13 @@ class Notebook:
         self.count = 0  # code cells recorded
         self.kernel_info: dict[str, Any] = {}
         self.env = ""
-        self._log: Any = None
+        self._log: io.TextIOWrapper | None = None
         self._dirty = trio.Event()
+        self._shown: set[str] = set()  # the displays ended cells show: an update for one is logged
 
     def add_cell(self, record: CellRecord, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> None:
         self.count += 1
+        self._shown.update(display_id for display_id in record.display_ids if display_id)
         self._append({"cell": record.to_json(number, status, stopped_by, started, elapsed)})
 
     def add_note(self, text: str) -> None:
@@ -3526,9 +3561,10 @@ class Notebook:
         if self.count:
             self._append({"note": text})
 
-    def update_display(self, display_id: str, content: dict[str, Any]) -> None:
-        """An update_display_data for a display an earlier cell showed: that cell shows the new state, as in JupyterLab."""
-        self._append({"update": {"display_id": display_id, "data": content.get("data", {}), "metadata": content.get("metadata", {})}})
+    def update_display(self, display_id: str | None, data: dict[str, Any], metadata: dict[str, Any]) -> None:
+        """An update_display_data (the running cell's record has applied it): an ended cell that shows the display shows the new state."""
+        if display_id in self._shown:
+            self._append({"update": {"display_id": display_id, "data": data, "metadata": metadata}})
 
     def close(self) -> None:
         if self._log is not None:
@@ -3540,32 +3576,27 @@ class Notebook:
         import nbformat
         from nbformat import v4
 
-        cells: list[dict[str, Any]] = []
-        with suppress(FileNotFoundError), open(self.path, encoding="utf-8") as log_file:
-            for line in log_file:
-                if not line.endswith("\n"):
-                    break  # being written as we read: the next build has it
-                entry = json.loads(line)
-                if "cell" in entry:
-                    cells.append(entry["cell"])
-                elif "note" in entry:
-                    cells.append({"note": entry["note"]})
-                elif (update := entry.get("update")) is not None:
-                    shown = next((c for c in reversed(cells) if update["display_id"] in c.get("display_ids", ())), None)
-                    for position, display_id in enumerate(shown["display_ids"] if shown else ()):
-                        if display_id == update["display_id"]:
-                            shown["outputs"][position] = {**shown["outputs"][position], "data": update["data"], "metadata": update["metadata"]}
-        notebook_cells = []
-        for cell in cells:
-            if "note" in cell:
-                notebook_cells.append(v4.new_markdown_cell(cell["note"]))
+        entries, displays = [], DisplayMap()
+        for entry in self._entries():
+            if (update := entry.get("update")) is not None:  # an ended cell's display, updated by a later one
+                displays.update(update["display_id"], update["data"], update["metadata"])
                 continue
+            if (cell := entry.get("cell")) is not None:
+                for output, display_id in zip(cell["outputs"], cell["display_ids"], strict=False):  # a note of dropped output has none
+                    displays.add(output, display_id)
+            entries.append(entry)
+        cells = []
+        for entry in entries:
+            if "note" in entry:
+                cells.append(v4.new_markdown_cell(entry["note"]))
+                continue
+            cell = entry["cell"]
             meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
             outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
-            notebook_cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+            cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
         language = self.kernel_info.get("language_info") or {"name": "python"}
         notebook = v4.new_notebook(
-            cells=notebook_cells,
+            cells=cells,
             metadata={
                 "kernelspec": {"name": "python3", "display_name": f"Python 3 ({self.env or 'ipython-mcp'})", "language": language.get("name", "python")},
                 "language_info": language,
@@ -3574,6 +3605,18 @@ class Notebook:
         )
         nbformat.validate(notebook)
         return notebook
+
+    def _entries(self) -> Iterator[dict[str, Any]]:
+        """The log's entries written so far (one being written as it is read waits for the next build)."""
+        try:
+            log_file = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
+        except FileNotFoundError:  # nothing recorded yet
+            return
+        with log_file:
+            for line in log_file:
+                if not line.endswith("\n"):
+                    return
+                yield json.loads(line)
 
     def write(self, path: Path, overwrite: bool = False) -> int:
         """Build the notebook and write it in one step, unless ``path`` is a file this server may not replace
@@ -3594,18 +3637,23 @@ class Notebook:
         self.live = None
 
     async def keep_live(self) -> None:
-        """Rewrite the live notebook after every cell (in a worker thread: a big notebook's JSON would stall every session)."""
-        while True:
+        """Rewrite the live notebook after every cell, until it is refused."""
+        while self.live is not None:
             await self._dirty.wait()
             self._dirty = trio.Event()
-            if (live := self.live) is None:  # refused meanwhile
-                return
-            try:
-                await trio.to_thread.run_sync(self.write, live)
-            except Refused as refusal:
-                self.refuse_live(refusal)
-            except (OSError, ValueError) as exc:
-                log.warning("could not write the live notebook %s: %s", live, exc)
+            await self.save_live()
+
+    async def save_live(self) -> None:
+        """Rewrite the live notebook, if there is one (in a worker thread: a big notebook's JSON would stall every
+        session); a file it may not replace stops it, any other failure is logged."""
+        if (live := self.live) is None:
+            return
+        try:
+            await trio.to_thread.run_sync(self.write, live)
+        except Refused as refusal:
+            self.refuse_live(refusal)
+        except (OSError, ValueError) as exc:
+            log.warning("could not write the live notebook %s: %s", live, exc)
 
     def _append(self, entry: dict[str, Any]) -> None:
         if self._log is None:
@@ -3800,10 +3848,9 @@ class Cell:
         self.attention = trio.Event()  # set when the cell ends or asks for input
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
-        self.record = CellRecord(self.code, NOTEBOOK_CHARS, session.masker)
+        self.record = CellRecord(self.code, NOTEBOOK_CHARS, session.masker, session.notebook)
         self.denials: list[str] = []  # output lines that look like a refusal, for the sandbox's explanation
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
-        self._clear_waiting = False
         # What the kernel said
         self.reply: dict[str, Any] | None = None
         self.idle = False
@@ -3841,21 +3888,15 @@ class Cell:
 
     def take(self, msg: dict[str, Any]) -> None:
         kind, content = msg["msg_type"], msg["content"]
-        if kind in OUTPUT_MESSAGES:
-            if self._clear_waiting and kind != "clear_output":  # clear_output(wait=True): now, at the next output
-                self._clear()
-            self.record.take(kind, content)
+        if kind in OUTPUT_MESSAGES and self.record.take(kind, content):  # clear_output: the view forgets what it held too
+            self.lines.discard()
+            self.view.clear()
         if kind == "stream":
             for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
                 self._add(part)
             self._note_denials(content.get("text", ""))
         elif kind in ("execute_result", "display_data", "update_display_data"):
-            display_id = (content.get("transient") or {}).get("display_id")
-            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id, kind == "update_display_data")
-        elif kind == "clear_output":
-            self._clear_waiting = bool(content.get("wait"))
-            if not self._clear_waiting:
-                self._clear()
+            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id_of(content), kind == "update_display_data")
         elif kind == "error":
             self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
             self._flush_lines()
@@ -3991,13 +4032,6 @@ class Cell:
         self.spool.size += len(raw)  # images count against the cell's disk budget too
         self.files.append(path)
         return [Part("note", f"[image: {path}]\n"), Part("image", encoded, mime)]
-
-    def _clear(self) -> None:
-        """clear_output: the view and the notebook forget what the cell showed so far; the spool keeps it."""
-        self._clear_waiting = False
-        self.lines.discard()
-        self.view.clear()
-        self.record.clear()
 
     def remove_files(self) -> None:
         for path in (self.spool.path, *self.files):
@@ -4470,10 +4504,6 @@ class Session:
                         self._signal(cell)
                 elif event.msg["msg_type"] == "input_request":
                     cell.input_deadline = trio.current_time() + INPUT_WAIT_S
-                elif event.msg["msg_type"] == "update_display_data":
-                    display_id = (event.msg["content"].get("transient") or {}).get("display_id")
-                    if display_id and display_id not in cell.record.display_ids:  # a display an earlier cell showed
-                        self.notebook.update_display(display_id, event.msg["content"])
                 if cell.finished:
                     self._end_cell(cell)
             case CellLost(cell=cell) if cell is self.cell and self.kernel is not None:
@@ -4906,9 +4936,8 @@ class Session:
             if hasattr(request, "reply"):
                 request.reply.give(self._refusal(request, f"session {self.name!r} was shut down"))
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
-        if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
-            with suppress(OSError, ValueError, Refused):
-                await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
+        if self.notebook.count:  # the last cells, whatever the live writer got to
+            await self.notebook.save_live()
         self.notebook.close()
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
             for kernel in self._stopped:

@@ -2158,6 +2158,25 @@ def test_a_cell_record_merges_streams_and_follows_updates_and_clears():
     assert record.outputs == [{"output_type": "stream", "name": "stdout", "text": "fresh\n"}]
 
 
+async def test_a_display_update_reaches_every_cell_that_shows_it(tmp_path):
+    notebook = ipython_mcp.Notebook(tmp_path, "s", None, ipython_mcp.WrittenFiles())
+    shows = {"data": {"text/plain": "0%"}, "metadata": {}, "transient": {"display_id": "p"}}
+    for number, code in enumerate(("first", "second"), 1):
+        record = ipython_mcp.CellRecord(code, cap=10_000, notebook=notebook)
+        record.take("display_data", shows)
+        notebook.add_cell(record, number, "ok", None, 0.0, 0.1)
+    third = ipython_mcp.CellRecord("third", cap=10_000, notebook=notebook)
+    third.take("display_data", shows)
+    for percent in range(1, 101):
+        third.take("update_display_data", {"data": {"text/plain": f"{percent}%"}, "metadata": {}, "transient": {"display_id": "p"}})
+    third.take("display_data", {"data": {"text/plain": "mine"}, "metadata": {}, "transient": {"display_id": "q"}})
+    third.take("update_display_data", {"data": {"text/plain": "mine, updated"}, "metadata": {}, "transient": {"display_id": "q"}})
+    notebook.add_cell(third, 3, "ok", None, 0.0, 0.1)
+    built = notebook.build()
+    assert [[output.data["text/plain"] for output in cell.outputs] for cell in built.cells] == [["100%"], ["100%"], ["100%", "mine, updated"]]
+    assert len(notebook.path.read_text().splitlines()) == 3 + 100, "an update only the running cell shows is applied there, not logged"
+
+
 def numbered(lines) -> list[tuple[int, str]]:
     return [(line.number, line.text) for line in lines]
 
