@@ -3699,8 +3699,7 @@ class Outcome:
         transcript = self.transcript
         record: dict[str, Any] = {
             "status": self.status,
-            "cell": self.cell,
-            "execution_count": self.cell,
+            "cell": self.cell,  # its execution count, named as every tool names a cell
             "stdout": transcript.text_of("stdout") if transcript else "",
             "stderr": transcript.text_of("stderr") if transcript else "",
             "result": transcript.text_of("result").rstrip("\n") if transcript else "",
