@@ -6181,6 +6181,19 @@ def guard_hypercorn_h2() -> None:
     H2Protocol._handle_events = _handle_events
 
 
+def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - the SDK leaves its own unannotated
+    """The SDK's stdio transport over lines read and written by trio (mcp 2.3: ``mcp.server.stdio.stdio_server``).
+
+    Its signature asks for anyio's file wrappers, but it only iterates lines
+    (``async for``) from the one and awaits ``write`` and ``flush`` on the
+    other; given both, it leaves fds 0 and 1 alone (serve_stdio has claimed
+    them already).
+    """
+    from mcp.server.stdio import stdio_server
+
+    return stdio_server(reader, writer)  # type: ignore[arg-type]
+
+
 def require_declared_extension(ctx: Any, identifier: str) -> None:
     """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
     from mcp.server.mcpserver.server import require_client_extension
@@ -6919,8 +6932,6 @@ class PersistentServer:
 
     async def _relay(self, hello: dict[str, Any], lines: "_LineReader", wire: ClientWire, link: ClientLink) -> None:
         """A relay's client: its settings compared with this server's, then MCP as serve_stdio serves it."""
-        from mcp.server.stdio import stdio_server
-
         try:
             theirs, _ = read_command(list(hello["argv"]), dict(hello["environ"]))
         except (ValueError, SystemExit, KeyError, TypeError) as exc:
@@ -6930,7 +6941,7 @@ class PersistentServer:
         self._stir(+1)
         token = _CLIENT_LINK.set(link)  # every call on this connection inherits it
         try:
-            async with stdio_server(lines, _LineWriter(wire)) as (read, write):  # type: ignore[arg-type]
+            async with stdio_over(lines, _LineWriter(wire)) as (read, write):
                 await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
         finally:
             _CLIENT_LINK.reset(token)
@@ -7183,15 +7194,13 @@ def _claim_stdio() -> tuple[int, int]:
 
 
 async def serve_stdio(config: Config) -> None:
-    from mcp.server.stdio import stdio_server
-
     wire_in, wire_out = _claim_stdio()
     async with open_sessions(config) as sessions:
         server = build_server(sessions)
         lowlevel = lowlevel_server(server)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
-            async with stdio_server(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):  # type: ignore[arg-type]
+            async with stdio_over(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
             nursery.cancel_scope.cancel()
 

@@ -3364,7 +3364,7 @@ def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
 # ---------------------------------------------------------------------------
 
 
-def test_the_internals_we_lean_on_are_still_there():
+async def test_the_internals_we_lean_on_are_still_there():
     """Private parts of the MCP SDK and ipykernel this server uses: a new release that moves them fails here, by name."""
     from ipykernel.iostream import IOPubThread
     from mcp.server.mcpserver import MCPServer
@@ -3387,6 +3387,18 @@ def test_the_internals_we_lean_on_are_still_there():
 
     middleware = ipython_mcp.lowlevel_server(MCPServer("x")).middleware
     assert any(isinstance(m, RequestStateBoundary) for m in middleware), "MCPServer no longer seals requestState: UserInput's state would go out in the clear"
+
+    # stdio_over: the SDK's stdio transport carries MCP over our trio line reader and writer
+    into_server, server_reads = trio.testing.memory_stream_one_way_pair()
+    server_writes, out_of_server = trio.testing.memory_stream_one_way_pair()
+    with trio.fail_after(10):
+        async with ipython_mcp.stdio_over(ipython_mcp._LineReader(server_reads), ipython_mcp._LineWriter(server_writes)) as (read, write):
+            await into_server.send_all(b'{"jsonrpc": "2.0", "id": 7, "method": "ping"}\n')
+            message = await read.receive()
+            await write.send(message)
+            assert json.loads(await out_of_server.receive_some()) == {"jsonrpc": "2.0", "id": 7, "method": "ping"}, "stdio_server no longer takes our streams"
+            await into_server.aclose()
+            await write.aclose()
 
 
 # ---------------------------------------------------------------------------
