@@ -6337,8 +6337,8 @@ def build_server(sessions: Sessions) -> MCPServer:
     else:
         env_help = (
             "Python environment for a NEW session; ignored (with a warning) for an existing one. "
-            "Omit for the server's own Python. A bare name means ~/envs/<name> (IPYTHON_MCP_ENVS_DIR "
-            "changes the directory) or a conda env of that name; a path (with '/' or starting with '~') "
+            f"Omit for the server's own Python. A bare name means {config.envs_dir}/<name> (the server's --envs-dir) "
+            "or a conda env of that name; a path (with '/' or starting with '~') "
             "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
         )
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
