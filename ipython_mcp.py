@@ -164,7 +164,7 @@ import typing
 import unicodedata
 import urllib.parse
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial, wraps
@@ -604,12 +604,8 @@ def setting(
     also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None,
 ) -> Any:
     """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name).
-
-    ``least`` refuses a smaller number (Config.check); a ``secret`` is never
-    shown, and its variable is taken out of the environment the kernels
-    inherit, so no cell can print it; ``also`` names another variable that
-    sets it, read before its own, and how it reads.
-    """
+    ``least``: the smallest number accepted; a ``secret`` is never shown, nor left in the environment kernels inherit;
+    ``also``: another variable that sets it, read before its own, and how."""
     variable = variable or "IPYTHON_MCP_" + str(flag).removeprefix("--").upper().replace("-", "_")
     meta = {"flag": flag, "variable": variable, "help": help, "least": least, "secret": secret, "also": also, "choices": choices, "metavar": metavar}
     return field(default=default, repr=not secret, metadata=meta)
@@ -624,11 +620,6 @@ def least_words(least: Least, seconds: bool = False) -> str:
     if least == "positive":
         return "a positive number" + " of seconds" * seconds
     return ("0 or more" + " seconds" * seconds) if least == "zero" else f"at least {least}"
-
-
-def _client_timeout(text: str) -> float:
-    """MCP_TOOL_TIMEOUT, the client's own limit in milliseconds, as MCP clients read it: reply before it gives up."""
-    return max(0.0, float(text) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
 
 
 def _comma_separated(text: str) -> tuple[str, ...]:
@@ -667,7 +658,7 @@ class Config:
     """
 
     transport: str = setting("stdio", "stdio, or streamable-http for clients that cannot start processes (needs hypercorn)", flag="--transport", choices=("stdio", "streamable-http"))
-    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT, the client's tool timeout in ms, less 2 s): under the 60 s after which many clients give up", flag="--reply-after", least="zero", also=("MCP_TOOL_TIMEOUT", _client_timeout))
+    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT, the client's tool timeout in ms, less 2 s): under the 60 s after which many clients give up", flag="--reply-after", least="zero", also=("MCP_TOOL_TIMEOUT", lambda ms: max(0.0, float(ms) / 1000 - CLIENT_TIMEOUT_MARGIN_S)))
     default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout", least="positive")
     interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace", least="positive")
     start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout", least="positive")
@@ -869,8 +860,9 @@ def _file_kind(mode: int) -> str:
     return next((kind for test, kind in kinds if test(mode)), "not a file")
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else OSError saying what it is.
+def read_regular_file(path: Path, limit: int, check: Callable[[os.stat_result], None] | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (that ``check`` does not refuse),
+    else OSError saying what it is.
 
     Opened non-blocking, so a FIFO or a device is refused rather than waited on;
     still, call it from a worker thread: any disk can be slow.
@@ -882,6 +874,8 @@ def read_regular_file(path: Path, limit: int) -> bytes:
             raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is not a regular file ({_file_kind(info.st_mode)})")
         if info.st_size > limit:
             raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is {info.st_size} bytes, more than the {limit} expected")
+        if check is not None:
+            check(info)
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
@@ -890,19 +884,19 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def replace_file(path: Path, data: bytes) -> os.stat_result:
+def replace_file(path: Path, data: bytes, mode: int = 0o666) -> os.stat_result:
     """Write ``data`` to ``path`` in one step, and return what the new file looks like (for WrittenFiles).
 
     A temporary file with a random name is created beside the target with
     O_EXCL (so never through a link planted at a name it could guess), with
-    the mode any new file of the user's gets (0666 less the umask), then
-    renamed over the target; a reader sees the old file or the new one. On
-    any failure the temporary file is removed.
+    ``mode`` less the umask (by default the mode any new file of the user's
+    gets), then renamed over the target; a reader sees the old file or the
+    new one. On any failure the temporary file is removed.
     """
     for _ in range(8):  # a clash of 64 random bits is next to impossible; a few tries make it certain
         temporary = path.with_name(f".ipython-mcp-{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
             break
         except FileExistsError:
             continue
@@ -2907,9 +2901,10 @@ class Transcript:
         self.head_budget = budget // 2
         self.max_images = max_images
         self.max_image_bytes = max_image_bytes
-        self._empty()
+        self.clear()
 
-    def _empty(self) -> None:
+    def clear(self) -> None:
+        """Empty, as at first and after the cell's clear_output: what it held is no longer what the cell shows."""
         self.head: list[Part] = []
         self.head_chars = 0
         self.tail: deque[Part] = deque()
@@ -2924,10 +2919,6 @@ class Transcript:
     @property
     def truncated(self) -> bool:
         return self.omitted_chars > 0
-
-    def clear(self) -> None:
-        """The cell called clear_output: what this view held is no longer what the cell shows."""
-        self._empty()
 
     def update(self, display_id: str, parts: list[Part]) -> bool:
         """Put ``parts`` where the display ``display_id`` is, if this view holds it; say whether it did."""
@@ -3036,7 +3027,7 @@ class Spool:
         self.lines_left_out = 0
         self.marks: list[tuple[int, int]] = [(0, 0)]  # (byte offset, 0-based line number) of line starts
         self._memory: list[bytes] = []
-        self._file: Any = None
+        self._file: io.BufferedWriter | None = None
         self.on_disk = False
 
     @property
@@ -3125,7 +3116,7 @@ class Block:
     line: int
     data: bytes | bytearray
     length: int
-    text: Any  # data[:length] without a copy (a memoryview), for RE2: nothing past the block is taken as context
+    text: bytes | memoryview  # data[:length] without a copy, for RE2: nothing past the block is taken as context
     continues: bool  # it starts inside a line longer than a block, which the block before began
 
 
@@ -3215,6 +3206,12 @@ def read_lines(
     return found, False
 
 
+class Searcher(typing.Protocol):
+    """What Grep uses of a compiled RE2 pattern: search(text, pos, endpos), giving None or a match with start() and end()."""
+
+    def search(self, text: bytes | memoryview, pos: int, endpos: int) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Grep:
     """An output(grep=...) pattern, compiled once.
@@ -3231,8 +3228,8 @@ class Grep:
     """
 
     text: str
-    regex: Any = None
-    quick: Any = None
+    regex: Searcher | None = None
+    quick: Searcher | None = None
 
     def lines(self, block: Block) -> Iterator[tuple[int, int, int]]:
         """The lines of a block the pattern matches: (start, end, 0-based number), in order."""
@@ -5401,6 +5398,18 @@ async def _read_page_request(stream: trio.SocketStream, connection: Any) -> tupl
             raise h11.RemoteProtocolError("the connection closed before the request was whole")
 
 
+# An ASGI application, as the MCP SDK's streamable-HTTP app is one and the layers in front of it are too.
+Message = dict[str, Any]
+Receive, Send = Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
+
+
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """A whole ASGI response, its length said."""
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class PageRoute:
     """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token).
 
@@ -5408,11 +5417,11 @@ class PageRoute:
     token: the browser following the link has none.
     """
 
-    def __init__(self, app: Any, pages: SecretPages) -> None:
+    def __init__(self, app: ASGIApp, pages: SecretPages) -> None:
         self.app = app
         self.pages = pages
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PAGE_PATH):
             return await self.app(scope, receive, send)
         body = bytearray()
@@ -5425,9 +5434,7 @@ class PageRoute:
             status, text = 413, _page_gone("the request was larger than a page's form can be")
         else:
             status, text = await self.pages.respond(scope["method"], scope["path"], bytes(body))
-        data = text.encode()
-        await send({"type": "http.response.start", "status": status, "headers": [*PAGE_HEADERS, (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
+        await respond(send, status, PAGE_HEADERS, text.encode())
 
 
 PAGE_STYLE = (
@@ -6182,13 +6189,9 @@ def guard_hypercorn_h2() -> None:
 
 
 def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - the SDK leaves its own unannotated
-    """The SDK's stdio transport over lines read and written by trio (mcp 2.3: ``mcp.server.stdio.stdio_server``).
-
-    Its signature asks for anyio's file wrappers, but it only iterates lines
-    (``async for``) from the one and awaits ``write`` and ``flush`` on the
-    other; given both, it leaves fds 0 and 1 alone (serve_stdio has claimed
-    them already).
-    """
+    """The SDK's stdio transport over lines read and written by trio (mcp 2.3: ``mcp.server.stdio.stdio_server``):
+    typed for anyio's files, it only iterates lines from one and awaits write() and flush() on the other, and,
+    given both, leaves fds 0 and 1 alone."""
     from mcp.server.stdio import stdio_server
 
     return stdio_server(reader, writer)  # type: ignore[arg-type]
@@ -6349,58 +6352,35 @@ def build_server(sessions: Sessions) -> MCPServer:
 
         return register
 
-    @tool(
-        "Run Python in a session",
-        (
-            "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
-            "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
-            "session's kernel is created on first use and keeps variables, imports and the working directory "
-            "between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
-            "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of "
-            "this server, so the secret never passes through the client or the model; never put secrets in code. "
-            f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
-            "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
-            "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
-            f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
-        ),
-        destructive_hint=True, open_world_hint=True,
-    )
+    @tool("Run Python in a session", (
+        "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
+        "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
+        "session's kernel is created on first use and keeps variables, imports and the working directory "
+        "between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
+        "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of "
+        "this server, so the secret never passes through the client or the model; never put secrets in code. "
+        f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
+        "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
+        "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
+        f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
+    ), destructive_hint=True, open_world_hint=True)
     async def execute(
         ctx: Context,
         session: Annotated[str, Field(description="Session name, e.g. 'main'. A new name creates a new kernel.")],
         code: Annotated[str, Field(description="Python/IPython code to run, like one notebook cell.")],
         env: Annotated[str | None, Field(description=env_help)] = None,
-        timeout_s: Annotated[
-            float | None,
-            Field(
-                description=(
-                    f"The cell's hard limit in seconds (default: {limit}). When it passes the cell gets a "
-                    "KeyboardInterrupt and the session is kept."
-                )
-            ),
-        ] = None,
-        wait_s: Annotated[
-            float | None,
-            Field(
-                description=(
-                    f"How long this call waits for the cell before replying (default {reply_after:g}). A cell still "
-                    "running then goes on; the reply says 'running'. 0 starts the cell and replies at once."
-                )
-            ),
-        ] = None,
-        max_output_chars: Annotated[
-            int | None,
-            Field(description=f"Text budget for this reply (default {config.output_chars}, at most {MAX_OUTPUT_CHARS})."),
-        ] = None,
-        cwd: Annotated[
-            str | None,
-            Field(
-                description=(
-                    "Working directory for a NEW session's kernel (default: the server's); ignored, with a "
-                    "warning, for an existing one. Inside a session, os.chdir() works as usual."
-                )
-            ),
-        ] = None,
+        timeout_s: Annotated[float | None, Field(description=(
+            f"The cell's hard limit in seconds (default: {limit}). When it passes the cell gets a KeyboardInterrupt and the session is kept."
+        ))] = None,
+        wait_s: Annotated[float | None, Field(description=(
+            f"How long this call waits for the cell before replying (default {reply_after:g}). A cell still running then goes on; "
+            "the reply says 'running'. 0 starts the cell and replies at once."
+        ))] = None,
+        max_output_chars: Annotated[int | None, Field(description=f"Text budget for this reply (default {config.output_chars}, at most {MAX_OUTPUT_CHARS}).")] = None,
+        cwd: Annotated[str | None, Field(description=(
+            "Working directory for a NEW session's kernel (default: the server's); ignored, with a warning, for an existing one. "
+            "Inside a session, os.chdir() works as usual."
+        ))] = None,
     ) -> CallToolResult | InputRequiredResult:
         timeout, warnings = check_seconds("timeout_s", timeout_s, config.default_timeout_s)
         wait, more = check_seconds("wait_s", wait_s, reply_after, zero=True)
@@ -6415,14 +6395,10 @@ def build_server(sessions: Sessions) -> MCPServer:
         user = UserInput(ctx)
         return user.reply(await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=user), warnings)
 
-    @tool(
-        "Wait for a running cell",
-        (
-            "Wait for the session's running cell and return the output no reply has shown yet, with its status: "
-            "'running' again if it still runs, else how it ended. With no cell running it says 'idle' at once."
-        ),
-        read_only_hint=True,
-    )
+    @tool("Wait for a running cell", (
+        "Wait for the session's running cell and return the output no reply has shown yet, with its status: "
+        "'running' again if it still runs, else how it ended. With no cell running it says 'idle' at once."
+    ), read_only_hint=True)
     async def wait(
         ctx: Context,
         session: Session_,
@@ -6432,15 +6408,11 @@ def build_server(sessions: Sessions) -> MCPServer:
         user = UserInput(ctx)
         return user.reply(await sessions.wait(session, timeout, user), warnings)
 
-    @tool(
-        "Read a cell's saved output",
-        (
-            "Read a cell's whole saved output, also while it runs, without touching the kernel: numbered lines, "
-            f"`limit` of them from `offset` (negative: from the end), or with `grep` the matching lines. Cells are "
-            f"named by their number (execution count); the output of the last {config.keep_cells} cells is kept."
-        ),
-        read_only_hint=True,
-    )
+    @tool("Read a cell's saved output", (
+        "Read a cell's whole saved output, also while it runs, without touching the kernel: numbered lines, "
+        f"`limit` of them from `offset` (negative: from the end), or with `grep` the matching lines. Cells are "
+        f"named by their number (execution count); the output of the last {config.keep_cells} cells is kept."
+    ), read_only_hint=True)
     async def output(
         session: Session_,
         cell: Annotated[int | None, Field(description="The cell's number (default: the latest cell).")] = None,
@@ -6452,15 +6424,11 @@ def build_server(sessions: Sessions) -> MCPServer:
             raise ToolError(f"limit must be {least_words(1)}, got {limit}")
         return _text(await sessions.output(session, cell, grep, offset, limit))
 
-    @tool(
-        "Export a session as a notebook",
-        (
-            "Write the session's cells to a Jupyter notebook (.ipynb): code, outputs as the kernel sent them (images, "
-            "HTML, every MIME type), errors, and which cells timed out or died. Default path: <session>.ipynb in the "
-            "session's working directory. A file not written by this server is only replaced with overwrite=true."
-        ),
-        destructive_hint=False,
-    )
+    @tool("Export a session as a notebook", (
+        "Write the session's cells to a Jupyter notebook (.ipynb): code, outputs as the kernel sent them (images, "
+        "HTML, every MIME type), errors, and which cells timed out or died. Default path: <session>.ipynb in the "
+        "session's working directory. A file not written by this server is only replaced with overwrite=true."
+    ), destructive_hint=False)
     async def export(
         session: Session_,
         path: Annotated[str | None, Field(description="Where to write, ending in .ipynb (default: <session>.ipynb in the session's directory).")] = None,
@@ -6468,43 +6436,31 @@ def build_server(sessions: Sessions) -> MCPServer:
     ) -> CallToolResult:
         return _text(await sessions.export(session, path, overwrite))
 
-    @tool(
-        "List a session's variables",
-        (
-            "The session's variables as a table (name, type, shape or length, memory size, short value), computed in "
-            "the kernel without printing them: a large frame is described by its shape. Answers 'busy' at once while a "
-            "cell runs."
-        ),
-        read_only_hint=True,
-    )
+    @tool("List a session's variables", (
+        "The session's variables as a table (name, type, shape or length, memory size, short value), computed in "
+        "the kernel without printing them: a large frame is described by its shape. Answers 'busy' at once while a "
+        "cell runs."
+    ), read_only_hint=True)
     async def variables(session: Session_) -> CallToolResult:
         answer = await sessions.variables(session)
         return answer.to_result() if isinstance(answer, Outcome) else _text(answer)
 
-    @tool(
-        "List sessions",
-        (
-            "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), "
-            "exec_count (the last cell's number), cells (how many ran), last_used_s_ago (since a call last named it), "
-            "kernel pid, working directory, the connection file of an attached kernel, location (local, or the "
-            "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output), how many "
-            "execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what "
-            "the session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with "
-            "status 'lost' and how it was lost."
-        ),
-        read_only_hint=True,
-    )
+    @tool("List sessions", (
+        "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), "
+        "exec_count (the last cell's number), cells (how many ran), last_used_s_ago (since a call last named it), "
+        "kernel pid, working directory, the connection file of an attached kernel, location (local, or the "
+        "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output), how many "
+        "execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what "
+        "the session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with "
+        "status 'lost' and how it was lost."
+    ), read_only_hint=True)
     async def list_sessions() -> list[dict[str, Any]]:
         return sessions.listing()
 
-    @tool(
-        "Restart a session's kernel",
-        (
-            "Restart the session's kernel: every variable and import is wiped; the name and env are kept. A running "
-            "cell and any waiting execute are cancelled."
-        ),
-        destructive_hint=True,
-    )
+    @tool("Restart a session's kernel", (
+        "Restart the session's kernel: every variable and import is wiped; the name and env are kept. A running "
+        "cell and any waiting execute are cancelled."
+    ), destructive_hint=True)
     async def reset(session: Session_) -> CallToolResult:
         return _text(await sessions.reset(session))
 
@@ -6512,31 +6468,23 @@ def build_server(sessions: Sessions) -> MCPServer:
     async def shutdown(session: Session_) -> CallToolResult:
         return _text(await sessions.shutdown(session))
 
-    @tool(
-        "Join a running kernel",
-        (
-            "Bind a new session to a Jupyter kernel that is already running (for example a notebook's), by its "
-            "connection file: a path, or a file name such as 'kernel-1234.json' found in Jupyter's runtime "
-            "directory (in the notebook, %connect_info names it). execute then shares that kernel's variables. "
-            "The kernel is never stopped from here: shutdown detaches, reset is refused."
-        ),
-        destructive_hint=False, open_world_hint=True,
-    )
+    @tool("Join a running kernel", (
+        "Bind a new session to a Jupyter kernel that is already running (for example a notebook's), by its "
+        "connection file: a path, or a file name such as 'kernel-1234.json' found in Jupyter's runtime "
+        "directory (in the notebook, %connect_info names it). execute then shares that kernel's variables. "
+        "The kernel is never stopped from here: shutdown detaches, reset is refused."
+    ), destructive_hint=False, open_world_hint=True)
     async def attach(
         session: Annotated[str, Field(description="Name for the new session.")],
         connection_file: Annotated[str, Field(description="Connection file path or name, e.g. 'kernel-1234.json'.")],
     ) -> CallToolResult:
         return _text(await sessions.attach(session, connection_file))
 
-    @tool(
-        "Interrupt a running cell",
-        (
-            "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would, and cancel any execute "
-            "waiting its turn. A cell that ignores it for "
-            f"{config.interrupt_grace_s:g} s has its kernel killed, losing the session's state."
-        ),
-        destructive_hint=False, idempotent_hint=True,
-    )
+    @tool("Interrupt a running cell", (
+        "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would, and cancel any execute "
+        "waiting its turn. A cell that ignores it for "
+        f"{config.interrupt_grace_s:g} s has its kernel killed, losing the session's state."
+    ), destructive_hint=False, idempotent_hint=True)
     async def interrupt(session: Session_) -> CallToolResult:
         return _text(await sessions.interrupt(session))
 
@@ -6559,6 +6507,7 @@ def build_server(sessions: Sessions) -> MCPServer:
 
 
 TOKEN_BYTES = 32  # randomness in a generated token: 256 bits, beyond guessing over a network
+TOKEN_FILE_BYTES = 64 * 1024  # a token file holds a line; a larger one is not a token file
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a client on this machine names it in a Host header
 
 
@@ -6633,20 +6582,15 @@ def resolve_token(from_environment: str, token_file: Path | None) -> tuple[str, 
 
 def read_token_file(path: Path) -> str:
     """The first line of a token file that only its owner, this user, can read or change, as sshd wants of a key file."""
+
+    def yours_alone(info: os.stat_result) -> None:
+        if info.st_uid != os.getuid():
+            raise OSError(f"it belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): a token must be yours alone")
+        if info.st_mode & 0o077:
+            raise OSError(f"others can read or change it (mode {stat.S_IMODE(info.st_mode):04o}): a token must be yours alone. Run: chmod 600 {path}")
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise SystemExit(f"ipython-mcp: --token-file {path} is not a regular file ({_file_kind(info.st_mode)})")
-            if info.st_uid != os.getuid():
-                raise SystemExit(f"ipython-mcp: --token-file {path} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): a token must be yours alone")
-            if info.st_mode & 0o077:
-                raise SystemExit(
-                    f"ipython-mcp: --token-file {path} can be read or changed by others (mode {stat.S_IMODE(info.st_mode):04o}):"
-                    f" a token must be yours alone. Run: chmod 600 {path}"
-                )
-            return file.readline(4096).decode("utf-8").strip()
+        return read_regular_file(path, TOKEN_FILE_BYTES, yours_alone).decode("utf-8").split("\n", 1)[0].strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise SystemExit(f"ipython-mcp: cannot read --token-file {path}: {exc}") from None
 
@@ -6665,11 +6609,11 @@ class RequireToken:
     through; the app has no websocket route.
     """
 
-    def __init__(self, app: Any, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._token = token.encode()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         credentials = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
@@ -6677,27 +6621,12 @@ class RequireToken:
         if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), self._token):
             return await self.app(scope, receive, send)
         challenge = b'Bearer realm="ipython-mcp"' + (b', error="invalid_token"' if credentials else b"")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(UNAUTHORIZED_BODY)).encode()),
-                    (b"www-authenticate", challenge),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
+        await respond(send, 401, [(b"content-type", b"text/plain; charset=utf-8"), (b"www-authenticate", challenge)], UNAUTHORIZED_BODY)
 
 
 def write_token_file(directory: Path, port: int, token: str) -> Path:
     """<port>.token, 0600, replaced in one step so no reader sees half a token."""
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".token")  # mkstemp makes it 0600
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    path = directory / f"{port}.token"
-    os.replace(temporary, path)
+    replace_file(path := directory / f"{port}.token", (token + "\n").encode(), mode=0o600)
     return path
 
 
@@ -6813,7 +6742,7 @@ def lost_with_predecessor(place: PersistPlace) -> dict[str, str]:
     return {name: why for name in sessions if isinstance(name, str)}
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     if value is None or value == ():
         return "unset"
     if isinstance(value, tuple):
@@ -6906,7 +6835,7 @@ class PersistentServer:
         lines = _LineReader(wire)
         kept = False
         try:
-            hello: Any = None
+            hello: object = None
             with trio.move_on_after(HELLO_WAIT_S), suppress(StopAsyncIteration, ValueError):
                 hello = json.loads(await lines.__anext__())
             kind = hello.get("ipython-mcp") if isinstance(hello, dict) else None
