@@ -599,10 +599,8 @@ MIN_PROCESS_LIMIT = 32  # an idle kernel already runs about 15 threads, and each
 Least = Literal["positive", "zero"] | int  # a number setting's floor: above 0, 0 or more, or at least this
 
 
-def setting(
-    default: Any, help: str, *, flag: str | None, variable: str | None = None, least: Least | None = None, secret: bool = False,
-    also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None,
-) -> Any:
+def setting(default: Any, help: str, *, flag: str | None, variable: str | None = None, least: Least | None = None, secret: bool = False,
+            also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
     """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name).
     ``least``: the smallest number accepted; a ``secret`` is never shown, nor left in the environment kernels inherit;
     ``also``: another variable that sets it, read before its own, and how."""
@@ -898,7 +896,7 @@ def replace_file(path: Path, data: bytes, mode: int = 0o666) -> os.stat_result:
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
             break
-        except FileExistsError:
+        except FileExistsError:  # the name is taken: draw another
             continue
     else:
         raise FileExistsError(f"could not make a temporary file beside {path}")
@@ -908,7 +906,7 @@ def replace_file(path: Path, data: bytes, mode: int = 0o666) -> os.stat_result:
             written = os.fstat(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with suppress(OSError):
+        with suppress(OSError):  # the failure being raised is the one to tell
             os.unlink(temporary)
         raise
     return written
@@ -946,7 +944,7 @@ class WrittenFiles:
         """Refused, saying why, unless ``path`` is absent or may be replaced; reads the file: call it from a worker thread."""
         try:
             info = os.lstat(path)
-        except FileNotFoundError:
+        except FileNotFoundError:  # nothing to replace
             return
         name = shown(str(path), SHOWN_PATH_CHARS)
         if not stat.S_ISREG(info.st_mode):
@@ -966,7 +964,7 @@ class WrittenFiles:
             notebook = json.loads(read_regular_file(path, NOTEBOOK_CHECK_BYTES))
             ours = notebook["metadata"]["ipython-mcp"]
             return ours["session"] == session and ours["sha256"] == notebook_digest(notebook)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):  # unreadable, or not a notebook of ours: not ours to replace
             return False
 
 
@@ -1221,7 +1219,7 @@ class TrioSocket:
         while True:
             try:
                 return self.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            except zmq.Again:  # nothing queued: wait below
                 pass
             if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 continue
@@ -1268,9 +1266,8 @@ class Kernel:
     be, how messages travel and how it ends: LocalKernel starts and kills its
     own process; AttachedKernel joins one that someone else started and only
     ever lets go of it (both over ZeroMQ); RemoteKernel lives on a Jupyter
-    Server and is driven over its websocket. Whether a kernel is ended or only
-    let go of is its source's to say (``Source.owned``), as it is for every
-    message that speaks of it: serve's cleanup calls ``_end`` only then.
+    Server and is driven over its websocket. Its source says whether it is
+    ended or only let go of (``Source.owned``): serve's cleanup calls ``_end`` only then.
     """
 
     location = "local"  # where the kernel runs, for list_sessions
@@ -1412,7 +1409,7 @@ class Kernel:
             msg["content"] = json.loads(msg["content"])
         try:
             await listener.send(msg)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError):  # the request stopped listening
             self._replies.pop(parent, None)
 
     # -- internals ---------------------------------------------------------
@@ -1677,7 +1674,7 @@ class LocalKernel(ZmqKernel):
             return self._last_log
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
+        except OSError:  # no log: the process never started
             return ""
         lines = [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
@@ -2405,7 +2402,7 @@ class Redact(logging.Filter):
 
 def _reason(response: Any) -> str:
     """The explanation a Jupyter server puts in an error response, if any."""
-    with suppress(ValueError, AttributeError):
+    with suppress(ValueError, AttributeError):  # not JSON, or not an object: it gives none
         body = response.json()
         return str(body.get("reason") or body.get("message") or "")
     return ""
@@ -2430,7 +2427,8 @@ class Gateway:
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
         self._errors = (httpx2.HTTPError, OSError)
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> Any:
+        """A REST call's response; GatewayError when the server cannot be reached, refuses us, or answers other than ``expect``."""
         try:
             response = await self._http.request(method, path, **kwargs)
         except self._errors as exc:
@@ -2441,13 +2439,15 @@ class Gateway:
                 f"the Jupyter server at {self.shown} refused the request (HTTP {response.status_code})"
                 + (f": {reason}" if reason else ": check the token (IPYTHON_MCP_GATEWAY_TOKEN)")
             )
+        if expect and response.status_code not in expect:
+            raise self._failed(response, doing)
         return response
 
+    def _failed(self, response: Any, doing: str) -> GatewayError:
+        return GatewayError(f"{self.shown} could not {doing} (HTTP {response.status_code}): {redact(_reason(response) or response.text[:500], self.secrets)}")
+
     async def kernelspecs(self) -> tuple[str, list[str]]:
-        response = await self._call("GET", "/api/kernelspecs")
-        if response.status_code != 200:
-            raise GatewayError(f"{self.shown} answered HTTP {response.status_code} to GET /api/kernelspecs")
-        body = response.json()
+        body = (await self._call("GET", "/api/kernelspecs", (200,), "list its kernelspecs")).json()
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
     async def start_kernel(self, kernelspec: str) -> str:
@@ -2464,8 +2464,7 @@ class Gateway:
                 f"the Jupyter server at {self.shown} has no kernelspec {shown(kernelspec)}; it offers: "
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
-        reason = redact(_reason(response) or response.text[:500], self.secrets)
-        raise GatewayError(f"{self.shown} could not start a kernel (HTTP {response.status_code}): {reason}")
+        raise self._failed(response, "start a kernel")
 
     async def kernel_exists(self, kernel_id: str) -> bool:
         return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
@@ -2474,14 +2473,10 @@ class Gateway:
         await self._call("POST", f"/api/kernels/{kernel_id}/interrupt")
 
     async def restart(self, kernel_id: str) -> None:
-        response = await self._call("POST", f"/api/kernels/{kernel_id}/restart")
-        if response.status_code != 200:
-            raise GatewayError(f"{self.shown} could not restart kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
+        await self._call("POST", f"/api/kernels/{kernel_id}/restart", (200,), f"restart kernel {kernel_id}")
 
     async def delete(self, kernel_id: str) -> None:
-        response = await self._call("DELETE", f"/api/kernels/{kernel_id}")
-        if response.status_code not in (204, 404):  # 404: it is gone already
-            raise GatewayError(f"{self.shown} did not delete kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
+        await self._call("DELETE", f"/api/kernels/{kernel_id}", (204, 404), f"delete kernel {kernel_id}")  # 404: it is gone already
 
     async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocket":
         from trio_websocket import connect_websocket_url
@@ -3273,7 +3268,7 @@ def compile_grep(pattern: str) -> Grep:
         return Grep(pattern)
     quick = None
     if pattern.startswith("^"):
-        with suppress(re2.error):
+        with suppress(re2.error):  # no literal to search by: the whole pattern is searched
             rest = re2.compile(("(?m)" + pattern[1:]).encode(), options)
             low, high = rest.possiblematchrange(8)
             if len(os.path.commonprefix([low, high])) >= 2:
@@ -3360,10 +3355,8 @@ async def read_spool(
             gave_up.set()
     if grep is None:
         raise ToolError(f"reading the output was stopped after {timeout:g} s (the limit is --grep-timeout)")
-    if grep.regex is None:
-        why = "Python's re backtracks on it (RE2 cannot run a lookaround or a backreference; without them it searches in linear time)"
-    else:
-        why = "the output is too large to search in that time; narrow it with offset"
+    why = ("Python's re backtracks on it (RE2 cannot run a lookaround or a backreference; without them it searches in linear time)"
+           if grep.regex is None else "the output is too large to search in that time; narrow it with offset")
     raise ToolError(f"grep {shown(grep.text)} was stopped after {timeout:g} s: {why} (the limit is --grep-timeout)")
 
 
@@ -3446,13 +3439,9 @@ class DisplayMap:
 
 
 class CellRecord:
-    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data.
-
-    The one place that applies clear_output (at once, or with wait=True at
-    the next output) and update_display_data: take() says when the cell's
-    output was cleared, so that the cell's reply view follows, and an update
-    for a display an ended cell shows goes on to the notebook.
-    """
+    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data; the one place that
+    applies clear_output (with wait=True, at the next output) and update_display_data. take() says when the output
+    was cleared, for the cell's reply view to follow; an update for a display an ended cell shows goes to the notebook."""
 
     def __init__(self, code: str, cap: int, masker: Masker | None = None, notebook: "Notebook | None" = None) -> None:
         self.code = code
@@ -3983,10 +3972,11 @@ class Cell:
             if not self.spool.on_disk:
                 self.spool.path = self.directory / f"cell-{count}.txt"
 
-    def _add(self, part: Part) -> None:
+    def _add(self, part: Part, to_view: bool = True) -> None:
         part.line = self.spool.total_lines
         self.spool.write(part.text if part.kind != "image" else "")
-        self.view.add(part)
+        if to_view:
+            self.view.add(part)
 
     def _flush_lines(self) -> None:
         for part in self.lines.flush():
@@ -4000,8 +3990,7 @@ class Cell:
             parts = [Part(kind, text if text.endswith("\n") else text + "\n") for text in [_rich_text(data)] if text]
         for part in parts:
             part.display_id = display_id
-            part.line = self.spool.total_lines
-            self.spool.write(part.text if part.kind != "image" else "")
+            self._add(part, to_view=False)
         if not (update and display_id and self.view.update(display_id, parts)):
             for part in parts:
                 self.view.add(part)
@@ -4031,7 +4020,7 @@ class Cell:
 
     def remove_files(self) -> None:
         for path in (self.spool.path, *self.files):
-            with suppress(OSError):
+            with suppress(OSError):  # never written (a spool kept in memory), or gone already
                 path.unlink()
 
 
@@ -5356,10 +5345,10 @@ class SecretPages:
                 data = text.encode()
                 headers = [*PAGE_HEADERS, (b"content-length", str(len(data)).encode()), (b"connection", b"close")]
                 response = h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(), headers=headers)
-                with suppress(h11.LocalProtocolError):
+                with suppress(h11.LocalProtocolError):  # h11 will not answer this connection (it broke the protocol): close it
                     await stream.send_all(connection.send(response) + connection.send(h11.Data(data=data)) + connection.send(h11.EndOfMessage()))
         finally:
-            with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):  # gone already
                 await stream.aclose()
             self._connections -= 1
             self._moved()
@@ -6353,15 +6342,14 @@ def build_server(sessions: Sessions) -> MCPServer:
         return register
 
     @tool("Run Python in a session", (
-        "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
-        "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
-        "session's kernel is created on first use and keeps variables, imports and the working directory "
-        "between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
-        "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of "
-        "this server, so the secret never passes through the client or the model; never put secrets in code. "
+        "Run Python code in a named IPython session and return its output: stdout, stderr and the value of the last expression, in order, "
+        "plus images (e.g. matplotlib plots, also saved as files). The session's kernel is created on first use and keeps variables, "
+        "imports and the working directory between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
+        "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of this server, so the "
+        "secret never passes through the client or the model; never put secrets in code. "
         f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
-        "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
-        "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
+        "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn for up to wait_s, then "
+        "replies 'busy' WITHOUT running. Long output keeps its head and tail within "
         f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
     ), destructive_hint=True, open_world_hint=True)
     async def execute(
@@ -6446,13 +6434,12 @@ def build_server(sessions: Sessions) -> MCPServer:
         return answer.to_result() if isinstance(answer, Outcome) else _text(answer)
 
     @tool("List sessions", (
-        "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), "
-        "exec_count (the last cell's number), cells (how many ran), last_used_s_ago (since a call last named it), "
-        "kernel pid, working directory, the connection file of an attached kernel, location (local, or the "
-        "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output), how many "
-        "execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what "
-        "the session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with "
-        "status 'lost' and how it was lost."
+        "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), exec_count (the last "
+        "cell's number), cells (how many ran), last_used_s_ago (since a call last named it), kernel pid, working directory, the connection "
+        "file of an attached kernel, location (local, or the Jupyter server and kernel id), the running cell (number, elapsed_s, last line "
+        "of output), how many execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what the "
+        "session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with status 'lost' and how it was "
+        "lost."
     ), read_only_hint=True)
     async def list_sessions() -> list[dict[str, Any]]:
         return sessions.listing()
@@ -6518,17 +6505,13 @@ UNAUTHORIZED_BODY = (
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    with suppress(ValueError):
-        return ip_address(host).is_loopback
-    return False
+    return host == "localhost" or _is_address(host, "is_loopback")
 
 
-def _is_unspecified(host: str) -> bool:
-    """0.0.0.0 or ::, which listen on every interface."""
-    with suppress(ValueError):
-        return ip_address(host).is_unspecified
+def _is_address(host: str, kind: str) -> bool:
+    """Whether ``host`` is an IP address of that kind (is_loopback; is_unspecified: 0.0.0.0 or ::, every interface)."""
+    with suppress(ValueError):  # a name, not an address
+        return getattr(ip_address(host), kind)
     return False
 
 
@@ -6545,9 +6528,9 @@ def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
     with --allowed-host.
     """
     names = []
-    if is_loopback(host) or _is_unspecified(host):
+    if is_loopback(host) or _is_address(host, "is_unspecified"):
         names += LOOPBACK_NAMES
-    if _is_unspecified(host):
+    if _is_address(host, "is_unspecified"):
         names.append(os.uname().nodename)
     else:
         names.append(host)
@@ -6633,10 +6616,10 @@ def write_token_file(directory: Path, port: int, token: str) -> Path:
 def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
     """Remove it unless another server on this port (another address) has replaced it; then the directory if empty."""
     if path is not None:
-        with suppress(OSError):
+        with suppress(OSError):  # gone already
             if hmac.compare_digest(path.read_bytes().strip(), token.encode()):
                 path.unlink()
-    with suppress(OSError):
+    with suppress(OSError):  # not empty: another server's files are in it
         directory.rmdir()
 
 
