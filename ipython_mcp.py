@@ -84,16 +84,21 @@ The sections below come in this order; each decision has one home.
 - The relay, --status and --stop (the client's side of --persist), and
   private_dir(), where this user's sockets, state, logs and tokens live:
   before the heavy imports, which they must not wait for.
-- Constants, and Config: every setting once (its flag, variable and help).
+- Constants, and Config: every setting once (its flag, variable, help, floor,
+  and whether it is a secret); too_small is the one rule for a number's floor,
+  for settings and tool arguments alike.
 - State and TRANSITIONS: the moves a session can make; Session._move makes them.
 - What clients send: shown cuts an echoed argument, check_path refuses a bad
   path naming its argument, read_regular_file reads what a client named
   without blocking, replace_file writes without following a planted link,
   WrittenFiles decides whether a file may be replaced.
 - Env / Kernelspec / Joined: what kernel a session gets and whether the server
-  owns it (``Source.owned``); resolve_env maps an env argument to a Python.
+  owns it (``Source.owned``: what a message says of the kernel, and whether
+  Kernel.serve's cleanup ends it or only lets go); resolve_env maps an env
+  argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
-  kinds), attach, the gateway, warm spares: each in a section of its own.
+  kinds; Kernel.listener hears that it ended), attach, the gateway, warm
+  spares: each in a section of its own.
 - Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
   --memory-limit), confine() applies it between fork and exec, and
   Confinement.explain names the rule a refused cell met.
@@ -118,7 +123,8 @@ The sections below come in this order; each decision has one home.
   what a secret becomes (********).
 - The registry (Sessions): the policy a tool call needs (which env, which
   warning, whether to install ipykernel and try again).
-- The tasks extension; the SDK internals this module leans on; the MCP tools
+- The tasks extension; the SDK internals this module leans on (each in one
+  small function, stdio_over among them); the MCP tools
   (they check arguments and make one call on the registry; instructions()
   names the sessions that exist); streamable HTTP (the token); the persistent
   server (PersistentServer: its connections, its linger, its state file);
