@@ -89,6 +89,27 @@ async def run(client, session, code, **kwargs):
     return await client.call_tool("execute", {"session": session, "code": code, **kwargs})
 
 
+@contextmanager
+def spares_logged():
+    """The pids of spare kernels, as the server's log says each is ready."""
+    logged, ready = trio.open_memory_channel(math.inf)
+
+    class Ready(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == "spare kernel %s is ready":
+                logged.send_nowait(record.args[0])
+
+    logger, handler = logging.getLogger("ipython_mcp"), Ready()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield ready
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie waiting to be reaped."""
     try:
@@ -1483,27 +1504,29 @@ async def test_a_fork_bomb_stops_at_the_process_limit_inside_its_session(tmp_pat
 async def test_a_sandboxed_session_keeps_every_other_behaviour(tmp_path, outside, monkeypatch):
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")  # a spare serves sessions in the server's directory
-    async with sandboxed(tmp_path, spares=1) as (sessions, client, work):
-        [spare] = await wait_for_spares(sessions, 1)
-        result = await run(client, "s", f"import os\nprint(os.getpid())\nopen({str(outside / 'x')!r}, 'w')")
-        assert f"\n{spare}\n" in text(result), "the warm spare served the first execute"
-        assert record(result)["error"]["ename"] == "PermissionError", "and it is confined"
-        # interrupt keeps the session
-        reply, result, _ = await interrupt_in_flight(client, sessions, "s", "import time\ntime.sleep(30)")
-        assert "interrupted" in text(reply) and record(result)["error"]["ename"] == "KeyboardInterrupt"
-        # output: text, images, the output tool, variables
-        result = await run(client, "s", f"from IPython.display import Image, display\nimport base64\nfor i in range(3):\n    print('line', i)\ndisplay(Image(data=base64.b64decode({base64.b64encode(PNG_1PX).decode()!r})))\nanswer = 42")
-        assert "line 2" in text(result) and "image" in [block.type for block in result.content], result.content
-        assert "line 2" in text(await client.call_tool("output", {"session": "s", "grep": "line 2"}))
-        assert "answer" in text(await client.call_tool("variables", {"session": "s"}))
-        # reset: a fresh kernel, confined as well
-        assert "fresh kernel" in text(await client.call_tool("reset", {"session": "s"}))
-        result = await run(client, "s", f"open({str(outside / 'x')!r}, 'w')")
-        assert record(result)["error"]["ename"] == "PermissionError" and "[sandbox: writes are allowed under" in text(result)
-        # the notebook
-        exported = await client.call_tool("export", {"session": "s"})
-        assert not exported.is_error and (work / "s.ipynb").exists(), text(exported)
-    assert not list(outside.iterdir())
+    with spares_logged() as ready:
+        async with sandboxed(tmp_path, spares=1) as (sessions, client, work):
+            with trio.fail_after(60):
+                spare = await ready.receive()
+            result = await run(client, "s", f"import os\nprint(os.getpid())\nopen({str(outside / 'x')!r}, 'w')")
+            assert f"\n{spare}\n" in text(result), "the warm spare served the first execute"
+            assert record(result)["error"]["ename"] == "PermissionError", "and it is confined"
+            # interrupt keeps the session
+            reply, result, _ = await interrupt_in_flight(client, sessions, "s", "import time\ntime.sleep(30)")
+            assert "interrupted" in text(reply) and record(result)["error"]["ename"] == "KeyboardInterrupt"
+            # output: text, images, the output tool, variables
+            result = await run(client, "s", f"from IPython.display import Image, display\nimport base64\nfor i in range(3):\n    print('line', i)\ndisplay(Image(data=base64.b64decode({base64.b64encode(PNG_1PX).decode()!r})))\nanswer = 42")
+            assert "line 2" in text(result) and "image" in [block.type for block in result.content], result.content
+            assert "line 2" in text(await client.call_tool("output", {"session": "s", "grep": "line 2"}))
+            assert "answer" in text(await client.call_tool("variables", {"session": "s"}))
+            # reset: a fresh kernel, confined as well
+            assert "fresh kernel" in text(await client.call_tool("reset", {"session": "s"}))
+            result = await run(client, "s", f"open({str(outside / 'x')!r}, 'w')")
+            assert record(result)["error"]["ename"] == "PermissionError" and "[sandbox: writes are allowed under" in text(result)
+            # the notebook
+            exported = await client.call_tool("export", {"session": "s"})
+            assert not exported.is_error and (work / "s.ipynb").exists(), text(exported)
+        assert not list(outside.iterdir())
 
 
 @slow
@@ -1898,27 +1921,6 @@ async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
 # ---------------------------------------------------------------------------
 # warm spares
 # ---------------------------------------------------------------------------
-
-
-@contextmanager
-def spares_logged():
-    """The pids of spare kernels, as the server's log says each is ready."""
-    logged, ready = trio.open_memory_channel(math.inf)
-
-    class Ready(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.msg == "spare kernel %s is ready":
-                logged.send_nowait(record.args[0])
-
-    logger, handler = logging.getLogger("ipython_mcp"), Ready()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield ready
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @slow
