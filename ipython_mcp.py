@@ -514,6 +514,13 @@ from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 from mcp_types import CallToolResult, ImageContent, InputRequiredResult, TextContent, ToolAnnotations  # noqa: E402
 from pydantic import Field  # noqa: E402
 
+if typing.TYPE_CHECKING:  # names for annotations: each module is imported where it is used, and only then
+    from httpx2 import Response
+    from mcp.server.lowlevel import Server as LowlevelServer
+    from mcp.server.transport_security import TransportSecuritySettings
+    from nbformat import NotebookNode
+    from trio_websocket import WebSocketConnection
+
 
 log = logging.getLogger("ipython_mcp")
 
@@ -2406,7 +2413,7 @@ class Redact(logging.Filter):
         return True
 
 
-def _reason(response: Any) -> str:
+def _reason(response: "Response") -> str:
     """The explanation a Jupyter server puts in an error response, if any."""
     with suppress(ValueError, AttributeError):  # not JSON, or not an object: it gives none
         body = response.json()
@@ -2433,7 +2440,7 @@ class Gateway:
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
         self._errors = (httpx2.HTTPError, OSError)
 
-    async def _call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> "Response":
         """A REST call's response; GatewayError when the server cannot be reached, refuses us, or answers other than ``expect``."""
         try:
             response = await self._http.request(method, path, **kwargs)
@@ -2449,7 +2456,7 @@ class Gateway:
             raise self._failed(response, doing)
         return response
 
-    def _failed(self, response: Any, doing: str) -> GatewayError:
+    def _failed(self, response: "Response", doing: str) -> GatewayError:
         return GatewayError(f"{self.shown} could not {doing} (HTTP {response.status_code}): {redact(_reason(response) or response.text[:500], self.secrets)}")
 
     async def kernelspecs(self) -> tuple[str, list[str]]:
@@ -2484,7 +2491,7 @@ class Gateway:
     async def delete(self, kernel_id: str) -> None:
         await self._call("DELETE", f"/api/kernels/{kernel_id}", (204, 404), f"delete kernel {kernel_id}")  # 404: it is gone already
 
-    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocket":
+    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocketConnection":
         from trio_websocket import connect_websocket_url
 
         ws_url = re.sub(r"^http", "ws", self.url) + f"/api/kernels/{kernel_id}/channels?session_id={client_session}"
@@ -2498,14 +2505,6 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-class WebSocket(typing.Protocol):
-    """What a RemoteKernel uses of its websocket (trio_websocket's WebSocketConnection)."""
-
-    async def send_message(self, message: str) -> None: ...
-    async def get_message(self) -> str | bytes: ...
-    async def aclose(self) -> None: ...
 
 
 class RemoteKernel(Kernel):
@@ -2523,7 +2522,7 @@ class RemoteKernel(Kernel):
         self.kernelspec = source.spec
         self.kernel_id: str | None = None
         self._client_session = secrets.token_hex(16)
-        self._ws: WebSocket | None = None
+        self._ws: WebSocketConnection | None = None
         self._reconnected = trio.Event()  # set (and replaced) when the websocket is replaced or the kernel ends
         self._nursery: trio.Nursery | None = None
 
@@ -3563,7 +3562,7 @@ class Notebook:
             self._log.close()
             self._log = None
 
-    def build(self) -> Any:
+    def build(self) -> "NotebookNode":
         """The record as an nbformat v4 notebook, validated."""
         import nbformat
         from nbformat import v4
@@ -6133,7 +6132,7 @@ class TasksExtension(Extension):
 # bootstrap patches are described beside KERNEL_BOOTSTRAP.)
 
 
-def lowlevel_server(server: MCPServer) -> Any:
+def lowlevel_server(server: MCPServer) -> "LowlevelServer":
     """The lowlevel server MCPServer drives in run_stdio_async (mcp 2.3: ``MCPServer._lowlevel_server``).
 
     serve_stdio drives it itself, with stdin read by trio, because the SDK's
@@ -6543,7 +6542,7 @@ def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
     return list(dict.fromkeys(_host_header_form(name) for name in [*names, *extra]))
 
 
-def transport_security(names: list[str]) -> Any:
+def transport_security(names: list[str]) -> "TransportSecuritySettings":
     """The SDK's Host/Origin check, allowing exactly these names, with any port or none (a proxy on 443)."""
     from mcp.server.transport_security import TransportSecuritySettings
 
