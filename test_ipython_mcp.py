@@ -325,6 +325,28 @@ def test_the_reply_budget_follows_the_clients_tool_timeout():
     assert (config.output_chars, config.spares, config.max_sessions) == (5000, 0, 3)
 
 
+def test_a_number_below_its_floor_is_refused_naming_the_flag():
+    for argv, complaint in [
+        (["--port", "-1"], "--port must be 0 or more, got -1"),
+        (["--linger", "-5"], "--linger must be 0 or more seconds"),
+        (["--interrupt-grace", "0"], "--interrupt-grace must be a positive number of seconds"),
+        (["--reply-after", "nan"], "--reply-after must be 0 or more seconds"),
+        (["--output-chars", "199"], "--output-chars must be at least 200"),
+        (["--max-sessions", "0"], "--max-sessions must be a positive number"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(complaint)):
+            ipython_mcp.read_command(argv, {})
+    config, _ = ipython_mcp.read_command(["--port", "0", "--linger", "0", "--reply-after", "0"], {})
+    assert (config.port, config.linger_s, config.reply_after_s) == (0, 0, 0), "0 is accepted where it means something"
+
+
+def test_the_token_is_a_setting_never_shown():
+    config = Config.from_environ({"IPYTHON_MCP_TOKEN": "s3cret-token", "IPYTHON_MCP_GATEWAY_TOKEN": "gw-s3cret"})
+    assert (config.token, config.gateway_token) == ("s3cret-token", "gw-s3cret")
+    assert "s3cret" not in repr(config)
+    assert "--token" not in ipython_mcp._parser().format_help().replace("--token-file", ""), "a variable only: flags show in process listings"
+
+
 @slow
 def test_console_script_answers_help_and_version():
     version = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=True)
