@@ -1415,13 +1415,13 @@ class Kernel:
     async def _deliver(self, msg: dict[str, Any]) -> None:
         """Hand a message to the request it answers; messages for other requests (or clients) are dropped."""
         parent = msg["parent_header"].get("msg_id")
-        listener = self._replies.get(parent)
-        if listener is None:
+        channel = self._replies.get(parent)
+        if channel is None:
             return
         if isinstance(msg["content"], bytes):
             msg["content"] = json.loads(msg["content"])
         try:
-            await listener.send(msg)
+            await channel.send(msg)
         except (trio.BrokenResourceError, trio.ClosedResourceError):  # the request stopped listening
             self._replies.pop(parent, None)
 
@@ -6443,8 +6443,8 @@ def build_server(sessions: Sessions) -> MCPServer:
         "cell's number), cells (how many ran), last_used_s_ago (since a call last named it), kernel pid, working directory, the connection "
         "file of an attached kernel, location (local, or the Jupyter server and kernel id), the running cell (number, elapsed_s, last line "
         "of output), how many execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what the "
-        "session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with status 'lost' and how it was "
-        "lost."
+        "session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with status 'lost' and how "
+        "it was lost."
     ), read_only_hint=True)
     async def list_sessions() -> list[dict[str, Any]]:
         return sessions.listing()
