@@ -85,7 +85,9 @@ The sections below come in this order; each decision has one home.
 - The relay, --status and --stop (the client's side of --persist), and
   private_dir(), where this user's sockets, state, logs and tokens live:
   before the heavy imports, which they must not wait for.
-- Constants, and Config: every setting once (its flag, variable and help).
+- Constants, and Config: every setting once (its flag, variable, help, floor,
+  and whether it is a secret); too_small is the one rule for a number's floor,
+  for settings and tool arguments alike.
 - State, Happened and TRANSITIONS: what can happen to a session in each state,
   and the state that follows; Session._move applies it.
 - What clients send: shown cuts an echoed argument, check_path refuses a bad
@@ -93,18 +95,24 @@ The sections below come in this order; each decision has one home.
   without blocking, replace_file writes without following a planted link,
   WrittenFiles decides whether a file may be replaced.
 - Env / Kernelspec / Joined: what kernel a session gets and whether the server
-  owns it (``Source.owned``); resolve_env maps an env argument to a Python.
+  owns it (``Source.owned``: what a message says of the kernel, and whether
+  Kernel.serve's cleanup ends it or only lets go); resolve_env maps an env
+  argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
-  kinds), attach, the gateway, warm spares: each in a section of its own.
+  kinds; Kernel.listener hears that it ended), attach, the gateway, warm
+  spares: each in a section of its own.
 - Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
   --memory-limit), confine() applies it between fork and exec, and
   Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
-- Reading a spool back: page_lines (a page), Grep and grep_lines (RE2 in a
-  worker thread, else Python's re in a child process), read_spool (which, and
-  the deadline).
-- The notebook: CellRecord and Notebook; file_name maps a session's name to
-  its file, one to one, and check_session_name refuses names that would not.
+- Reading a spool back: read_lines takes a page (every_line) or the lines a
+  Grep matches (RE2, in a worker thread), _grep_in_child what only Python's re
+  can run (in a child process), read_spool picks one and holds the deadline.
+- The notebook: CellRecord.take applies clear_output and update_display_data
+  (the cell's reply view follows it; a DisplayMap finds what an update
+  reaches), Notebook logs ended cells and builds the notebook from the log;
+  file_name maps a session's name to its file, one to one, and
+  check_session_name refuses names that would not.
 - Cells: Cell (a cell's messages and how a cell that ran ended:
   Cell.conclude), Outcome (a reply's text and record: Outcome.to_result),
   start_failure (the words for a kernel that would not start, whoever asked),
@@ -122,7 +130,8 @@ The sections below come in this order; each decision has one home.
 - The registry (Sessions): the policy a tool call needs (which env, which
   warning, whether to install ipykernel and try again).
 - The tasks extension (the execute tool hands the call its TaskOffer); the
-  SDK internals this module leans on; the MCP tools
+  SDK internals this module leans on (each in one small function, stdio_over
+  among them); the MCP tools
   (they check arguments and make one call on the registry; instructions()
   names the sessions that exist); streamable HTTP (the token); the persistent
   server (PersistentServer: its connections, its linger, its state file);
@@ -513,6 +522,13 @@ from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, ImageContent, InputRequiredResult, RequestParams, TextContent, ToolAnnotations  # noqa: E402
 from pydantic import Field  # noqa: E402
 
+if typing.TYPE_CHECKING:  # names for annotations: each module is imported where it is used, and only then
+    from httpx2 import Response
+    from mcp.server.lowlevel import Server as LowlevelServer
+    from mcp.server.transport_security import TransportSecuritySettings
+    from nbformat import NotebookNode
+    from trio_websocket import WebSocketConnection
+
 
 log = logging.getLogger("ipython_mcp")
 
@@ -537,6 +553,7 @@ MESSAGE_BUFFER = 256  # kernel messages queued per request before the reader wai
 INBOX_SIZE = 256  # requests and events queued for a session's owner before their senders wait (flow control)
 MAX_SESSION_NAME = 64  # names are shown in every listing; keep them short
 MAX_OUTPUT_CHARS = 40_000  # ceiling for max_output_chars: Claude Code replaces a result over ~45,000 characters with a preview
+MIN_OUTPUT_CHARS = 200  # floor for --output-chars and max_output_chars: room for a status line and a few lines of output
 OUTPUT_LINE_CHARS = 2_000  # a longer line in an output reply is cut, saying how much
 RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
 LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
@@ -600,9 +617,28 @@ MIN_PROCESS_LIMIT = 32  # an idle kernel already runs about 15 threads, and each
 # ============================================================================
 
 
-def setting(default: Any, help: str, *, flag: str, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
-    """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name)."""
-    return field(default=default, metadata={"flag": flag, "help": help, "choices": choices, "metavar": metavar})
+Least = Literal["positive", "zero"] | int  # a number setting's floor: above 0, 0 or more, or at least this
+
+
+def setting(default: Any, help: str, *, flag: str | None, variable: str | None = None, least: Least | None = None, secret: bool = False,
+            also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
+    """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name).
+    ``least``: the smallest number accepted; a ``secret`` is never shown, nor left in the environment kernels inherit;
+    ``also``: another variable that sets it, read before its own, and how."""
+    variable = variable or "IPYTHON_MCP_" + str(flag).removeprefix("--").upper().replace("-", "_")
+    meta = {"flag": flag, "variable": variable, "help": help, "least": least, "secret": secret, "also": also, "choices": choices, "metavar": metavar}
+    return field(default=default, repr=not secret, metadata=meta)
+
+
+def too_small(value: float, least: Least) -> bool:
+    """Whether a number is below its floor (NaN always is): one rule for settings and tool arguments."""
+    return not (value > 0 if least == "positive" else value >= (0 if least == "zero" else least))
+
+
+def least_words(least: Least, seconds: bool = False) -> str:
+    if least == "positive":
+        return "a positive number" + " of seconds" * seconds
+    return ("0 or more" + " seconds" * seconds) if least == "zero" else f"at least {least}"
 
 
 def _comma_separated(text: str) -> tuple[str, ...]:
@@ -641,42 +677,39 @@ class Config:
     """
 
     transport: str = setting("stdio", "stdio, or streamable-http for clients that cannot start processes (needs hypercorn)", flag="--transport", choices=("stdio", "streamable-http"))
-    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT - 2 s): under the 60 s after which many clients give up", flag="--reply-after")
-    default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout")
-    interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace")
-    start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout")
-    max_sessions: int = setting(32, "live sessions at once: each kernel costs 60-100 MB", flag="--max-sessions")
-    output_chars: int = setting(20_000, "text budget per reply: well under the ~25k-token cap of common clients", flag="--output-chars")
-    max_images: int = setting(8, "images per reply; the rest are named by their files", flag="--max-images")
-    max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes")
-    keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells")
-    spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares")
-    grep_timeout_s: float = setting(10.0, "seconds an output(grep=...) search may take before it is stopped with a message (a backtracking pattern can take forever)", flag="--grep-timeout")
+    reply_after_s: float = setting(50.0, "seconds a call waits for its cell before replying 'running' (else MCP_TOOL_TIMEOUT, the client's tool timeout in ms, less 2 s): under the 60 s after which many clients give up", flag="--reply-after", least="zero", also=("MCP_TOOL_TIMEOUT", lambda ms: max(0.0, float(ms) / 1000 - CLIENT_TIMEOUT_MARGIN_S)))
+    default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout", least="positive")
+    interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace", least="positive")
+    start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout", least="positive")
+    max_sessions: int = setting(32, "live sessions at once: each kernel costs 60-100 MB", flag="--max-sessions", least="positive")
+    output_chars: int = setting(20_000, "text budget per reply: well under the ~25k-token cap of common clients", flag="--output-chars", least=MIN_OUTPUT_CHARS)
+    max_images: int = setting(8, "images per reply; the rest are named by their files", flag="--max-images", least="positive")
+    max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes", least="positive")
+    keep_cells: int = setting(20, "cells per session whose output stays on disk for the output tool", flag="--keep-cells", least="positive")
+    spares: int = setting(1, "default-env kernels kept started, so a new session's first cell answers at once (0: none)", flag="--spares", least="zero")
+    grep_timeout_s: float = setting(10.0, "seconds an output(grep=...) search may take before it is stopped with a message (a backtracking pattern can take forever)", flag="--grep-timeout", least="positive")
     notebook_dir: Path | None = setting(None, "keep each session's notebook live in this directory, rewritten after every cell", flag="--notebook-dir", metavar="DIR")
     envs_dir: Path = setting(Path("~/envs").expanduser(), "where bare env names are looked up (then the active conda's envs/)", flag="--envs-dir", metavar="DIR")
     auto_install_ipykernel: bool = setting(False, "install ipykernel into an env that lacks it, on first use (uv when on PATH, else the env's pip)", flag="--auto-install-ipykernel")
     gateway_url: str | None = setting(None, "create every kernel on this Jupyter Server or Enterprise Gateway (http[s]://host:port); env then names a kernelspec", flag="--gateway-url", metavar="URL")
-    gateway_token: str | None = setting(None, "its token (better set as the variable: flags show in process listings)", flag="--gateway-token", metavar="TOKEN")
+    gateway_token: str | None = setting(None, "its token (better set as the variable: flags show in process listings)", flag="--gateway-token", secret=True, metavar="TOKEN")
     persist: bool = setting(False, "relay to this user's persistent server for the working directory, started when none runs: its sessions and running cells outlive the client (see --linger, --status, --stop)", flag="--persist")
-    linger_s: float = setting(8 * 3600.0, "--persist: the server shuts its kernels down and exits after this many seconds with no client connected and no cell running", flag="--linger")
+    linger_s: float = setting(8 * 3600.0, "--persist: the server shuts its kernels down and exits after this many seconds with no client connected and no cell running", flag="--linger", least="zero")
     host: str = setting("127.0.0.1", "streamable-http: the address to bind", flag="--host")
-    port: int = setting(8000, "streamable-http: the port; the endpoint is /mcp", flag="--port")
+    port: int = setting(8000, "streamable-http: the port (0: any free one); the endpoint is /mcp", flag="--port", least="zero")
+    token: str | None = setting(None, "streamable-http: the token every request must carry; a variable only, as flags show in process listings", flag=None, variable="IPYTHON_MCP_TOKEN", secret=True)
     token_file: Path | None = setting(None, "streamable-http: the token is this file's first line, unless IPYTHON_MCP_TOKEN is set (with neither: a fresh random token)", flag="--token-file", metavar="PATH")
     no_auth: bool = setting(False, "streamable-http: accept requests without the token; refused unless --host is a loopback address", flag="--no-auth")
     allowed_hosts: tuple[str, ...] = setting((), "streamable-http: also accept this name in the Host and Origin headers (repeatable; the variable takes a comma-separated list)", flag="--allowed-host", metavar="NAME")
     certfile: Path | None = setting(None, "streamable-http: serve HTTPS with this certificate (PEM; needs --keyfile)", flag="--certfile", metavar="PATH")
     keyfile: Path | None = setting(None, "streamable-http: the certificate's private key (PEM)", flag="--keyfile", metavar="PATH")
-    max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes")
+    max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes", least="positive")
     sandbox: bool = setting(False, "confine every kernel started here: files, network, processes (see the README's 'Sandboxed sessions'); refuses to start where that cannot be had", flag="--sandbox")
     sandbox_write: tuple[str, ...] = setting((), "--sandbox: kernels may also write under this path (repeatable; the variable takes a comma-separated list)", flag="--sandbox-write", metavar="PATH")
     sandbox_network: bool = setting(False, "--sandbox: kernels may open TCP connections and listen", flag="--sandbox-network")
     memory_limit: Size | None = setting(None, "memory per kernel, such as 2G (with or without --sandbox): a memory cgroup where the server may make one, else an address-space rlimit", flag="--memory-limit", metavar="SIZE")
-    process_limit: int = setting(256, "--sandbox: processes and threads per kernel (a pids cgroup where the server may make one, else RLIMIT_NPROC in the kernel's user namespace)", flag="--process-limit")
+    process_limit: int = setting(256, "--sandbox: processes and threads per kernel (a pids cgroup where the server may make one, else RLIMIT_NPROC in the kernel's user namespace)", flag="--process-limit", least=MIN_PROCESS_LIMIT)
     log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-
-    @staticmethod
-    def variable(flag: str) -> str:
-        return "IPYTHON_MCP_" + flag.removeprefix("--").upper().replace("-", "_")
 
     @classmethod
     def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], Any]]]:
@@ -696,31 +729,27 @@ class Config:
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
-        """Defaults, then environment variables, then explicit overrides (the CLI's flags)."""
+        """Defaults, then environment variables, then explicit overrides (the CLI's flags; a repeated one's list)."""
         values: dict[str, Any] = {}
-        if tool_timeout := environ.get("MCP_TOOL_TIMEOUT"):
-            # The client's own limit in milliseconds, as MCP clients read it: reply before it gives up.
-            values["reply_after_s"] = max(0.0, float(tool_timeout) / 1000 - CLIENT_TIMEOUT_MARGIN_S)
         for item, read in cls.settings():
-            text = environ.get(cls.variable(item.metadata["flag"]))
-            if text is None or text == "":
-                continue
-            if read is bool:
-                values[item.name] = text.lower() in TRUE_WORDS
-                continue
-            try:
-                values[item.name] = read(text)
-            except ValueError:
-                raise SystemExit(f"ipython-mcp: {cls.variable(item.metadata['flag'])}={text!r} is not a valid {read.__name__}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            also, variable = item.metadata["also"], item.metadata["variable"]
+            for name, read_text in ([also] if also else []) + [(variable, read)]:
+                if text := environ.get(name, ""):
+                    try:
+                        values[item.name] = text.lower() in TRUE_WORDS if read_text is bool else read_text(text)
+                    except ValueError:
+                        raise SystemExit(f"ipython-mcp: {name}={text!r} is not a valid {read.__name__}") from None
+        values.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         for item, read in cls.settings():
             meta = item.metadata
+            if meta["flag"] is None:  # a variable only
+                continue
             default = f" (default {item.default})" if item.default not in (None, False, ()) else ""
-            help_text = f"{meta['help']}{default}; variable {cls.variable(meta['flag'])}"
+            help_text = f"{meta['help']}{default}; variable {meta['variable']}"
             if read is bool:
                 parser.add_argument(meta["flag"], dest=item.name, action="store_true", default=None, help=help_text)
             elif read is _comma_separated:  # repeatable on the command line
@@ -731,17 +760,10 @@ class Config:
 
     def check(self) -> None:
         """Refuse settings that cannot work together, with the reason (ValueError)."""
-        for name in ("max_sessions", "output_chars", "max_images", "max_image_bytes", "keep_cells", "max_body_bytes", "port"):
-            if getattr(self, name) < (0 if name == "port" else 1):
-                raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(self, name)}")
-        if self.spares < 0:
-            raise ValueError(f"--spares must be 0 or more, got {self.spares}")
-        if self.output_chars < 200:
-            raise ValueError(f"--output-chars must be at least 200, got {self.output_chars}")
-        for name in ("reply_after_s", "interrupt_grace_s", "start_timeout_s", "default_timeout_s", "linger_s", "grep_timeout_s"):
-            value = getattr(self, name)
-            if value is not None and (math.isnan(value) or value < 0 or (value == 0 and name not in ("reply_after_s", "linger_s"))):
-                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        for item, read in self.settings():
+            least, value = item.metadata["least"], getattr(self, item.name)
+            if least is not None and value is not None and too_small(value, least):
+                raise ValueError(f"{item.metadata['flag']} must be {least_words(least, read is float)}, got {value}")
         if self.persist and self.transport != "stdio":
             raise ValueError("--persist serves clients that start it over stdio; streamable HTTP is a persistent server already")
         if self.no_auth and self.token_file:
@@ -755,8 +777,6 @@ class Config:
             raise ValueError("--certfile and --keyfile go together")
         if not self.sandbox and (self.sandbox_write or self.sandbox_network):
             raise ValueError("--sandbox-write and --sandbox-network shape --sandbox, which is off: add --sandbox")
-        if self.process_limit < MIN_PROCESS_LIMIT:
-            raise ValueError(f"--process-limit must be at least {MIN_PROCESS_LIMIT} (the kernel itself runs about 15 threads), got {self.process_limit}")
 
 
 # ============================================================================
@@ -868,8 +888,9 @@ def _file_kind(mode: int) -> str:
     return next((kind for test, kind in kinds if test(mode)), "not a file")
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else OSError saying what it is.
+def read_regular_file(path: Path, limit: int, check: Callable[[os.stat_result], None] | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (that ``check`` does not refuse),
+    else OSError saying what it is.
 
     Opened non-blocking, so a FIFO or a device is refused rather than waited on;
     still, call it from a worker thread: any disk can be slow.
@@ -881,6 +902,8 @@ def read_regular_file(path: Path, limit: int) -> bytes:
             raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is not a regular file ({_file_kind(info.st_mode)})")
         if info.st_size > limit:
             raise OSError(f"{shown(str(path), SHOWN_PATH_CHARS)} is {info.st_size} bytes, more than the {limit} expected")
+        if check is not None:
+            check(info)
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
@@ -889,21 +912,21 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def replace_file(path: Path, data: bytes) -> os.stat_result:
+def replace_file(path: Path, data: bytes, mode: int = 0o666) -> os.stat_result:
     """Write ``data`` to ``path`` in one step, and return what the new file looks like (for WrittenFiles).
 
     A temporary file with a random name is created beside the target with
     O_EXCL (so never through a link planted at a name it could guess), with
-    the mode any new file of the user's gets (0666 less the umask), then
-    renamed over the target; a reader sees the old file or the new one. On
-    any failure the temporary file is removed.
+    ``mode`` less the umask (by default the mode any new file of the user's
+    gets), then renamed over the target; a reader sees the old file or the
+    new one. On any failure the temporary file is removed.
     """
     for _ in range(8):  # a clash of 64 random bits is next to impossible; a few tries make it certain
         temporary = path.with_name(f".ipython-mcp-{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
             break
-        except FileExistsError:
+        except FileExistsError:  # the name is taken: draw another
             continue
     else:
         raise FileExistsError(f"could not make a temporary file beside {path}")
@@ -913,7 +936,7 @@ def replace_file(path: Path, data: bytes) -> os.stat_result:
             written = os.fstat(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with suppress(OSError):
+        with suppress(OSError):  # the failure being raised is the one to tell
             os.unlink(temporary)
         raise
     return written
@@ -951,7 +974,7 @@ class WrittenFiles:
         """Refused, saying why, unless ``path`` is absent or may be replaced; reads the file: call it from a worker thread."""
         try:
             info = os.lstat(path)
-        except FileNotFoundError:
+        except FileNotFoundError:  # nothing to replace
             return
         name = shown(str(path), SHOWN_PATH_CHARS)
         if not stat.S_ISREG(info.st_mode):
@@ -971,7 +994,7 @@ class WrittenFiles:
             notebook = json.loads(read_regular_file(path, NOTEBOOK_CHECK_BYTES))
             ours = notebook["metadata"]["ipython-mcp"]
             return ours["session"] == session and ours["sha256"] == notebook_digest(notebook)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):  # unreadable, or not a notebook of ours: not ours to replace
             return False
 
 
@@ -982,7 +1005,9 @@ class WrittenFiles:
 # A session's source says what kernel it gets, and whether that kernel is the
 # server's own: a local env's and a gateway kernelspec's kernels are started
 # (and so may be killed) here; a joined kernel someone else started is only
-# ever let go of. That is the one notion of who owns a kernel.
+# ever let go of. That is the one notion of who owns a kernel (Source.owned):
+# what a message says of a kernel and what Kernel.serve does at its end both
+# read it.
 
 
 @dataclass(frozen=True)
@@ -1224,7 +1249,7 @@ class TrioSocket:
         while True:
             try:
                 return self.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            except zmq.Again:  # nothing queued: wait below
                 pass
             if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 continue
@@ -1239,7 +1264,7 @@ class TrioSocket:
 
 def _describe_exit(returncode: int) -> str:
     if returncode < 0:
-        with suppress(ValueError):
+        with suppress(ValueError):  # a signal Python has no name for: its number will do
             return f"killed by {signal.Signals(-returncode).name}"
         return f"killed by signal {-returncode}"
     return f"exited with code {returncode}"
@@ -1247,8 +1272,18 @@ def _describe_exit(returncode: int) -> str:
 
 def _signal_group(pid: int, sig: int) -> None:
     # The kernel leads its own process group, so its children get the signal too.
-    with suppress(ProcessLookupError, PermissionError):
+    try:
         os.killpg(pid, sig)
+    except ProcessLookupError:  # the group is gone already, which is what the signal was for
+        pass
+    except PermissionError as exc:  # a kill that fails leaves a process behind: say so, as trio's subprocess code does
+        log.warning("could not send %s to kernel process group %d: %s", signal.Signals(sig).name, pid, exc)
+
+
+class KernelListener(typing.Protocol):
+    """Who hears that a kernel ended: its session, or the spare pool."""
+
+    async def kernel_gone(self, kernel: "Kernel") -> None: ...
 
 
 class Kernel:
@@ -1261,22 +1296,24 @@ class Kernel:
     be, how messages travel and how it ends: LocalKernel starts and kills its
     own process; AttachedKernel joins one that someone else started and only
     ever lets go of it (both over ZeroMQ); RemoteKernel lives on a Jupyter
-    Server and is driven over its websocket.
+    Server and is driven over its websocket. Its source says whether it is
+    ended or only let go of (``Source.owned``): serve's cleanup calls ``_end`` only then.
     """
 
     location = "local"  # where the kernel runs, for list_sessions
     restarts_in_place = False  # reset restarts this kernel rather than replacing it
     interrupt_kind = "the interrupt request"  # what interrupt() sends, for messages
 
-    def __init__(self) -> None:
+    def __init__(self, source: Source) -> None:
+        self.source = source  # what it was started or joined for
         self.cwd: str | None = None
         self.process: trio.Process | None = None
         self.returncode: int | None = None
         self.stopped_because: str | None = None
         self.info: dict[str, Any] = {}  # the kernel_info reply
-        self.owner: Any = None  # told through kernel_gone(kernel) when the kernel ends: a Session, or the spare pool
+        self.listener: KernelListener | None = None  # told when the kernel ends
         self.gone = trio.Event()  # set once the kernel is let go of and its files are removed
-        self._listeners: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
+        self._replies: dict[str, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._scope = trio.CancelScope()
         self._session: Any = None  # a jupyter_client Session: builds (and signs) our messages
         self.notes: list[str] = []  # things the next reply should mention (a restored connection)
@@ -1315,8 +1352,10 @@ class Kernel:
                     raise
         finally:
             with trio.CancelScope(shield=True):
-                self._close_listeners()
+                self._close_replies()
                 self._close()
+                if self.source.owned:
+                    await self._end()
                 await self._release()
                 self.gone.set()
 
@@ -1328,7 +1367,7 @@ class Kernel:
         """End the kernel (serve's cleanup kills or lets go of it) and every waiting request."""
         if self.stopped_because is None and self.returncode is None:
             self.stopped_because = reason
-        self._close_listeners()
+        self._close_replies()
         self._scope.cancel()
 
     async def interrupt(self) -> None:
@@ -1353,8 +1392,11 @@ class Kernel:
     def _close(self) -> None:
         """Close the channels (the reading tasks are already done)."""
 
+    async def _end(self) -> None:
+        """End the kernel itself, once its tasks are done (shielded): only for a kernel its source says is ours."""
+
     async def _release(self) -> None:
-        """Shielded cleanup once the kernel's tasks are done."""
+        """Let go of what is left of the kernel here, whether it was ended or not (shielded)."""
 
     def _log_tail(self) -> str:
         return ""
@@ -1372,13 +1414,13 @@ class Kernel:
         msg_id = msg["header"]["msg_id"]
         try:
             if self.alive:
-                self._listeners[msg_id] = send
+                self._replies[msg_id] = send
                 await self._send("shell", msg)
             else:
                 send.close()
             yield receive
         finally:
-            self._listeners.pop(msg_id, None)
+            self._replies.pop(msg_id, None)
             send.close()
             receive.close()
 
@@ -1390,15 +1432,15 @@ class Kernel:
     async def _deliver(self, msg: dict[str, Any]) -> None:
         """Hand a message to the request it answers; messages for other requests (or clients) are dropped."""
         parent = msg["parent_header"].get("msg_id")
-        listener = self._listeners.get(parent)
-        if listener is None:
+        channel = self._replies.get(parent)
+        if channel is None:
             return
         if isinstance(msg["content"], bytes):
             msg["content"] = json.loads(msg["content"])
         try:
-            await listener.send(msg)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._listeners.pop(parent, None)
+            await channel.send(msg)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):  # the request stopped listening
+            self._replies.pop(parent, None)
 
     # -- internals ---------------------------------------------------------
 
@@ -1436,20 +1478,20 @@ class Kernel:
         assert self.process is not None
         self.returncode = await self.process.wait()
         log.info("kernel %s %s", self.process.pid, _describe_exit(self.returncode))
-        self._close_listeners()
+        self._close_replies()
         kernel_scope.cancel()
 
-    def _close_listeners(self) -> None:
-        for send in self._listeners.values():
+    def _close_replies(self) -> None:
+        for send in self._replies.values():
             send.close()
-        self._listeners.clear()
+        self._replies.clear()
 
 
 class ZmqKernel(Kernel):
     """A kernel reached through its ZeroMQ sockets (IPC or TCP), messages signed with its key."""
 
-    def __init__(self, zmq_context: zmq.Context) -> None:
-        super().__init__()
+    def __init__(self, source: Source, zmq_context: zmq.Context) -> None:
+        super().__init__(source)
         self._zmq = zmq_context
         self._sockets: dict[str, TrioSocket] = {}
         self._stdin_ready = trio.Event()
@@ -1538,7 +1580,7 @@ class LocalKernel(ZmqKernel):
     interrupt_kind = "SIGINT"
 
     def __init__(self, env: Env, workdir: Path, cwd: str, zmq_context: zmq.Context, lifeline: int, confinement: "Confinement | None" = None) -> None:
-        super().__init__(zmq_context)
+        super().__init__(env, zmq_context)
         self.env = env
         self.workdir = workdir
         self.cwd = cwd
@@ -1639,8 +1681,8 @@ class LocalKernel(ZmqKernel):
             except subprocess.SubprocessError:  # confine() failed in the child, and said why in the log
                 raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
 
-    async def _release(self) -> None:
-        """SIGTERM the group, a bounded grace, then SIGKILL; remove the kernel's files."""
+    async def _end(self) -> None:
+        """SIGTERM the group, a bounded grace, then SIGKILL."""
         if self.process is not None:
             if self.process.returncode is None:
                 _signal_group(self.process.pid, signal.SIGTERM)
@@ -1649,6 +1691,9 @@ class LocalKernel(ZmqKernel):
             # SIGKILL the group even when the leader is gone: its children may not be.
             _signal_group(self.process.pid, signal.SIGKILL)
             self.returncode = await self.process.wait()
+
+    async def _release(self) -> None:
+        """Remove the kernel's cgroups and files."""
         if self.cgroups is not None:
             await self.cgroups.remove()
         self._last_log = self._log_tail()
@@ -1659,18 +1704,18 @@ class LocalKernel(ZmqKernel):
             return self._last_log
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
+        except OSError:  # no log: the process never started
             return ""
         lines = [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
 
 
 async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run a kernel for its whole life, then tell its owner it ended."""
+    """Run a kernel for its whole life, then tell its listener it ended."""
     await kernel.serve(start_timeout, task_status=task_status)
-    if kernel.owner is not None:
+    if kernel.listener is not None:
         with trio.CancelScope(shield=True):
-            await kernel.owner.kernel_gone(kernel)
+            await kernel.listener.kernel_gone(kernel)
 
 
 # ============================================================================
@@ -2296,9 +2341,9 @@ class AttachedKernel(ZmqKernel):
     channel, and the end of the session only disconnects.
     """
 
-    def __init__(self, connection_file: Path, zmq_context: zmq.Context) -> None:
-        super().__init__(zmq_context)
-        self.connection_file = connection_file
+    def __init__(self, source: Joined, zmq_context: zmq.Context) -> None:
+        super().__init__(source, zmq_context)
+        self.connection_file = source.path
 
     async def interrupt(self) -> None:
         if self._sockets and self.alive:
@@ -2385,9 +2430,9 @@ class Redact(logging.Filter):
         return True
 
 
-def _reason(response: Any) -> str:
+def _reason(response: "Response") -> str:
     """The explanation a Jupyter server puts in an error response, if any."""
-    with suppress(ValueError, AttributeError):
+    with suppress(ValueError, AttributeError):  # not JSON, or not an object: it gives none
         body = response.json()
         return str(body.get("reason") or body.get("message") or "")
     return ""
@@ -2412,7 +2457,8 @@ class Gateway:
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
         self._errors = (httpx2.HTTPError, OSError)
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> "Response":
+        """A REST call's response; GatewayError when the server cannot be reached, refuses us, or answers other than ``expect``."""
         try:
             response = await self._http.request(method, path, **kwargs)
         except self._errors as exc:
@@ -2423,13 +2469,15 @@ class Gateway:
                 f"the Jupyter server at {self.shown} refused the request (HTTP {response.status_code})"
                 + (f": {reason}" if reason else ": check the token (IPYTHON_MCP_GATEWAY_TOKEN)")
             )
+        if expect and response.status_code not in expect:
+            raise self._failed(response, doing)
         return response
 
+    def _failed(self, response: "Response", doing: str) -> GatewayError:
+        return GatewayError(f"{self.shown} could not {doing} (HTTP {response.status_code}): {redact(_reason(response) or response.text[:500], self.secrets)}")
+
     async def kernelspecs(self) -> tuple[str, list[str]]:
-        response = await self._call("GET", "/api/kernelspecs")
-        if response.status_code != 200:
-            raise GatewayError(f"{self.shown} answered HTTP {response.status_code} to GET /api/kernelspecs")
-        body = response.json()
+        body = (await self._call("GET", "/api/kernelspecs", (200,), "list its kernelspecs")).json()
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
     async def start_kernel(self, kernelspec: str) -> str:
@@ -2446,8 +2494,7 @@ class Gateway:
                 f"the Jupyter server at {self.shown} has no kernelspec {shown(kernelspec)}; it offers: "
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
-        reason = redact(_reason(response) or response.text[:500], self.secrets)
-        raise GatewayError(f"{self.shown} could not start a kernel (HTTP {response.status_code}): {reason}")
+        raise self._failed(response, "start a kernel")
 
     async def kernel_exists(self, kernel_id: str) -> bool:
         return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
@@ -2456,14 +2503,12 @@ class Gateway:
         await self._call("POST", f"/api/kernels/{kernel_id}/interrupt")
 
     async def restart(self, kernel_id: str) -> None:
-        response = await self._call("POST", f"/api/kernels/{kernel_id}/restart")
-        if response.status_code != 200:
-            raise GatewayError(f"{self.shown} could not restart kernel {kernel_id} (HTTP {response.status_code}): {redact(_reason(response), self.secrets)}")
+        await self._call("POST", f"/api/kernels/{kernel_id}/restart", (200,), f"restart kernel {kernel_id}")
 
     async def delete(self, kernel_id: str) -> None:
-        await self._call("DELETE", f"/api/kernels/{kernel_id}")
+        await self._call("DELETE", f"/api/kernels/{kernel_id}", (204, 404), f"delete kernel {kernel_id}")  # 404: it is gone already
 
-    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> Any:
+    async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocketConnection":
         from trio_websocket import connect_websocket_url
 
         ws_url = re.sub(r"^http", "ws", self.url) + f"/api/kernels/{kernel_id}/channels?session_id={client_session}"
@@ -2488,13 +2533,13 @@ class RemoteKernel(Kernel):
     restarting or dead has lost its state, and ends like a local one that died.
     """
 
-    def __init__(self, gateway: Gateway, kernelspec: str) -> None:
-        super().__init__()
+    def __init__(self, gateway: Gateway, source: Kernelspec) -> None:
+        super().__init__(source)
         self.gateway = gateway
-        self.kernelspec = kernelspec
+        self.kernelspec = source.spec
         self.kernel_id: str | None = None
         self._client_session = secrets.token_hex(16)
-        self._ws: Any = None
+        self._ws: WebSocketConnection | None = None
         self._reconnected = trio.Event()  # set (and replaced) when the websocket is replaced or the kernel ends
         self._nursery: trio.Nursery | None = None
 
@@ -2513,8 +2558,10 @@ class RemoteKernel(Kernel):
 
     async def interrupt(self) -> None:
         if self.kernel_id is not None and self.alive:
-            with suppress(GatewayError):
+            try:
                 await self.gateway.interrupt(self.kernel_id)
+            except GatewayError as exc:  # the ladder goes on: past its grace the kernel is deleted
+                log.warning("could not interrupt %s: %s", self.location, exc)
 
     async def _launch(self) -> dict[str, Any]:
         # The Jupyter server re-signs what it forwards to the kernel; a throwaway
@@ -2577,14 +2624,25 @@ class RemoteKernel(Kernel):
     def _close(self) -> None:
         self._reconnected.set()  # no sender waits for a socket that will not come
 
+    async def _end(self) -> None:
+        """Delete the kernel on the server: this server created it, so it cleans it up; one left there is logged."""
+        if self.kernel_id is None:
+            return
+        failure = f"no answer within {GATEWAY_TIMEOUT_S:g} s"
+        with trio.move_on_after(GATEWAY_TIMEOUT_S):
+            try:
+                return await self.gateway.delete(self.kernel_id)
+            except GatewayError as exc:
+                failure = str(exc)
+        log.warning("kernel %s may still run on %s: deleting it failed (%s)", self.kernel_id, self.gateway.shown, failure)
+
     async def _release(self) -> None:
-        """Delete the kernel on the server: this server created it, so it cleans it up."""
         if self._ws is not None:
-            with trio.move_on_after(1), suppress(Exception):
-                await self._ws.aclose()
-        if self.kernel_id is not None:
-            with trio.move_on_after(GATEWAY_TIMEOUT_S), suppress(GatewayError):
-                await self.gateway.delete(self.kernel_id)
+            with trio.move_on_after(1):
+                try:
+                    await self._ws.aclose()
+                except Exception as exc:  # the socket is gone either way; the kernel's fate is _end's
+                    log.info("closing the websocket of %s: %s", self.location, exc)
 
 
 # ============================================================================
@@ -2605,8 +2663,7 @@ class Spares:
         self._registry = registry
         self._kernels: list[Kernel] = []
         self._wanted = trio.Event()
-        self._failures = 0
-        self.changed = trio.Event()  # set and replaced whenever a spare is added or taken
+        self._failures = 0  # spares that died unused since one last served; past 3 no more are started
 
     def take(self, source: Source, cwd: str) -> Kernel | None:
         """A warm kernel for a default-env session in the server's directory, if one is ready."""
@@ -2615,8 +2672,8 @@ class Spares:
         for kernel in self._kernels:
             if kernel.alive and kernel.cwd == cwd:
                 self._kernels.remove(kernel)
+                self._failures = 0  # a spare served: worth keeping again
                 self._wanted.set()
-                self._moved()
                 return kernel
         return None
 
@@ -2631,20 +2688,16 @@ class Spares:
                 except KernelStartError as exc:
                     log.warning("spare kernel failed to start; running without spares: %s", exc)
                     return
-                kernel.owner = self
+                kernel.listener = self
                 self._kernels.append(kernel)
-                self._moved()
+                log.info("spare kernel %s is ready", kernel.pid)
             self._wanted = trio.Event()
             await self._wanted.wait()
-
-    def pids(self) -> list[int]:
-        return [k.pid for k in self._kernels if k.pid is not None]
 
     async def kernel_gone(self, kernel: Kernel) -> None:
         """A spare ended before any session took it."""
         if kernel in self._kernels:
             self._kernels.remove(kernel)
-            self._moved()
             self._failures += 1
             if self._failures <= 3:  # a spare that keeps dying is not worth restarting forever
                 self._wanted.set()
@@ -2655,10 +2708,6 @@ class Spares:
             kernel.stop("the server is shutting down")
         for kernel in kernels:
             await kernel.gone.wait()
-
-    def _moved(self) -> None:
-        self.changed.set()
-        self.changed = trio.Event()
 
 
 # ============================================================================
@@ -2718,6 +2767,11 @@ class Part:
     @property
     def size(self) -> int:
         return 0 if self.kind == "image" else len(self.text)
+
+    @property
+    def image_bytes(self) -> int:
+        """An image's size once decoded (base64 carries 3 bytes in 4 characters); 0 for text."""
+        return len(self.text) * 3 // 4 if self.kind == "image" else 0
 
 
 class Masker:
@@ -2864,9 +2918,10 @@ class Transcript:
         self.head_budget = budget // 2
         self.max_images = max_images
         self.max_image_bytes = max_image_bytes
-        self._empty()
+        self.clear()
 
-    def _empty(self) -> None:
+    def clear(self) -> None:
+        """Empty, as at first and after the cell's clear_output: what it held is no longer what the cell shows."""
         self.head: list[Part] = []
         self.head_chars = 0
         self.tail: deque[Part] = deque()
@@ -2882,24 +2937,17 @@ class Transcript:
     def truncated(self) -> bool:
         return self.omitted_chars > 0
 
-    def clear(self) -> None:
-        """The cell called clear_output: what this view held is no longer what the cell shows."""
-        self._empty()
-
     def update(self, display_id: str, parts: list[Part]) -> bool:
         """Put ``parts`` where the display ``display_id`` is, if this view holds it; say whether it did."""
         for held in (self.head, self.tail):
             places = [i for i, part in enumerate(held) if part.display_id == display_id]
             if not places:
                 continue
+            replaced = [held[i] for i in places]
             kept = [part for part in held if part.display_id != display_id]
-            for part in held:
-                if part.display_id == display_id and part.kind == "image":
-                    self.images -= 1
-                    self.image_bytes -= len(part.text) * 3 // 4
             kept[places[0] : places[0]] = parts
-            self.images += sum(part.kind == "image" for part in parts)
-            self.image_bytes += sum(len(part.text) * 3 // 4 for part in parts if part.kind == "image")
+            self.images += sum(part.kind == "image" for part in parts) - sum(part.kind == "image" for part in replaced)
+            self.image_bytes += sum(part.image_bytes for part in parts) - sum(part.image_bytes for part in replaced)
             if held is self.head:
                 self.head = kept
                 self.head_chars = sum(part.size for part in kept)
@@ -2912,12 +2960,11 @@ class Transcript:
 
     def add(self, part: Part) -> None:
         if part.kind == "image":
-            size = len(part.text) * 3 // 4
-            if self.images >= self.max_images or self.image_bytes + size > self.max_image_bytes:
+            if self.images >= self.max_images or self.image_bytes + part.image_bytes > self.max_image_bytes:
                 self.images_left_out.append(part.mime)
                 return
             self.images += 1
-            self.image_bytes += size
+            self.image_bytes += part.image_bytes
         if self.head_chars + part.size <= self.head_budget and not self.tail:
             self.head.append(part)
             self.head_chars += part.size
@@ -2957,6 +3004,7 @@ class Transcript:
                 self._omit(first.text if first.kind != "image" else "")
                 if first.kind == "image":
                     self.images -= 1
+                    self.image_bytes -= first.image_bytes
                     self.images_left_out.append(first.mime)
             else:
                 # Cut at the next line break after the excess, so the tail starts on a whole line.
@@ -2996,7 +3044,7 @@ class Spool:
         self.lines_left_out = 0
         self.marks: list[tuple[int, int]] = [(0, 0)]  # (byte offset, 0-based line number) of line starts
         self._memory: list[bytes] = []
-        self._file: Any = None
+        self._file: io.BufferedWriter | None = None
         self.on_disk = False
 
     @property
@@ -3085,7 +3133,7 @@ class Block:
     line: int
     data: bytes | bytearray
     length: int
-    text: Any  # data[:length] without a copy (a memoryview), for RE2: nothing past the block is taken as context
+    text: bytes | memoryview  # data[:length] without a copy, for RE2: nothing past the block is taken as context
     continues: bool  # it starts inside a line longer than a block, which the block before began
 
 
@@ -3147,25 +3195,38 @@ def _line(block: Block, start: int, end: int, number: int) -> Line:
     return Line(number + 1, block.data[start : min(end, start + keep)].decode("utf-8", "replace"), max(0, end - start - keep))
 
 
-def page_lines(view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
-    """``limit`` lines from line ``first`` (0-based), within ``budget`` characters; and whether more follow."""
+def every_line(block: Block) -> Iterator[tuple[int, int, int]]:
+    """Each line of a block: (start, end, 0-based number), as Grep.lines gives the lines it matches."""
+    position, number = 0, block.line
+    while position < block.length:
+        end = block.data.find(b"\n", position, block.length)
+        end = block.length if end < 0 else end
+        yield position, end, number
+        position, number = end + 1, number + 1
+
+
+def read_lines(
+    view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None], lines: Callable[[Block], Iterator[tuple[int, int, int]]]
+) -> tuple[list[Line], bool]:
+    """The first ``limit`` of the ``lines`` from line ``first`` (0-based) on, within ``budget`` characters; and
+    whether more follow. A page reads every_line, a grep the lines its pattern matches (Grep.lines)."""
     found: list[Line] = []
     used = 0
     for block in _blocks(view, *view.mark_before(first), keep_going):
-        data, position, number = block.data, 0, block.line
-        if block.continues:  # the rest of a long line already shown
-            position = data.find(b"\n", 0, block.length) + 1 or block.length
-            number += position > 0 and data[position - 1] == ord("\n")
-        while position < block.length:
-            end = data.find(b"\n", position, block.length)
-            end = block.length if end < 0 else end
-            if number >= first:
-                if len(found) >= limit or used > budget:
-                    return found, True
-                found.append(_line(block, position, end, number))
-                used += len(found[-1].text)
-            position, number = end + 1, number + 1
+        for start, end, number in lines(block):
+            if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
+                continue  # before the first line asked for, or the rest of a long line the block before began
+            if len(found) >= limit or used > budget:
+                return found, True
+            found.append(_line(block, start, end, number))
+            used += len(found[-1].text)
     return found, False
+
+
+class Searcher(typing.Protocol):
+    """What Grep uses of a compiled RE2 pattern: search(text, pos, endpos), giving None or a match with start() and end()."""
+
+    def search(self, text: bytes | memoryview, pos: int, endpos: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -3184,8 +3245,8 @@ class Grep:
     """
 
     text: str
-    regex: Any = None
-    quick: Any = None
+    regex: Searcher | None = None
+    quick: Searcher | None = None
 
     def lines(self, block: Block) -> Iterator[tuple[int, int, int]]:
         """The lines of a block the pattern matches: (start, end, 0-based number), in order."""
@@ -3229,7 +3290,7 @@ def compile_grep(pattern: str) -> Grep:
         return Grep(pattern)
     quick = None
     if pattern.startswith("^"):
-        with suppress(re2.error):
+        with suppress(re2.error):  # no literal to search by: the whole pattern is searched
             rest = re2.compile(("(?m)" + pattern[1:]).encode(), options)
             low, high = rest.possiblematchrange(8)
             if len(os.path.commonprefix([low, high])) >= 2:
@@ -3244,21 +3305,6 @@ def _re2() -> Any:
     except ImportError:
         return None
     return re2
-
-
-def grep_lines(view: SpoolView, grep: Grep, first: int, limit: int, budget: int, keep_going: Callable[[], None]) -> tuple[list[Line], bool]:
-    """The first ``limit`` lines from line ``first`` on that ``grep`` matches, within ``budget`` characters; and whether more follow."""
-    found: list[Line] = []
-    used = 0
-    for block in _blocks(view, *view.mark_before(first), keep_going):
-        for start, end, number in grep.lines(block):
-            if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
-                continue
-            if len(found) >= limit or used > budget:
-                return found, True
-            found.append(_line(block, start, end, number))
-            used += len(found[-1].text)
-    return found, False
 
 
 # Python's re over a spool, in a child process a deadline can kill: job on the
@@ -3319,21 +3365,20 @@ async def read_spool(
         if gave_up.is_set():
             raise Abandoned
 
+    if grep is not None and grep.regex is None:  # only Python's re runs it: in a child, which the deadline can kill
+        read = partial(_grep_in_child, view, grep, offset, limit, budget)
+    else:
+        lines = every_line if grep is None else grep.lines
+        read = partial(trio.to_thread.run_sync, read_lines, view, offset, limit, budget, keep_going, lines, abandon_on_cancel=True)
     with trio.move_on_after(timeout):
         try:
-            if grep is None:
-                return await trio.to_thread.run_sync(page_lines, view, offset, limit, budget, keep_going, abandon_on_cancel=True)
-            if grep.regex is None:
-                return await _grep_in_child(view, grep, offset, limit, budget)
-            return await trio.to_thread.run_sync(grep_lines, view, grep, offset, limit, budget, keep_going, abandon_on_cancel=True)
+            return await read()
         finally:
             gave_up.set()
     if grep is None:
         raise ToolError(f"reading the output was stopped after {timeout:g} s (the limit is --grep-timeout)")
-    if grep.regex is None:
-        why = "Python's re backtracks on it (RE2 cannot run a lookaround or a backreference; without them it searches in linear time)"
-    else:
-        why = "the output is too large to search in that time; narrow it with offset"
+    why = ("Python's re backtracks on it (RE2 cannot run a lookaround or a backreference; without them it searches in linear time)"
+           if grep.regex is None else "the output is too large to search in that time; narrow it with offset")
     raise ToolError(f"grep {shown(grep.text)} was stopped after {timeout:g} s: {why} (the limit is --grep-timeout)")
 
 
@@ -3394,44 +3439,69 @@ def file_name(session: str) -> str:
     return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
-class CellRecord:
-    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data."""
+def display_id_of(content: dict[str, Any]) -> str | None:
+    """The display an output message shows or updates, if it names one."""
+    return (content.get("transient") or {}).get("display_id")
 
-    def __init__(self, code: str, cap: int, masker: Masker | None = None) -> None:
+
+class DisplayMap:
+    """Which outputs show each display (nbclient's display-id map): an update_display_data gives every one
+    of them its new data, as JupyterLab does."""
+
+    def __init__(self) -> None:
+        self._outputs: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, output: dict[str, Any], display_id: str | None) -> None:
+        if display_id:
+            self._outputs.setdefault(display_id, []).append(output)
+
+    def update(self, display_id: str | None, data: dict[str, Any], metadata: dict[str, Any]) -> None:
+        for output in self._outputs.get(display_id or "", ()):
+            output["data"], output["metadata"] = data, metadata
+
+
+class CellRecord:
+    """One cell's outputs in nbformat's shapes, within ``cap`` characters of text and data; the one place that
+    applies clear_output (with wait=True, at the next output) and update_display_data. take() says when the output
+    was cleared, for the cell's reply view to follow; an update for a display an ended cell shows goes to the notebook."""
+
+    def __init__(self, code: str, cap: int, masker: Masker | None = None, notebook: "Notebook | None" = None) -> None:
         self.code = code
         self.cap = cap
         self.masker = masker if masker is not None else Masker()  # stream text is masked whole, when the cell ends
+        self.notebook = notebook
         self.outputs: list[dict[str, Any]] = []
-        self.display_ids: list[str | None] = []  # beside outputs: the display each one shows, for updates
+        self.display_ids: list[str | None] = []  # beside outputs: the display each one shows, for the notebook's log
+        self.displays = DisplayMap()
         self.size = 0
         self.left_out = 0  # characters of stream text past the cap, counted, not kept
         self._clear_waiting = False
 
-    def take(self, kind: str, content: dict[str, Any]) -> None:
-        if self._clear_waiting and kind != "clear_output":
+    def take(self, kind: str, content: dict[str, Any]) -> bool:
+        """Apply an output message; say whether it cleared what the cell showed so far."""
+        cleared = (self._clear_waiting and kind != "clear_output") or (kind == "clear_output" and not content.get("wait"))
+        if cleared:
             self.clear()
+        data, metadata = content.get("data", {}), content.get("metadata", {})
         if kind == "clear_output":
-            if content.get("wait"):
-                self._clear_waiting = True
-            else:
-                self.clear()
+            self._clear_waiting = bool(content.get("wait"))
         elif kind == "stream":
             self._stream(content.get("name", "stdout"), content.get("text", ""))
         elif kind == "update_display_data":
-            display_id = (content.get("transient") or {}).get("display_id")
-            for index, shown in enumerate(self.display_ids):
-                if shown == display_id:
-                    self.outputs[index] = {**self.outputs[index], "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            self.displays.update(display_id_of(content), data, metadata)
+            if self.notebook is not None:
+                self.notebook.update_display(display_id_of(content), data, metadata)
         elif kind in ("execute_result", "display_data"):
-            output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            output = {"output_type": kind, "data": data, "metadata": metadata}
             if kind == "execute_result":
                 output["execution_count"] = content.get("execution_count")
-            self._append(output, (content.get("transient") or {}).get("display_id"))
+            self._append(output, display_id_of(content))
         elif kind == "error":
             self._append({"output_type": "error", **{k: content.get(k, "" if k != "traceback" else []) for k in ("ename", "evalue", "traceback")}})
+        return cleared
 
     def clear(self) -> None:
-        self.outputs, self.display_ids, self.size, self._clear_waiting = [], [], 0, False
+        self.outputs, self.display_ids, self.displays, self.size, self._clear_waiting = [], [], DisplayMap(), 0, False
 
     def _stream(self, name: str, text: str) -> None:
         room = max(0, self.cap - self.size)
@@ -3454,6 +3524,7 @@ class CellRecord:
         self.size += size
         self.outputs.append(output)
         self.display_ids.append(display_id)
+        self.displays.add(output, display_id)
 
     def to_json(self, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> dict[str, Any]:
         outputs = self.masker.content(list(self.outputs))
@@ -3484,11 +3555,13 @@ class Notebook:
         self.count = 0  # code cells recorded
         self.kernel_info: dict[str, Any] = {}
         self.env = ""
-        self._log: Any = None
+        self._log: io.TextIOWrapper | None = None
         self._dirty = trio.Event()
+        self._shown: set[str] = set()  # the displays ended cells show: an update for one is logged
 
     def add_cell(self, record: CellRecord, number: int | None, status: str, stopped_by: str | None, started: float, elapsed: float) -> None:
         self.count += 1
+        self._shown.update(display_id for display_id in record.display_ids if display_id)
         self._append({"cell": record.to_json(number, status, stopped_by, started, elapsed)})
 
     def add_note(self, text: str) -> None:
@@ -3496,46 +3569,42 @@ class Notebook:
         if self.count:
             self._append({"note": text})
 
-    def update_display(self, display_id: str, content: dict[str, Any]) -> None:
-        """An update_display_data for a display an earlier cell showed: that cell shows the new state, as in JupyterLab."""
-        self._append({"update": {"display_id": display_id, "data": content.get("data", {}), "metadata": content.get("metadata", {})}})
+    def update_display(self, display_id: str | None, data: dict[str, Any], metadata: dict[str, Any]) -> None:
+        """An update_display_data (the running cell's record has applied it): an ended cell that shows the display shows the new state."""
+        if display_id in self._shown:
+            self._append({"update": {"display_id": display_id, "data": data, "metadata": metadata}})
 
     def close(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
 
-    def build(self) -> Any:
+    def build(self) -> "NotebookNode":
         """The record as an nbformat v4 notebook, validated."""
         import nbformat
         from nbformat import v4
 
-        cells: list[dict[str, Any]] = []
-        with suppress(FileNotFoundError), open(self.path, encoding="utf-8") as log_file:
-            for line in log_file:
-                if not line.endswith("\n"):
-                    break  # being written as we read: the next build has it
-                entry = json.loads(line)
-                if "cell" in entry:
-                    cells.append(entry["cell"])
-                elif "note" in entry:
-                    cells.append({"note": entry["note"]})
-                elif (update := entry.get("update")) is not None:
-                    shown = next((c for c in reversed(cells) if update["display_id"] in c.get("display_ids", ())), None)
-                    for position, display_id in enumerate(shown["display_ids"] if shown else ()):
-                        if display_id == update["display_id"]:
-                            shown["outputs"][position] = {**shown["outputs"][position], "data": update["data"], "metadata": update["metadata"]}
-        notebook_cells = []
-        for cell in cells:
-            if "note" in cell:
-                notebook_cells.append(v4.new_markdown_cell(cell["note"]))
+        entries, displays = [], DisplayMap()
+        for entry in self._entries():
+            if (update := entry.get("update")) is not None:  # an ended cell's display, updated by a later one
+                displays.update(update["display_id"], update["data"], update["metadata"])
                 continue
+            if (cell := entry.get("cell")) is not None:
+                for output, display_id in zip(cell["outputs"], cell["display_ids"], strict=False):  # a note of dropped output has none
+                    displays.add(output, display_id)
+            entries.append(entry)
+        cells = []
+        for entry in entries:
+            if "note" in entry:
+                cells.append(v4.new_markdown_cell(entry["note"]))
+                continue
+            cell = entry["cell"]
             meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
             outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
-            notebook_cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+            cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
         language = self.kernel_info.get("language_info") or {"name": "python"}
         notebook = v4.new_notebook(
-            cells=notebook_cells,
+            cells=cells,
             metadata={
                 "kernelspec": {"name": "python3", "display_name": f"Python 3 ({self.env or 'ipython-mcp'})", "language": language.get("name", "python")},
                 "language_info": language,
@@ -3544,6 +3613,18 @@ class Notebook:
         )
         nbformat.validate(notebook)
         return notebook
+
+    def _entries(self) -> Iterator[dict[str, Any]]:
+        """The log's entries written so far (one being written as it is read waits for the next build)."""
+        try:
+            log_file = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
+        except FileNotFoundError:  # nothing recorded yet
+            return
+        with log_file:
+            for line in log_file:
+                if not line.endswith("\n"):
+                    return
+                yield json.loads(line)
 
     def write(self, path: Path, overwrite: bool = False) -> int:
         """Build the notebook and write it in one step, unless ``path`` is a file this server may not replace
@@ -3564,18 +3645,23 @@ class Notebook:
         self.live = None
 
     async def keep_live(self) -> None:
-        """Rewrite the live notebook after every cell (in a worker thread: a big notebook's JSON would stall every session)."""
-        while True:
+        """Rewrite the live notebook after every cell, until it is refused."""
+        while self.live is not None:
             await self._dirty.wait()
             self._dirty = trio.Event()
-            if (live := self.live) is None:  # refused meanwhile
-                return
-            try:
-                await trio.to_thread.run_sync(self.write, live)
-            except Refused as refusal:
-                self.refuse_live(refusal)
-            except (OSError, ValueError) as exc:
-                log.warning("could not write the live notebook %s: %s", live, exc)
+            await self.save_live()
+
+    async def save_live(self) -> None:
+        """Rewrite the live notebook, if there is one (in a worker thread: a big notebook's JSON would stall every
+        session); a file it may not replace stops it, any other failure is logged."""
+        if (live := self.live) is None:
+            return
+        try:
+            await trio.to_thread.run_sync(self.write, live)
+        except Refused as refusal:
+            self.refuse_live(refusal)
+        except (OSError, ValueError) as exc:
+            log.warning("could not write the live notebook %s: %s", live, exc)
 
     def _append(self, entry: dict[str, Any]) -> None:
         if self._log is None:
@@ -3621,8 +3707,7 @@ class Outcome:
         transcript = self.transcript
         record: dict[str, Any] = {
             "status": self.status,
-            "cell": self.cell,
-            "execution_count": self.cell,
+            "cell": self.cell,  # its execution count, named as every tool names a cell
             "stdout": transcript.text_of("stdout") if transcript else "",
             "stderr": transcript.text_of("stderr") if transcript else "",
             "result": transcript.text_of("result").rstrip("\n") if transcript else "",
@@ -3826,10 +3911,9 @@ class Cell:
         self.attention = trio.Event()  # set when the cell ends or asks for input
         self.input_deadline = math.inf
         self._asks = itertools.count(1)
-        self.record = CellRecord(run.code, NOTEBOOK_CHARS, session.masker)
+        self.record = CellRecord(run.code, NOTEBOOK_CHARS, session.masker, session.notebook)
         self.denials: list[str] = []  # output lines that look like a refusal, for the sandbox's explanation
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
-        self._clear_waiting = False
         # What the kernel said
         self.reply: dict[str, Any] | None = None
         self.idle = False
@@ -3859,21 +3943,15 @@ class Cell:
 
     def take(self, msg: dict[str, Any]) -> None:
         kind, content = msg["msg_type"], msg["content"]
-        if kind in OUTPUT_MESSAGES:
-            if self._clear_waiting and kind != "clear_output":  # clear_output(wait=True): now, at the next output
-                self._clear()
-            self.record.take(kind, content)
+        if kind in OUTPUT_MESSAGES and self.record.take(kind, content):  # clear_output: the view forgets what it held too
+            self.lines.discard()
+            self.view.clear()
         if kind == "stream":
             for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
                 self._add(part)
             self._note_denials(content.get("text", ""))
         elif kind in ("execute_result", "display_data", "update_display_data"):
-            display_id = (content.get("transient") or {}).get("display_id")
-            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id, kind == "update_display_data")
-        elif kind == "clear_output":
-            self._clear_waiting = bool(content.get("wait"))
-            if not self._clear_waiting:
-                self._clear()
+            self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id_of(content), kind == "update_display_data")
         elif kind == "error":
             self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
             self._flush_lines()
@@ -3963,10 +4041,11 @@ class Cell:
             if not self.spool.on_disk:
                 self.spool.path = self.directory / f"cell-{count}.txt"
 
-    def _add(self, part: Part) -> None:
+    def _add(self, part: Part, to_view: bool = True) -> None:
         part.line = self.spool.total_lines
         self.spool.write(part.text if part.kind != "image" else "")
-        self.view.add(part)
+        if to_view:
+            self.view.add(part)
 
     def _flush_lines(self) -> None:
         for part in self.lines.flush():
@@ -3980,8 +4059,7 @@ class Cell:
             parts = [Part(kind, text if text.endswith("\n") else text + "\n") for text in [_rich_text(data)] if text]
         for part in parts:
             part.display_id = display_id
-            part.line = self.spool.total_lines
-            self.spool.write(part.text if part.kind != "image" else "")
+            self._add(part, to_view=False)
         if not (update and display_id and self.view.update(display_id, parts)):
             for part in parts:
                 self.view.add(part)
@@ -4008,13 +4086,6 @@ class Cell:
         self.spool.size += len(raw)  # images count against the cell's disk budget too
         self.files.append(path)
         return [Part("note", f"[image: {path}]\n"), Part("image", encoded, mime)]
-
-    def _clear(self) -> None:
-        """clear_output: the view and the notebook forget what the cell showed so far; the spool keeps it."""
-        self._clear_waiting = False
-        self.lines.discard()
-        self.view.clear()
-        self.record.clear()
 
     def remove_files(self) -> None:
         for path in (self.spool.path, *self.files):
@@ -4623,10 +4694,6 @@ class Session:
                 self._signal(cell)
         elif msg["msg_type"] == "input_request":
             cell.input_deadline = trio.current_time() + INPUT_WAIT_S
-        elif msg["msg_type"] == "update_display_data":
-            display_id = (msg["content"].get("transient") or {}).get("display_id")
-            if display_id and display_id not in cell.record.display_ids:  # a display an earlier cell showed
-                self.notebook.update_display(display_id, msg["content"])
         if cell.finished:
             self._end_cell(cell)
 
@@ -4812,7 +4879,7 @@ class Session:
         self._notes += notes
         if not isinstance(kernel, LocalKernel) and (unconfined := self._registry.unconfined(self.source)):
             self._notes.append(unconfined)
-        kernel.owner = self
+        kernel.listener = self
         self.kernel = kernel
         self.notebook.kernel_info, self.notebook.env = kernel.info, self.source.label
         if self.ever_started:
@@ -4900,11 +4967,8 @@ class Session:
             except trio.WouldBlock:
                 break
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
-        if self.notebook.live is not None and self.notebook.count:  # the last cells, whatever the live writer got to
-            try:
-                await trio.to_thread.run_sync(self.notebook.write, self.notebook.live)
-            except (OSError, ValueError, Refused) as exc:
-                log.warning("session %r: the last write of %s failed: %s", self.name, self.notebook.live, exc)
+        if self.notebook.count:  # the last cells, whatever the live writer got to
+            await self.notebook.save_live()
         self.notebook.close()
         with trio.move_on_after(TERMINATE_GRACE_S + 2):
             for kernel in self._stopped:
@@ -5302,10 +5366,10 @@ class SecretPages:
                 data = text.encode()
                 headers = [*PAGE_HEADERS, (b"content-length", str(len(data)).encode()), (b"connection", b"close")]
                 response = h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(), headers=headers)
-                with suppress(h11.LocalProtocolError):
+                with suppress(h11.LocalProtocolError):  # h11 will not answer this connection (it broke the protocol): close it
                     await stream.send_all(connection.send(response) + connection.send(h11.Data(data=data)) + connection.send(h11.EndOfMessage()))
         finally:
-            with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):  # gone already
                 await stream.aclose()
             self._connections -= 1
             self._moved()
@@ -5344,6 +5408,18 @@ async def _read_page_request(stream: trio.SocketStream, connection: Any) -> tupl
             raise h11.RemoteProtocolError("the connection closed before the request was whole")
 
 
+# An ASGI application, as the MCP SDK's streamable-HTTP app is one and the layers in front of it are too.
+Message = dict[str, Any]
+Receive, Send = Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
+
+
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """A whole ASGI response, its length said."""
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class PageRoute:
     """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token).
 
@@ -5351,11 +5427,11 @@ class PageRoute:
     token: the browser following the link has none.
     """
 
-    def __init__(self, app: Any, pages: SecretPages) -> None:
+    def __init__(self, app: ASGIApp, pages: SecretPages) -> None:
         self.app = app
         self.pages = pages
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PAGE_PATH):
             return await self.app(scope, receive, send)
         body = bytearray()
@@ -5368,9 +5444,7 @@ class PageRoute:
             status, text = 413, _page_gone("the request was larger than a page's form can be")
         else:
             status, text = await self.pages.respond(scope["method"], scope["path"], bytes(body))
-        data = text.encode()
-        await send({"type": "http.response.start", "status": status, "headers": [*PAGE_HEADERS, (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
+        await respond(send, status, PAGE_HEADERS, text.encode())
 
 
 PAGE_STYLE = (
@@ -5665,10 +5739,10 @@ class Sessions:
     def new_kernel(self, source: Source, cwd: str) -> Kernel:
         """The one place that picks the kind of kernel a source gets."""
         if isinstance(source, Joined):
-            return AttachedKernel(source.path, self.zmq)
+            return AttachedKernel(source, self.zmq)
         if isinstance(source, Kernelspec):
             assert self.gateway is not None
-            return RemoteKernel(self.gateway, source.spec)
+            return RemoteKernel(self.gateway, source)
         self._kernels += 1
         return LocalKernel(source, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline, self.confinement)
 
@@ -6060,7 +6134,7 @@ class TasksExtension(Extension):
 # bootstrap patches are described beside KERNEL_BOOTSTRAP.)
 
 
-def lowlevel_server(server: MCPServer) -> Any:
+def lowlevel_server(server: MCPServer) -> "LowlevelServer":
     """The lowlevel server MCPServer drives in run_stdio_async (mcp 2.3: ``MCPServer._lowlevel_server``).
 
     serve_stdio drives it itself, with stdin read by trio, because the SDK's
@@ -6110,6 +6184,15 @@ def guard_hypercorn_h2() -> None:
     H2Protocol._handle_events = _handle_events
 
 
+def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - the SDK leaves its own unannotated
+    """The SDK's stdio transport over lines read and written by trio (mcp 2.3: ``mcp.server.stdio.stdio_server``):
+    typed for anyio's files, it only iterates lines from one and awaits write() and flush() on the other, and,
+    given both, leaves fds 0 and 1 alone."""
+    from mcp.server.stdio import stdio_server
+
+    return stdio_server(reader, writer)  # type: ignore[arg-type]
+
+
 def require_declared_extension(ctx: Any, identifier: str) -> None:
     """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
     from mcp.server.mcpserver.server import require_client_extension
@@ -6146,8 +6229,8 @@ def check_seconds(name: str, value: float | None, default: float | None, *, zero
     """A duration argument: refused when negative or NaN (or zero, unless allowed); clamped, with a warning, past a day."""
     if value is None:
         return default, []
-    if math.isnan(value) or value < 0 or (value == 0 and not zero):
-        raise ToolError(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds, got {value}")
+    if too_small(value, "zero" if zero else "positive"):
+        raise ToolError(f"{name} must be {least_words('zero' if zero else 'positive', seconds=True)}, got {value}")
     if value > MAX_TIMEOUT_S:
         return MAX_TIMEOUT_S, [f"{name}={value:g} clamped to the maximum of {MAX_TIMEOUT_S:g} s"]
     return value, []
@@ -6254,8 +6337,8 @@ def build_server(sessions: Sessions) -> MCPServer:
     else:
         env_help = (
             "Python environment for a NEW session; ignored (with a warning) for an existing one. "
-            "Omit for the server's own Python. A bare name means ~/envs/<name> (IPYTHON_MCP_ENVS_DIR "
-            "changes the directory) or a conda env of that name; a path (with '/' or starting with '~') "
+            f"Omit for the server's own Python. A bare name means {config.envs_dir}/<name> (the server's --envs-dir) "
+            "or a conda env of that name; a path (with '/' or starting with '~') "
             "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
         )
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
@@ -6266,66 +6349,42 @@ def build_server(sessions: Sessions) -> MCPServer:
 
         return register
 
-    @tool(
-        "Run Python in a session",
-        (
-            "Run Python code in a named IPython session and return its output: stdout, stderr and the value "
-            "of the last expression, in order, plus images (e.g. matplotlib plots, also saved as files). The "
-            "session's kernel is created on first use and keeps variables, imports and the working directory "
-            "between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
-            "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of "
-            "this server, so the secret never passes through the client or the model; never put secrets in code. "
-            f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
-            "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn "
-            "for up to wait_s, then replies 'busy' WITHOUT running. Long output keeps its head and tail within "
-            f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
-        ),
-        destructive_hint=True, open_world_hint=True,
-    )
+    @tool("Run Python in a session", (
+        "Run Python code in a named IPython session and return its output: stdout, stderr and the value of the last expression, in order, "
+        "plus images (e.g. matplotlib plots, also saved as files). The session's kernel is created on first use and keeps variables, "
+        "imports and the working directory between calls. IPython syntax works (%magics, !shell). input() asks the user when the client "
+        "supports elicitation (and fails at once when it does not); getpass() sends the user to a one-time page of this server, so the "
+        "secret never passes through the client or the model; never put secrets in code. "
+        f"A cell still running after wait_s (default {reply_after:g} s) keeps running: the reply says "
+        "'running', and wait, output and interrupt follow it. While another cell runs, the code waits its turn for up to wait_s, then "
+        "replies 'busy' WITHOUT running. Long output keeps its head and tail within "
+        f"{config.output_chars} characters; output reads the rest. A non-ok status is named on the first line."
+    ), destructive_hint=True, open_world_hint=True)
     async def execute(
         ctx: Context,
         session: Annotated[str, Field(description="Session name, e.g. 'main'. A new name creates a new kernel.")],
         code: Annotated[str, Field(description="Python/IPython code to run, like one notebook cell.")],
         env: Annotated[str | None, Field(description=env_help)] = None,
-        timeout_s: Annotated[
-            float | None,
-            Field(
-                description=(
-                    f"The cell's hard limit in seconds (default: {limit}). When it passes the cell gets a "
-                    "KeyboardInterrupt and the session is kept."
-                )
-            ),
-        ] = None,
-        wait_s: Annotated[
-            float | None,
-            Field(
-                description=(
-                    f"How long this call waits for the cell before replying (default {reply_after:g}). A cell still "
-                    "running then goes on; the reply says 'running'. 0 starts the cell and replies at once."
-                )
-            ),
-        ] = None,
-        max_output_chars: Annotated[
-            int | None,
-            Field(description=f"Text budget for this reply (default {config.output_chars}, at most {MAX_OUTPUT_CHARS})."),
-        ] = None,
-        cwd: Annotated[
-            str | None,
-            Field(
-                description=(
-                    "Working directory for a NEW session's kernel (default: the server's); ignored, with a "
-                    "warning, for an existing one. Inside a session, os.chdir() works as usual."
-                )
-            ),
-        ] = None,
+        timeout_s: Annotated[float | None, Field(description=(
+            f"The cell's hard limit in seconds (default: {limit}). When it passes the cell gets a KeyboardInterrupt and the session is kept."
+        ))] = None,
+        wait_s: Annotated[float | None, Field(description=(
+            f"How long this call waits for the cell before replying (default {reply_after:g}). A cell still running then goes on; "
+            "the reply says 'running'. 0 starts the cell and replies at once."
+        ))] = None,
+        max_output_chars: Annotated[int | None, Field(description=f"Text budget for this reply (default {config.output_chars}, at most {MAX_OUTPUT_CHARS}).")] = None,
+        cwd: Annotated[str | None, Field(description=(
+            "Working directory for a NEW session's kernel (default: the server's); ignored, with a warning, for an existing one. "
+            "Inside a session, os.chdir() works as usual."
+        ))] = None,
     ) -> CallToolResult | InputRequiredResult:
         timeout, warnings = check_seconds("timeout_s", timeout_s, config.default_timeout_s)
         wait, more = check_seconds("wait_s", wait_s, reply_after, zero=True)
         warnings += more
         budget = config.output_chars
         if max_output_chars is not None:
-            if max_output_chars < 200:
-                raise ToolError(f"max_output_chars must be at least 200, got {max_output_chars}")
+            if too_small(max_output_chars, MIN_OUTPUT_CHARS):
+                raise ToolError(f"max_output_chars must be {least_words(MIN_OUTPUT_CHARS)}, got {max_output_chars}")
             if max_output_chars > MAX_OUTPUT_CHARS:
                 warnings.append(f"max_output_chars={max_output_chars} clamped to {MAX_OUTPUT_CHARS}")
             budget = min(max_output_chars, MAX_OUTPUT_CHARS)
@@ -6333,14 +6392,10 @@ def build_server(sessions: Sessions) -> MCPServer:
         offer = tasks.offer_for(ctx)
         return user.reply(await sessions.execute(session, code, env=env, cwd=cwd, timeout=timeout, wait_s=wait, budget=budget, user=user, offer=offer), warnings)
 
-    @tool(
-        "Wait for a running cell",
-        (
-            "Wait for the session's running cell and return the output no reply has shown yet, with its status: "
-            "'running' again if it still runs, else how it ended. With no cell running it says 'idle' at once."
-        ),
-        read_only_hint=True,
-    )
+    @tool("Wait for a running cell", (
+        "Wait for the session's running cell and return the output no reply has shown yet, with its status: "
+        "'running' again if it still runs, else how it ended. With no cell running it says 'idle' at once."
+    ), read_only_hint=True)
     async def wait(
         ctx: Context,
         session: Session_,
@@ -6350,15 +6405,11 @@ def build_server(sessions: Sessions) -> MCPServer:
         user = UserInput(ctx)
         return user.reply(await sessions.wait(session, timeout, user), warnings)
 
-    @tool(
-        "Read a cell's saved output",
-        (
-            "Read a cell's whole saved output, also while it runs, without touching the kernel: numbered lines, "
-            f"`limit` of them from `offset` (negative: from the end), or with `grep` the matching lines. Cells are "
-            f"named by their number (execution count); the output of the last {config.keep_cells} cells is kept."
-        ),
-        read_only_hint=True,
-    )
+    @tool("Read a cell's saved output", (
+        "Read a cell's whole saved output, also while it runs, without touching the kernel: numbered lines, "
+        f"`limit` of them from `offset` (negative: from the end), or with `grep` the matching lines. Cells are "
+        f"named by their number (execution count); the output of the last {config.keep_cells} cells is kept."
+    ), read_only_hint=True)
     async def output(
         session: Session_,
         cell: Annotated[int | None, Field(description="The cell's number (default: the latest cell).")] = None,
@@ -6366,19 +6417,15 @@ def build_server(sessions: Sessions) -> MCPServer:
         offset: Annotated[int, Field(description="Lines to skip; negative counts from the end (-50: the last 50).")] = 0,
         limit: Annotated[int, Field(description="Lines to show at most (default 200).")] = 200,
     ) -> CallToolResult:
-        if limit < 1:
-            raise ToolError(f"limit must be at least 1, got {limit}")
+        if too_small(limit, 1):
+            raise ToolError(f"limit must be {least_words(1)}, got {limit}")
         return _text(await sessions.output(session, cell, grep, offset, limit))
 
-    @tool(
-        "Export a session as a notebook",
-        (
-            "Write the session's cells to a Jupyter notebook (.ipynb): code, outputs as the kernel sent them (images, "
-            "HTML, every MIME type), errors, and which cells timed out or died. Default path: <session>.ipynb in the "
-            "session's working directory. A file not written by this server is only replaced with overwrite=true."
-        ),
-        destructive_hint=False,
-    )
+    @tool("Export a session as a notebook", (
+        "Write the session's cells to a Jupyter notebook (.ipynb): code, outputs as the kernel sent them (images, "
+        "HTML, every MIME type), errors, and which cells timed out or died. Default path: <session>.ipynb in the "
+        "session's working directory. A file not written by this server is only replaced with overwrite=true."
+    ), destructive_hint=False)
     async def export(
         session: Session_,
         path: Annotated[str | None, Field(description="Where to write, ending in .ipynb (default: <session>.ipynb in the session's directory).")] = None,
@@ -6386,43 +6433,30 @@ def build_server(sessions: Sessions) -> MCPServer:
     ) -> CallToolResult:
         return _text(await sessions.export(session, path, overwrite))
 
-    @tool(
-        "List a session's variables",
-        (
-            "The session's variables as a table (name, type, shape or length, memory size, short value), computed in "
-            "the kernel without printing them: a large frame is described by its shape. Answers 'busy' at once while a "
-            "cell runs."
-        ),
-        read_only_hint=True,
-    )
+    @tool("List a session's variables", (
+        "The session's variables as a table (name, type, shape or length, memory size, short value), computed in "
+        "the kernel without printing them: a large frame is described by its shape. Answers 'busy' at once while a "
+        "cell runs."
+    ), read_only_hint=True)
     async def variables(session: Session_) -> CallToolResult:
         answer = await sessions.variables(session)
         return answer.to_result() if isinstance(answer, Outcome) else _text(answer)
 
-    @tool(
-        "List sessions",
-        (
-            "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), "
-            "exec_count (the last cell's number), cells (how many ran), last_used_s_ago (since a call last named it), "
-            "kernel pid, working directory, the connection file of an attached kernel, location (local, or the "
-            "Jupyter server and kernel id), the running cell (number, elapsed_s, last line of output), how many "
-            "execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what "
-            "the session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with "
-            "status 'lost' and how it was lost."
-        ),
-        read_only_hint=True,
-    )
+    @tool("List sessions", (
+        "List every session: name, env, python path, status (idle, busy, starting or dead), uptime_s (its age), exec_count (the last "
+        "cell's number), cells (how many ran), last_used_s_ago (since a call last named it), kernel pid, working directory, the connection "
+        "file of an attached kernel, location (local, or the Jupyter server and kernel id), the running cell (number, elapsed_s, last line "
+        "of output), how many execute calls wait their turn (queued) and, when kernels are confined (--sandbox, --memory-limit), what the "
+        "session's kernel may do (sandbox). A session lost with an earlier persistent server is listed with status 'lost' and how "
+        "it was lost."
+    ), read_only_hint=True)
     async def list_sessions() -> list[dict[str, Any]]:
         return sessions.listing()
 
-    @tool(
-        "Restart a session's kernel",
-        (
-            "Restart the session's kernel: every variable and import is wiped; the name and env are kept. A running "
-            "cell and any waiting execute are cancelled."
-        ),
-        destructive_hint=True,
-    )
+    @tool("Restart a session's kernel", (
+        "Restart the session's kernel: every variable and import is wiped; the name and env are kept. A running "
+        "cell and any waiting execute are cancelled."
+    ), destructive_hint=True)
     async def reset(session: Session_) -> CallToolResult:
         return _text(await sessions.reset(session))
 
@@ -6430,31 +6464,23 @@ def build_server(sessions: Sessions) -> MCPServer:
     async def shutdown(session: Session_) -> CallToolResult:
         return _text(await sessions.shutdown(session))
 
-    @tool(
-        "Join a running kernel",
-        (
-            "Bind a new session to a Jupyter kernel that is already running (for example a notebook's), by its "
-            "connection file: a path, or a file name such as 'kernel-1234.json' found in Jupyter's runtime "
-            "directory (in the notebook, %connect_info names it). execute then shares that kernel's variables. "
-            "The kernel is never stopped from here: shutdown detaches, reset is refused."
-        ),
-        destructive_hint=False, open_world_hint=True,
-    )
+    @tool("Join a running kernel", (
+        "Bind a new session to a Jupyter kernel that is already running (for example a notebook's), by its "
+        "connection file: a path, or a file name such as 'kernel-1234.json' found in Jupyter's runtime "
+        "directory (in the notebook, %connect_info names it). execute then shares that kernel's variables. "
+        "The kernel is never stopped from here: shutdown detaches, reset is refused."
+    ), destructive_hint=False, open_world_hint=True)
     async def attach(
         session: Annotated[str, Field(description="Name for the new session.")],
         connection_file: Annotated[str, Field(description="Connection file path or name, e.g. 'kernel-1234.json'.")],
     ) -> CallToolResult:
         return _text(await sessions.attach(session, connection_file))
 
-    @tool(
-        "Interrupt a running cell",
-        (
-            "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would, and cancel any execute "
-            "waiting its turn. A cell that ignores it for "
-            f"{config.interrupt_grace_s:g} s has its kernel killed, losing the session's state."
-        ),
-        destructive_hint=False, idempotent_hint=True,
-    )
+    @tool("Interrupt a running cell", (
+        "Interrupt the cell running in the session (KeyboardInterrupt), as Ctrl-C would, and cancel any execute "
+        "waiting its turn. A cell that ignores it for "
+        f"{config.interrupt_grace_s:g} s has its kernel killed, losing the session's state."
+    ), destructive_hint=False, idempotent_hint=True)
     async def interrupt(session: Session_) -> CallToolResult:
         return _text(await sessions.interrupt(session))
 
@@ -6477,6 +6503,7 @@ def build_server(sessions: Sessions) -> MCPServer:
 
 
 TOKEN_BYTES = 32  # randomness in a generated token: 256 bits, beyond guessing over a network
+TOKEN_FILE_BYTES = 64 * 1024  # a token file holds a line; a larger one is not a token file
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a client on this machine names it in a Host header
 
 
@@ -6487,17 +6514,13 @@ UNAUTHORIZED_BODY = (
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    with suppress(ValueError):
-        return ip_address(host).is_loopback
-    return False
+    return host == "localhost" or _is_address(host, "is_loopback")
 
 
-def _is_unspecified(host: str) -> bool:
-    """0.0.0.0 or ::, which listen on every interface."""
-    with suppress(ValueError):
-        return ip_address(host).is_unspecified
+def _is_address(host: str, kind: str) -> bool:
+    """Whether ``host`` is an IP address of that kind (is_loopback; is_unspecified: 0.0.0.0 or ::, every interface)."""
+    with suppress(ValueError):  # a name, not an address
+        return getattr(ip_address(host), kind)
     return False
 
 
@@ -6514,16 +6537,16 @@ def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
     with --allowed-host.
     """
     names = []
-    if is_loopback(host) or _is_unspecified(host):
+    if is_loopback(host) or _is_address(host, "is_unspecified"):
         names += LOOPBACK_NAMES
-    if _is_unspecified(host):
+    if _is_address(host, "is_unspecified"):
         names.append(os.uname().nodename)
     else:
         names.append(host)
     return list(dict.fromkeys(_host_header_form(name) for name in [*names, *extra]))
 
 
-def transport_security(names: list[str]) -> Any:
+def transport_security(names: list[str]) -> "TransportSecuritySettings":
     """The SDK's Host/Origin check, allowing exactly these names, with any port or none (a proxy on 443)."""
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -6551,20 +6574,15 @@ def resolve_token(from_environment: str, token_file: Path | None) -> tuple[str, 
 
 def read_token_file(path: Path) -> str:
     """The first line of a token file that only its owner, this user, can read or change, as sshd wants of a key file."""
+
+    def yours_alone(info: os.stat_result) -> None:
+        if info.st_uid != os.getuid():
+            raise OSError(f"it belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): a token must be yours alone")
+        if info.st_mode & 0o077:
+            raise OSError(f"others can read or change it (mode {stat.S_IMODE(info.st_mode):04o}): a token must be yours alone. Run: chmod 600 {path}")
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise SystemExit(f"ipython-mcp: --token-file {path} is not a regular file ({_file_kind(info.st_mode)})")
-            if info.st_uid != os.getuid():
-                raise SystemExit(f"ipython-mcp: --token-file {path} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): a token must be yours alone")
-            if info.st_mode & 0o077:
-                raise SystemExit(
-                    f"ipython-mcp: --token-file {path} can be read or changed by others (mode {stat.S_IMODE(info.st_mode):04o}):"
-                    f" a token must be yours alone. Run: chmod 600 {path}"
-                )
-            return file.readline(4096).decode("utf-8").strip()
+        return read_regular_file(path, TOKEN_FILE_BYTES, yours_alone).decode("utf-8").split("\n", 1)[0].strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise SystemExit(f"ipython-mcp: cannot read --token-file {path}: {exc}") from None
 
@@ -6583,11 +6601,11 @@ class RequireToken:
     through; the app has no websocket route.
     """
 
-    def __init__(self, app: Any, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._token = token.encode()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         credentials = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
@@ -6595,37 +6613,22 @@ class RequireToken:
         if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), self._token):
             return await self.app(scope, receive, send)
         challenge = b'Bearer realm="ipython-mcp"' + (b', error="invalid_token"' if credentials else b"")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(UNAUTHORIZED_BODY)).encode()),
-                    (b"www-authenticate", challenge),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
+        await respond(send, 401, [(b"content-type", b"text/plain; charset=utf-8"), (b"www-authenticate", challenge)], UNAUTHORIZED_BODY)
 
 
 def write_token_file(directory: Path, port: int, token: str) -> Path:
     """<port>.token, 0600, replaced in one step so no reader sees half a token."""
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".token")  # mkstemp makes it 0600
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    path = directory / f"{port}.token"
-    os.replace(temporary, path)
+    replace_file(path := directory / f"{port}.token", (token + "\n").encode(), mode=0o600)
     return path
 
 
 def remove_token_file(directory: Path, path: Path | None, token: str) -> None:
     """Remove it unless another server on this port (another address) has replaced it; then the directory if empty."""
     if path is not None:
-        with suppress(OSError):
+        with suppress(OSError):  # gone already
             if hmac.compare_digest(path.read_bytes().strip(), token.encode()):
                 path.unlink()
-    with suppress(OSError):
+    with suppress(OSError):  # not empty: another server's files are in it
         directory.rmdir()
 
 
@@ -6673,7 +6676,6 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
 HELLO_WAIT_S = 10.0  # a connection says what it wants, in its first line, within this or is dropped
 LISTEN_BACKLOG = 64  # connections waiting to be accepted: many relays starting at once
 ACCEPT_RETRY_S = 0.1  # after accept() fails for lack of file descriptors or memory, as trio's own listeners wait
-SECRET_SETTINGS = frozenset({"gateway_token"})  # settings whose values a relay's warning never shows
 
 
 def peer_uid(sock: trio.socket.SocketType | socket.socket) -> int | None:
@@ -6732,7 +6734,7 @@ def lost_with_predecessor(place: PersistPlace) -> dict[str, str]:
     return {name: why for name in sessions if isinstance(name, str)}
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     if value is None or value == ():
         return "unset"
     if isinstance(value, tuple):
@@ -6825,7 +6827,7 @@ class PersistentServer:
         lines = _LineReader(wire)
         kept = False
         try:
-            hello: Any = None
+            hello: object = None
             with trio.move_on_after(HELLO_WAIT_S), suppress(StopAsyncIteration, ValueError):
                 hello = json.loads(await lines.__anext__())
             kind = hello.get("ipython-mcp") if isinstance(hello, dict) else None
@@ -6851,8 +6853,6 @@ class PersistentServer:
 
     async def _relay(self, hello: dict[str, Any], lines: "_LineReader", wire: ClientWire, link: ClientLink) -> None:
         """A relay's client: its settings compared with this server's, then MCP as serve_stdio serves it."""
-        from mcp.server.stdio import stdio_server
-
         try:
             theirs, _ = read_command(list(hello["argv"]), dict(hello["environ"]))
         except (ValueError, SystemExit, KeyError, TypeError) as exc:
@@ -6862,7 +6862,7 @@ class PersistentServer:
         self._stir(+1)
         token = _CLIENT_LINK.set(link)  # every call on this connection inherits it
         try:
-            async with stdio_server(lines, _LineWriter(wire)) as (read, write):  # type: ignore[arg-type]
+            async with stdio_over(lines, _LineWriter(wire)) as (read, write):
                 await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
         finally:
             _CLIENT_LINK.reset(token)
@@ -6881,8 +6881,8 @@ class PersistentServer:
                 mine, yours = mine.absolute(), yours.absolute()
             if mine == yours:
                 continue
-            flag = item.metadata["flag"]
-            if item.name in SECRET_SETTINGS:
+            flag = item.metadata["flag"] or item.metadata["variable"]
+            if item.metadata["secret"]:
                 said.append(f"{flag} differs from the running server's (the values are not shown)")
             else:
                 said.append(f"{flag} is {_shown(yours)} for this client, but {_shown(mine)} in the running server")
@@ -7013,7 +7013,7 @@ def _parser() -> _Parser:
         prog="ipython-mcp",
         description="MCP server giving each named session a stateful IPython kernel.",
         epilog="Every flag is also a variable: IPYTHON_MCP_ and its name (--max-sessions: IPYTHON_MCP_MAX_SESSIONS). "
-        "MCP_TOOL_TIMEOUT, the client's tool timeout in ms, sets --reply-after to 2 s less.",
+        + " ".join(f"{item.metadata['variable']}: {item.metadata['help']}." for item, _ in Config.settings() if item.metadata["flag"] is None),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     Config.add_arguments(parser)
@@ -7030,9 +7030,7 @@ def _parser() -> _Parser:
 def read_command(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> tuple[Config, argparse.Namespace]:
     """The settings (defaults, then the environment, then these flags) and the command; ValueError says why they cannot work."""
     args = _parser().parse_args(argv)
-    flags = {name: value for name, value in vars(args).items() if value is not None and name not in ("action", "serve_persistent")}
-    flags = {name: tuple(value) if isinstance(value, list) else value for name, value in flags.items()}  # repeatable flags
-    config = Config.from_environ(environ, **flags)
+    config = Config.from_environ(environ, **{item.name: getattr(args, item.name, None) for item, _ in Config.settings()})
     config.check()
     if args.action and not config.persist:
         raise ValueError(f"--{args.action} goes with --persist (or IPYTHON_MCP_PERSIST=1)")
@@ -7117,15 +7115,13 @@ def _claim_stdio() -> tuple[int, int]:
 
 
 async def serve_stdio(config: Config) -> None:
-    from mcp.server.stdio import stdio_server
-
     wire_in, wire_out = _claim_stdio()
     async with open_sessions(config) as sessions:
         server = build_server(sessions)
         lowlevel = lowlevel_server(server)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
-            async with stdio_server(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):  # type: ignore[arg-type]
+            async with stdio_over(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
             nursery.cancel_scope.cancel()
 
@@ -7184,6 +7180,9 @@ def main(argv: list[str] | None = None) -> None:
     config, args = _parse(argv)
     if config.persist and args.serve_persistent is None:  # the relay, --status, --stop: as the top of the file runs them
         sys.exit(persist_command(sys.argv[1:] if argv is None else argv, args.action or "relay"))
+    for item, _ in Config.settings():  # read: a cell printing os.environ must not show a secret
+        if item.metadata["secret"]:
+            os.environ.pop(item.metadata["variable"], None)
     # stdout is the protocol channel: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=config.log_level, format="%(asctime)s ipython-mcp %(levelname)s %(message)s")
     if config.gateway_url:
@@ -7195,8 +7194,7 @@ def main(argv: list[str] | None = None) -> None:
         config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     try:
         if config.transport == "streamable-http":
-            # Taken out of the environment the kernels inherit: a cell printing it would put the token in a transcript.
-            token, supplied = (None, False) if config.no_auth else resolve_token(os.environ.pop("IPYTHON_MCP_TOKEN", ""), config.token_file)
+            token, supplied = (None, False) if config.no_auth else resolve_token(config.token or "", config.token_file)
             trio.run(partial(serve_http, config, token, supplied=supplied))
         elif args.serve_persistent is not None:
             run_persistent_server(config, args.serve_persistent)

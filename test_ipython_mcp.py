@@ -10,6 +10,7 @@ import datetime
 import html
 import ipaddress
 import json
+import logging
 import math
 import os
 import re
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,27 @@ def record(result) -> dict:
 
 async def run(client, session, code, **kwargs):
     return await client.call_tool("execute", {"session": session, "code": code, **kwargs})
+
+
+@contextmanager
+def spares_logged():
+    """The pids of spare kernels, as the server's log says each is ready."""
+    logged, ready = trio.open_memory_channel(math.inf)
+
+    class Ready(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == "spare kernel %s is ready":
+                logged.send_nowait(record.args[0])
+
+    logger, handler = logging.getLogger("ipython_mcp"), Ready()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield ready
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def alive(pid: int) -> bool:
@@ -303,6 +325,28 @@ def test_the_reply_budget_follows_the_clients_tool_timeout():
     assert (config.output_chars, config.spares, config.max_sessions) == (5000, 0, 3)
 
 
+def test_a_number_below_its_floor_is_refused_naming_the_flag():
+    for argv, complaint in [
+        (["--port", "-1"], "--port must be 0 or more, got -1"),
+        (["--linger", "-5"], "--linger must be 0 or more seconds"),
+        (["--interrupt-grace", "0"], "--interrupt-grace must be a positive number of seconds"),
+        (["--reply-after", "nan"], "--reply-after must be 0 or more seconds"),
+        (["--output-chars", "199"], "--output-chars must be at least 200"),
+        (["--max-sessions", "0"], "--max-sessions must be a positive number"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(complaint)):
+            ipython_mcp.read_command(argv, {})
+    config, _ = ipython_mcp.read_command(["--port", "0", "--linger", "0", "--reply-after", "0"], {})
+    assert (config.port, config.linger_s, config.reply_after_s) == (0, 0, 0), "0 is accepted where it means something"
+
+
+def test_the_token_is_a_setting_never_shown():
+    config = Config.from_environ({"IPYTHON_MCP_TOKEN": "s3cret-token", "IPYTHON_MCP_GATEWAY_TOKEN": "gw-s3cret"})
+    assert (config.token, config.gateway_token) == ("s3cret-token", "gw-s3cret")
+    assert "s3cret" not in repr(config)
+    assert "--token" not in ipython_mcp._parser().format_help().replace("--token-file", ""), "a variable only: flags show in process listings"
+
+
 @slow
 def test_console_script_answers_help_and_version():
     version = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=True)
@@ -334,8 +378,8 @@ class FakeSession:
 
 
 class FakeKernel(ipython_mcp.Kernel):
-    def __init__(self, ran: list[str], start_delay: float = 0.0, fails: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, source, ran: list[str], start_delay: float = 0.0, fails: str | None = None) -> None:
+        super().__init__(source)
         self.ran = ran  # the code of every cell that started, across kernels: what was really run
         self.start_delay = start_delay
         self.fails = fails
@@ -404,7 +448,7 @@ class FakeKernel(ipython_mcp.Kernel):
                 return argument
             elif verb == "die":
                 self.returncode = int(argument)  # as the process watcher would see it
-                self._close_listeners()
+                self._close_replies()
                 self._scope.cancel()
                 return "died"
             elif verb == "input":
@@ -434,7 +478,7 @@ async def fakes(tmp_path):
         fakes = Fakes(sessions, [], [])
 
         def new_kernel(source, cwd):
-            kernel = FakeKernel(fakes.ran, **fakes.next_kernel)
+            kernel = FakeKernel(source, fakes.ran, **fakes.next_kernel)
             fakes.kernels.append(kernel)
             return kernel
 
@@ -916,14 +960,14 @@ async def test_state_persists_and_output_comes_in_order(client):
     assert rec["status"] == "ok"
     assert rec["stdout"] == "hello\n"
     assert rec["result"] == "42"
-    assert rec["execution_count"] == 1
+    assert rec["cell"] == 1 and "execution_count" not in rec, "one name for the cell's number"
     assert rec["error"] is None and rec["warning"] is None
     assert 0 <= rec["elapsed_s"] <= took, "the cell's own time, in seconds, within the call's"
 
     result = await run(client, "main", "import sys\nprint('to err', file=sys.stderr)\nos.chdir('/')\nx")
     assert text(result) == "to err\n41\n"
     assert record(result)["stderr"] == "to err\n"
-    assert record(result)["execution_count"] == 2
+    assert record(result)["cell"] == 2
     assert text(await run(client, "main", "os.getcwd()")) == "'/'\n"
 
 
@@ -1518,27 +1562,29 @@ async def test_a_fork_bomb_stops_at_the_process_limit_inside_its_session(tmp_pat
 async def test_a_sandboxed_session_keeps_every_other_behaviour(tmp_path, outside, monkeypatch):
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")  # a spare serves sessions in the server's directory
-    async with sandboxed(tmp_path, spares=1) as (sessions, client, work):
-        [spare] = await wait_for_spares(sessions, 1)
-        result = await run(client, "s", f"import os\nprint(os.getpid())\nopen({str(outside / 'x')!r}, 'w')")
-        assert f"\n{spare}\n" in text(result), "the warm spare served the first execute"
-        assert record(result)["error"]["ename"] == "PermissionError", "and it is confined"
-        # interrupt keeps the session
-        reply, result, _ = await interrupt_in_flight(client, "s", "import time\ntime.sleep(30)")
-        assert "interrupted" in text(reply) and record(result)["error"]["ename"] == "KeyboardInterrupt"
-        # output: text, images, the output tool, variables
-        result = await run(client, "s", f"from IPython.display import Image, display\nimport base64\nfor i in range(3):\n    print('line', i)\ndisplay(Image(data=base64.b64decode({base64.b64encode(PNG_1PX).decode()!r})))\nanswer = 42")
-        assert "line 2" in text(result) and "image" in [block.type for block in result.content], result.content
-        assert "line 2" in text(await client.call_tool("output", {"session": "s", "grep": "line 2"}))
-        assert "answer" in text(await client.call_tool("variables", {"session": "s"}))
-        # reset: a fresh kernel, confined as well
-        assert "fresh kernel" in text(await client.call_tool("reset", {"session": "s"}))
-        result = await run(client, "s", f"open({str(outside / 'x')!r}, 'w')")
-        assert record(result)["error"]["ename"] == "PermissionError" and "[sandbox: writes are allowed under" in text(result)
-        # the notebook
-        exported = await client.call_tool("export", {"session": "s"})
-        assert not exported.is_error and (work / "s.ipynb").exists(), text(exported)
-    assert not list(outside.iterdir())
+    with spares_logged() as ready:
+        async with sandboxed(tmp_path, spares=1) as (sessions, client, work):
+            with trio.fail_after(60):
+                spare = await ready.receive()
+            result = await run(client, "s", f"import os\nprint(os.getpid())\nopen({str(outside / 'x')!r}, 'w')")
+            assert f"\n{spare}\n" in text(result), "the warm spare served the first execute"
+            assert record(result)["error"]["ename"] == "PermissionError", "and it is confined"
+            # interrupt keeps the session
+            reply, result, _ = await interrupt_in_flight(client, "s", "import time\ntime.sleep(30)")
+            assert "interrupted" in text(reply) and record(result)["error"]["ename"] == "KeyboardInterrupt"
+            # output: text, images, the output tool, variables
+            result = await run(client, "s", f"from IPython.display import Image, display\nimport base64\nfor i in range(3):\n    print('line', i)\ndisplay(Image(data=base64.b64decode({base64.b64encode(PNG_1PX).decode()!r})))\nanswer = 42")
+            assert "line 2" in text(result) and "image" in [block.type for block in result.content], result.content
+            assert "line 2" in text(await client.call_tool("output", {"session": "s", "grep": "line 2"}))
+            assert "answer" in text(await client.call_tool("variables", {"session": "s"}))
+            # reset: a fresh kernel, confined as well
+            assert "fresh kernel" in text(await client.call_tool("reset", {"session": "s"}))
+            result = await run(client, "s", f"open({str(outside / 'x')!r}, 'w')")
+            assert record(result)["error"]["ename"] == "PermissionError" and "[sandbox: writes are allowed under" in text(result)
+            # the notebook
+            exported = await client.call_tool("export", {"session": "s"})
+            assert not exported.is_error and (work / "s.ipynb").exists(), text(exported)
+        assert not list(outside.iterdir())
 
 
 @slow
@@ -1936,31 +1982,29 @@ async def test_enterprise_gateway_smoke(enterprise_gateway, monkeypatch):
 # ---------------------------------------------------------------------------
 
 
-async def wait_for_spares(sessions, count: int) -> list[int]:
-    with trio.fail_after(60):
-        while len(sessions.spares.pids()) < count:
-            await sessions.spares.changed.wait()
-    return sessions.spares.pids()
-
-
 @slow
 async def test_a_warm_spare_serves_the_first_execute_and_is_replaced(tmp_path):
-    async with open_sessions(Config(spares=1)) as sessions:
-        async with Client(build_server(sessions)) as client:
-            (spare,) = await wait_for_spares(sessions, 1)
-            started = time.monotonic()
-            result = await run(client, "fast", "import os\nos.getpid()")
-            first = time.monotonic() - started
-            assert int(text(result)) == spare, "the new session adopted the waiting kernel"
-            assert first < 1.0, "no kernel start-up in the first execute"
-            (replacement,) = await wait_for_spares(sessions, 1)
-            assert replacement != spare
-            listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
-            assert [s["name"] for s in listing] == ["fast"], "spares are not sessions"
-            # a session in another directory or env does not take the spare
-            other = await run(client, "elsewhere", "import os\nos.getpid()", cwd=str(tmp_path))
-            assert int(text(other)) != replacement
-            assert sessions.spares.pids() == [replacement]
+    with spares_logged() as ready:
+        async with open_sessions(Config(spares=1)) as sessions:
+            async with Client(build_server(sessions)) as client:
+                with trio.fail_after(60):
+                    spare = await ready.receive()
+                started = time.monotonic()
+                result = await run(client, "fast", "import os\nos.getpid()")
+                first = time.monotonic() - started
+                assert int(text(result)) == spare, "the new session adopted the waiting kernel"
+                assert first < 1.0, "no kernel start-up in the first execute"
+                with trio.fail_after(60):
+                    replacement = await ready.receive()
+                assert replacement != spare
+                listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+                assert [s["name"] for s in listing] == ["fast"], "spares are not sessions"
+                # a session in another directory or env does not take the spare
+                other = await run(client, "elsewhere", "import os\nos.getpid()", cwd=str(tmp_path))
+                assert int(text(other)) != replacement
+                assert alive(replacement), "the spare still waits"
+                with pytest.raises(trio.WouldBlock):
+                    ready.receive_nowait()  # and none was started behind it: it was not taken
     assert await wait_gone([spare, replacement]) == []
 
 
@@ -2175,6 +2219,25 @@ def test_a_cell_record_merges_streams_and_follows_updates_and_clears():
     assert record.outputs == [{"output_type": "stream", "name": "stdout", "text": "fresh\n"}]
 
 
+async def test_a_display_update_reaches_every_cell_that_shows_it(tmp_path):
+    notebook = ipython_mcp.Notebook(tmp_path, "s", None, ipython_mcp.WrittenFiles())
+    shows = {"data": {"text/plain": "0%"}, "metadata": {}, "transient": {"display_id": "p"}}
+    for number, code in enumerate(("first", "second"), 1):
+        record = ipython_mcp.CellRecord(code, cap=10_000, notebook=notebook)
+        record.take("display_data", shows)
+        notebook.add_cell(record, number, "ok", None, 0.0, 0.1)
+    third = ipython_mcp.CellRecord("third", cap=10_000, notebook=notebook)
+    third.take("display_data", shows)
+    for percent in range(1, 101):
+        third.take("update_display_data", {"data": {"text/plain": f"{percent}%"}, "metadata": {}, "transient": {"display_id": "p"}})
+    third.take("display_data", {"data": {"text/plain": "mine"}, "metadata": {}, "transient": {"display_id": "q"}})
+    third.take("update_display_data", {"data": {"text/plain": "mine, updated"}, "metadata": {}, "transient": {"display_id": "q"}})
+    notebook.add_cell(third, 3, "ok", None, 0.0, 0.1)
+    built = notebook.build()
+    assert [[output.data["text/plain"] for output in cell.outputs] for cell in built.cells] == [["100%"], ["100%"], ["100%", "mine, updated"]]
+    assert len(notebook.path.read_text().splitlines()) == 3 + 100, "an update only the running cell shows is applied there, not logged"
+
+
 def numbered(lines) -> list[tuple[int, str]]:
     return [(line.number, line.text) for line in lines]
 
@@ -2204,8 +2267,8 @@ async def test_read_spool_pages_and_greps_across_chunks(tmp_path, monkeypatch):
 def test_the_readme_names_every_tool_flag_and_variable():
     readme = (Path(ipython_mcp.__file__).parent / "README.md").read_text()
     for item, _ in Config.settings():
-        flag = item.metadata["flag"]
-        assert f"`{flag}" in readme and f"`{Config.variable(flag)}`" in readme, f"the README's flags table lacks {flag}"
+        flag, variable = item.metadata["flag"], item.metadata["variable"]
+        assert (flag is None or f"`{flag}" in readme) and f"`{variable}`" in readme, f"the README's flags table lacks {flag or variable}"
     for tool in TOOLS:
         assert f"| `{tool}` |" in readme, f"the README's tool table lacks {tool}"
 
@@ -3363,7 +3426,7 @@ def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
 # ---------------------------------------------------------------------------
 
 
-def test_the_internals_we_lean_on_are_still_there():
+async def test_the_internals_we_lean_on_are_still_there():
     """Private parts of the MCP SDK and ipykernel this server uses: a new release that moves them fails here, by name."""
     from ipykernel.iostream import IOPubThread
     from mcp.server.mcpserver import MCPServer
@@ -3386,6 +3449,18 @@ def test_the_internals_we_lean_on_are_still_there():
 
     middleware = ipython_mcp.lowlevel_server(MCPServer("x")).middleware
     assert any(isinstance(m, RequestStateBoundary) for m in middleware), "MCPServer no longer seals requestState: UserInput's state would go out in the clear"
+
+    # stdio_over: the SDK's stdio transport carries MCP over our trio line reader and writer
+    into_server, server_reads = trio.testing.memory_stream_one_way_pair()
+    server_writes, out_of_server = trio.testing.memory_stream_one_way_pair()
+    with trio.fail_after(10):
+        async with ipython_mcp.stdio_over(ipython_mcp._LineReader(server_reads), ipython_mcp._LineWriter(server_writes)) as (read, write):
+            await into_server.send_all(b'{"jsonrpc": "2.0", "id": 7, "method": "ping"}\n')
+            message = await read.receive()
+            await write.send(message)
+            assert json.loads(await out_of_server.receive_some()) == {"jsonrpc": "2.0", "id": 7, "method": "ping"}, "stdio_server no longer takes our streams"
+            await into_server.aclose()
+            await write.aclose()
 
 
 # ---------------------------------------------------------------------------
