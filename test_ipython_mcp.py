@@ -1815,7 +1815,8 @@ def enterprise_gateway(tmp_path_factory):
     subprocess.run([uv, "venv", "--quiet", str(root / "venv")], check=True)
     python = root / "venv" / "bin" / "python"
     install = subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(python), "jupyter-enterprise-gateway", "ipykernel"],
+        # --no-config: not this project's pinned versions, which are ours, not the gateway's
+        [uv, "pip", "install", "--quiet", "--no-config", "--python", str(python), "jupyter-enterprise-gateway", "ipykernel"],
         capture_output=True, text=True,
     )
     if install.returncode != 0:
