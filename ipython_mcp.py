@@ -453,33 +453,20 @@ def relay(argv: list[str]) -> int:
     return 0
 
 
-def persist_status() -> int:
-    """Print the persistent server's pid, socket, uptime, linger and sessions (exit 0), or that none runs (exit 1)."""
+def ask_server(action: str) -> int:
+    """--status or --stop: ask the running server and print its answer. --status exits 1 when none runs; --stop
+    returns once every kernel is gone, which is when the server closes this connection."""
     place = persist_place(os.getcwd())
     server = _connect(place)
     if server is None:
-        print(f"no persistent server for {place.directory}")
-        return 1
+        print(f"no persistent server for {place.directory}" + (": nothing to stop" if action == "stop" else ""))
+        return 0 if action == "stop" else 1
     with server:
-        _say(server, {"ipython-mcp": "status"})
-        answer, _ = _hear(server, place)
-    print(answer["text"])
-    return 0
-
-
-def persist_stop() -> int:
-    """Stop the persistent server; return once every kernel of it is gone, which is when it closes this connection."""
-    place = persist_place(os.getcwd())
-    server = _connect(place)
-    if server is None:
-        print(f"no persistent server for {place.directory}: nothing to stop")
-        return 0
-    with server:
-        _say(server, {"ipython-mcp": "stop"})
+        _say(server, {"ipython-mcp": action})
         answer, _ = _hear(server, place)
         server.settimeout(PERSIST_STOP_WAIT_S)
         try:
-            while server.recv(PUMP_CHUNK):
+            while action == "stop" and server.recv(PUMP_CHUNK):
                 pass
         except TimeoutError:
             print(f"ipython-mcp: the persistent server for {place.directory} (pid {answer['pid']}) is still stopping after {PERSIST_STOP_WAIT_S:g} s; see {place.log}", file=sys.stderr)
@@ -491,11 +478,7 @@ def persist_stop() -> int:
 def persist_command(argv: list[str], action: str) -> int:
     """Run the relay ("relay"), --status ("status") or --stop ("stop"); the exit status."""
     try:
-        if action == "status":
-            return persist_status()
-        if action == "stop":
-            return persist_stop()
-        return relay(argv)
+        return relay(argv) if action == "relay" else ask_server(action)
     except KeyboardInterrupt:  # Ctrl-C in a terminal: the persistent server goes on
         return 130
 
