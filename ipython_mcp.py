@@ -396,37 +396,46 @@ def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
     return server
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _pump(server: socket.socket, first: bytes) -> bool:
     """Copy bytes both ways until the server closes its end; say whether the client had left first.
 
-    stdin goes to the server, and its EOF (the client left) closes the sending
-    half, so the server sees the client leave; the server's bytes go to stdout.
-    One thread per direction: each only waits in read() and write().
+    One loop, one thread: select() says which side is ready. stdin's bytes go
+    to the server and the server's to stdout, each through a buffer whose
+    source is not read while it is full, so neither side can make the relay
+    grow. stdin's EOF (the client left) closes the sending half once the
+    buffer is sent, so the server sees the client leave. stdin and stdout stay
+    as the client made them (blocking): select() says when they are ready, and
+    a write of at most PIPE_BUF bytes to a ready pipe does not block. The
+    socket is the relay's own, non-blocking.
     """
-    left = threading.Event()
-
-    def upstream() -> None:
-        with suppress(OSError):
-            while chunk := os.read(0, PUMP_CHUNK):
-                server.sendall(chunk)
-            left.set()
-        with suppress(OSError):
-            server.shutdown(socket.SHUT_WR)
-
-    threading.Thread(target=upstream, name="ipython-mcp-relay", daemon=True).start()
+    server.setblocking(False)
+    up, down = bytearray(), bytearray(first)  # bound for the server, bound for stdout
+    client_open, half_closed = True, False
     try:
-        _write_all(1, first)
-        while chunk := server.recv(PUMP_CHUNK):
-            _write_all(1, chunk)
+        while True:
+            readers = ([0] if client_open and len(up) < PUMP_CHUNK else []) + ([server] if len(down) < PUMP_CHUNK else [])
+            writers = ([server] if up else []) + ([1] if down else [])
+            readable, writable, _ = select.select(readers, writers, [])
+            if 1 in writable:
+                del down[: os.write(1, down[: select.PIPE_BUF])]
+            if server in writable:
+                del up[: server.send(up)]
+            if 0 in readable:
+                chunk = os.read(0, PUMP_CHUNK)
+                up += chunk
+                client_open = bool(chunk)
+            if not client_open and not up and not half_closed:
+                server.shutdown(socket.SHUT_WR)
+                half_closed = True
+            if server in readable:
+                if not (chunk := server.recv(PUMP_CHUNK)):  # the server ended this connection: what it said goes out first
+                    server.setblocking(True)
+                    while down:
+                        del down[: os.write(1, down)]
+                    return not client_open
+                down += chunk
     except OSError:  # the client closed stdout, or the connection broke: nothing more to carry
         return True
-    return left.is_set()
 
 
 def _settings_environ() -> dict[str, str]:
