@@ -322,8 +322,11 @@ def test_console_script_answers_help_and_version():
 # MockClock(autojump_threshold=0): every sleep, deadline and grace jumps to
 # its end as soon as everything waits, so the lifecycle runs in milliseconds.
 # A fake cell is a script of commands separated by ";":
-#   print TEXT | sleep SECONDS | deaf (ignore interrupts from now on) |
-#   die CODE (the process exits) | raise NAME | input PROMPT (print the answer)
+#   print TEXT | warn TEXT (to stderr) | result TEXT (the cell's value) |
+#   display ID TEXT | update ID TEXT (a display, and an update to it) |
+#   clear (clear_output) | image (a PNG) | sleep SECONDS |
+#   deaf (ignore interrupts from now on) | die CODE (the process exits) |
+#   raise NAME | input PROMPT (print the answer)
 
 class FakeSession:
     """Builds messages as jupyter_client's Session does, as far as the server looks."""
@@ -334,11 +337,12 @@ class FakeSession:
 
 
 class FakeKernel(ipython_mcp.Kernel):
-    def __init__(self, ran: list[str], start_delay: float = 0.0, fails: str | None = None) -> None:
+    def __init__(self, ran: list[str], start_delay: float = 0.0, fails: str | None = None, in_place: bool = False) -> None:
         super().__init__()
         self.ran = ran  # the code of every cell that started, across kernels: what was really run
         self.start_delay = start_delay
         self.fails = fails
+        self.restarts_in_place = in_place  # reset restarts it, as a Jupyter server's kernel is
         self.count = 0
         self.interrupts = 0
         self.deaf = False
@@ -352,6 +356,10 @@ class FakeKernel(ipython_mcp.Kernel):
             raise ipython_mcp.KernelStartError(self.fails)
         self._session = FakeSession()
         return {}
+
+    async def restart(self, start_timeout: float) -> None:
+        await trio.sleep(self.start_delay)
+        self.count = 0
 
     async def _open(self, connection: dict, nursery: trio.Nursery) -> None:
         nursery.start_soon(self._serve_cells)
@@ -394,8 +402,18 @@ class FakeKernel(ipython_mcp.Kernel):
     async def _run(self, parent: dict, content: dict) -> str | None:
         for command in filter(None, (c.strip() for c in content["code"].split(";"))):
             verb, _, argument = command.partition(" ")
-            if verb == "print":
-                await self._emit(parent, "stream", name="stdout", text=argument + "\n")
+            if verb in ("print", "warn"):
+                await self._emit(parent, "stream", name="stdout" if verb == "print" else "stderr", text=argument + "\n")
+            elif verb == "result":
+                await self._emit(parent, "execute_result", execution_count=self.count, data={"text/plain": argument}, metadata={})
+            elif verb in ("display", "update"):
+                display_id, _, shown = argument.partition(" ")
+                kind = "display_data" if verb == "display" else "update_display_data"
+                await self._emit(parent, kind, data={"text/plain": shown}, metadata={}, transient={"display_id": display_id})
+            elif verb == "clear":
+                await self._emit(parent, "clear_output", wait=False)
+            elif verb == "image":
+                await self._emit(parent, "display_data", data={"image/png": base64.b64encode(PNG_1PX).decode(), "text/plain": "<Figure>"}, metadata={})
             elif verb == "sleep":
                 await trio.sleep(float(argument))
             elif verb == "deaf":
@@ -442,6 +460,13 @@ async def fakes(tmp_path):
         yield fakes
 
 
+@pytest.fixture
+async def fake_client(fakes):
+    """A real MCP client, paired in memory with a server whose kernels are fakes."""
+    async with Client(build_server(fakes.sessions)) as client:
+        yield client
+
+
 async def fake_execute(fakes, code, name="s", *, wait_s=100.0, timeout=None, user=None):
     return await fakes.sessions.execute(name, code, env=None, cwd=None, timeout=timeout, wait_s=wait_s, budget=20_000, user=user or ipython_mcp.UserInput(None))
 
@@ -468,18 +493,54 @@ class AnsweringUser(ipython_mcp.UserInput):
         return self.answer, "the user declined"
 
 
-def test_the_state_table_is_the_only_way_a_session_moves():
-    session = object.__new__(ipython_mcp.Session)
-    session.name, session._moved = "t", trio.Event()
-    for start in State:
-        for end in State:
-            session.state = start
-            if end in ipython_mcp.TRANSITIONS[start]:
-                session._move(end)
-                assert session.state is end
-            else:
-                with pytest.raises(RuntimeError, match=f"no move from {start.value} to {end.value}"):
-                    session._move(end)
+class RecordedMoves:
+    """Stands in for Session.state (a data descriptor): it sees every change of every session's state, whoever makes it."""
+
+    def __init__(self) -> None:
+        self.initial: set[State] = set()
+        self.moves: set[tuple[State, State]] = set()
+
+    def __get__(self, session, owner=None):
+        return self if session is None else session.__dict__["state"]
+
+    def __set__(self, session, state: State) -> None:
+        if "state" in session.__dict__:
+            self.moves.add((session.__dict__["state"], state))
+        else:
+            self.initial.add(state)
+        session.__dict__["state"] = state
+
+
+async def test_a_session_moves_only_as_the_state_table_says(monkeypatch, fakes, autojump_clock):
+    recorded = RecordedMoves()
+    monkeypatch.setattr(ipython_mcp.Session, "state", recorded, raising=False)
+    # every lifecycle event a session meets: a start, a cell, a kernel killed, one that dies,
+    # reset and shutdown in each state, a start that fails, a restart in place
+    await fake_execute(fakes, "print hello")
+    await fake_execute(fakes, "deaf; sleep 1000", timeout=5)
+    await fake_execute(fakes, "print last words; die 3")
+    await fakes.sessions.reset("s")
+    await fakes.sessions.reset("s")
+    await fake_execute(fakes, "sleep 100", wait_s=0)
+    await fakes.sessions.reset("s")
+    await fake_execute(fakes, "sleep 100", wait_s=0)
+    await fakes.sessions.shutdown("s")
+    await fake_execute(fakes, "print x", "idle")
+    await fakes.sessions.shutdown("idle")
+    fakes.next_kernel = {"start_delay": 30}
+    await fake_execute(fakes, "print never", "starting", wait_s=0)
+    await fakes.sessions.shutdown("starting")
+    fakes.next_kernel = {"fails": "no such interpreter"}
+    await fake_execute(fakes, "print never", "failed")
+    fakes.next_kernel = {"in_place": True}
+    await fake_execute(fakes, "print x", "remote")
+    await fakes.sessions.reset("remote")
+    await fake_execute(fakes, "die 1", "remote")
+    await fakes.sessions.shutdown("remote")
+    table = {(start, end) for start, ends in ipython_mcp.TRANSITIONS.items() for end in ends}
+    assert recorded.initial == {State.DEAD}, "a session begins with no kernel"
+    assert recorded.moves <= table, f"moves the table does not allow: {recorded.moves - table}"
+    assert {state for move in recorded.moves for state in move} == set(State), "the test took the sessions through every state"
     assert ipython_mcp.TRANSITIONS[State.CLOSED] == frozenset(), "closed is the end"
 
 
