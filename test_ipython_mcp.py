@@ -792,8 +792,7 @@ async def test_missing_interpreter_is_an_env_error(client, tmp_path):
     assert "does not exist" in text(result)
     result = await run(client, "ghost", "1", env="no-such-name")
     assert "bare names are looked up in" in text(result)
-    listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
-    assert listing == []
+    assert "known sessions: none" in text(await client.call_tool("wait", {"session": "ghost"})), "nothing is kept of it"
 
 
 @pytest.mark.xdist_group("venvs")  # one worker shares its fixture
@@ -2145,6 +2144,75 @@ async def test_long_cells_report_progress(client):
     assert progress == sorted(progress)
     assert any("step" in message for _, message in updates)
     assert all(message.startswith("running for") for _, message in updates)
+
+
+async def test_a_reply_is_the_output_in_order_and_its_record_says_the_same(fake_client):
+    result = await run(fake_client, "s", "print hello; warn careful; image; print after; result 42")
+    assert not result.is_error and [block.type for block in result.content] == ["text", "image", "text"]
+    before, image, after = result.content
+    saved = re.fullmatch(r"hello\ncareful\n\[image: (/.+/cell-1-1\.png)\]\n", before.text)
+    assert saved and Path(saved[1]).read_bytes() == PNG_1PX, "the image is also a file the reply names"
+    assert base64.b64decode(image.data) == PNG_1PX and image.mime_type == "image/png"
+    assert after.text == "after\n42\n"
+    assert record(result) == {
+        "status": "ok", "cell": 1, "execution_count": 1, "stdout": "hello\nafter\n", "stderr": "careful\n", "result": "42",
+        "error": None, "warning": None, "sandbox": None, "elapsed_s": record(result)["elapsed_s"],
+    }
+    # a display shows its last state where it first appeared; clear_output leaves what came after it
+    assert text(await run(fake_client, "s", "display bar 0%; print between; update bar 50%")) == "50%\nbetween\n"
+    assert text(await run(fake_client, "s", "print gone; clear; print kept")) == "kept\n"
+    assert text(await run(fake_client, "s", "")) == "(no output)"
+
+
+async def test_a_replys_first_lines_say_what_went_wrong_and_its_record_agrees(fake_client):
+    failed = await run(fake_client, "s", "print partial; raise ValueError")
+    assert failed.is_error and text(failed) == "[error: ValueError]\npartial\nValueError: raised in the fake kernel\n"
+    assert (record(failed)["status"], record(failed)["error"], record(failed)["stdout"]) == ("error", {"ename": "ValueError", "evalue": ""}, "partial\n")
+    clamped = await run(fake_client, "s", "print x", timeout_s=1e12)
+    assert not clamped.is_error and text(clamped) == "[warning: timeout_s=1e+12 clamped to the maximum of 86400 s]\nx\n"
+    assert record(clamped)["warning"] == "timeout_s=1e+12 clamped to the maximum of 86400 s"
+    # a long output: its head, a marker saying where output() finds the middle, its tail; the record says the same
+    long = await run(fake_client, "s", "; ".join(f"print row {n}" for n in range(1, 3001)), max_output_chars=300)
+    cut = record(long)["truncated"]
+    marker = (
+        f"[... {cut['omitted_lines']} lines ({cut['omitted_chars']} characters) left out here;"
+        f" output(session='s', cell=3, offset={cut['from_line'] - 1}) reads them ...]\n"
+    )
+    head, tail = text(long).split(marker)
+    assert head.splitlines() == [f"row {n}" for n in range(1, cut["from_line"])]
+    assert tail.splitlines() == [f"row {n}" for n in range(cut["from_line"] + cut["omitted_lines"], 3001)]
+    assert len(head + tail) <= 300 and cut["omitted_chars"] == sum(len(f"row {n}\n") for n in range(cut["from_line"], cut["from_line"] + cut["omitted_lines"]))
+    running = await run(fake_client, "s", "sleep 100", wait_s=0)
+    assert not running.is_error and record(running)["status"] == "running"
+    assert re.fullmatch(
+        r"\[running: cell 4 has run for \d+ s and goes on\. wait\(session='s'\) for more, output\(session='s', cell=4\) to read all"
+        r" of it, interrupt\(session='s'\) to stop it\]\n\(no output yet\)", text(running)), text(running)
+
+
+async def test_output_numbers_a_cells_lines_under_a_header_that_says_where_they_are(fakes, fake_client):
+    async def output(session="s", **arguments) -> list[str]:
+        return text(await fake_client.call_tool("output", {"session": session, **arguments})).splitlines()
+
+    wide = ipython_mcp.OUTPUT_LINE_CHARS
+    await run(fake_client, "s", "; ".join(f"print row {n}" for n in range(1, 301)) + "; print " + "y" * (wide + 500))
+    assert await output(offset=10, limit=3) == ["cell 1, ok: lines 11–13 of 301 (next: offset=13)", "    11  row 11", "    12  row 12", "    13  row 13"]
+    assert await output(offset=-2) == ["cell 1, ok: lines 300–301 of 301", "   300  row 300", f"   301  {'y' * wide} …[500 more bytes]"]
+    pattern = r"row 1\d\b"
+    assert await output(grep=pattern, limit=3) == [
+        f"cell 1, ok: 3 line(s) matching {pattern!r} of 301 (more follow: grep again with offset=12)", "    10  row 10", "    11  row 11", "    12  row 12",
+    ]
+    assert await output(grep=pattern, offset=17) == [f"cell 1, ok: 2 line(s) matching {pattern!r} of 301", "    18  row 18", "    19  row 19"]
+    assert await output(offset=400) == ["cell 1, ok: no lines from offset 400; it has 301"]
+    await run(fake_client, "s", "")
+    assert await output() == ["cell 2, ok: no output"]
+    # a cell still running, and one still waiting for its kernel
+    await run(fake_client, "s", "print before; sleep 100", wait_s=0)
+    await trio.testing.wait_all_tasks_blocked()  # its first line is in
+    header, *lines = await output()
+    assert re.fullmatch(r"cell 3, running for \d+ s: lines 1–1 of 1", header) and lines == ["     1  before"]
+    fakes.next_kernel = {"start_delay": 1000}
+    await run(fake_client, "t", "print never", wait_s=0)
+    assert await output("t") == ["the current cell is waiting for the kernel to start: no output yet. wait(session='t') follows it"]
 
 
 def test_lines_apply_carriage_returns_and_keep_a_redrawn_line_small():
