@@ -2306,6 +2306,49 @@ def test_the_readme_names_every_tool_flag_and_variable():
 # ---------------------------------------------------------------------------
 
 
+async def test_export_builds_a_valid_notebook_of_what_each_cell_sent(fake_client, tmp_path):
+    import nbformat
+
+    cells = [
+        "print hello; warn careful; image; result 42",
+        "display bar 0%; print between; update bar 50%",
+        "update bar 100%",
+        "print gone; clear; print kept",
+        "print partial; raise ValueError",
+    ]
+    for code in cells:
+        await run(fake_client, "s", code, cwd=str(tmp_path))
+    timed_out = await run(fake_client, "s", "print slow; sleep 100", timeout_s=0.1)
+    assert record(timed_out)["status"] == "timeout"
+    await fake_client.call_tool("reset", {"session": "s"})
+    await run(fake_client, "s", "print fresh")
+    reply = await fake_client.call_tool("export", {"session": "s"})
+    path = tmp_path / "s.ipynb"
+    assert text(reply).startswith(f"wrote 7 code cells of session 's' to {path}")
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata["ipython-mcp"]["session"] == "s" and notebook.metadata.language_info.name == "python"
+    assert [cell.cell_type for cell in notebook.cells] == ["code"] * 6 + ["markdown", "code"]
+    assert notebook.cells[6].source == "*The kernel was restarted (reset): the cells below start from an empty namespace.*"
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.source for cell in code] == [*cells, "print slow; sleep 100", "print fresh"]
+    assert [cell.execution_count for cell in code] == [1, 2, 3, 4, 5, 6, 1], "the fresh kernel counts from 1 again"
+    shown = code[0].outputs
+    assert [(output.output_type, output.get("name")) for output in shown] == [("stream", "stdout"), ("stream", "stderr"), ("display_data", None), ("execute_result", None)]
+    assert (shown[0].text, shown[1].text, shown[3].data["text/plain"], shown[3].execution_count) == ("hello\n", "careful\n", "42", 1)
+    assert base64.b64decode(shown[2].data["image/png"]) == PNG_1PX, "the image as the kernel sent it"
+    display, between = code[1].outputs
+    assert display.data["text/plain"] == "100%" and between.text == "between\n", "a display holds the last state a later cell gave it"
+    assert code[2].outputs == [], "an update to an earlier cell's display changes that cell, not this one"
+    assert [output.text for output in code[3].outputs] == ["kept\n"], "clear_output empties the cell's outputs"
+    assert [output.output_type for output in code[4].outputs] == ["stream", "error"] and code[4].outputs[1].ename == "ValueError"
+    assert code[4].outputs[1].traceback == ["ValueError: raised in the fake kernel"]
+    assert code[4].metadata["ipython-mcp"]["status"] == "error" and "stopped_by" not in code[4].metadata["ipython-mcp"]
+    assert [output.output_type for output in code[5].outputs] == ["stream", "error"] and code[5].outputs[1].ename == "KeyboardInterrupt"
+    assert (code[5].metadata["ipython-mcp"]["status"], code[5].metadata["ipython-mcp"]["stopped_by"]) == ("timeout", "timeout")
+    assert [output.text for output in code[6].outputs] == ["fresh\n"]
+
+
 @slow
 async def test_export_writes_a_valid_notebook_with_every_output(client, tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib is in the test extra; install it to run this")
