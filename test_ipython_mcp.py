@@ -3891,6 +3891,37 @@ def test_the_token_comes_from_the_environment_then_the_file_then_chance(tmp_path
         ipython_mcp.resolve_token("", str(tmp_path / "missing"))
 
 
+async def test_without_the_token_a_request_gets_401_and_never_reaches_the_server():
+    import httpx2 as httpx
+
+    reached = []
+
+    async def app(scope, receive, send):  # the MCP app RequireToken guards
+        reached.append(scope["type"])
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"served"})
+
+    token = "the-token-0123456789"
+    guarded = ipython_mcp.RequireToken(app, token)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://127.0.0.1:8000") as http:
+        missing = await http.post("/mcp", json=INITIALIZE)
+        wrong = await http.post("/mcp", json=INITIALIZE, headers=bearer(token[:-1] + "x"))
+        basic = await http.post("/mcp", json=INITIALIZE, headers={"Authorization": f"Basic {token}"})
+        assert reached == [], "a request without the token never reaches the app"
+        right = await http.post("/mcp", json=INITIALIZE, headers=bearer(token))
+        any_case = await http.get("/mcp", headers={"Authorization": f"bearer {token}"})
+    for refused in (missing, wrong, basic):
+        assert refused.status_code == 401 and refused.headers["content-type"] == "text/plain; charset=utf-8"
+        assert "send the header 'Authorization: Bearer <token>'" in refused.text and "stderr" in refused.text and "token file" in refused.text
+        assert token not in refused.text
+    assert missing.headers["www-authenticate"] == 'Bearer realm="ipython-mcp"', "no credentials sent: a plain challenge"
+    assert wrong.headers["www-authenticate"] == basic.headers["www-authenticate"] == 'Bearer realm="ipython-mcp", error="invalid_token"'
+    assert (right.status_code, right.text, any_case.status_code) == (200, "served", 200), "the scheme's case does not matter"
+    await guarded({"type": "lifespan"}, None, None)  # the server's start and stop pass through
+    assert reached == ["http", "http", "lifespan"]
+
+
 @slow
 @network
 def test_no_auth_is_refused_beyond_loopback():
