@@ -24,14 +24,18 @@ import tempfile
 import time
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 import trio
 import trio.testing
 from mcp import Client
+from mcp.client.extension import ClientExtension, ResultClaim
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, Request, Result
+from pydantic import ConfigDict, TypeAdapter
 
 import ipython_mcp
 from ipython_mcp import META_KEY, Config, State, build_server, open_sessions
@@ -2708,6 +2712,112 @@ async def test_lifecycle_calls_at_once_all_answer(client, sessions, second):
 
 
 TASKS = "io.modelcontextprotocol/tasks"
+
+
+class CreatedTask(Result):
+    """A tools/call answered with a task (the extension's CreateTaskResult), as an SDK client reads it."""
+
+    model_config = ConfigDict(extra="allow")
+    result_type: Literal["task"]
+    task_id: str
+    status: str
+
+
+async def task_request(session, method: str, task_id: str, **params) -> dict:
+    """tasks/get, tasks/update or tasks/cancel over an SDK client's session: the result as the wire has it."""
+    request = Request[dict[str, Any], str](method=method, params={"taskId": task_id, **params})
+    return await session.send_request(request, TypeAdapter(dict[str, Any]))
+
+
+async def poll_task(session, task_id: str, until: set[str]) -> list[dict]:
+    """tasks/get until the status is one of `until`, at the task's own poll interval."""
+    seen = [await task_request(session, "tasks/get", task_id)]
+    while seen[-1]["status"] not in until:
+        await trio.sleep(seen[-1]["pollIntervalMs"] / 1000)
+        seen.append(await task_request(session, "tasks/get", task_id))
+    return seen
+
+
+class TasksClient(ClientExtension):
+    """The client's side of the tasks extension: it declares the extension, and follows a task until it ends."""
+
+    identifier = TASKS
+
+    def claims(self):
+        async def follow(task: CreatedTask, context) -> CallToolResult:
+            final = (await poll_task(context.session, task.task_id, {"completed", "cancelled", "failed"}))[-1]
+            return CallToolResult.model_validate(final["result"])
+
+        return [ResultClaim(result_type="task", model=CreatedTask, resolve=follow)]
+
+
+async def test_a_long_execute_becomes_a_task_that_tasks_get_follows_to_its_result(fakes, autojump_clock):
+    long = "print tick 0; sleep 5; print tick 1; sleep 5; result done"
+    async with Client(build_server(fakes.sessions), extensions=[TasksClient()]) as client:
+        short = await client.session.call_tool("execute", {"session": "a", "code": "print quick"}, allow_claimed=True)
+        assert isinstance(short, CallToolResult) and text(short) == "quick\n", "a cell that ends within the first second: a plain result"
+        task = await client.session.call_tool("execute", {"session": "a", "code": long}, allow_claimed=True)
+        assert isinstance(task, CreatedTask) and task.status == "working"
+        created = task.model_dump(by_alias=True)
+        assert created["ttlMs"] is None and created["pollIntervalMs"] == ipython_mcp.TASK_POLL_MS and created["statusMessage"] == "cell 2 has run for 1 s — tick 0"
+        seen = await poll_task(client.session, task.task_id, {"completed", "cancelled", "failed"})
+        assert [got["status"] for got in seen[:-1]] == ["working"] * (len(seen) - 1) and seen[-1]["status"] == "completed"
+        assert seen[-1]["ttlMs"] >= 3_600_000, "kept an hour past its end"
+        result = CallToolResult.model_validate(seen[-1]["result"])
+        assert text(result) == "tick 0\ntick 1\ndone\n" and not result.is_error and record(result)["status"] == "ok" and record(result)["cell"] == 2
+        followed = await client.call_tool("execute", {"session": "a", "code": long})
+        assert text(followed) == text(result), "a client that follows the task gets what a plain call would"
+        with pytest.raises(MCPError) as unknown:
+            await task_request(client.session, "tasks/get", "no-such-task")
+        assert unknown.value.code == -32602 and "no task 'no-such-task'" in str(unknown.value)
+    async with Client(build_server(fakes.sessions)) as plain:
+        answer = await plain.call_tool("execute", {"session": "a", "code": long})
+        assert text(answer) == "tick 0\ntick 1\ndone\n", "a request that did not declare the extension never gets a task"
+        with pytest.raises(MCPError) as undeclared:
+            await task_request(plain.session, "tasks/get", task.task_id)
+        assert undeclared.value.code == -32021
+
+
+async def test_tasks_cancel_stops_a_running_cell_and_withdraws_a_queued_one(fakes, autojump_clock):
+    async with Client(build_server(fakes.sessions), extensions=[TasksClient()]) as client:
+        running = await client.session.call_tool("execute", {"session": "a", "code": "print started; sleep 100"}, allow_claimed=True)
+        queued = await client.session.call_tool("execute", {"session": "a", "code": "print never"}, allow_claimed=True)
+        waiting = await task_request(client.session, "tasks/get", queued.task_id)
+        assert waiting["status"] == "working" and waiting["statusMessage"].startswith("waiting for its turn: cell 1 has run for ")
+        assert (await task_request(client.session, "tasks/cancel", queued.task_id))["resultType"] == "complete"
+        withdrawn = (await poll_task(client.session, queued.task_id, {"cancelled", "completed"}))[-1]
+        assert withdrawn["status"] == "cancelled" and withdrawn["statusMessage"] == "cancelled by tasks/cancel before the cell ran; its code was not run"
+        await task_request(client.session, "tasks/cancel", running.task_id)
+        stopped = (await poll_task(client.session, running.task_id, {"cancelled", "completed"}))[-1]
+        assert stopped["status"] == "cancelled" and "result" not in stopped
+        assert fakes.kernels[0].interrupts == 1, "the running cell was interrupted"
+        assert text(await run(client, "a", "print kept")) == "kept\n" and len(fakes.kernels) == 1, "and its session kept"
+    assert fakes.ran == ["print started; sleep 100", "print kept"], "the queued cell never ran"
+
+
+async def test_a_tasks_input_is_asked_by_tasks_get_and_answered_by_tasks_update(fakes, autojump_clock):
+    asked_directly = []
+
+    async def elicitation(context, params):  # the client can ask its user; a task carries the question instead
+        asked_directly.append(params)
+
+    async with Client(build_server(fakes.sessions), extensions=[TasksClient()], elicitation_callback=elicitation) as client:
+        task = await client.session.call_tool("execute", {"session": "a", "code": "print hello; input name?"}, allow_claimed=True)
+        assert task.status == "input_required", "input() makes the task at once"
+        asked = await task_request(client.session, "tasks/get", task.task_id)
+        assert asked["status"] == "input_required" and asked["statusMessage"] == "waiting for the user's answer to input(): 'name?'"
+        ((key, request),) = asked["inputRequests"].items()
+        assert request["method"] == "elicitation/create" and request["params"]["mode"] == "form"
+        assert request["params"]["message"] == "A cell in session 'a' asks (input): name?" and list(request["params"]["requestedSchema"]["properties"]) == ["answer"]
+        await task_request(client.session, "tasks/update", task.task_id, inputResponses={key: {"action": "accept", "content": {"answer": "Ada"}}})
+        final = (await poll_task(client.session, task.task_id, {"completed"}))[-1]
+        assert content_text(final["result"]) == "hello\nname? Ada\ngot Ada\n"
+        declined = await client.session.call_tool("execute", {"session": "a", "code": "input again?"}, allow_claimed=True)
+        (key,) = (await task_request(client.session, "tasks/get", declined.task_id))["inputRequests"]
+        await task_request(client.session, "tasks/update", declined.task_id, inputResponses={key: {"action": "decline"}})
+        result = CallToolResult.model_validate((await poll_task(client.session, declined.task_id, {"completed"}))[-1]["result"])
+        assert result.is_error and record(result)["error"]["ename"] == "EOFError" and "[the user declined: input() raises EOFError]" in text(result)
+    assert asked_directly == []
 
 
 def envelope(*, tasks: bool = True, elicitation: bool = False, url: bool = False, form: bool = True) -> dict:
