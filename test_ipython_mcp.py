@@ -307,6 +307,15 @@ def test_the_reply_budget_follows_the_clients_tool_timeout():
     assert (config.output_chars, config.spares, config.max_sessions) == (5000, 0, 3)
 
 
+def test_the_readme_names_every_tool_flag_and_variable():
+    readme = (Path(ipython_mcp.__file__).parent / "README.md").read_text()
+    for item, _ in Config.settings():
+        flag = item.metadata["flag"]
+        assert f"`{flag}" in readme and f"`{Config.variable(flag)}`" in readme, f"the README's flags table lacks {flag}"
+    for tool in TOOLS:
+        assert f"| `{tool}` |" in readme, f"the README's tool table lacks {tool}"
+
+
 @slow
 def test_console_script_answers_help_and_version():
     version = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=True)
@@ -2066,18 +2075,6 @@ async def test_a_long_redrawn_progress_line_leaves_its_final_state(client):
 
 
 @slow
-async def test_input_fails_at_once(client):
-    started = time.monotonic()
-    result = await run(client, "main", "input('name? ')", timeout_s=20)
-    assert time.monotonic() - started < 10
-    assert result.is_error
-    assert record(result)["error"]["ename"] == "StdinNotImplementedError"
-    result = await run(client, "main", "import getpass\ngetpass.getpass()", timeout_s=20)
-    assert time.monotonic() - started < 20
-    assert record(result)["error"]["ename"] == "StdinNotImplementedError"
-
-
-@slow
 async def test_long_output_keeps_head_and_tail_and_output_reads_the_rest(client, sessions):
     result = await run(client, "main", "for i in range(20000):\n    print(f'line {i}')", max_output_chars=2000)
     body = text(result)
@@ -2296,13 +2293,29 @@ async def test_read_spool_pages_and_greps_across_chunks(tmp_path, monkeypatch):
     assert (await ipython_mcp.read_spool(spool, 0, 10, grep("^ow 4")))[0] == [], "^ holds: only at a line's start"
 
 
-def test_the_readme_names_every_tool_flag_and_variable():
-    readme = (Path(ipython_mcp.__file__).parent / "README.md").read_text()
-    for item, _ in Config.settings():
-        flag = item.metadata["flag"]
-        assert f"`{flag}" in readme and f"`{Config.variable(flag)}`" in readme, f"the README's flags table lacks {flag}"
-    for tool in TOOLS:
-        assert f"| `{tool}` |" in readme, f"the README's tool table lacks {tool}"
+async def test_read_spool_greps_line_by_line_across_chunks_and_marks(tmp_path, monkeypatch):
+    monkeypatch.setattr(ipython_mcp, "SPOOL_READ_CHUNK", 256)  # many chunk edges in a small file
+    monkeypatch.setattr(ipython_mcp, "SPOOL_MARK_BYTES", 512)  # and many line marks
+    monkeypatch.setattr(ipython_mcp, "SPOOL_MEMORY", 100)
+    spool = ipython_mcp.Spool(tmp_path / "cell.txt", cap=1 << 20)
+    for n in range(1, 2001):
+        spool.write(" b\n" if n == 1203 else ("a b\n" if n % 2 else f"row {n} é\n"))
+    spool.close()
+    assert spool.on_disk
+    for pattern in (r"^\s*b", "^ b", r"\s*b$", "^ b$"):
+        found, more = await ipython_mcp.read_spool(spool, 0, 10, ipython_mcp.compile_grep(pattern), 10_000)
+        expected = [(1203, " b")] if pattern != r"\s*b$" else [(1, "a b"), (3, "a b")]
+        assert numbered(found)[: len(expected)] == expected, (pattern, found)
+    found, more = await ipython_mcp.read_spool(spool, 1500, 3, ipython_mcp.compile_grep("^row 1[5-9]"), 10_000)
+    assert [line.number for line in found] == [1502, 1504, 1506] and more
+    page, _ = await ipython_mcp.read_spool(spool, 1800, 2, None, 10_000)
+    assert numbered(page) == [(1801, "a b"), (1802, "row 1802 é")]
+    # the Python fallback (a lookbehind RE2 does not take) gives the same lines
+    found, _ = await ipython_mcp.read_spool(spool, 0, 3, ipython_mcp.compile_grep(r"(?<=row )18\d\d"), 10_000)
+    assert numbered(found) == [(1800, "row 1800 é"), (1802, "row 1802 é"), (1804, "row 1804 é")]
+    # a match never spans lines: \s does not reach from one line into the next
+    found, _ = await ipython_mcp.read_spool(spool, 0, 3, ipython_mcp.compile_grep(r"b\s+row"), 10_000)
+    assert found == []
 
 
 # ---------------------------------------------------------------------------
@@ -2351,6 +2364,16 @@ async def test_export_builds_a_valid_notebook_of_what_each_cell_sent(fake_client
     assert [output.output_type for output in code[5].outputs] == ["stream", "error"] and code[5].outputs[1].ename == "KeyboardInterrupt"
     assert (code[5].metadata["ipython-mcp"]["status"], code[5].metadata["ipython-mcp"]["stopped_by"]) == ("timeout", "timeout")
     assert [output.text for output in code[6].outputs] == ["fresh\n"]
+
+
+async def test_notebook_temporary_files_are_removed_when_a_write_fails(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ipython_mcp.os, "replace", refuse)
+    with pytest.raises(OSError):
+        ipython_mcp.replace_file(tmp_path / "x.ipynb", b"{}")
+    assert list(tmp_path.iterdir()) == []
 
 
 @slow
@@ -3000,6 +3023,18 @@ async def test_without_elicitation_input_still_fails_at_once(tmp_path):
         reply = (await server.call("execute", {"session": "a", "code": "input('name? ')"}))["result"]
         assert time.monotonic() - started < 5
         assert reply["resultType"] == "complete" and reply["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "StdinNotImplementedError"
+
+
+@slow
+async def test_input_fails_at_once(client):
+    started = time.monotonic()
+    result = await run(client, "main", "input('name? ')", timeout_s=20)
+    assert time.monotonic() - started < 10
+    assert result.is_error
+    assert record(result)["error"]["ename"] == "StdinNotImplementedError"
+    result = await run(client, "main", "import getpass\ngetpass.getpass()", timeout_s=20)
+    assert time.monotonic() - started < 20
+    assert record(result)["error"]["ename"] == "StdinNotImplementedError"
 
 
 @slow
@@ -4001,6 +4036,19 @@ def test_the_token_comes_from_the_environment_then_the_file_then_chance(tmp_path
         ipython_mcp.resolve_token("", str(tmp_path / "missing"))
 
 
+def test_token_files_others_can_open_are_refused(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("a-token-0123456789\n")
+    token_file.chmod(0o640)
+    with pytest.raises(SystemExit, match=f"chmod 600 {re.escape(str(token_file))}"):
+        ipython_mcp.resolve_token("", token_file)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(SystemExit, match="not a regular file"):
+        ipython_mcp.resolve_token("", tmp_path / "fifo")
+    token_file.chmod(0o600)
+    assert ipython_mcp.resolve_token("", token_file) == ("a-token-0123456789", True)
+
+
 async def test_without_the_token_a_request_gets_401_and_never_reaches_the_server():
     import httpx2 as httpx
 
@@ -4494,54 +4542,6 @@ async def test_unauthenticated_large_bodies_never_crash_the_server_nor_fill_its_
                 assert text(await run(client, "s", "6 * 7")) == "42\n"
             assert server.stderr.count("\n") - lines_at_start <= 6, server.stderr[-3000:]
             assert "Traceback" not in server.stderr and "Error in ASGI" not in server.stderr, server.stderr[-3000:]
-
-
-def test_token_files_others_can_open_are_refused(tmp_path):
-    token_file = tmp_path / "token"
-    token_file.write_text("a-token-0123456789\n")
-    token_file.chmod(0o640)
-    with pytest.raises(SystemExit, match=f"chmod 600 {re.escape(str(token_file))}"):
-        ipython_mcp.resolve_token("", token_file)
-    os.mkfifo(tmp_path / "fifo")
-    with pytest.raises(SystemExit, match="not a regular file"):
-        ipython_mcp.resolve_token("", tmp_path / "fifo")
-    token_file.chmod(0o600)
-    assert ipython_mcp.resolve_token("", token_file) == ("a-token-0123456789", True)
-
-
-async def test_read_spool_greps_line_by_line_across_chunks_and_marks(tmp_path, monkeypatch):
-    monkeypatch.setattr(ipython_mcp, "SPOOL_READ_CHUNK", 256)  # many chunk edges in a small file
-    monkeypatch.setattr(ipython_mcp, "SPOOL_MARK_BYTES", 512)  # and many line marks
-    monkeypatch.setattr(ipython_mcp, "SPOOL_MEMORY", 100)
-    spool = ipython_mcp.Spool(tmp_path / "cell.txt", cap=1 << 20)
-    for n in range(1, 2001):
-        spool.write(" b\n" if n == 1203 else ("a b\n" if n % 2 else f"row {n} é\n"))
-    spool.close()
-    assert spool.on_disk
-    for pattern in (r"^\s*b", "^ b", r"\s*b$", "^ b$"):
-        found, more = await ipython_mcp.read_spool(spool, 0, 10, ipython_mcp.compile_grep(pattern), 10_000)
-        expected = [(1203, " b")] if pattern != r"\s*b$" else [(1, "a b"), (3, "a b")]
-        assert numbered(found)[: len(expected)] == expected, (pattern, found)
-    found, more = await ipython_mcp.read_spool(spool, 1500, 3, ipython_mcp.compile_grep("^row 1[5-9]"), 10_000)
-    assert [line.number for line in found] == [1502, 1504, 1506] and more
-    page, _ = await ipython_mcp.read_spool(spool, 1800, 2, None, 10_000)
-    assert numbered(page) == [(1801, "a b"), (1802, "row 1802 é")]
-    # the Python fallback (a lookbehind RE2 does not take) gives the same lines
-    found, _ = await ipython_mcp.read_spool(spool, 0, 3, ipython_mcp.compile_grep(r"(?<=row )18\d\d"), 10_000)
-    assert numbered(found) == [(1800, "row 1800 é"), (1802, "row 1802 é"), (1804, "row 1804 é")]
-    # a match never spans lines: \s does not reach from one line into the next
-    found, _ = await ipython_mcp.read_spool(spool, 0, 3, ipython_mcp.compile_grep(r"b\s+row"), 10_000)
-    assert found == []
-
-
-async def test_notebook_temporary_files_are_removed_when_a_write_fails(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(ipython_mcp.os, "replace", refuse)
-    with pytest.raises(OSError):
-        ipython_mcp.replace_file(tmp_path / "x.ipynb", b"{}")
-    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------
