@@ -46,6 +46,10 @@ slow = pytest.mark.slow
 network = pytest.mark.network  # a socket server runs: HTTP, a Jupyter server
 
 
+# A test of the console script over stdio and over streamable HTTP; only the HTTP one runs a socket server.
+TRANSPORTS = pytest.mark.parametrize("transport", [pytest.param("stdio"), pytest.param("http", marks=network)])
+
+
 def on_the_jupyter_server(test):
     """A test against the shared Jupyter server fixture: slow, network, and on the worker that runs it."""
     return pytest.mark.xdist_group("jupyter-server")(slow(network(test)))
@@ -3162,9 +3166,6 @@ class Wire:
         return await self.request("tools/call", params)
 
 
-TRANSPORTS = [pytest.param("stdio"), pytest.param("http", marks=network)]
-
-
 @asynccontextmanager
 async def modern_client(tmp_path: Path, transport: str, *flags: str, url: bool = False):
     """The console script over stdio or streamable HTTP (its log at DEBUG), and a Wire to it."""
@@ -3196,7 +3197,7 @@ def answer(key: str, value: str) -> dict:
 
 
 @slow
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@TRANSPORTS
 async def test_input_at_2026_07_28_is_asked_by_the_result_and_answered_by_the_retry(tmp_path, transport):
     code = "first = input('first? ')\nsecond = input('second? ')\nprint(first, second)"
     args = {"session": "a", "code": code}
@@ -3225,7 +3226,7 @@ async def test_input_at_2026_07_28_is_asked_by_the_result_and_answered_by_the_re
 
 
 @slow
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@TRANSPORTS
 async def test_an_input_after_running_is_asked_through_the_next_wait(tmp_path, transport):
     code = "import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('got', input('later? '))"
     async with modern_client(tmp_path, transport) as client:
@@ -3241,7 +3242,7 @@ async def test_an_input_after_running_is_asked_through_the_next_wait(tmp_path, t
 
 
 @slow
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@TRANSPORTS
 async def test_a_request_state_answers_its_own_cell_and_no_other(tmp_path, transport):
     args = {"session": "a", "code": "print('got', input('which? '))"}
     async with modern_client(tmp_path, transport) as client:
@@ -3289,7 +3290,7 @@ def assert_getpass_reply(text_: str, secret: str) -> None:
 
 
 @slow
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@TRANSPORTS
 async def test_getpass_is_answered_on_a_one_time_page_and_masked_everywhere(tmp_path, transport):
     import httpx2 as httpx
 
@@ -3347,7 +3348,7 @@ async def assert_masked_in_the_session(client: Wire, secret: str, export: Path) 
 
 
 @slow
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@TRANSPORTS
 async def test_a_client_without_url_mode_gets_a_clear_getpass_error_at_once(tmp_path, transport):
     async with modern_client(tmp_path, transport) as client:
         await client.call("execute", {"session": "a", "code": "1"})
@@ -4172,9 +4173,6 @@ async def test_https_with_a_self_signed_certificate(tmp_path):
 # console script over stdio and over streamable HTTP alike.
 
 
-TRANSPORTS = pytest.mark.parametrize("transport", ["stdio", "http"])
-
-
 @asynccontextmanager
 async def served(transport: str, tmp_path: Path, *flags: str, env: dict[str, str] | None = None):
     """A client of the console script over `transport`, and a function returning what the server wrote on stderr."""
@@ -4208,7 +4206,6 @@ def one_clear_line(result, *words: str) -> str:
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_notebook_writes_never_follow_a_planted_symlink(transport, tmp_path):
     live = tmp_path / "nb"
@@ -4236,7 +4233,6 @@ async def test_notebook_writes_never_follow_a_planted_symlink(transport, tmp_pat
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_notebook_dir_never_replaces_a_notebook_it_did_not_write(transport, tmp_path):
     live = tmp_path / "nb"
@@ -4256,7 +4252,6 @@ async def test_notebook_dir_never_replaces_a_notebook_it_did_not_write(transport
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_an_exported_notebook_edited_since_is_never_replaced(transport, tmp_path):
     import nbformat
@@ -4294,7 +4289,6 @@ async def test_an_exported_notebook_edited_since_is_never_replaced(transport, tm
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_a_slow_pattern_never_stalls_the_server_and_stops_with_a_clear_message(transport, tmp_path):
     async with served(transport, tmp_path, env={"IPYTHON_MCP_GREP_TIMEOUT": "2"}) as (client, _):
@@ -4325,7 +4319,6 @@ async def test_a_slow_pattern_never_stalls_the_server_and_stops_with_a_clear_mes
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_an_anchored_grep_finds_what_it_should(transport, tmp_path):
     async with served(transport, tmp_path) as (client, _):
@@ -4339,7 +4332,6 @@ async def test_an_anchored_grep_finds_what_it_should(transport, tmp_path):
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_fifos_and_devices_never_block_the_server(transport, tmp_path):
     fifo = tmp_path / "pipe.ipynb"
@@ -4357,7 +4349,6 @@ async def test_fifos_and_devices_never_block_the_server(transport, tmp_path):
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_session_names_map_to_distinct_valid_files_or_are_refused(transport, tmp_path):
     import unicodedata
@@ -4384,7 +4375,6 @@ async def test_session_names_map_to_distinct_valid_files_or_are_refused(transpor
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_a_failed_export_leaves_no_temporary_file(transport, tmp_path):
     (tmp_path / "dir.ipynb").mkdir()
@@ -4395,7 +4385,6 @@ async def test_a_failed_export_leaves_no_temporary_file(transport, tmp_path):
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_bad_path_arguments_get_one_clear_line_naming_the_argument(transport, tmp_path):
     async with served(transport, tmp_path) as (client, stderr):
@@ -4414,7 +4403,6 @@ async def test_bad_path_arguments_get_one_clear_line_naming_the_argument(transpo
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_echoed_arguments_stay_within_the_reply_budget(transport, tmp_path):
     async with served(transport, tmp_path) as (client, _):
@@ -4427,7 +4415,6 @@ async def test_echoed_arguments_stay_within_the_reply_budget(transport, tmp_path
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_output_answers_while_the_first_cell_waits_for_its_kernel(transport, tmp_path):
     async with served(transport, tmp_path) as (client, _):
@@ -4441,7 +4428,6 @@ async def test_output_answers_while_the_first_cell_waits_for_its_kernel(transpor
 
 
 @slow
-@network
 @TRANSPORTS
 async def test_gateway_credentials_never_appear_in_replies_descriptions_or_logs(transport, tmp_path):
     secrets_in_url = ("pw-s3cret", "tok-s3cret")
