@@ -96,6 +96,22 @@ async def run(client, session, code, **kwargs):
     return await client.call_tool("execute", {"session": session, "code": code, **kwargs})
 
 
+NO_OUTPUT = ("(no output)", "(no output yet)")  # what a reply says in place of output it does not have
+
+
+def said_lines(*bodies: str) -> list[str]:
+    """The lines of output in replies: not their status lines ("[...]"), nor the words of a reply that had none."""
+    return [line for body in bodies for line in body.splitlines() if line and not line.startswith("[") and line not in NO_OUTPUT]
+
+
+async def until_it_ends(client, session: str, first, **wait) -> list:
+    """A cell's replies: the first one, then wait's, until one no longer says the cell is running."""
+    replies = [first]
+    while record(replies[-1])["status"] == "running":
+        replies.append(await client.call_tool("wait", {"session": session, **wait}))
+    return replies
+
+
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie waiting to be reaped."""
     try:
@@ -198,13 +214,11 @@ class RawServer:
             if message.get("id") == self._next_id:
                 return message
 
-    async def initialize(self) -> None:
-        reply = await self.request(
-            "initialize",
-            {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-        )
+    async def initialize(self, version: str = "2025-11-25") -> dict:
+        reply = await self.request("initialize", {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}})
         assert reply["result"]["serverInfo"]["name"] == "ipython-mcp"
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return reply["result"]
 
     async def execute(self, session: str, code: str) -> str:
         reply = await self.request("tools/call", {"name": "execute", "arguments": {"session": session, "code": code}})
@@ -217,7 +231,7 @@ async def start_raw_server(nursery) -> RawServer:
     )
     nursery.start_soon(process.wait)
     server = RawServer(process)
-    await server.initialize()
+    await server.initialize("2025-06-18")  # the older revision: the newer ones are spoken elsewhere
     return server
 
 
@@ -2523,21 +2537,14 @@ async def test_a_long_cell_replies_running_then_wait_brings_the_rest(client):
     rec = record(first)
     assert rec["status"] == "running" and rec["cell"] == 2
     assert re.match(r"\[running: cell 2 has run for \d+ s and goes on\. wait\(session='main'\) for more,", text(first))
-    seen = [line for line in text(first).splitlines()[1:]]
-    assert seen and all(line.startswith("step ") for line in seen)
-    replies = []
-    while True:
-        result = await client.call_tool("wait", {"session": "main", "timeout_s": 1})
-        replies.append(result)
-        if record(result)["status"] != "running":
-            break
+    shown = said_lines(text(first))
+    assert shown and all(line.startswith("step ") for line in shown)
+    replies = await until_it_ends(client, "main", first, timeout_s=1)
     final = replies[-1]
-    assert record(final)["status"] == "ok" and record(final)["cell"] == 2
+    assert len(replies) >= 3 and record(final)["status"] == "ok" and record(final)["cell"] == 2
     assert text(final).startswith("[ok: cell 2 finished after ")
-    for result in replies:
-        seen += [line for line in text(result).splitlines() if not line.startswith("[")]
     # every line exactly once across the replies, in order, and the cell's value at the end
-    assert seen == [f"step {i}" for i in range(6)] + ["'done'"]
+    assert said_lines(*map(text, replies)) == [f"step {i}" for i in range(6)] + ["'done'"]
     idle = await client.call_tool("wait", {"session": "main"})
     assert not idle.is_error and record(idle)["status"] == "idle"
     assert "the last, cell 2, ended ok" in text(idle)
@@ -4628,14 +4635,12 @@ async def test_a_long_cell_survives_a_client_that_gives_up_quickly():
     # client gives up after 3 s, the server replies 2 s before MCP_TOOL_TIMEOUT.
     params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["--spares", "0"], env={**os.environ, "MCP_TOOL_TIMEOUT": "3000"})
     code = "import time\nfor i in range(8):\n    print(f'epoch {i}', flush=True)\n    time.sleep(0.5)\n'trained'"
+    # The first reply may come before the fresh kernel has printed anything: it then says "(no output yet)".
     async with Client(params, read_timeout_seconds=3) as client:
-        replies = [await run(client, "train", code)]
-        while record(replies[-1])["status"] == "running":
-            replies.append(await client.call_tool("wait", {"session": "train"}))
+        replies = await until_it_ends(client, "train", await run(client, "train", code))
     assert record(replies[0])["status"] == "running" and len(replies) >= 3
     assert record(replies[-1])["status"] == "ok"
-    lines = [line for r in replies for line in text(r).splitlines() if not line.startswith("[")]
-    assert lines == [f"epoch {i}" for i in range(8)] + ["'trained'"], "nothing lost, nothing twice"
+    assert said_lines(*map(text, replies)) == [f"epoch {i}" for i in range(8)] + ["'trained'"], "nothing lost, nothing twice"
 
 
 @slow
@@ -4878,12 +4883,6 @@ async def persist(tmp_path):
         assert not left, f"still running after --stop: {left}"
 
 
-async def initialize(server: RawServer, version: str = "2025-11-25") -> dict:
-    reply = await server.request("initialize", {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}})
-    await server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-    return reply["result"]
-
-
 async def until_progress(server: RawServer) -> None:
     """Read until a progress notification comes: the call it reports on is under way."""
     with trio.fail_after(60):
@@ -4891,14 +4890,10 @@ async def until_progress(server: RawServer) -> None:
             pass
 
 
-def said_lines(*bodies: str) -> list[str]:
-    return [line for body in bodies for line in body.splitlines() if line and not line.startswith("[")]
-
-
 @slow
 async def test_a_client_killed_mid_cell_loses_nothing_and_the_next_client_waits_for_the_rest(persist):
     first = await persist.relay()
-    await initialize(first)
+    await first.initialize()
     # it prints for a few seconds, then waits for the test to let it end
     train = "import os, time\nfor i in range(12):\n    print(f'epoch {i}', flush=True)\n    time.sleep(0.3)\nwhile not os.path.exists('release'):\n    time.sleep(0.05)\ntrained = 'yes'"
     seen = await first.execute("train", "import os\nkernel = os.getpid()\nkernel")
@@ -4917,15 +4912,11 @@ async def test_a_client_killed_mid_cell_loses_nothing_and_the_next_client_waits_
     async with persist.client() as second:  # 2026-07-28, through server/discover
         assert "'train' (busy: cell 2 has run for" in second.instructions
         (persist.project / "release").touch()
-        replies = [await second.call_tool("wait", {"session": "train"})]
-        while record(replies[-1])["status"] == "running":
-            replies.append(await second.call_tool("wait", {"session": "train"}))
+        replies = await until_it_ends(second, "train", await second.call_tool("wait", {"session": "train"}))
         assert record(replies[-1])["status"] == "ok"
         assert said_lines(early, *map(text, replies)) == [f"epoch {i}" for i in range(12)], "nothing lost, nothing twice"
         assert text(await run(second, "train", "trained, kernel")) == f"('yes', {kernel})\n", "the same kernel, its variables there"
-        quiet = [await second.call_tool("wait", {"session": "quiet"})]
-        while record(quiet[-1])["status"] == "running":
-            quiet.append(await second.call_tool("wait", {"session": "quiet"}))
+        quiet = await until_it_ends(second, "quiet", await second.call_tool("wait", {"session": "quiet"}))
         assert said_lines(*map(text, quiet)) == [f"quiet {i}" for i in range(6)], "a cell no reply had shown: all of it"
         page = await second.call_tool("output", {"session": "train", "cell": 2})
         assert "epoch 0" in text(page) and "epoch 11" in text(page)
@@ -5003,7 +4994,7 @@ async def test_status_and_stop(persist):
 @slow
 async def test_a_killed_persistent_server_leaves_no_kernel_and_the_next_one_reports_the_loss(persist):
     first = await persist.relay()
-    await initialize(first)
+    await first.initialize()
     for name in ("a", "b"):
         await first.execute(name, "import subprocess\nchild = subprocess.Popen(['sleep', '300'])")
     server = persist.state()["pid"]
@@ -5042,7 +5033,7 @@ async def test_both_protocol_revisions_progress_tasks_and_elicitation_through_th
     assert final["status"] == "completed" and content_text(final["result"]) == "tick 0\ntick 1\ntick 2\n'done'\n"
 
     handshake = await persist.relay()
-    assert (await initialize(handshake))["protocolVersion"] == "2025-11-25"
+    assert (await handshake.initialize())["protocolVersion"] == "2025-11-25"
     await handshake.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "t", "code": "time.sleep(2.5)\n'slept'"}, "_meta": {"progressToken": "p7"}}})
     progress = []
     with trio.fail_after(60):
@@ -5065,7 +5056,7 @@ async def test_both_protocol_revisions_progress_tasks_and_elicitation_through_th
 @slow
 async def test_a_client_cancel_through_the_relay_still_interrupts_its_cell(persist):
     server = await persist.relay()
-    await initialize(server)
+    await server.initialize()
     assert await server.execute("main", "import time\nfinished = False") == "(no output)"
     await server.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "main", "code": "time.sleep(30)\nfinished = True"}, "_meta": {"progressToken": 50}}})
     await until_progress(server)
@@ -5081,7 +5072,7 @@ async def test_two_relays_racing_start_one_server(persist):
 
     async def one(index: int) -> None:
         relay = await persist.relay()
-        await initialize(relay)
+        await relay.initialize()
         relays.append((relay, await relay.execute(f"s{index}", "import os\nos.getppid()")))
 
     async with trio.open_nursery() as race:
@@ -5094,11 +5085,11 @@ async def test_two_relays_racing_start_one_server(persist):
 @slow
 async def test_a_relay_with_other_settings_names_them_and_uses_the_running_server(persist):
     first = await persist.relay("--max-sessions", "5")
-    await initialize(first)
+    await first.initialize()
     log_path = persist.project.parent / "relay.err"
     with open(log_path, "wb") as err:
         second = await persist.relay("--max-sessions", "6", stderr=err, environ={"IPYTHON_MCP_OUTPUT_CHARS": "900", "IPYTHON_MCP_GATEWAY_TOKEN": "hush"})
-    await initialize(second)
+    await second.initialize()
     assert await first.execute("a", "import os\nos.getppid()") == await second.execute("b", "import os\nos.getppid()")
     said = log_path.read_text()
     assert "ipython-mcp: --max-sessions is 6 for this client, but 5 in the running server" in said
@@ -5152,7 +5143,7 @@ async def test_a_terminal_on_stdin_gets_one_line_on_stderr_and_pipes_none(persis
             [CONSOLE_SCRIPT, "--spares", "0", *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=persist.project, env=persist.environ,
         )
-        await initialize(RawServer(process))
+        await RawServer(process).initialize()
         await process.stdin.aclose()
         with trio.fail_after(30):
             await process.wait()
