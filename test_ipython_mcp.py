@@ -225,11 +225,32 @@ class RawServer:
         return "".join(block["text"] for block in reply["result"]["content"] if block["type"] == "text")
 
 
+async def end_process(process: trio.Process, within: float = 20) -> bool:
+    """Close a console script's stdin (its client's end of the wire) and wait for it to exit; kill it if it does not
+    within `within` seconds. Shielded: a test that failed or was cancelled leaves no server. True if it exited itself."""
+    with trio.CancelScope(shield=True):
+        await process.stdin.aclose()
+        with trio.move_on_after(within):
+            await process.wait()
+        if exited := process.returncode is None:
+            process.kill()
+            await process.wait()
+        return not exited
+
+
 async def start_raw_server(nursery) -> RawServer:
+    """The console script on pipes; when the test ends, however it ends, its stdin is closed and it is waited for."""
     process = await trio.lowlevel.open_process(
         [CONSOLE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
-    nursery.start_soon(process.wait)
+
+    async def reap() -> None:
+        try:
+            await process.wait()
+        finally:
+            await end_process(process)
+
+    nursery.start_soon(reap)
     server = RawServer(process)
     await server.initialize("2025-06-18")  # the older revision: the newer ones are spoken elsewhere
     return server
@@ -1677,11 +1698,13 @@ def notebook_kernel(tmp_path):
     manager = KernelManager(connection_file=str(tmp_path / "kernel-notebook.json"))
     manager.start_kernel()
     client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    yield manager, client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def notebook_eval(client, expression: str) -> str:
@@ -1770,17 +1793,23 @@ class JupyterServer:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         # It says where it serves once it does: read its log until then (bounded by the process's end).
-        for line in self.process.stderr:
-            if f"127.0.0.1:{self.port}/" in line and "running at" not in line:
-                break
-        else:
-            raise RuntimeError("jupyter server did not start")
+        try:
+            for line in self.process.stderr:
+                if f"127.0.0.1:{self.port}/" in line and "running at" not in line:
+                    break
+            else:
+                raise RuntimeError("jupyter server did not start")
+        except BaseException:
+            self.stop()
+            raise
         # keep draining its log so it never blocks on a full pipe
         import threading
 
         threading.Thread(target=self.process.stderr.read, daemon=True).start()
 
     def stop(self) -> None:
+        if self.process is None:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=15)
@@ -1839,6 +1868,8 @@ def enterprise_gateway(tmp_path_factory):
         if "is available at" in line:
             break
     else:
+        process.kill()
+        process.wait()
         pytest.fail("Enterprise Gateway did not start")
     import threading
 
@@ -2913,9 +2944,8 @@ async def modern_server(tmp_path: Path, *flags: str):
         assert reply["result"]["capabilities"]["extensions"] == {TASKS: {}}, "discover advertises the tasks extension"
         yield server
     finally:
-        await process.stdin.aclose()
-        with trio.fail_after(20):
-            await process.wait()
+        exited = await end_process(process)
+    assert exited, "the server exits when its client closes stdin"
 
 
 def content_text(result: dict) -> str:
@@ -3454,18 +3484,24 @@ async def open_chromium(nursery, profile: Path):
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     seen = b""
-    with trio.fail_after(60):
-        while not (found := re.search(rb"DevTools listening on (ws://\S+)", seen)):
-            chunk = await process.stderr.receive_some()
-            assert chunk, f"chromium exited before it listened: {seen.decode(errors='replace')}"
-            seen += chunk
+    try:
+        with trio.fail_after(60):
+            while not (found := re.search(rb"DevTools listening on (ws://\S+)", seen)):
+                chunk = await process.stderr.receive_some()
+                assert chunk, f"chromium exited before it listened: {seen.decode(errors='replace')}"
+                seen += chunk
 
-    async def drain() -> None:
-        while await process.stderr.receive_some():
-            pass
+        async def drain() -> None:
+            while await process.stderr.receive_some():
+                pass
 
-    nursery.start_soon(drain)
-    return process, await connect_websocket_url(nursery, found.group(1).decode(), max_message_size=16 * 1024 * 1024)
+        nursery.start_soon(drain)
+        return process, await connect_websocket_url(nursery, found.group(1).decode(), max_message_size=16 * 1024 * 1024)
+    except BaseException:  # the test never gets the browser to end: end it here
+        process.kill()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+        raise
 
 
 class DevTools:
