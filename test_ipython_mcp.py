@@ -2493,14 +2493,24 @@ async def test_an_exported_notebook_re_runs_to_the_same_text(client, tmp_path):
 
 
 @slow
-async def test_notebook_dir_keeps_a_live_notebook_no_reader_sees_half_written(config, tmp_path):
+async def test_notebook_dir_keeps_a_live_notebook_no_reader_sees_half_written(tmp_path, monkeypatch):
     import nbformat
 
     live_dir = tmp_path / "live"
     live_dir.mkdir()
+    path = live_dir / "work.ipynb"
+    told, written = trio.open_memory_channel(math.inf)  # the number of cells in each write of the live notebook
+    trio_token, replace_file = trio.lowlevel.current_trio_token(), ipython_mcp.replace_file
+
+    def replace_and_tell(target: Path, data: bytes):  # in the worker thread that writes it
+        replaced = replace_file(target, data)
+        if target == path:
+            trio_token.run_sync_soon(told.send_nowait, len(json.loads(data)["cells"]))
+        return replaced
+
+    monkeypatch.setattr(ipython_mcp, "replace_file", replace_and_tell)
     async with open_sessions(Config(spares=0, notebook_dir=live_dir, interrupt_grace_s=2.0)) as sessions:
         async with Client(build_server(sessions)) as client:
-            path = live_dir / "work.ipynb"
             reads = []
 
             async def reader(stop: trio.Event) -> None:
@@ -2515,8 +2525,8 @@ async def test_notebook_dir_keeps_a_live_notebook_no_reader_sees_half_written(co
                 for i in range(6):
                     await run(client, "work", f"print('cell {i}')\nbig = 'x' * 200_000")
                     with trio.fail_after(10):  # the file catches up with each cell
-                        while not path.exists() or len(nbformat.read(path, as_version=4).cells) < i + 1:
-                            await trio.sleep(0.01)
+                        while await written.receive() < i + 1:
+                            pass
                 stop.set()
             assert len(reads) > 10 and reads == sorted(reads), "read while it was rewritten: always whole, never going back"
             assert len(nbformat.read(path, as_version=4).cells) == 6
