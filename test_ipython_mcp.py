@@ -112,13 +112,17 @@ async def until_it_ends(client, session: str, first, **wait) -> list:
     return replies
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name: its state, then its parent's pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie waiting to be reaped."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return proc_stat(pid)[0] != "Z"
     except FileNotFoundError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def wait_gone(pids, within: float = 10.0) -> list[int]:
@@ -184,7 +188,7 @@ def runtime_dirs(server_pid: int) -> list[Path]:
 
 
 def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(proc_stat(pid)[1])
 
 
 class RawServer:
@@ -261,7 +265,7 @@ def descendants(pid: int) -> set[int]:
     parents = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(entry.name)] = parent_of(int(entry.name))
         except (OSError, ValueError):
             continue
     found, frontier = set(), {pid}
@@ -3120,6 +3124,16 @@ async def test_a_plain_execute_elicits_input_during_the_call_at_2025_11_25(sessi
         assert secret not in json.dumps(result.model_dump(mode="json"))
 
 
+async def post_at_2026_07_28(http, server: "HttpServer", method: str, params: dict, name: str | None = None) -> tuple:
+    """One JSON-RPC request to the console script over streamable HTTP at 2026-07-28, with its routing headers:
+    the response, and the message it carried (its JSON body, or the last event of its stream)."""
+    headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method} | ({"Mcp-Name": name} if name else {})
+    response = await http.post(server.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    if response.headers["content-type"].startswith("text/event-stream"):
+        return response, json.loads([line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1])
+    return response, response.json()
+
+
 @slow
 @network
 async def test_tasks_over_streamable_http_with_the_routing_headers(tmp_path):
@@ -3130,15 +3144,7 @@ async def test_tasks_over_streamable_http_with_the_routing_headers(tmp_path):
         async with httpx.AsyncClient(timeout=30) as http:
 
             async def post(method: str, params: dict, name: str | None = None) -> dict:
-                headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method}
-                if name is not None:
-                    headers["Mcp-Name"] = name
-                body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": envelope()}}
-                response = await http.post(server.url, headers=headers, json=body)
-                if response.headers["content-type"].startswith("text/event-stream"):
-                    (data,) = [line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1:]
-                    return json.loads(data)
-                return response.json()
+                return (await post_at_2026_07_28(http, server, method, {**params, "_meta": envelope()}, name))[1]
 
             discovered = await post("server/discover", {})
             assert discovered["result"]["capabilities"]["extensions"] == {TASKS: {}}
@@ -3227,12 +3233,9 @@ async def modern_client(tmp_path: Path, transport: str, *flags: str, url: bool =
         frames: list[str] = []
 
         async def request(method: str, params: dict) -> dict:
-            headers = MCP_POST | bearer(server.token) | {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method, "Mcp-Name": params["name"]}
-            response = await http.post(server.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            response, message = await post_at_2026_07_28(http, server, method, params, params["name"])
             frames.append(response.text)
-            if response.headers["content-type"].startswith("text/event-stream"):
-                return json.loads([line[5:] for line in response.text.splitlines() if line.startswith("data:")][-1])
-            return response.json()
+            return message
 
         wire = Wire(request, frames, server.process, lambda: server.stderr, url)
         wire.base = server.url.removesuffix("/mcp")
