@@ -4768,10 +4768,12 @@ async def test_a_seeded_storm_of_calls_leaves_every_name_working(nursery):
 # --persist: sessions that outlive their client
 # ---------------------------------------------------------------------------
 #
-# Each test gets a world of its own: an XDG_RUNTIME_DIR (short, for the
-# socket's path) and a project directory, so no two tests (or developers)
-# share a persistent server; the fixture stops the server and fails the test
-# if anything it started is left running.
+# The first tests need no persistent server: a call cut off with its
+# connection (fake kernels), the instructions a reconnecting client reads, the
+# peer check. Each of the others gets a world of its own (the persist fixture):
+# an XDG_RUNTIME_DIR (short, for the socket's path) and a project directory, so
+# no two tests (or developers) share a persistent server; the fixture stops the
+# server and fails the test if anything it started is left running.
 
 
 async def test_a_call_cut_off_with_its_connection_leaves_its_cell_to_the_next_wait(fakes, autojump_clock):
