@@ -329,16 +329,23 @@ def assert_clean(result) -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_every_setting_is_a_flag_and_a_variable():
+def test_every_setting_is_a_flag_and_a_variable(capsys):
     config = Config.from_environ({"IPYTHON_MCP_MAX_SESSIONS": "7", "IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL": "yes", "IPYTHON_MCP_ALLOWED_HOST": "a.example, b.example"})
     assert (config.max_sessions, config.auto_install_ipykernel, config.allowed_hosts) == (7, True, ("a.example", "b.example"))
     flags = ipython_mcp.parse_args(["--max-sessions", "3", "--allowed-host", "x", "--allowed-host", "y", "--notebook-dir", "~/nb"])
     assert (flags.max_sessions, flags.allowed_hosts, flags.notebook_dir) == (3, ("x", "y"), Path("~/nb").expanduser())
     with pytest.raises(SystemExit, match="IPYTHON_MCP_PORT='http'"):
         Config.from_environ({"IPYTHON_MCP_PORT": "http"})
-    for bad in (["--no-auth", "--host", "0.0.0.0"], ["--certfile", "c.pem"], ["--max-sessions", "0"], ["--interrupt-grace", "-1"]):
-        with pytest.raises(SystemExit):
+    for bad, complaint in (
+        (["--no-auth", "--host", "0.0.0.0"], r"--no-auth is refused with --host 0\.0\.0\.0: .*bind a loopback address"),
+        (["--certfile", "c.pem"], r"--certfile and --keyfile go together"),
+        (["--max-sessions", "0"], r"--max-sessions must be a positive number, got 0"),
+        (["--interrupt-grace", "-1"], r"interrupt.grace\S* must be a positive number of seconds, got -1"),
+    ):
+        with pytest.raises(SystemExit) as refused:
             ipython_mcp.parse_args(bad)
+        stderr = capsys.readouterr().err
+        assert refused.value.code == 2 and re.search(rf"^ipython-mcp: error: {complaint}", stderr, re.M), stderr
 
 
 def test_the_reply_budget_follows_the_clients_tool_timeout():
