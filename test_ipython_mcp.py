@@ -772,6 +772,72 @@ async def test_a_seeded_storm_on_fake_kernels_leaves_every_name_working(fakes, a
 
 
 # ---------------------------------------------------------------------------
+# what clients send: echoes kept short, paths checked, files read and written safely
+# ---------------------------------------------------------------------------
+
+
+def test_an_echoed_argument_is_cut_and_a_path_no_system_call_takes_is_refused_by_name():
+    assert ipython_mcp.shown("short") == "'short'"
+    assert ipython_mcp.shown("x" * 100) == repr("x" * ipython_mcp.SHOWN_CHARS) + "… (100 characters)"
+    for value, complaint in (
+        ("a\x00b", "cwd 'a\\x00b' contains a NUL character, which no path may hold"),
+        ("/" + "d" * 300, f"has a name of 300 bytes ('{'d' * ipython_mcp.SHOWN_CHARS}'… (300 characters)); a file name may have 255 at most"),
+        ("/d" * 3000, "is 6000 bytes long; a path may have 4095 at most"),
+        ("\ud800", "is not valid Unicode (a lone surrogate)"),
+    ):
+        with pytest.raises(ipython_mcp.ToolError) as refused:
+            ipython_mcp.check_path("cwd", value)
+        assert complaint in str(refused.value) and len(str(refused.value)) < 300, str(refused.value)
+    ipython_mcp.check_path("cwd", "/tmp/" + "é" * 100)
+
+
+def test_a_named_file_is_read_only_when_it_is_a_regular_file_within_its_limit(tmp_path):
+    regular = tmp_path / "kernel.json"
+    regular.write_bytes(b"{}" * 10)
+    assert ipython_mcp.read_regular_file(regular, 20) == b"{}" * 10
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # opened without blocking: nobody writes to it, and the read never waits
+    for path, limit, complaint in ((regular, 19, "is 20 bytes, more than the 19 expected"), (fifo, 20, "is not a regular file (a FIFO)"),
+                                   (Path("/dev/zero"), 20, "is not a regular file (a character device)"), (tmp_path, 20, "is not a regular file (a directory)")):
+        with pytest.raises(OSError, match=re.escape(complaint)):
+            ipython_mcp.read_regular_file(path, limit)
+
+
+def test_a_notebook_is_replaced_only_if_this_server_wrote_it_for_that_session_and_nobody_edited_it(tmp_path):
+    path = tmp_path / "work.ipynb"
+    written = ipython_mcp.WrittenFiles()
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": "1"}
+    notebook = {"cells": [cell], "metadata": {"ipython-mcp": {"session": "work"}}, "nbformat": 4, "nbformat_minor": 5}
+    notebook["metadata"]["ipython-mcp"]["sha256"] = ipython_mcp.notebook_digest(notebook)
+    written.remember(path, "work", ipython_mcp.replace_file(path, json.dumps(notebook, indent=1).encode()))
+    written.check(path, "work")  # its own, unchanged: replaced
+    with pytest.raises(ipython_mcp.Refused, match="was not written by ipython-mcp for session 'other'"):
+        written.check(path, "other")
+    ipython_mcp.WrittenFiles().check(path, "work")  # after a restart, nothing remembered: its digest says it is unedited
+    cell["source"] = "edited by hand"  # as JupyterLab saves it: the metadata kept, the digest now wrong
+    path.write_text(json.dumps(notebook, indent=1))
+    for files in (written, ipython_mcp.WrittenFiles()):
+        with pytest.raises(ipython_mcp.Refused) as refused:
+            files.check(path, "work")
+        assert not refused.value.final, "overwrite=true replaces it"
+    files.check(path, "work", overwrite=True)
+    (tmp_path / "link.ipynb").symlink_to(path)
+    with pytest.raises(ipython_mcp.Refused, match=r"is not a regular file \(a symbolic link\)") as refused:
+        written.check(tmp_path / "link.ipynb", "work", overwrite=True)
+    assert refused.value.final, "not even with overwrite=true"
+
+
+async def test_notebook_temporary_files_are_removed_when_a_write_fails(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ipython_mcp.os, "replace", refuse)
+    with pytest.raises(OSError):
+        ipython_mcp.replace_file(tmp_path / "x.ipynb", b"{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
 # where a session's kernel comes from
 # ---------------------------------------------------------------------------
 
@@ -2422,16 +2488,6 @@ async def test_export_builds_a_valid_notebook_of_what_each_cell_sent(fake_client
     assert [output.output_type for output in code[5].outputs] == ["stream", "error"] and code[5].outputs[1].ename == "KeyboardInterrupt"
     assert (code[5].metadata["ipython-mcp"]["status"], code[5].metadata["ipython-mcp"]["stopped_by"]) == ("timeout", "timeout")
     assert [output.text for output in code[6].outputs] == ["fresh\n"]
-
-
-async def test_notebook_temporary_files_are_removed_when_a_write_fails(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(ipython_mcp.os, "replace", refuse)
-    with pytest.raises(OSError):
-        ipython_mcp.replace_file(tmp_path / "x.ipynb", b"{}")
-    assert list(tmp_path.iterdir()) == []
 
 
 @slow
