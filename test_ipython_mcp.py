@@ -10,6 +10,7 @@ import datetime
 import html
 import ipaddress
 import json
+import logging
 import math
 import os
 import re
@@ -1956,6 +1957,18 @@ def enterprise_gateway(tmp_path_factory):
     server.stop()
 
 
+def test_a_gateway_urls_password_and_query_values_are_kept_out_of_replies_and_log_lines():
+    url = "http://alice:p%40ss@127.0.0.1:9/base/?token=tok3n&user=bob"
+    shown, secrets_ = ipython_mcp.redact_url(url)
+    assert shown == "http://alice:***@127.0.0.1:9/base/?token=***&user=***", "the user name and the server stay: they say which account where"
+    assert {"p%40ss", "p@ss", "tok3n", "bob"} <= set(secrets_)
+    said = f"cannot reach {url} (password p@ss)"
+    assert ipython_mcp.redact(said, secrets_) == "cannot reach http://alice:***@127.0.0.1:9/base/?token=***&user=*** (password ***)"
+    record = logging.LogRecord("ipython_mcp", logging.INFO, __file__, 1, "GET %s with token %s", (url, "tok3n"), None)
+    assert ipython_mcp.Redact(secrets_ + [""]).filter(record) and "tok3n" not in record.getMessage() and "p%40ss" not in record.getMessage()
+    assert ipython_mcp.redact_url("http://127.0.0.1:8888") == ("http://127.0.0.1:8888", []), "nothing to hide"
+
+
 @on_the_jupyter_server
 async def test_remote_sessions_keep_the_contract(remote, jupyter_server):
     client, sessions = remote
@@ -2608,6 +2621,28 @@ async def test_clear_output_in_a_loop_leaves_only_the_last_output(client):
         "    print(f'progress {i}/49')"
     )
     assert text(await run(client, "main", code)) == "progress 49/49\n"
+
+
+def test_the_variables_table_has_a_row_per_name_sizes_people_read_and_no_secret():
+    masker = ipython_mcp.Masker()
+    masker.add("hunter2-secret")
+    rows = [
+        {"name": "frame", "type": "pandas.DataFrame", "shape": "100000 x 2", "size": 1_600_128, "value": "columns: a, b"},
+        {"name": "numbers", "type": "list", "shape": "len 3", "size": 80, "value": "[1, 2, 3]"},
+        {"name": "token", "type": "str", "shape": "len 40", "size": 89, "value": "'xxhunter2-se...'"},
+        {"name": "text", "type": "str", "shape": "len 500", "size": 549, "value": "'" + "word " * 40 + "'"},
+    ]
+    lines = ipython_mcp.variables_table("main", rows, masker).splitlines()
+    assert lines[0] == "variables of session 'main' (modules, imported functions and _names are not listed):"
+    assert lines[1].split() == ["name", "type", "shape/len", "size", "value"]
+    table = {line.split()[0]: line for line in lines[2:]}
+    assert re.fullmatch(r"frame +pandas\.DataFrame +100000 x 2 +1\.5 MiB +columns: a, b", table["frame"])
+    assert re.fullmatch(r"numbers +list +len 3 +80 B +\[1, 2, 3\]", table["numbers"])
+    assert "hunter2" not in table["token"] and "********" in table["token"], "a secret's fragment where reprlib cut it is masked"
+    assert len(table["text"].split("  ")[-1]) <= ipython_mcp.VARIABLE_VALUE_CHARS and "  " not in table["text"].split("'", 1)[1], "a value is one short line"
+    many = ipython_mcp.variables_table("main", [{**rows[1], "name": f"v{n}"} for n in range(ipython_mcp.VARIABLES_SHOWN + 5)])
+    assert many.endswith("\n(5 more not shown)") and many.count("\nv") == ipython_mcp.VARIABLES_SHOWN
+    assert ipython_mcp.variables_table("main", []) == "session 'main' has no variables of its own yet (modules, imported functions and _names are not listed)"
 
 
 @slow
@@ -3723,6 +3758,24 @@ async def test_the_loopback_page_server_refuses_bad_requests_and_closes_with_its
         await raw_http(port, b"GET / HTTP/1.1\r\n\r\n")
 
 
+def test_an_input_is_asked_in_a_form_a_secret_only_on_a_page_and_the_answer_read_from_either():
+    ask = ipython_mcp.Ask("input-1", "name? ", False, {})
+    form = ask.form("main")
+    assert form["mode"] == "form" and form["message"] == "A cell in session 'main' asks (input): name?"
+    assert form["requestedSchema"]["required"] == ["answer"] and form["requestedSchema"]["properties"]["answer"]["type"] == "string"
+    secret = ipython_mcp.Ask("input-2", "", True, {})
+    page = secret.page("main", "http://127.0.0.1:1/ipython-mcp/secret/t")
+    assert page == {
+        "mode": "url", "url": "http://127.0.0.1:1/ipython-mcp/secret/t",
+        "message": "A cell in session 'main' asks for a secret (getpass): (no prompt) Type it on this server's one-time page: it goes straight to the kernel, not through this client.",
+    }
+    assert "requestedSchema" not in page, "a secret never goes through the client"
+    value_of = ipython_mcp.Ask.value_of
+    assert value_of({"action": "accept", "content": {"answer": "Ada"}}) == value_of({"action": "accept", "content": {"name": "Ada"}}) == "Ada"
+    assert value_of({"action": "accept", "content": {"answer": "", "other": "x"}}) == "", "an empty answer is an answer"
+    assert [value_of(r) for r in ({"action": "decline"}, {"action": "cancel"}, {"action": "accept"}, {"action": "accept", "content": {"answer": 3}})] == [None] * 4
+
+
 def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
     secret = "S3cr'et\\é-xyz"
     masker = ipython_mcp.Masker()
@@ -4165,6 +4218,47 @@ def test_token_files_others_can_open_are_refused(tmp_path):
         ipython_mcp.resolve_token("", tmp_path / "fifo")
     token_file.chmod(0o600)
     assert ipython_mcp.resolve_token("", token_file) == ("a-token-0123456789", True)
+
+
+def test_the_host_names_a_request_may_give_follow_the_address_the_server_listens_on():
+    loopback = list(ipython_mcp.LOOPBACK_NAMES)
+    assert ipython_mcp.host_names("127.0.0.1") == loopback
+    assert ipython_mcp.host_names("localhost", ("ipython.example",)) == [*loopback, "ipython.example"]
+    assert ipython_mcp.host_names("0.0.0.0") == [*loopback, os.uname().nodename], "every interface: loopback and the machine's name"
+    assert ipython_mcp.host_names("192.0.2.7") == ["192.0.2.7"] and ipython_mcp.host_names("2001:db8::7") == ["[2001:db8::7]"]
+    security = ipython_mcp.transport_security(["127.0.0.1", "[::1]"])
+    assert security.allowed_hosts == ["127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"]
+    assert "http://127.0.0.1:*" in security.allowed_origins and "https://[::1]" in security.allowed_origins
+
+
+def test_the_start_up_lines_say_where_to_connect_and_show_only_a_token_the_server_made(capsys, tmp_path):
+    config = Config(transport="streamable-http", host="127.0.0.1")
+    ipython_mcp.announce(["http://127.0.0.1:8123"], config, "made-here", ["127.0.0.1"], tmp_path / "8123.token")
+    made = capsys.readouterr().err.splitlines()
+    assert made == [
+        "ipython-mcp: serving MCP over streamable HTTP at http://127.0.0.1:8123/mcp",
+        f"ipython-mcp: every request needs 'Authorization: Bearer <token>'; the token is in {tmp_path / '8123.token'} (only you can read it; removed at exit)",
+        'ipython-mcp: for Claude Code: claude mcp add --transport http ipython http://127.0.0.1:8123/mcp --header "Authorization: Bearer made-here"',
+    ]
+    ipython_mcp.announce(["http://0.0.0.0:8123"], dataclasses.replace(config, host="0.0.0.0"), "yours", ["127.0.0.1", "box"], None, supplied=True)
+    supplied = capsys.readouterr().err
+    assert "yours" not in supplied and 'Bearer ..."' in supplied and "http://127.0.0.1:8123/mcp --header" in supplied, "a client names a wildcard bind by loopback"
+    assert "requests must name this server as one of 127.0.0.1, box (add names with --allowed-host)" in supplied
+    ipython_mcp.announce(["http://127.0.0.1:8123"], config, None, ["127.0.0.1"], None)
+    assert "WARNING: --no-auth: any user or process on this machine can run code as" in capsys.readouterr().err
+
+
+def test_the_token_file_is_private_replaced_whole_and_removed_only_while_it_holds_this_servers_token(tmp_path):
+    directory = tmp_path / "ipython-mcp"
+    directory.mkdir(mode=0o700)
+    path = ipython_mcp.write_token_file(directory, 8123, "first")
+    assert path == directory / "8123.token" and path.read_text() == "first\n" and path.stat().st_mode & 0o777 == 0o600
+    assert ipython_mcp.write_token_file(directory, 8123, "second") == path and path.read_text() == "second\n"
+    assert [p.name for p in directory.iterdir()] == ["8123.token"], "no temporary file left"
+    ipython_mcp.remove_token_file(directory, path, "first")  # another server on this port replaced it: it stays
+    assert path.read_text() == "second\n"
+    ipython_mcp.remove_token_file(directory, path, "second")
+    assert not directory.exists(), "the file, then the directory it leaves empty"
 
 
 async def test_without_the_token_a_request_gets_401_and_never_reaches_the_server():
@@ -4874,6 +4968,27 @@ async def test_the_instructions_name_the_sessions_that_exist(fakes):
         assert [(s["name"], s["status"]) for s in listing] == [("main", "idle"), ("gone", "lost")]
         refusal = await later.call_tool("wait", {"session": "gone"})
         assert refusal.is_error and "session 'gone' was lost with the previous persistent server" in text(refusal)
+
+
+def test_a_directorys_persistent_server_has_one_place_whatever_path_names_the_directory(tmp_path, monkeypatch):
+    runtime = Path(tempfile.mkdtemp(prefix="xdg-"))  # short, as a socket's path must be
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        (tmp_path / "project").mkdir()
+        (tmp_path / "link").symlink_to(tmp_path / "project")
+        place = ipython_mcp.persist_place(str(tmp_path / "project"))
+        assert ipython_mcp.persist_place(str(tmp_path / "link")) == place and place.directory == os.path.realpath(tmp_path / "project")
+        assert place != ipython_mcp.persist_place(str(tmp_path)), "another directory, another server"
+        files = (place.socket, place.lock, place.start, place.state, place.log)
+        assert {path.parent for path in files} == {runtime / "ipython-mcp"} and len({path.stem for path in files}) == 1
+        assert [path.suffix for path in files] == [".sock", ".lock", ".start", ".json", ".log"]
+        assert (runtime / "ipython-mcp").stat().st_mode & 0o777 == 0o700
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / ("d" * 120)))
+        (tmp_path / ("d" * 120)).mkdir()
+        with pytest.raises(SystemExit, match="over the 107 a Unix socket's can be. Set XDG_RUNTIME_DIR to a shorter directory"):
+            ipython_mcp.persist_place(str(tmp_path))
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_only_the_servers_user_may_connect(tmp_path):
