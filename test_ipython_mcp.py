@@ -1181,8 +1181,14 @@ async def test_interrupt_with_nothing_running_says_so(client):
 async def test_client_cancellation_interrupts_the_kernel(sessions, mode):
     async with Client(build_server(sessions), mode=mode) as client:
         await run(client, "main", "import time\nfinished = False")
-        with trio.move_on_after(1.5) as scope:
-            await run(client, "main", "time.sleep(20)\nfinished = True")
+        with trio.CancelScope() as scope:
+
+            async def on_progress(progress, total, message):
+                if (message or "").startswith("running for"):
+                    scope.cancel()  # the user presses stop while the cell runs
+
+            arguments = {"session": "main", "code": "time.sleep(20)\nfinished = True"}
+            await client.call_tool("execute", arguments, progress_callback=on_progress)
         assert scope.cancelled_caught
         started = time.monotonic()
         result = await run(client, "main", "finished")
