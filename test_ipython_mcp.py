@@ -237,10 +237,10 @@ async def end_process(process: trio.Process, within: float = 20) -> bool:
         await process.stdin.aclose()
         with trio.move_on_after(within):
             await process.wait()
-        if exited := process.returncode is None:
+        if stuck := process.returncode is None:
             process.kill()
             await process.wait()
-        return not exited
+        return not stuck
 
 
 async def start_raw_server(nursery) -> RawServer:
