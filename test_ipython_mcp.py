@@ -1883,6 +1883,17 @@ class JupyterServer:
                     break
             else:
                 raise RuntimeError("jupyter server did not start")
+            # jupyter_server 2 logs its URL before it binds the port (the bind is a callback of the event loop it
+            # starts next), and no line follows the bind: connect until it accepts, as a client would retry.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    break
+                except OSError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("jupyter server logged its URL but does not listen there") from None
+                    time.sleep(0.05)
         except BaseException:
             self.stop()
             raise
