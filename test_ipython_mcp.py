@@ -25,7 +25,7 @@ import tempfile
 import time
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pytest
 import trio
@@ -2917,8 +2917,8 @@ class CreatedTask(Result):
 
 async def task_request(session, method: str, task_id: str, **params) -> dict:
     """tasks/get, tasks/update or tasks/cancel over an SDK client's session: the result as the wire has it."""
-    request = Request[dict[str, Any], str](method=method, params={"taskId": task_id, **params})
-    return await session.send_request(request, TypeAdapter(dict[str, Any]))
+    request = Request[dict, str](method=method, params={"taskId": task_id, **params})
+    return await session.send_request(request, TypeAdapter(dict))
 
 
 async def poll_task(session, task_id: str, until: set[str]) -> list[dict]:
