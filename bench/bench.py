@@ -463,22 +463,30 @@ async def kernel_starts(ipython_mcp, plain, confined, rounds: int) -> None:
 
 
 async def spawn_parts(ipython_mcp, sessions, rounds: int) -> None:
-    """Where a confined spawn's time goes: confine() runs in the child as subprocess's preexec_fn, which makes
-    subprocess fork this process rather than vfork it; then the confinement's own system calls."""
+    """Where a confined spawn's time goes: /bin/true started plainly, through the launcher with nothing to apply, and
+    through the launcher applying a kernel's policy (its cgroups too), in turn."""
     workdir = sessions.runtime_dir / "bench"
     (workdir / "tmp").mkdir(parents=True)
-    cgroups = sessions.confinement.kernel_cgroups(workdir.name)
-    policy = sessions.confinement.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
-    ways = {"vfork": None, "fork": lambda: None, "fork + confine": partial(ipython_mcp.confine, policy)}
+    ways = ("plain", "launcher", "launcher + policy")
     spawned: dict[str, list[float]] = {way: [] for way in ways}
     for _ in range(rounds):
-        for way, preexec in ways.items():
+        for way in ways:
+            cgroups = sessions.confinement.kernel_cgroups(workdir.name) if way == "launcher + policy" else None
+            policy = sessions.confinement.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups) if cgroups else ipython_mcp.Policy()
             t0 = time.perf_counter()
-            subprocess.run(["/bin/true"], preexec_fn=preexec, check=True)
+            if way == "plain":
+                process = await trio.lowlevel.open_process(["/bin/true"])
+            else:
+                process = await ipython_mcp.open_confined(policy, ["/bin/true"])
             spawned[way].append(time.perf_counter() - t0)
-    await cgroups.remove()
-    vfork, fork, confine = (statistics.median(spawned[way]) for way in ways)
-    print(f"  of which forking rather than vforking this process +{ms(fork - vfork)}, the confinement's own system calls +{ms(confine - fork)} (/bin/true vforked {ms(vfork)})")
+            await process.wait()
+            if cgroups is not None:
+                await cgroups.remove()
+    plain, launcher, confined = (statistics.median(spawned[way]) for way in ways)
+    print(
+        f"  of which the launcher's interpreter +{ms(launcher - plain)} (`python -I -S`, ctypes), the confinement's own"
+        f" system calls +{ms(confined - launcher)} (/bin/true started plainly {ms(plain)})"
+    )
 
 
 async def confined_round_trips(ipython_mcp, registries: dict, n: int) -> None:
