@@ -10,6 +10,7 @@ taken minutes apart on the same machine much less.
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -393,12 +394,13 @@ async def grep_against_gnu_grep(client: "RawClient", pid: int, cell: int, spool:
 async def confinement_costs(quick: bool) -> None:
     """--sandbox and --memory-limit against unconfined kernels in the same run: a kernel's start (each round starts
     one of each, in turn, and the cost is the median of the rounds' differences, so that drift in the machine's
-    load hits both alike), what the spawn is made of, and a trivial round trip in sessions of every kind, all open
-    at once, called in turn."""
+    load hits all alike), what the spawn is made of, and a trivial round trip in sessions of every kind, all open
+    at once, called in turn. A second unconfined kind is the control: how far two kernels alike differ here."""
     import ipython_mcp
 
     kinds = {
         "unconfined": {},
+        "unconfined again": {},
         "--sandbox --memory-limit 2G": {"sandbox": True, "memory_limit": ipython_mcp.Size("2G")},
         "--sandbox": {"sandbox": True},
         "--memory-limit 2G": {"memory_limit": ipython_mcp.Size("2G")},
@@ -406,15 +408,20 @@ async def confinement_costs(quick: bool) -> None:
     async with contextlib.AsyncExitStack() as stack:
         registries = {kind: await stack.enter_async_context(ipython_mcp.open_sessions(ipython_mcp.Config(spares=0, **settings)))
                       for kind, settings in kinds.items()}
-        await kernel_starts(ipython_mcp, registries["unconfined"], registries["--sandbox --memory-limit 2G"], 6 if quick else 20)
+        starting = {kind: registries[kind] for kind in ("unconfined", "unconfined again", "--sandbox --memory-limit 2G")}
+        await kernel_starts(ipython_mcp, starting, 6 if quick else 20)
         await spawn_parts(ipython_mcp, registries["--sandbox --memory-limit 2G"], 10 if quick else 30)
         await confined_round_trips(ipython_mcp, registries, 100 if quick else 600)
+
+
+def spread(values: list[float]) -> str:
+    return f"{ms(statistics.median(values))} (fastest {ms(min(values))})"
 
 
 def paired(differences: list[float]) -> str:
     """The median of paired differences, and the middle half of them: how sure the median is."""
     q1, _, q3 = statistics.quantiles(differences, n=4)
-    return f"{ms(statistics.median(differences))} (middle half {ms(q1)} .. {ms(q3)}, {len(differences)} rounds)"
+    return f"{ms(statistics.median(differences))} (middle half {ms(q1)} .. {ms(q3)})"
 
 
 def process_cpu(pid: int) -> float:
@@ -422,44 +429,45 @@ def process_cpu(pid: int) -> float:
     return time.clock_gettime((~pid << 3) | 2)  # CPUCLOCK_SCHED of the process, as glibc's clock_getcpuclockid makes it
 
 
-async def kernel_starts(ipython_mcp, plain, confined, rounds: int) -> None:
+async def kernel_starts(ipython_mcp, registries: dict, rounds: int) -> None:
     """The spawn (until the kernel's own interpreter runs, confined), the CPU it takes from the server and the CPU the
-    kernel has used when it first answers, and the whole start (until it answers). The whole start is the number the
-    target names, but a loaded machine spreads it over hundreds of ms; CPU times it spreads much less."""
+    kernel has used when it first answers, and the whole start (until it answers), against the first kind. The whole
+    start is the number the target names, but a loaded machine spreads it over hundreds of ms; CPU times much less."""
     measures = ("spawn", "server CPU", "kernel CPU", "start")
-    taken: dict[bool, dict[str, list[float]]] = {flag: {m: [] for m in measures} for flag in (False, True)}
+    kinds = list(registries)
+    taken: dict[str, dict[str, list[float]]] = {kind: {m: [] for m in measures} for kind in kinds}
     original = ipython_mcp.LocalKernel._spawn
+    starting = kinds[0]
 
     async def timed_spawn(kernel):
         t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             return await original(kernel)
         finally:
-            taken[kernel.confinement is not None]["spawn"].append(time.perf_counter() - t0)
-            taken[kernel.confinement is not None]["server CPU"].append(time.process_time() - cpu0)
+            taken[starting]["spawn"].append(time.perf_counter() - t0)
+            taken[starting]["server CPU"].append(time.process_time() - cpu0)
 
     ipython_mcp.LocalKernel._spawn = timed_spawn
     try:
         for round_ in range(rounds):
-            for is_confined in (False, True) if round_ % 2 else (True, False):
-                sessions = confined if is_confined else plain
+            for starting in kinds[round_ % len(kinds):] + kinds[: round_ % len(kinds)]:
+                sessions = registries[starting]
                 env = ipython_mcp.resolve_env(None, sessions.config.envs_dir)
                 t0 = time.perf_counter()
                 kernel = await sessions.start_kernel(env, os.getcwd(), sessions.nursery)
-                taken[is_confined]["start"].append(time.perf_counter() - t0)
-                taken[is_confined]["kernel CPU"].append(process_cpu(kernel.pid))
+                taken[starting]["start"].append(time.perf_counter() - t0)
+                taken[starting]["kernel CPU"].append(process_cpu(kernel.pid))
                 kernel.stop("measured")
                 await kernel.gone.wait()  # its teardown takes no CPU from the next start
     finally:
         ipython_mcp.LocalKernel._spawn = original
-    print("kernel start, --sandbox --memory-limit 2G vs unconfined (medians; added: the median of the rounds' differences):")
+    base = kinds[0]
+    print(f"kernel start against {base} (median and fastest; added: the median of the rounds' differences, {rounds} rounds):")
     for measure in measures:
-        confined_, plain_ = taken[True][measure], taken[False][measure]
-        target = " (target < +20 ms)" if measure == "start" else ""
-        print(
-            f"  {measure}: {ms(statistics.median(confined_))} vs {ms(statistics.median(plain_))},"
-            f" added {paired([c - u for c, u in zip(confined_, plain_)])}{target}"
-        )
+        print(f"  {measure}: {base} {spread(taken[base][measure])}" + " (target: added < 20 ms)" * (measure == "start"))
+        for kind in kinds[1:]:
+            added = paired([c - u for c, u in zip(taken[kind][measure], taken[base][measure])])
+            print(f"    {kind}: {spread(taken[kind][measure])}, added {added}")
 
 
 async def spawn_parts(ipython_mcp, sessions, rounds: int) -> None:
@@ -483,14 +491,25 @@ async def spawn_parts(ipython_mcp, sessions, rounds: int) -> None:
             if cgroups is not None:
                 await cgroups.remove()
     plain, launcher, confined = (statistics.median(spawned[way]) for way in ways)
+    fastest = {way: ms(min(spawned[way])) for way in ways}
     print(
         f"  of which the launcher's interpreter +{ms(launcher - plain)} (`python -I -S`, ctypes), the confinement's own"
-        f" system calls +{ms(confined - launcher)} (/bin/true started plainly {ms(plain)})"
+        f" system calls +{ms(confined - launcher)}; /bin/true started plainly {ms(plain)} (the fastest of {rounds}: plainly"
+        f" {fastest['plain']}, through the launcher {fastest['launcher']}, applying a policy {fastest['launcher + policy']})"
     )
 
 
+def median_with_bounds(values: list[float]) -> tuple[float, float, float]:
+    """The median and a 95% confidence interval for it, from the order statistics (no assumption on the spread)."""
+    ordered, n = sorted(values), len(values)
+    half = 0.98 * math.sqrt(n)  # 1.96 * sqrt(n) / 2
+    return statistics.median(ordered), ordered[max(0, int(n / 2 - half))], ordered[min(n - 1, math.ceil(n / 2 + half))]
+
+
 async def confined_round_trips(ipython_mcp, registries: dict, n: int) -> None:
-    """A trivial round trip in a session of each kind, called in turn, the order shifted every round."""
+    """A trivial round trip in a session of each kind, called in turn, the order shifted every round. Each round's
+    ratio to the unconfined call next to it, and the CPU each kernel used per call: confinement acts on what a
+    kernel does, and a busy machine's queueing delays, which spread the wall times, hardly move a CPU count."""
     runs = {
         kind: partial(sessions.execute, "rt", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, user=ipython_mcp.UserInput(None))
         for kind, sessions in registries.items()
@@ -499,20 +518,26 @@ async def confined_round_trips(ipython_mcp, registries: dict, n: int) -> None:
         for _ in range(20):
             await run()
     kinds = list(runs)
+    pids = {kind: registries[kind].get("rt").kernel.pid for kind in kinds}
+    cpu = {kind: process_cpu(pids[kind]) for kind in kinds}
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     for i in range(n):
         for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:
             t0 = time.perf_counter()
             await runs[kind]()
             times[kind].append(time.perf_counter() - t0)
+    cpu = {kind: (process_cpu(pids[kind]) - cpu[kind]) / n for kind in kinds}
     base = statistics.median(times["unconfined"])
-    print(f"round trip `1` in-process, unconfined {ms(base)}; against it, in the same run (target <= 1.02x):")
+    print(
+        f"round trip `1` in-process, unconfined {ms(base)}, its kernel's CPU {ms(cpu['unconfined'])} a call;"
+        f" against them, in the same run ({n} rounds; target <= 1.02x):"
+    )
     for kind in kinds[1:]:
-        median = statistics.median(times[kind])
-        # the ratio in each fifth of the run: how much of it is the machine's noise
-        part = n // 5
-        fifths = [statistics.median(times[kind][j * part : (j + 1) * part]) / statistics.median(times["unconfined"][j * part : (j + 1) * part]) for j in range(5)]
-        print(f"  {kind}: {ms(median)} -> ratio {median / base:.3f}x (by fifths {min(fifths):.3f}x .. {max(fifths):.3f}x)")
+        ratio, low, high = median_with_bounds([c / u for c, u in zip(times[kind], times["unconfined"])])
+        print(
+            f"  {kind}: {ms(statistics.median(times[kind]))} -> ratio {ratio:.3f}x (95% interval {low:.3f}x .. {high:.3f}x);"
+            f" kernel CPU {ms(cpu[kind])} a call -> {cpu[kind] / cpu['unconfined']:.3f}x"
+        )
 
 
 async def sleep_at_once(client, names: list[str]) -> float:
