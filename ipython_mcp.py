@@ -1792,6 +1792,11 @@ def _write_file(path: str, text: str) -> None:
         os.close(fd)
 
 
+# The interpreter the launcher runs on: the server's own, resolved once, before any kernel runs. A venv's
+# bin/python is a link in the venv, which may lie in a directory kernels can write (the project a session works
+# in); its target, the installation the server itself runs from, is as trusted as the server.
+LAUNCHER_PYTHON = os.path.realpath(sys.executable)
+
 # The launcher, the one place a Policy is applied. It runs as the server's own
 # interpreter in isolated mode (see open_confined), applies the Policy to
 # itself and execs the command in its own place. Its arguments: a socket to
@@ -1955,9 +1960,9 @@ async def open_confined(
 ) -> trio.Process:
     """Start ``command`` confined by ``policy``: through the launcher, which applies it and then execs the command.
 
-    The launcher is this server's own interpreter in isolated mode (-I -S: no site, no .pth file, no PYTHON*
-    variable, nothing from the working directory), so nothing a kernel could have left behind runs before it is
-    confined. The server itself runs no code between fork and exec (a preexec_fn: unsafe in a process with
+    The launcher is this server's own interpreter (LAUNCHER_PYTHON) in isolated mode (-I -S: no site, no .pth
+    file, no PYTHON* variable, nothing from the working directory), so nothing a kernel could have left behind
+    runs before it is confined. The server itself runs no code between fork and exec (a preexec_fn: unsafe in a process with
     threads, and it makes subprocess fork this whole process rather than vfork it). Returns once the command
     runs, as open_process does; raises SubprocessError when the launcher could not confine (its words are in
     the process's stderr), or the OSError open_process would have raised when the command could not be run.
@@ -1965,7 +1970,7 @@ async def open_confined(
     import marshal
 
     ours, theirs = socket.socketpair()
-    launcher = [sys.executable, "-I", "-S", "-c", CONFINE_AND_EXEC, str(theirs.fileno()), *command]
+    launcher = [LAUNCHER_PYTHON, "-I", "-S", "-c", CONFINE_AND_EXEC, str(theirs.fileno()), *command]
     try:
         process = await trio.lowlevel.open_process(launcher, env=env, pass_fds=(*pass_fds, theirs.fileno()), **options)
     except BaseException:

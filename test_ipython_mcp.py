@@ -1306,7 +1306,8 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
         kernel = sessions.get("s").kernel
         # no code of the server's ran between fork and exec: the server's own interpreter, isolated, confined itself
         assert [preexec for _, preexec in started] == [None] * len(started)
-        assert [args[:5] for args, _ in started] == [[sys.executable, "-I", "-S", "-c", ipython_mcp.CONFINE_AND_EXEC]] * 2  # the trial, the kernel
+        launcher = [os.path.realpath(sys.executable), "-I", "-S", "-c", ipython_mcp.CONFINE_AND_EXEC]  # not the venv's link to it, which a kernel may be able to replace
+        assert [args[:5] for args, _ in started] == [launcher] * 2  # the trial, the kernel
         # and then became the kernel: the server's child, leading its own process group, the env's Python on its command line
         assert Path(f"/proc/{kernel.pid}/cmdline").read_bytes().split(b"\0")[:2] == [sys.executable.encode(), b"-c"]
         assert os.getpgid(kernel.pid) == kernel.pid and int(Path(f"/proc/{kernel.pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
