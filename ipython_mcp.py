@@ -95,8 +95,8 @@ The sections below come in this order; each decision has one home.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
   kinds), attach, the gateway, warm spares: each in a section of its own.
 - Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
-  --memory-limit), the launcher (CONFINE_AND_EXEC, started by open_confined)
-  applies it before the kernel's interpreter starts, and
+  --memory-limit), the launcher (CONFINE_AND_EXEC; Launcher, one kept
+  started ahead) applies it before the kernel's interpreter starts, and
   Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
 - Reading a spool back: page_lines (a page), Grep and grep_lines (RE2 in a
@@ -1596,20 +1596,10 @@ class LocalKernel(ZmqKernel):
             # Kernels are many and short-lived: no shared history database to lock.
             "--HistoryManager.hist_file=:memory:",
         ]
-        start = trio.lowlevel.open_process
-        if self.confinement is not None:
-            self.tmpdir.mkdir(mode=0o700)
-            environ.update(self.confinement.environ(self.tmpdir))
-            try:
-                self.cgroups = self.confinement.kernel_cgroups(self.workdir.name)
-            except OSError as exc:
-                raise KernelStartError(f"could not make the kernel's cgroup: {exc}") from None
-            policy = self.confinement.policy(self.workdir, self.cwd or os.getcwd(), self.env.prefix, self.env.python, self.cgroups)
-            start = partial(open_confined, policy)
-        with open(self.log_path, "wb") as log_file:
-            # stdin and stdout are the MCP channel: the kernel must touch neither.
-            try:
-                return await start(
+        if self.confinement is None:
+            with open(self.log_path, "wb") as log_file:
+                # stdin and stdout are the MCP channel: the kernel must touch neither.
+                return await trio.lowlevel.open_process(
                     command,
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
@@ -1619,8 +1609,17 @@ class LocalKernel(ZmqKernel):
                     start_new_session=True,
                     pass_fds=(self._lifeline,),
                 )
-            except subprocess.SubprocessError:  # the launcher could not confine it, and said why in the log
-                raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
+        self.tmpdir.mkdir(mode=0o700)
+        environ.update(self.confinement.environ(self.tmpdir))
+        try:
+            self.cgroups = self.confinement.kernel_cgroups(self.workdir.name)
+        except OSError as exc:
+            raise KernelStartError(f"could not make the kernel's cgroup: {exc}") from None
+        policy = self.confinement.policy(self.workdir, self.cwd or os.getcwd(), self.env.prefix, self.env.python, self.cgroups)
+        try:  # the launcher leaves stdin and stdout (the MCP channel) alone too
+            return await self.confinement.launch(policy, command, env=environ, cwd=self.cwd, log_path=self.log_path, lifeline=self._lifeline)
+        except subprocess.SubprocessError:  # the launcher could not confine it, and said why in the log
+            raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
 
     async def _release(self) -> None:
         """SIGTERM the group, a bounded grace, then SIGKILL; remove the kernel's files."""
@@ -1667,8 +1666,8 @@ async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: tr
 # is data (Policy), built once per kernel by Confinement from the settings.
 # The launcher applies it, the one place that does: the server's own
 # interpreter, in isolated mode, which confines itself and then execs the
-# kernel in its own place (open_confined starts it; CONFINE_AND_EXEC is its
-# program). In order:
+# kernel in its own place (Launcher starts it, one ahead of need;
+# CONFINE_AND_EXEC is its program). In order:
 #
 # - cgroups: the kernel's process joins its memory and pids cgroups, where the
 #   server may make them (a cgroup v1 hierarchy it can write, as root; a
@@ -1798,24 +1797,23 @@ def _write_file(path: str, text: str) -> None:
 LAUNCHER_PYTHON = os.path.realpath(sys.executable)
 
 # The launcher, the one place a Policy is applied. It runs as the server's own
-# interpreter in isolated mode (see open_confined), applies the Policy to
-# itself and execs the command in its own place. Its arguments: a socket to
-# the server, then the command. On the socket it reads the Policy's fields
-# and the command's environment, to its end (marshal: both ends are the
-# same interpreter, and importing json would cost it 6 ms, for re); exec
-# closes the socket with nothing said back. A step that fails says its name
-# and error there and in fd 2 (the kernel's log), and the launcher exits, so
-# the command never runs unconfined. Only the builtins, os, ctypes and
-# resource are imported: every import is time a kernel start waits for.
+# interpreter in isolated mode (see Launcher), applies the Policy to itself
+# and execs the command in its own place. Its one argument is a socket to the
+# server, on which it waits, its imports done, for its job: the Policy's
+# fields, the command, its environment, working directory and log file
+# (marshal: both ends are the same interpreter, and importing json would
+# cost 6 ms, for re). Exec closes the socket with nothing said back. A step
+# that fails says its name and error there, and in the log, and the launcher
+# exits, so the command never runs unconfined.
 CONFINE_AND_EXEC = r"""
 import ctypes, marshal, os, resource, sys
 
-channel, command = int(sys.argv[1]), sys.argv[2:]
+channel = int(sys.argv[1])
 os.set_inheritable(channel, False)  # exec closes it: that is how the server learns that the command runs
 job = b""
 while chunk := os.read(channel, 1 << 16):
     job += chunk
-policy, environ = marshal.loads(job)
+policy, command, environ, cwd, log = marshal.loads(job)
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
@@ -1926,8 +1924,17 @@ def landlock():
     os.close(ruleset)
 
 
-step = "cgroups"
+step = "log"
 try:
+    if log is not None:  # the launcher's stdout and stderr, and then the kernel's
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    step = "cwd"
+    if cwd is not None:
+        os.chdir(cwd)
+    step = "cgroups"
     for path in policy["cgroup_joins"]:
         write_file(path, "0")
     if policy["address_space"] is not None:
@@ -1948,57 +1955,83 @@ try:
     # would reset them; the kernel, a Python too, ignores them itself.
     os.execvpe(command[0], command, environ)
 except Exception as exc:
-    if step != "exec":
+    if step not in ("log", "cwd", "exec"):  # those fail as subprocess's would, with an OSError in the server
         os.write(2, f"ipython-mcp: the kernel could not be confined ({step}): {exc}\n".encode())
     os.write(channel, f"{step}\n{getattr(exc, 'errno', None) or 0}\n{exc}".encode())
     sys.exit(1)
 """.replace("LANDLOCK_SYSCALLS", repr((SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF)))
 
 
-async def open_confined(
-    policy: Policy, command: list[str], *, env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = (), **options: Any
-) -> trio.Process:
-    """Start ``command`` confined by ``policy``: through the launcher, which applies it and then execs the command.
+class Launcher:
+    """A launcher's process, started before it is told what to become.
 
-    The launcher is this server's own interpreter (LAUNCHER_PYTHON) in isolated mode (-I -S: no site, no .pth
-    file, no PYTHON* variable, nothing from the working directory), so nothing a kernel could have left behind
-    runs before it is confined. The server itself runs no code between fork and exec (a preexec_fn: unsafe in a process with
-    threads, and it makes subprocess fork this whole process rather than vfork it). Returns once the command
-    runs, as open_process does; raises SubprocessError when the launcher could not confine (its words are in
-    the process's stderr), or the OSError open_process would have raised when the command could not be run.
+    It is this server's own interpreter (LAUNCHER_PYTHON) in isolated mode
+    (-I -S: no site, no .pth file, no PYTHON* variable, nothing from the
+    working directory), so nothing a kernel could have left behind runs before
+    it is confined, and the server runs no code of its own between fork and
+    exec (a preexec_fn: unsafe in a process with threads, and it makes
+    subprocess fork this whole server rather than vfork it). Started ahead of
+    need (Confinement.launch), its interpreter's start, about 12 ms of CPU,
+    is not what a kernel's start waits for: that is its job's system calls
+    and an exec.
     """
-    import marshal
 
-    ours, theirs = socket.socketpair()
-    launcher = [LAUNCHER_PYTHON, "-I", "-S", "-c", CONFINE_AND_EXEC, str(theirs.fileno()), *command]
-    try:
-        process = await trio.lowlevel.open_process(launcher, env=env, pass_fds=(*pass_fds, theirs.fileno()), **options)
-    except BaseException:
-        ours.close()
-        raise
-    finally:
-        theirs.close()
-    said = b""
-    try:
-        async with trio.SocketStream(trio.socket.from_stdlib_socket(ours)) as channel:
-            with suppress(trio.BrokenResourceError):  # a launcher gone early: its exit says why
-                await channel.send_all(marshal.dumps((dataclasses.asdict(policy), dict(os.environ if env is None else env))))
-                await channel.send_eof()
-                while chunk := await channel.receive_some():
-                    said += chunk
-        if said:
-            await process.wait()
-    except BaseException:
+    def __init__(self, process: trio.Process, channel: trio.SocketStream, pass_fds: tuple[int, ...]) -> None:
+        self.process = process
+        self.pass_fds = pass_fds  # what it will hand on to its command
+        self._channel = channel
+
+    @classmethod
+    async def start(cls, pass_fds: tuple[int, ...] = ()) -> "Launcher":
+        ours, theirs = socket.socketpair()
+        try:
+            process = await trio.lowlevel.open_process(
+                [LAUNCHER_PYTHON, "-I", "-S", "-c", CONFINE_AND_EXEC, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, pass_fds=(*pass_fds, theirs.fileno()),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return cls(process, trio.SocketStream(trio.socket.from_stdlib_socket(ours)), pass_fds)
+
+    async def become(self, policy: Policy, command: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                     log_path: Path | None = None) -> trio.Process:
+        """Have the launcher apply ``policy`` and exec ``command`` (in a process group of its own, stdin /dev/null,
+        stdout and stderr to ``log_path``); return its process once the command runs. Raises SubprocessError when
+        it could not confine (it says why in the log), or the OSError subprocess would have raised for the log,
+        ``cwd`` or the command."""
+        import marshal
+
+        job = (dataclasses.asdict(policy), command, dict(os.environ if env is None else env), *(None if p is None else str(p) for p in (cwd, log_path)))
+        said = b""
+        try:
+            async with self._channel:
+                with suppress(trio.BrokenResourceError):  # a launcher gone early: its exit says why
+                    await self._channel.send_all(marshal.dumps(job))
+                    await self._channel.send_eof()
+                    while chunk := await self._channel.receive_some():
+                        said += chunk
+            if said:
+                await self.process.wait()
+        except BaseException:
+            await self.aclose()
+            raise
+        if not said:
+            return self.process
+        step, errno, message = said.decode(errors="replace").split("\n", 2)
+        if step in ("log", "cwd", "exec"):
+            raise OSError(int(errno), os.strerror(int(errno)), {"log": log_path, "cwd": cwd, "exec": command[0]}[step])
+        raise subprocess.SubprocessError(f"the launcher could not confine it ({step}): {message}")
+
+    async def aclose(self) -> None:
+        """End a launcher that will not be used."""
         with trio.CancelScope(shield=True):
-            process.kill()
-            await process.wait()
-        raise
-    if not said:
-        return process
-    step, errno, message = said.decode(errors="replace").split("\n", 2)
-    if step == "exec":
-        raise OSError(int(errno), os.strerror(int(errno)), command[0])
-    raise subprocess.SubprocessError(f"the launcher could not confine it ({step}): {message}")
+            self.process.kill()
+            await self.process.wait()
+            await self._channel.aclose()
 
 
 # Where each cgroup version keeps a controller's limit and its count of OOM kills.
@@ -2180,6 +2213,7 @@ class Confinement:
         home = Path.home()
         self.secrets = tuple(str(home / p.removeprefix("~/")) for p in SECRET_STORES)
         self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
+        self._ahead: Launcher | None = None  # the next kernel's launcher, started while the last kernel booted
         if self.sandbox:
             abi = libc().landlock_abi()
             log.info("Landlock ABI %d (this layer was written for ABI %d)", abi, LANDLOCK_ABI)
@@ -2206,7 +2240,7 @@ class Confinement:
         try:
             await confinement._try()
         except BaseException:
-            confinement.close()
+            await confinement.aclose()
             raise
         return confinement
 
@@ -2224,16 +2258,13 @@ class Confinement:
         try:
             cgroups = self.kernel_cgroups(workdir.name)
             policy = self.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
-            with open(log_path, "wb") as output:  # where the launcher says what failed
-                command = [sys.executable, "-I", "-S", "-c", checks]
-                probe = await open_confined(policy, command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
-                try:
-                    failed = await probe.wait() != 0
-                except BaseException:
-                    with trio.CancelScope(shield=True):
-                        probe.kill()
-                        await probe.wait()
-                    raise
+            launcher = await Launcher.start()
+            probe = await launcher.become(policy, [sys.executable, "-I", "-S", "-c", checks], cwd=workdir, log_path=log_path)  # where it says what failed
+            try:
+                failed = await probe.wait() != 0
+            except BaseException:
+                await launcher.aclose()
+                raise
         except (OSError, subprocess.SubprocessError) as exc:
             failed, said = True, str(exc)
         finally:
@@ -2245,6 +2276,26 @@ class Confinement:
         if failed:
             hint = " (unprivileged user namespaces may be off, or restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns)" if self.sandbox else ""
             raise SandboxUnavailable(f"kernels cannot be confined here{hint}: {said or 'the confining step failed'}")
+
+    async def launch(self, policy: Policy, command: list[str], *, env: dict[str, str], cwd: str | None, log_path: Path, lifeline: int) -> trio.Process:
+        """Start a kernel confined by ``policy`` (Launcher.become) through the launcher started ahead for it, or one
+        started now; then start the next kernel's, while this one boots."""
+        launcher, self._ahead = self._ahead, None
+        if launcher is not None and (launcher.process.poll() is not None or launcher.pass_fds != (lifeline,)):
+            await launcher.aclose()
+            launcher = None
+        process = await (launcher or await Launcher.start((lifeline,))).become(policy, command, env=env, cwd=cwd, log_path=log_path)
+        with trio.CancelScope(shield=True):  # the kernel runs: nothing here may lose it
+            try:
+                ahead = await Launcher.start((lifeline,))
+            except OSError as exc:
+                log.warning("could not start a launcher ahead of the next kernel (it will start one when it comes): %s", exc)
+            else:
+                if self._ahead is None:
+                    self._ahead = ahead
+                else:  # another kernel's start got there first
+                    await ahead.aclose()
+        return process
 
     def kernel_cgroups(self, name: str) -> KernelCgroups | None:
         return KernelCgroups(self.trees, name, self.memory, self.processes) if self.trees else None
@@ -2345,7 +2396,10 @@ class Confinement:
             )
         return text
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        if self._ahead is not None:
+            await self._ahead.aclose()
+            self._ahead = None
         for tree in self.trees:
             with suppress(OSError):
                 tree.path.rmdir()
@@ -5933,7 +5987,8 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
         os.close(lifeline_read)
         os.close(lifeline_write)
         if confinement is not None:
-            confinement.close()
+            with trio.CancelScope(shield=True):
+                await confinement.aclose()
         shutil.rmtree(runtime_dir, ignore_errors=True)
 
 

@@ -1297,18 +1297,19 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
 
     class Recorded(subprocess.Popen):
         def __init__(self, args, **options):
-            started.append((list(args), options.get("preexec_fn")))
             super().__init__(args, **options)
+            started.append((self, list(args), options.get("preexec_fn")))
 
     monkeypatch.setattr(subprocess, "Popen", Recorded)
     async with sandboxed(tmp_path, memory_limit=ipython_mcp.Size("1G")) as (sessions, client, work):
         assert text(await run(client, "s", "import threading\nthreading.active_count() > 1", cwd=str(work))) == "True\n"
         kernel = sessions.get("s").kernel
-        # no code of the server's ran between fork and exec: the server's own interpreter, isolated, confined itself
-        assert [preexec for _, preexec in started] == [None] * len(started)
+        # no code of the server's ran between fork and exec: its own interpreter, isolated, confined itself
         launcher = [os.path.realpath(sys.executable), "-I", "-S", "-c", ipython_mcp.CONFINE_AND_EXEC]  # not the venv's link to it, which a kernel may be able to replace
-        assert [args[:5] for args, _ in started] == [launcher] * 2  # the trial, the kernel
+        assert [(args[:5], preexec) for _, args, preexec in started] == [(launcher, None)] * 3  # the trial's, the kernel's, the next kernel's
+        trial, first, ahead = (popen for popen, _, _ in started)
         # and then became the kernel: the server's child, leading its own process group, the env's Python on its command line
+        assert kernel.pid == first.pid and trial.returncode == 0
         assert Path(f"/proc/{kernel.pid}/cmdline").read_bytes().split(b"\0")[:2] == [sys.executable.encode(), b"-c"]
         assert os.getpgid(kernel.pid) == kernel.pid and int(Path(f"/proc/{kernel.pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
         # every thread of it in its cgroups, though the launcher joined them as its one thread
@@ -1316,6 +1317,12 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
         assert len(threads) > 1 and kernel.cgroups is not None
         for directory in kernel.cgroups.dirs:
             assert threads <= {int(t) for t in (directory / "tasks" if (directory / "tasks").exists() else directory / "cgroup.threads").read_text().split()}
+        # the next kernel's launcher waits, started ahead, and becomes the kernel a reset asks for
+        assert alive(ahead.pid) and Path(f"/proc/{ahead.pid}/cmdline").read_bytes().split(b"\0")[:5] == [arg.encode() for arg in launcher]
+        await client.call_tool("reset", {"session": "s"})
+        assert text(await run(client, "s", "import os\nos.getpid()")) == f"{ahead.pid}\n"
+        assert len(started) == 4 and alive(started[-1][0].pid)
+    assert not descendants(os.getpid()), "the launcher started ahead is gone with the server"
 
 
 @slow
