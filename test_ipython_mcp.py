@@ -1322,7 +1322,13 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
         await client.call_tool("reset", {"session": "s"})
         assert text(await run(client, "s", "import os\nos.getpid()")) == f"{ahead.pid}\n"
         assert len(started) == 4 and alive(started[-1][0].pid)
+        trees = tuple(str(path) for path in cgroup_dirs(sessions))
     assert not descendants(os.getpid()), "the launcher started ahead is gone with the server"
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+    assert not [link for link in links if link.startswith(trees)], "no cgroup file is left open (the count of OOM kills is read through one)"
 
 
 @slow

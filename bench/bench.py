@@ -513,8 +513,8 @@ def median_with_bounds(values: list[float]) -> tuple[float, float, float]:
 
 async def confined_round_trips(ipython_mcp, registries: dict, n: int) -> None:
     """A trivial round trip in a session of each kind, called in turn, the order shifted every round. Each round's
-    ratio to the unconfined call next to it, and the CPU each kernel used per call: confinement acts on what a
-    kernel does, and a busy machine's queueing delays, which spread the wall times, hardly move a CPU count."""
+    ratio to the unconfined call next to it, and the CPU each kernel and the server used per call: confinement acts
+    on what a kernel does, and a busy machine's queueing delays, which spread the wall times, hardly move a CPU count."""
     runs = {
         kind: partial(sessions.execute, "rt", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, user=ipython_mcp.UserInput(None))
         for kind, sessions in registries.items()
@@ -526,22 +526,24 @@ async def confined_round_trips(ipython_mcp, registries: dict, n: int) -> None:
     pids = {kind: registries[kind].get("rt").kernel.pid for kind in kinds}
     cpu = {kind: process_cpu(pids[kind]) for kind in kinds}
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    server_cpu = {kind: 0.0 for kind in kinds}
     for i in range(n):
         for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             await runs[kind]()
             times[kind].append(time.perf_counter() - t0)
+            server_cpu[kind] += (time.process_time() - cpu0) / n
     cpu = {kind: (process_cpu(pids[kind]) - cpu[kind]) / n for kind in kinds}
     base = statistics.median(times["unconfined"])
     print(
-        f"round trip `1` in-process, unconfined {ms(base)}, its kernel's CPU {ms(cpu['unconfined'])} a call;"
-        f" against them, in the same run ({n} rounds; target <= 1.02x):"
+        f"round trip `1` in-process, unconfined {ms(base)}, its kernel's CPU {ms(cpu['unconfined'])} a call, the server's"
+        f" {ms(server_cpu['unconfined'])}; against them, in the same run ({n} rounds; target <= 1.02x):"
     )
     for kind in kinds[1:]:
         ratio, low, high = median_with_bounds([c / u for c, u in zip(times[kind], times["unconfined"])])
         print(
             f"  {kind}: {ms(statistics.median(times[kind]))} -> ratio {ratio:.3f}x (95% interval {low:.3f}x .. {high:.3f}x);"
-            f" kernel CPU {ms(cpu[kind])} a call -> {cpu[kind] / cpu['unconfined']:.3f}x"
+            f" CPU a call: kernel {cpu[kind] / cpu['unconfined']:.3f}x, server {server_cpu[kind] / server_cpu['unconfined']:.3f}x"
         )
 
 
