@@ -2311,7 +2311,7 @@ class Confinement:
         served = {c for tree in self.trees for c in tree.controllers}
         limits = {
             "cgroup_joins": tuple(cgroups.joins) if cgroups else (),
-            "address_space": self.memory if self.memory is not None and "memory" not in served else None,
+            "address_space": int(self.memory) if self.memory is not None and "memory" not in served else None,  # plain data: marshal takes no Size
         }
         if not self.sandbox:
             return Policy(**limits)
