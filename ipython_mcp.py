@@ -102,7 +102,8 @@ The sections below come in this order; each decision has one home.
   kinds; Kernel.listener hears that it ended), attach, the gateway, warm
   spares: each in a section of its own.
 - Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
-  --memory-limit), confine() applies it between fork and exec, and
+  --memory-limit), the launcher (CONFINE_AND_EXEC; Launcher, one kept
+  started ahead) applies it before the kernel's interpreter starts, and
   Confinement.explain names the rule a refused cell met.
 - Output shaping: Lines, Transcript (what one reply shows), Spool (all of it).
 - Reading a spool back: read_lines takes a page (every_line) or the lines a
@@ -1577,7 +1578,7 @@ class LocalKernel(ZmqKernel):
         self.workdir = workdir
         self.cwd = cwd
         self._lifeline = lifeline
-        self.confinement = confinement  # --sandbox, --memory-limit: applied between fork and exec
+        self.confinement = confinement  # --sandbox, --memory-limit: applied by the launcher, before the kernel's interpreter starts
         self.cgroups: KernelCgroups | None = None
 
     @property
@@ -1646,19 +1647,9 @@ class LocalKernel(ZmqKernel):
             # Kernels are many and short-lived: no shared history database to lock.
             "--HistoryManager.hist_file=:memory:",
         ]
-        preexec = None
-        if self.confinement is not None:
-            self.tmpdir.mkdir(mode=0o700)
-            environ.update(self.confinement.environ(self.tmpdir))
-            try:
-                self.cgroups = self.confinement.kernel_cgroups(self.workdir.name)
-            except OSError as exc:
-                raise KernelStartError(f"could not make the kernel's cgroup: {exc}") from None
-            policy = self.confinement.policy(self.workdir, self.cwd or os.getcwd(), self.env.prefix, self.env.python, self.cgroups)
-            preexec = partial(confine, policy)
-        with open(self.log_path, "wb") as log_file:
-            # stdin and stdout are the MCP channel: the kernel must touch neither.
-            try:
+        if self.confinement is None:
+            with open(self.log_path, "wb") as log_file:
+                # stdin and stdout are the MCP channel: the kernel must touch neither.
                 return await trio.lowlevel.open_process(
                     command,
                     stdin=subprocess.DEVNULL,
@@ -1668,10 +1659,18 @@ class LocalKernel(ZmqKernel):
                     env=environ,
                     start_new_session=True,
                     pass_fds=(self._lifeline,),
-                    preexec_fn=preexec,
                 )
-            except subprocess.SubprocessError:  # confine() failed in the child, and said why in the log
-                raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
+        self.tmpdir.mkdir(mode=0o700)
+        environ.update(self.confinement.environ(self.tmpdir))
+        try:
+            self.cgroups = self.confinement.kernel_cgroups(self.workdir.name)
+        except OSError as exc:
+            raise KernelStartError(f"could not make the kernel's cgroup: {exc}") from None
+        policy = self.confinement.policy(self.workdir, self.cwd or os.getcwd(), self.env.prefix, self.env.python, self.cgroups)
+        try:  # the launcher leaves stdin and stdout (the MCP channel) alone too
+            return await self.confinement.launch(policy, command, env=environ, cwd=self.cwd, log_path=self.log_path, lifeline=self._lifeline)
+        except subprocess.SubprocessError:  # the launcher could not confine it, and said why in the log
+            raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
 
     async def _end(self) -> None:
         """SIGTERM the group, a bounded grace, then SIGKILL."""
@@ -1715,13 +1714,16 @@ async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: tr
 # ============================================================================
 #
 # With --sandbox every kernel this server starts (spares too) is confined
-# between fork and exec, so nothing of the kernel's own (not its interpreter's
-# start-up, not a .pth file it could have planted) ever runs unconfined, and
-# everything it starts inherits the confinement. The policy is data (Policy),
-# built once per kernel by Confinement from the settings; confine() applies
-# it in the child, the one place that does. In order:
+# before its interpreter starts, so nothing of the kernel's own (not its
+# interpreter's start-up, not a .pth file it could have planted) ever runs
+# unconfined, and everything it starts inherits the confinement. The policy
+# is data (Policy), built once per kernel by Confinement from the settings.
+# The launcher applies it, the one place that does: the server's own
+# interpreter, in isolated mode, which confines itself and then execs the
+# kernel in its own place (Launcher starts it, one ahead of need;
+# CONFINE_AND_EXEC is its program). In order:
 #
-# - cgroups: the child joins its kernel's memory and pids cgroups, where the
+# - cgroups: the kernel's process joins its memory and pids cgroups, where the
 #   server may make them (a cgroup v1 hierarchy it can write, as root; a
 #   cgroup v2 subtree delegated to it); else rlimits stand in (RLIMIT_AS for
 #   memory, RLIMIT_NPROC counted in the kernel's own user namespace).
@@ -1752,15 +1754,6 @@ LANDLOCK_ABI = 7  # the Landlock ABI this layer was written for (Linux 6.15); ne
 LANDLOCK_ABI_NEEDED = 6  # scoped signals and abstract sockets (Linux 6.12): without them a kernel could signal the server
 LANDLOCK_ABI_NETWORK = 4  # TCP bind and connect rules (Linux 6.7)
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446  # the same on every architecture but alpha
-LANDLOCK_FS_READ = 1 | 4 | 8  # EXECUTE, READ_FILE, READ_DIR
-LANDLOCK_FS_WRITE_DEVICE = 2  # WRITE_FILE: open /dev/null and its kin for writing
-LANDLOCK_FS_ALL = (1 << 15) - 1  # every right up to TRUNCATE (ABI 3), REFER among them; IOCTL_DEV is left unhandled
-LANDLOCK_FS_FILE = 1 | 2 | 4 | (1 << 14)  # the rights that apply to a file rather than a directory: EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE
-LANDLOCK_NET_TCP = 1 | 2  # BIND_TCP, CONNECT_TCP
-LANDLOCK_SCOPES = 1 | 2  # ABSTRACT_UNIX_SOCKET, SIGNAL
-CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 19
-HIDING_TMPFS = "mode=0755,size=1m,nr_inodes=4096"  # holds only the mount points of what is put back
 
 # Read by nobody in a sandbox: where people keep credentials (a directory or a file, from the home directory).
 SECRET_STORES = (
@@ -1803,9 +1796,9 @@ def _is_under(path: Path, parent: Path) -> bool:
 
 @dataclass(frozen=True)
 class Policy:
-    """What one kernel may do, as data: Confinement.policy builds it, confine() applies it in the child."""
+    """What one kernel may do, as data: Confinement.policy builds it, the launcher (CONFINE_AND_EXEC) applies it."""
 
-    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files the child joins
+    cgroup_joins: tuple[str, ...] = ()  # files the kernel's process writes "0" to, to join its cgroups (CGROUP_JOIN)
     address_space: int | None = None  # RLIMIT_AS, where no memory cgroup is had
     sandbox: bool = False  # the rest applies only with --sandbox
     hidden: tuple[str, ...] = ()  # directories replaced by an empty read-only one
@@ -1819,32 +1812,12 @@ class Policy:
 
 
 class _Libc:
-    """The few system calls confinement needs, through ctypes (loaded in the server, called in the child)."""
+    """The one system call the server makes for confinement itself, through ctypes: which Landlock ABI the kernel has."""
 
     def __init__(self) -> None:
         import ctypes
-        import resource
 
-        self.ctypes, self.resource = ctypes, resource
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.syscall, self.unshare, self.prctl = libc.syscall, libc.unshare, libc.prctl
-        self.mount = libc.mount
-        self.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-
-        class RulesetAttr(ctypes.Structure):
-            _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
-
-        class PathBeneath(ctypes.Structure):
-            _pack_ = 1
-            _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-        self.RulesetAttr, self.PathBeneath = RulesetAttr, PathBeneath
-
-    def check(self, result: int, what: str) -> int:
-        if result < 0:
-            errno = self.ctypes.get_errno()
-            raise OSError(errno, f"{what}: {os.strerror(errno)}")
-        return result
+        self.syscall = ctypes.CDLL(None, use_errno=True).syscall
 
     def landlock_abi(self) -> int:
         """The kernel's Landlock ABI version; 0 without Landlock."""
@@ -1852,10 +1825,6 @@ class _Libc:
             return 0
         version = self.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
         return max(version, 0)
-
-    def do_mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-        encoded = [None if text is None else text.encode() for text in (source, target, fstype, data)]
-        self.check(self.mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]), f"mount {target}")
 
 
 _libc: _Libc | None = None
@@ -1876,55 +1845,86 @@ def _write_file(path: str, text: str) -> None:
         os.close(fd)
 
 
-def confine(policy: Policy) -> None:
-    """Apply a policy to this process: the child between fork and exec (subprocess's preexec_fn).
+# The interpreter the launcher runs on: the server's own, resolved once, before any kernel runs. A venv's
+# bin/python is a link in the venv, which may lie in a directory kernels can write (the project a session works
+# in); its target, the installation the server itself runs from, is as trusted as the server.
+LAUNCHER_PYTHON = os.path.realpath(sys.executable)
 
-    Only system calls and os functions run here, no import and no lock: the
-    server that forked this child has other threads. A failure is written to
-    the kernel's log (fd 2) and raised, so the kernel never runs unconfined.
-    """
-    step, lib = "cgroups", libc()
+# The launcher, the one place a Policy is applied. It runs as the server's own
+# interpreter in isolated mode (see Launcher), applies the Policy to itself
+# and execs the command in its own place. Its one argument is a socket to the
+# server, on which it waits, its imports done, for its job: the Policy's
+# fields, the command, its environment, working directory and log file
+# (marshal: both ends are the same interpreter, and importing json would
+# cost 6 ms, for re). Exec closes the socket with nothing said back. A step
+# that fails says its name and error there, and in the log, and the launcher
+# exits, so the command never runs unconfined.
+CONFINE_AND_EXEC = r"""
+import ctypes, marshal, os, resource, sys
+
+channel = int(sys.argv[1])
+os.set_inheritable(channel, False)  # exec closes it: that is how the server learns that the command runs
+job = b""
+while chunk := os.read(channel, 1 << 16):
+    job += chunk
+policy, command, environ, cwd, log = marshal.loads(job)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = LANDLOCK_SYSCALLS
+LANDLOCK_FS_READ = 1 | 4 | 8  # EXECUTE, READ_FILE, READ_DIR
+LANDLOCK_FS_WRITE_DEVICE = 2  # WRITE_FILE: open /dev/null and its kin for writing
+LANDLOCK_FS_ALL = (1 << 15) - 1  # every right up to TRUNCATE (ABI 3), REFER among them; IOCTL_DEV is left unhandled
+LANDLOCK_FS_FILE = 1 | 2 | 4 | (1 << 14)  # the rights that apply to a file rather than a directory: EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE
+LANDLOCK_NET_TCP = 1 | 2  # BIND_TCP, CONNECT_TCP
+LANDLOCK_SCOPES = 1 | 2  # ABSTRACT_UNIX_SOCKET, SIGNAL
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 19
+HIDING_TMPFS = "mode=0755,size=1m,nr_inodes=4096"  # holds only the mount points of what is put back
+
+
+def check(result, what):
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+    return result
+
+
+def mount(source, target, fstype, flags, data=None):
+    encoded = [None if text is None else text.encode() for text in (source, target, fstype, data)]
+    check(libc.mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]), f"mount {target}")
+
+
+def write_file(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        for procs in policy.cgroup_procs:
-            _write_file(procs, str(os.getpid()))
-        if policy.address_space is not None:
-            lib.resource.setrlimit(lib.resource.RLIMIT_AS, (policy.address_space, policy.address_space))
-        if policy.sandbox:
-            step = "namespaces"
-            _enter_namespaces()
-            step = "mounts"
-            _arrange_view(policy)
-            step = "rlimits"
-            if policy.processes is not None:
-                lib.resource.setrlimit(lib.resource.RLIMIT_NPROC, (policy.processes, policy.processes))
-            step = "landlock"
-            _landlock(policy)
-    except OSError as exc:
-        os.write(2, f"ipython-mcp: the kernel could not be confined ({step}): {exc}\n".encode())
-        raise
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
-def _enter_namespaces() -> None:
-    """A user namespace (the same user inside) owning a mount namespace of the kernel's own."""
-    lib, uid, gid = libc(), os.getuid(), os.getgid()
-    lib.check(lib.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
-    _write_file("/proc/self/setgroups", "deny")
-    _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+def enter_namespaces():
+    # A user namespace (the same user inside) owning a mount namespace of the kernel's own.
+    uid, gid = os.getuid(), os.getgid()
+    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+    write_file("/proc/self/setgroups", "deny")
+    write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+    write_file("/proc/self/gid_map", f"{gid} {gid} 1")
 
 
-def _arrange_view(policy: Policy) -> None:
-    """Hide, then put back, then cover the secrets; outer directories first, so inner ones land on top."""
-    lib = libc()
-    lib.do_mount(None, "/", None, MS_REC | MS_SLAVE)  # nothing done here propagates back to the server's view
+def arrange_view():
+    # Hide, then put back, then cover the secrets; outer directories first, so inner ones land on top.
+    mount(None, "/", None, MS_REC | MS_SLAVE)  # nothing done here propagates back to the server's view
     kept = {}
-    for path in policy.kept:  # opened before anything is hidden, in this namespace
-        with suppress(FileNotFoundError, NotADirectoryError):
+    for path in policy["kept"]:  # opened before anything is hidden, in this namespace
+        try:
             kept[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
     flags = MS_NOSUID | MS_NODEV
-    operations = sorted([(p, "hide") for p in policy.hidden] + [(p, "scratch") for p, _ in policy.scratch] + [(p, "keep") for p in kept],
+    operations = sorted([(p, "hide") for p in policy["hidden"]] + [(p, "scratch") for p, _ in policy["scratch"]] + [(p, "keep") for p in kept],
                         key=lambda item: (item[0].count("/"), item[1] != "hide"))
-    scratch_options, hiding = dict(policy.scratch), []
+    scratch_options, hiding = dict(policy["scratch"]), []
     for path, what in operations:
         if what == "keep":
             fd = kept[path]
@@ -1932,47 +1932,160 @@ def _arrange_view(policy: Policy) -> None:
             there = os.fstat(fd)
             if here is None or (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino):
                 os.makedirs(path, exist_ok=True)
-                lib.do_mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         elif os.path.isdir(path):
-            lib.do_mount("tmpfs", path, "tmpfs", flags, scratch_options.get(path, HIDING_TMPFS))
+            mount("tmpfs", path, "tmpfs", flags, scratch_options.get(path, HIDING_TMPFS))
             if what == "hide":
                 hiding.append(path)
     for fd in kept.values():
         os.close(fd)
     for path in hiding:  # read-only once the mount points are made
-        lib.do_mount(None, path, None, MS_REMOUNT | MS_RDONLY | flags)
-    for path in policy.secrets:
+        mount(None, path, None, MS_REMOUNT | MS_RDONLY | flags)
+    for path in policy["secrets"]:
         if os.path.isdir(path):
-            lib.do_mount("tmpfs", path, "tmpfs", MS_RDONLY | flags | MS_NOEXEC, "mode=000,size=4k")
+            mount("tmpfs", path, "tmpfs", MS_RDONLY | flags | MS_NOEXEC, "mode=000,size=4k")
         elif os.path.lexists(path) and not os.path.islink(path):
-            lib.do_mount("/dev/null", path, None, MS_BIND)
-            lib.do_mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # reads as empty (nodev would refuse)
+            mount("/dev/null", path, None, MS_BIND)
+            mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # reads as empty (nodev would refuse)
 
 
-def _landlock(policy: Policy) -> None:
-    """Read anywhere; write where the policy says; TCP only if allowed; no signal or abstract socket beyond the domain."""
-    lib = libc()
-    ctypes = lib.ctypes
-    attr = lib.RulesetAttr(LANDLOCK_FS_ALL, 0 if policy.network else LANDLOCK_NET_TCP, LANDLOCK_SCOPES)
-    ruleset = lib.check(lib.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0), "landlock_create_ruleset")
-    try:
-        rules = [("/", LANDLOCK_FS_READ)] + [(p, LANDLOCK_FS_ALL) for p in policy.write] + [(p, LANDLOCK_FS_WRITE_DEVICE) for p in policy.devices]
-        for path, rights in rules:
-            try:
-                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
-            try:
-                if not os.path.isdir(path):
-                    rights &= LANDLOCK_FS_FILE
-                rule = lib.PathBeneath(rights, fd)
-                lib.check(lib.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"landlock_add_rule {path}")
-            finally:
-                os.close(fd)
-        lib.check(lib.prctl(38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")  # setuid programs gain nothing either
-        lib.check(lib.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
-    finally:
-        os.close(ruleset)
+def landlock():
+    # Read anywhere; write where the policy says; TCP only if allowed; no signal or abstract socket beyond the domain.
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    attr = RulesetAttr(LANDLOCK_FS_ALL, 0 if policy["network"] else LANDLOCK_NET_TCP, LANDLOCK_SCOPES)
+    ruleset = check(libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0), "landlock_create_ruleset")
+    rules = [("/", LANDLOCK_FS_READ)] + [(p, LANDLOCK_FS_ALL) for p in policy["write"]] + [(p, LANDLOCK_FS_WRITE_DEVICE) for p in policy["devices"]]
+    for path, rights in rules:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            if not os.path.isdir(path):
+                rights &= LANDLOCK_FS_FILE
+            rule = PathBeneath(rights, fd)
+            check(libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"landlock_add_rule {path}")
+        finally:
+            os.close(fd)
+    check(libc.prctl(38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")  # setuid programs gain nothing either
+    check(libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    os.close(ruleset)
+
+
+step = "log"
+try:
+    if log is not None:  # the launcher's stdout and stderr, and then the kernel's
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    step = "cwd"
+    if cwd is not None:
+        os.chdir(cwd)
+    step = "cgroups"
+    for path in policy["cgroup_joins"]:
+        write_file(path, "0")
+    if policy["address_space"] is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (policy["address_space"], policy["address_space"]))
+    if policy["sandbox"]:
+        step = "namespaces"
+        enter_namespaces()
+        step = "mounts"
+        arrange_view()
+        step = "rlimits"
+        if policy["processes"] is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (policy["processes"], policy["processes"]))
+        step = "landlock"
+        landlock()
+    step = "exec"
+    # Found and run as subprocess would, with the environment as given (not this interpreter's, which may have
+    # coerced a C locale). Only SIGPIPE and SIGXFSZ differ: ignored here, they stay ignored, where subprocess
+    # would reset them; the kernel, a Python too, ignores them itself.
+    os.execvpe(command[0], command, environ)
+except Exception as exc:
+    if step not in ("log", "cwd", "exec"):  # those fail as subprocess's would, with an OSError in the server
+        os.write(2, f"ipython-mcp: the kernel could not be confined ({step}): {exc}\n".encode())
+    os.write(channel, f"{step}\n{getattr(exc, 'errno', None) or 0}\n{exc}".encode())
+    sys.exit(1)
+""".replace("LANDLOCK_SYSCALLS", repr((SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF)))
+
+
+class Launcher:
+    """A launcher's process, started before it is told what to become.
+
+    It is this server's own interpreter (LAUNCHER_PYTHON) in isolated mode
+    (-I -S: no site, no .pth file, no PYTHON* variable, nothing from the
+    working directory), so nothing a kernel could have left behind runs before
+    it is confined, and the server runs no code of its own between fork and
+    exec (a preexec_fn: unsafe in a process with threads, and it makes
+    subprocess fork this whole server rather than vfork it). Started ahead of
+    need (Confinement.launch), its interpreter's start, about 12 ms of CPU,
+    is not what a kernel's start waits for: that is its job's system calls
+    and an exec.
+    """
+
+    def __init__(self, process: trio.Process, channel: trio.SocketStream, pass_fds: tuple[int, ...]) -> None:
+        self.process = process
+        self.pass_fds = pass_fds  # what it will hand on to its command
+        self._channel = channel
+
+    @classmethod
+    async def start(cls, pass_fds: tuple[int, ...] = ()) -> "Launcher":
+        ours, theirs = socket.socketpair()
+        try:
+            process = await trio.lowlevel.open_process(
+                [LAUNCHER_PYTHON, "-I", "-S", "-c", CONFINE_AND_EXEC, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, pass_fds=(*pass_fds, theirs.fileno()),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return cls(process, trio.SocketStream(trio.socket.from_stdlib_socket(ours)), pass_fds)
+
+    async def become(self, policy: Policy, command: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                     log_path: Path | None = None) -> trio.Process:
+        """Have the launcher apply ``policy`` and exec ``command`` (in a process group of its own, stdin /dev/null,
+        stdout and stderr to ``log_path``); return its process once the command runs. Raises SubprocessError when
+        it could not confine (it says why in the log), or the OSError subprocess would have raised for the log,
+        ``cwd`` or the command."""
+        import marshal
+
+        job = (dataclasses.asdict(policy), command, dict(os.environ if env is None else env), *(None if p is None else str(p) for p in (cwd, log_path)))
+        said = b""
+        try:
+            async with self._channel:
+                with suppress(trio.BrokenResourceError):  # a launcher gone early: its exit says why
+                    await self._channel.send_all(marshal.dumps(job))
+                    await self._channel.send_eof()
+                    while chunk := await self._channel.receive_some():
+                        said += chunk
+            if said:
+                await self.process.wait()
+        except BaseException:
+            await self.aclose()
+            raise
+        if not said:
+            return self.process
+        step, errno, message = said.decode(errors="replace").split("\n", 2)
+        if step in ("log", "cwd", "exec"):
+            raise OSError(int(errno), os.strerror(int(errno)), {"log": log_path, "cwd": cwd, "exec": command[0]}[step])
+        raise subprocess.SubprocessError(f"the launcher could not confine it ({step}): {message}")
+
+    async def aclose(self) -> None:
+        """End a launcher that will not be used."""
+        with trio.CancelScope(shield=True):
+            self.process.kill()
+            await self.process.wait()
+            await self._channel.aclose()
 
 
 # Where each cgroup version keeps a controller's limit and its count of OOM kills.
@@ -1980,6 +2093,11 @@ CGROUP_FILES = {
     1: {"memory": ("memory.limit_in_bytes", "memory.oom_control"), "pids": ("pids.max", None)},
     2: {"memory": ("memory.max", "memory.events"), "pids": ("pids.max", None)},
 }
+# The file a process writes "0" to, to join a cgroup. On cgroup v1, tasks: it moves the writing thread alone (the
+# launcher has no other), which spares the RCU grace period that moving a whole process through cgroup.procs waits
+# for, about 10 ms on a busy machine. cgroup v2 moves only whole processes.
+CGROUP_JOIN = {1: "tasks", 2: "cgroup.procs"}
+OOM_KILLS = re.compile(rb"^oom_kill (\d+)", re.M)  # the count in memory.oom_control (v1) and memory.events (v2)
 
 
 @dataclass
@@ -2064,43 +2182,46 @@ class KernelCgroups:
 
     def __init__(self, trees: list[CgroupTree], name: str, memory: int | None, processes: int | None) -> None:
         self.dirs: list[Path] = []
-        self._oom_file: Path | None = None
+        self.joins: list[str] = []  # for the Policy: the kernel's process joins its cgroups through these
+        self._oom_fd: int | None = None  # the file that counts OOM kills: read at every cell's start and end, so kept open
         self._oom_kills = 0  # the last count read, kept for when the directory is gone
         try:
             for tree in trees:
                 directory = tree.path / name
                 directory.mkdir()
                 self.dirs.append(directory)
+                self.joins.append(str(directory / CGROUP_JOIN[tree.version]))
                 files = CGROUP_FILES[tree.version]
                 if "memory" in tree.controllers and memory is not None:
                     _write_file(str(directory / files["memory"][0]), str(int(memory)))
                     for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):  # the limit is on memory, not on memory and swap
                         if (directory / swap).exists():
                             _write_file(str(directory / swap), str(int(memory)) if swap.endswith("bytes") else "0")
-                    self._oom_file = directory / files["memory"][1]
+                    self._oom_fd = os.open(directory / files["memory"][1], os.O_RDONLY | os.O_CLOEXEC)
                 if "pids" in tree.controllers and processes is not None:
                     _write_file(str(directory / "pids.max"), str(processes))
         except OSError:
+            if self._oom_fd is not None:
+                os.close(self._oom_fd)
             for directory in self.dirs:
                 with suppress(OSError):
                     directory.rmdir()
             raise
 
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return tuple(str(d / "cgroup.procs") for d in self.dirs)
-
     def oom_kills(self) -> int:
-        """How many of the kernel's processes the memory limit has killed."""
-        if self._oom_file is not None:
+        """How many of the kernel's processes the memory limit has killed: one pread (opening the file and reading it
+        whole, twice a cell, cost the server a tenth of a trivial round trip's CPU)."""
+        if self._oom_fd is not None:
             with suppress(OSError, ValueError):
-                text = self._oom_file.read_text()
-                self._oom_kills = int(re.search(r"^oom_kill (\d+)", text, re.M)[1])  # type: ignore[index]
+                self._oom_kills = int(OOM_KILLS.search(os.pread(self._oom_fd, 4096, 0))[1])  # type: ignore[index]
         return self._oom_kills
 
     async def remove(self) -> None:
         """Kill what is left in the cgroups (a process that left the kernel's process group too), then remove them."""
         self.oom_kills()
+        if self._oom_fd is not None:
+            os.close(self._oom_fd)
+            self._oom_fd = None
         for _ in range(10):  # a process that forks while it is killed leaves a child for the next round
             pids = set()
             for directory in self.dirs:
@@ -2134,7 +2255,6 @@ class Confinement:
     """
 
     def __init__(self, config: Config, runtime_dir: Path) -> None:
-        libc()  # loaded here, in the server: the child that confines itself only calls it
         self.sandbox = config.sandbox
         self.network = config.sandbox_network or not config.sandbox
         self.memory = config.memory_limit
@@ -2153,6 +2273,7 @@ class Confinement:
         home = Path.home()
         self.secrets = tuple(str(home / p.removeprefix("~/")) for p in SECRET_STORES)
         self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
+        self._ahead: Launcher | None = None  # the next kernel's launcher, started while the last kernel booted
         if self.sandbox:
             abi = libc().landlock_abi()
             log.info("Landlock ABI %d (this layer was written for ABI %d)", abi, LANDLOCK_ABI)
@@ -2179,7 +2300,7 @@ class Confinement:
         try:
             await confinement._try()
         except BaseException:
-            confinement.close()
+            await confinement.aclose()
             raise
         return confinement
 
@@ -2197,12 +2318,13 @@ class Confinement:
         try:
             cgroups = self.kernel_cgroups(workdir.name)
             policy = self.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
-            with open(log_path, "wb") as output:  # where confine() says what failed
-                done = await trio.run_process(
-                    [sys.executable, "-S", "-c", checks], cwd=workdir, preexec_fn=partial(confine, policy),
-                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, check=False,
-                )
-            failed = done.returncode != 0
+            launcher = await Launcher.start()
+            probe = await launcher.become(policy, [sys.executable, "-I", "-S", "-c", checks], cwd=workdir, log_path=log_path)  # where it says what failed
+            try:
+                failed = await probe.wait() != 0
+            except BaseException:
+                await launcher.aclose()
+                raise
         except (OSError, subprocess.SubprocessError) as exc:
             failed, said = True, str(exc)
         finally:
@@ -2215,6 +2337,26 @@ class Confinement:
             hint = " (unprivileged user namespaces may be off, or restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns)" if self.sandbox else ""
             raise SandboxUnavailable(f"kernels cannot be confined here{hint}: {said or 'the confining step failed'}")
 
+    async def launch(self, policy: Policy, command: list[str], *, env: dict[str, str], cwd: str | None, log_path: Path, lifeline: int) -> trio.Process:
+        """Start a kernel confined by ``policy`` (Launcher.become) through the launcher started ahead for it, or one
+        started now; then start the next kernel's, while this one boots."""
+        launcher, self._ahead = self._ahead, None
+        if launcher is not None and (launcher.process.poll() is not None or launcher.pass_fds != (lifeline,)):
+            await launcher.aclose()
+            launcher = None
+        process = await (launcher or await Launcher.start((lifeline,))).become(policy, command, env=env, cwd=cwd, log_path=log_path)
+        with trio.CancelScope(shield=True):  # the kernel runs: nothing here may lose it
+            try:
+                ahead = await Launcher.start((lifeline,))
+            except OSError as exc:
+                log.warning("could not start a launcher ahead of the next kernel (it will start one when it comes): %s", exc)
+            else:
+                if self._ahead is None:
+                    self._ahead = ahead
+                else:  # another kernel's start got there first
+                    await ahead.aclose()
+        return process
+
     def kernel_cgroups(self, name: str) -> KernelCgroups | None:
         return KernelCgroups(self.trees, name, self.memory, self.processes) if self.trees else None
 
@@ -2222,8 +2364,8 @@ class Confinement:
         """One kernel's Policy: its own directory and working directory writable, its env readable where it was hidden."""
         served = {c for tree in self.trees for c in tree.controllers}
         limits = {
-            "cgroup_procs": cgroups.procs if cgroups else (),
-            "address_space": self.memory if self.memory is not None and "memory" not in served else None,
+            "cgroup_joins": tuple(cgroups.joins) if cgroups else (),
+            "address_space": int(self.memory) if self.memory is not None and "memory" not in served else None,  # plain data: marshal takes no Size
         }
         if not self.sandbox:
             return Policy(**limits)
@@ -2314,7 +2456,10 @@ class Confinement:
             )
         return text
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        if self._ahead is not None:
+            await self._ahead.aclose()
+            self._ahead = None
         for tree in self.trees:
             with suppress(OSError):
                 tree.path.rmdir()
@@ -5928,7 +6073,8 @@ async def open_sessions(config: Config) -> AsyncIterator[Sessions]:
         os.close(lifeline_read)
         os.close(lifeline_write)
         if confinement is not None:
-            confinement.close()
+            with trio.CancelScope(shield=True):
+                await confinement.aclose()
         shutil.rmtree(runtime_dir, ignore_errors=True)
 
 

@@ -1556,10 +1556,10 @@ async def test_sandbox_refuses_to_start_where_confinement_cannot_be_had(tmp_path
             async with open_sessions(Config(sandbox=True, spares=0)):
                 pass
         monkeypatch.undo()
-    def as_where_user_namespaces_are_refused():  # as under AppArmor's restriction of unprivileged user namespaces
-        raise PermissionError(1, "unshare: Operation not permitted")
-
-    monkeypatch.setattr(ipython_mcp, "_enter_namespaces", as_where_user_namespaces_are_refused)
+    # as under AppArmor's restriction of unprivileged user namespaces: the launcher's unshare is refused
+    refused = ipython_mcp.CONFINE_AND_EXEC.replace("def enter_namespaces():\n", "def enter_namespaces():\n    raise PermissionError(1, 'unshare: Operation not permitted')\n")
+    assert refused != ipython_mcp.CONFINE_AND_EXEC, "the launcher has no enter_namespaces() to refuse"
+    monkeypatch.setattr(ipython_mcp, "CONFINE_AND_EXEC", refused)
     with pytest.raises(ipython_mcp.SandboxUnavailable, match=r"kernels cannot be confined here \(unprivileged user namespaces .*\): ipython-mcp: the kernel could not be confined \(namespaces\): .*unshare: Operation not permitted"):
         async with open_sessions(Config(sandbox=True, spares=0)):
             pass
@@ -1568,6 +1568,66 @@ async def test_sandbox_refuses_to_start_where_confinement_cannot_be_had(tmp_path
         async with open_sessions(Config(sandbox=True, spares=0, sandbox_write=(str(tmp_path / "missing"),))):
             pass
     assert not list(Path(tempfile.gettempdir()).glob(f"ipython-mcp-{os.getpid()}-*")), "a refused start leaves its runtime directory"
+
+
+@slow
+@needs_sandbox
+async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_server_started(tmp_path, monkeypatch):
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, args, **options):
+            super().__init__(args, **options)
+            started.append((self, list(args), options.get("preexec_fn")))
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    async with sandboxed(tmp_path, memory_limit=ipython_mcp.Size("1G")) as (sessions, client, work):
+        assert text(await run(client, "s", "import threading\nthreading.active_count() > 1", cwd=str(work))) == "True\n"
+        kernel = sessions.get("s").kernel
+        # no code of the server's ran between fork and exec: its own interpreter, isolated, confined itself
+        launcher = [os.path.realpath(sys.executable), "-I", "-S", "-c", ipython_mcp.CONFINE_AND_EXEC]  # not the venv's link to it, which a kernel may be able to replace
+        assert [(args[:5], preexec) for _, args, preexec in started] == [(launcher, None)] * 3  # the trial's, the kernel's, the next kernel's
+        trial, first, ahead = (popen for popen, _, _ in started)
+        # and then became the kernel: the server's child, leading its own process group, the env's Python on its command line
+        assert kernel.pid == first.pid and trial.returncode == 0
+        assert Path(f"/proc/{kernel.pid}/cmdline").read_bytes().split(b"\0")[:2] == [sys.executable.encode(), b"-c"]
+        assert os.getpgid(kernel.pid) == kernel.pid and int(Path(f"/proc/{kernel.pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+        # every thread of it in its cgroups, though the launcher joined them as its one thread
+        threads = {int(t.name) for t in Path(f"/proc/{kernel.pid}/task").iterdir()}
+        assert len(threads) > 1 and kernel.cgroups is not None
+        for directory in kernel.cgroups.dirs:
+            assert threads <= {int(t) for t in (directory / "tasks" if (directory / "tasks").exists() else directory / "cgroup.threads").read_text().split()}
+        # the next kernel's launcher waits, started ahead, and becomes the kernel a reset asks for
+        assert alive(ahead.pid) and Path(f"/proc/{ahead.pid}/cmdline").read_bytes().split(b"\0")[:5] == [arg.encode() for arg in launcher]
+        await client.call_tool("reset", {"session": "s"})
+        assert text(await run(client, "s", "import os\nos.getpid()")) == f"{ahead.pid}\n"
+        assert len(started) == 4 and alive(started[-1][0].pid)
+        trees = tuple(str(path) for path in cgroup_dirs(sessions))
+    assert not descendants(os.getpid()), "the launcher started ahead is gone with the server"
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+    assert not [link for link in links if link.startswith(trees)], "no cgroup file is left open (the count of OOM kills is read through one)"
+
+
+@slow
+@needs_sandbox
+async def test_a_kernel_its_launcher_cannot_confine_is_not_started_and_the_reply_says_why(tmp_path, monkeypatch):
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        # past the start-up trial, a mount is refused to the launcher of the next kernel
+        refused = ipython_mcp.CONFINE_AND_EXEC.replace("def arrange_view():\n", "def arrange_view():\n    raise PermissionError(1, 'mount /tmp: Operation not permitted')\n")
+        assert refused != ipython_mcp.CONFINE_AND_EXEC, "the launcher has no arrange_view() to refuse"
+        monkeypatch.setattr(ipython_mcp, "CONFINE_AND_EXEC", refused)
+        result = await run(client, "s", "print('ran')", cwd=str(work))
+        assert result.is_error and "ran" not in text(result)
+        assert "the kernel was not started: it could not be confined" in text(result), text(result)
+        assert "ipython-mcp: the kernel could not be confined (mounts): [Errno 1] mount /tmp: Operation not permitted" in text(result), text(result)
+        assert not descendants(os.getpid()), "the launcher is gone"
+        assert not list(sessions.runtime_dir.glob("k*")), "and the kernel's directory with it"
+        monkeypatch.undo()
+        assert text(await run(client, "s", "print('ran')")) == "ran\n"
+    assert not any(path.exists() for path in cgroup_dirs(sessions))
 
 
 @slow

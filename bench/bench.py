@@ -8,7 +8,9 @@ taken minutes apart on the same machine much less.
 """
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -390,77 +392,166 @@ async def grep_against_gnu_grep(client: "RawClient", pid: int, cell: int, spool:
 
 
 async def confinement_costs(quick: bool) -> None:
-    """--sandbox: a kernel's start, confined vs not, alternated; then a trivial round trip in a confined session vs an
-    unconfined one, both open at once and interleaved in blocks so drift hits both alike."""
+    """--sandbox and --memory-limit against unconfined kernels in the same run: a kernel's start (each round starts
+    one of each, in turn, and the cost is the median of the rounds' differences, so that drift in the machine's
+    load hits all alike), what the spawn is made of, and a trivial round trip in sessions of every kind, all open
+    at once, called in turn. A second unconfined kind is the control: how far two kernels alike differ here."""
     import ipython_mcp
 
-    def config(confined: bool) -> ipython_mcp.Config:
-        return ipython_mcp.Config(spares=0, sandbox=confined, memory_limit=ipython_mcp.Size("2G") if confined else None)
+    kinds = {
+        "unconfined": {},
+        "unconfined again": {},
+        "--sandbox --memory-limit 2G": {"sandbox": True, "memory_limit": ipython_mcp.Size("2G")},
+        "--sandbox": {"sandbox": True},
+        "--memory-limit 2G": {"memory_limit": ipython_mcp.Size("2G")},
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        registries = {kind: await stack.enter_async_context(ipython_mcp.open_sessions(ipython_mcp.Config(spares=0, **settings)))
+                      for kind, settings in kinds.items()}
+        starting = {kind: registries[kind] for kind in ("unconfined", "unconfined again", "--sandbox --memory-limit 2G")}
+        await kernel_starts(ipython_mcp, starting, 6 if quick else 20)
+        await spawn_parts(ipython_mcp, registries["--sandbox --memory-limit 2G"], 10 if quick else 30)
+        await confined_round_trips(ipython_mcp, registries, 100 if quick else 600)
 
-    spawns: dict[bool, list[float]] = {False: [], True: []}  # fork to exec: where confinement happens
-    original = ipython_mcp.LocalKernel._spawn
+
+def spread(values: list[float]) -> str:
+    return f"{ms(statistics.median(values))} (fastest {ms(min(values))})"
+
+
+def paired(differences: list[float]) -> str:
+    """The median of paired differences, and the middle half of them: how sure the median is."""
+    q1, _, q3 = statistics.quantiles(differences, n=4)
+    return f"{ms(statistics.median(differences))} (middle half {ms(q1)} .. {ms(q3)})"
+
+
+def process_cpu(pid: int) -> float:
+    """The CPU time a process has used, every thread's (those gone too), to the nanosecond: its CPU clock (Linux)."""
+    return time.clock_gettime((~pid << 3) | 2)  # CPUCLOCK_SCHED of the process, as glibc's clock_getcpuclockid makes it
+
+
+async def kernel_starts(ipython_mcp, registries: dict, rounds: int) -> None:
+    """The spawn (until the kernel's own interpreter runs, confined; for a confined kernel, with the start of the
+    next kernel's launcher, while this one boots), the CPU it takes from the server, the CPU the kernel has used
+    when it first answers (a confined kernel's counts its launcher's, started ahead; and then without that), and
+    the whole start (until it answers), against the first kind. The whole start is the number the target names,
+    but a loaded machine spreads it over hundreds of ms; CPU times much less."""
+    measures = ("spawn", "server CPU", "kernel CPU", "kernel CPU from its launcher's job", "start")
+    kinds = list(registries)
+    taken: dict[str, dict[str, list[float]]] = {kind: {m: [] for m in measures} for kind in kinds}
+    original, become = ipython_mcp.LocalKernel._spawn, ipython_mcp.Launcher.become
+    starting = kinds[0]
+    before_job: dict[int, float] = {}  # a launcher's CPU when it was given its job, by pid
+
+    async def timed_become(launcher, *args, **kwargs):
+        before_job[launcher.process.pid] = process_cpu(launcher.process.pid)
+        return await become(launcher, *args, **kwargs)
 
     async def timed_spawn(kernel):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             return await original(kernel)
         finally:
-            spawns[kernel.confinement is not None].append(time.perf_counter() - t0)
+            taken[starting]["spawn"].append(time.perf_counter() - t0)
+            taken[starting]["server CPU"].append(time.process_time() - cpu0)
 
-    ipython_mcp.LocalKernel._spawn = timed_spawn
-    starts: dict[bool, list[float]] = {False: [], True: []}
+    ipython_mcp.LocalKernel._spawn, ipython_mcp.Launcher.become = timed_spawn, timed_become
     try:
-        for _ in range(5 if quick else 15):
-            for confined in (False, True):
-                async with ipython_mcp.open_sessions(config(confined)) as sessions:
-                    env = ipython_mcp.resolve_env(None, sessions.config.envs_dir)
-                    t0 = time.perf_counter()
-                    kernel = await sessions.start_kernel(env, os.getcwd(), sessions.nursery)
-                    starts[confined].append(time.perf_counter() - t0)
-                    kernel.stop("measured")
-    finally:
-        ipython_mcp.LocalKernel._spawn = original
-    spawn_added = statistics.median(spawns[True]) - statistics.median(spawns[False])
-    start_added = statistics.median(starts[True]) - statistics.median(starts[False])
-    print(
-        f"kernel start, --sandbox --memory-limit 2G vs none: spawn +{ms(spawn_added)}; whole start to the kernel's first answer"
-        f" {ms(statistics.median(starts[True]))} vs {ms(statistics.median(starts[False]))} -> +{ms(start_added)} (target < +20 ms)"
-    )
-    # Where the spawn's extra time goes: confine() runs in the child as subprocess's preexec_fn, which makes
-    # subprocess fork this process rather than vfork it; then the confinement's own system calls.
-    async with ipython_mcp.open_sessions(config(True)) as sessions:
-        workdir = sessions.runtime_dir / "bench"
-        (workdir / "tmp").mkdir(parents=True)
-        cgroups = sessions.confinement.kernel_cgroups(workdir.name)
-        policy = sessions.confinement.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups)
-        ways = {"vfork": None, "fork": lambda: None, "fork + confine": partial(ipython_mcp.confine, policy)}
-        spawned: dict[str, list[float]] = {way: [] for way in ways}
-        for _ in range(10 if quick else 30):
-            for way, preexec in ways.items():
+        for round_ in range(rounds):
+            for starting in kinds[round_ % len(kinds):] + kinds[: round_ % len(kinds)]:
+                sessions = registries[starting]
+                env = ipython_mcp.resolve_env(None, sessions.config.envs_dir)
                 t0 = time.perf_counter()
-                subprocess.run(["/bin/true"], preexec_fn=preexec, check=True)
-                spawned[way].append(time.perf_counter() - t0)
-        await cgroups.remove()
-    vfork, fork, confine = (statistics.median(spawned[way]) for way in ways)
-    print(f"  of which forking rather than vforking this process +{ms(fork - vfork)}, the confinement's own system calls +{ms(confine - fork)}")
+                kernel = await sessions.start_kernel(env, os.getcwd(), sessions.nursery)
+                taken[starting]["start"].append(time.perf_counter() - t0)
+                taken[starting]["kernel CPU"].append(process_cpu(kernel.pid))
+                taken[starting]["kernel CPU from its launcher's job"].append(taken[starting]["kernel CPU"][-1] - before_job.get(kernel.pid, 0.0))
+                kernel.stop("measured")
+                await kernel.gone.wait()  # its teardown takes no CPU from the next start
+    finally:
+        ipython_mcp.LocalKernel._spawn, ipython_mcp.Launcher.become = original, become
+    base = kinds[0]
+    print(f"kernel start against {base} (median and fastest; added: the median of the rounds' differences, {rounds} rounds):")
+    for measure in measures:
+        print(f"  {measure}: {base} {spread(taken[base][measure])}" + " (target: added < 20 ms)" * (measure == "start"))
+        for kind in kinds[1:]:
+            added = paired([c - u for c, u in zip(taken[kind][measure], taken[base][measure])])
+            print(f"    {kind}: {spread(taken[kind][measure])}, added {added}")
 
-    n = 50 if quick else 300
-    times: dict[bool, list[float]] = {False: [], True: []}
-    async with ipython_mcp.open_sessions(config(False)) as plain, ipython_mcp.open_sessions(config(True)) as confined:
-        runs = {
-            flag: partial(registry.execute, "rt", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, user=ipython_mcp.UserInput(None))
-            for flag, registry in ((False, plain), (True, confined))
-        }
-        for run in runs.values():
+
+async def spawn_parts(ipython_mcp, sessions, rounds: int) -> None:
+    """Where a confined spawn's time goes: /bin/true started plainly; through a launcher started there and then,
+    with nothing to apply and with a kernel's policy (its cgroups too); and through a launcher started ahead, as
+    kernels get theirs (Confinement.launch), timed from its job to the exec. In turn."""
+    workdir = sessions.runtime_dir / "bench"
+    (workdir / "tmp").mkdir(parents=True)
+    ways = ("plain", "launcher started now", "launcher started now + policy", "launcher started ahead + policy")
+    spawned: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(rounds):
+        for way in ways:
+            cgroups = sessions.confinement.kernel_cgroups(workdir.name) if way.endswith("policy") else None
+            policy = sessions.confinement.policy(workdir, str(workdir), sys.prefix, sys.executable, cgroups) if cgroups else ipython_mcp.Policy()
+            launcher = None
+            if way.startswith("launcher started ahead"):
+                launcher = await ipython_mcp.Launcher.start()
+                await trio.sleep(0.2)  # as the last kernel's boot gives it time to be ready
+            t0 = time.perf_counter()
+            if way == "plain":
+                process = await trio.lowlevel.open_process(["/bin/true"])
+            else:
+                process = await (launcher or await ipython_mcp.Launcher.start()).become(policy, ["/bin/true"])
+            spawned[way].append(time.perf_counter() - t0)
+            await process.wait()
+            if cgroups is not None:
+                await cgroups.remove()
+    plain, now, now_policy, ahead = (statistics.median(spawned[way]) for way in ways)
+    print(
+        f"  of which, through a launcher started now: its interpreter +{ms(now - plain)} (`python -I -S`, ctypes), the"
+        f" confinement's own system calls +{ms(now_policy - now)}; through one started ahead +{ms(ahead - plain)} in all"
+    )
+    print("    /bin/true, median (fastest) of " + f"{rounds}: " + ", ".join(f"{way} {spread(spawned[way])}" for way in ways))
+
+
+def median_with_bounds(values: list[float]) -> tuple[float, float, float]:
+    """The median and a 95% confidence interval for it, from the order statistics (no assumption on the spread)."""
+    ordered, n = sorted(values), len(values)
+    half = 0.98 * math.sqrt(n)  # 1.96 * sqrt(n) / 2
+    return statistics.median(ordered), ordered[max(0, int(n / 2 - half))], ordered[min(n - 1, math.ceil(n / 2 + half))]
+
+
+async def confined_round_trips(ipython_mcp, registries: dict, n: int) -> None:
+    """A trivial round trip in a session of each kind, called in turn, the order shifted every round. Each round's
+    ratio to the unconfined call next to it, and the CPU each kernel and the server used per call: confinement acts
+    on what a kernel does, and a busy machine's queueing delays, which spread the wall times, hardly move a CPU count."""
+    runs = {
+        kind: partial(sessions.execute, "rt", "1", env=None, cwd=None, timeout=None, wait_s=10, budget=20_000, user=ipython_mcp.UserInput(None))
+        for kind, sessions in registries.items()
+    }
+    for run in runs.values():
+        for _ in range(20):
             await run()
-        for _ in range(10):
-            for flag, run in runs.items():
-                for _ in range(n // 10):
-                    t0 = time.perf_counter()
-                    await run()
-                    times[flag].append(time.perf_counter() - t0)
-    c_med, u_med = statistics.median(times[True]), statistics.median(times[False])
-    print(f"round trip `1` in-process, confined {ms(c_med)} vs unconfined {ms(u_med)} -> ratio {c_med / u_med:.3f}x (target <= 1.02x)")
+    kinds = list(runs)
+    pids = {kind: registries[kind].get("rt").kernel.pid for kind in kinds}
+    cpu = {kind: process_cpu(pids[kind]) for kind in kinds}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    server_cpu = {kind: 0.0 for kind in kinds}
+    for i in range(n):
+        for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            await runs[kind]()
+            times[kind].append(time.perf_counter() - t0)
+            server_cpu[kind] += (time.process_time() - cpu0) / n
+    cpu = {kind: (process_cpu(pids[kind]) - cpu[kind]) / n for kind in kinds}
+    base = statistics.median(times["unconfined"])
+    print(
+        f"round trip `1` in-process, unconfined {ms(base)}, its kernel's CPU {ms(cpu['unconfined'])} a call, the server's"
+        f" {ms(server_cpu['unconfined'])}; against them, in the same run ({n} rounds; target <= 1.02x):"
+    )
+    for kind in kinds[1:]:
+        ratio, low, high = median_with_bounds([c / u for c, u in zip(times[kind], times["unconfined"])])
+        print(
+            f"  {kind}: {ms(statistics.median(times[kind]))} -> ratio {ratio:.3f}x (95% interval {low:.3f}x .. {high:.3f}x);"
+            f" CPU a call: kernel {cpu[kind] / cpu['unconfined']:.3f}x, server {server_cpu[kind] / server_cpu['unconfined']:.3f}x"
+        )
 
 
 async def sleep_at_once(client, names: list[str]) -> float:
