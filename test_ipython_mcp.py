@@ -5543,6 +5543,29 @@ async def test_a_relay_that_cannot_start_a_server_says_why(persist, tmp_path):
     assert persist.servers() == set()
 
 
+@needs_sandbox
+@slow
+async def test_a_sandboxed_persistent_servers_kernels_reach_neither_its_socket_nor_its_files(persist):
+    # A kernel that could connect to its persistent server's socket could drive every session of it: read their
+    # variables, run code in them. The socket, state and log live in the private directory, which a sandboxed
+    # kernel cannot see (here it lies under /tmp, which the kernel sees as its own empty directory).
+    async with persist.client("--sandbox", "--spares", "0") as client:
+        assert "Kernels are confined: sandboxed:" in client.instructions
+        state = next(persist.directory.glob("persist-*.json"))
+        probes = {
+            "list": f"os.listdir({str(persist.directory)!r})",
+            "connect": f"socket.socket(socket.AF_UNIX).connect({str(persist.socket)!r})",
+            "read": f"open({str(state)!r}).read()",
+        }
+        await run(client, "probe", "import os, socket")
+        for what, probe in probes.items():
+            result = await run(client, "probe", probe)
+            assert record(result)["status"] == "error", (what, text(result))
+            assert record(result)["error"]["ename"] in ("FileNotFoundError", "PermissionError"), (what, text(result))
+        assert record(await run(client, "probe", "1 + 1"))["result"] == "2", "the session goes on"
+        assert state.exists() and persist.socket.exists(), "and the server's files are as they were"
+
+
 @slow
 async def test_a_terminal_on_stdin_gets_one_line_on_stderr_and_pipes_none(persist):
     for flags in ([], ["--persist"]):
