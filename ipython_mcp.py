@@ -1610,7 +1610,11 @@ class LocalKernel(ZmqKernel):
 
     async def _launch(self) -> dict[str, Any]:
         connection = self._write_connection_file()
-        self.process = await self._spawn()
+        try:
+            self.process = await self._spawn()
+        except OSError as exc:  # e.g. an interpreter that resolved, yet is not a program this machine runs
+            where = "" if exc.filename in (None, self.env.python) else f"{exc.filename}: "  # the python is named already
+            raise KernelStartError(f"{where}{exc.strerror or exc}") from None
         return connection
 
     def _write_connection_file(self) -> dict[str, Any]:

@@ -1039,7 +1039,7 @@ async def test_an_interpreter_that_exits_at_once_is_an_env_error(client, tmp_pat
 
 
 @slow
-async def test_env_that_is_a_plain_file_or_an_empty_directory(client, tmp_path):
+async def test_env_that_is_a_plain_file_an_empty_directory_or_no_program(client, tmp_path):
     plain = tmp_path / "notes.txt"
     plain.write_text("hello")
     result = await run(client, "file", "1", env=str(plain))
@@ -1050,7 +1050,18 @@ async def test_env_that_is_a_plain_file_or_an_empty_directory(client, tmp_path):
     result = await run(client, "empty", "1", env=str(empty))
     assert record(result)["status"] == "env_error"
     assert "no Python interpreter" in text(result)
+    result = await run(client, "foreign", "1", env=str(foreign_python(tmp_path)))
+    assert record(result)["status"] == "env_error" and "failed to start: Exec format error" in text(result)
     assert text(await run(client, "main", "'still serving'")) == "'still serving'\n"
+
+
+def foreign_python(tmp_path: Path) -> Path:
+    """An executable env interpreter that is no program this machine runs (another platform's, or a damaged one)."""
+    python = tmp_path / "foreign" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_bytes(b"\x7fELF, but not really")
+    python.chmod(0o755)
+    return python
 
 
 @slow
@@ -1511,6 +1522,16 @@ async def sandboxed(tmp_path: Path, **settings):
     async with open_sessions(config) as sessions:
         async with Client(build_server(sessions)) as client:
             yield sessions, client, work
+
+
+@needs_sandbox
+@slow
+async def test_a_confined_env_interpreter_that_cannot_run_is_an_env_error(tmp_path):
+    # The launcher execs the kernel itself, so its failure to exec comes back by another way than a plain spawn's.
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        result = await run(client, "foreign", "1", env=str(foreign_python(tmp_path)), cwd=str(work))
+        assert record(result)["status"] == "env_error" and "failed to start: Exec format error" in text(result)
+        assert text(await run(client, "main", "'still serving'", cwd=str(work))) == "'still serving'\n"
 
 
 def cgroup_dirs(sessions) -> list[Path]:
