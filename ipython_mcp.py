@@ -346,11 +346,18 @@ def _hear(sock: socket.socket, place: PersistPlace) -> tuple[dict[str, Any], byt
     return json.loads(line), rest
 
 
-def _log_tail(path: Path, lines: int = 20) -> str:
+def log_tail(path: Path) -> list[str]:
+    """A log's last non-blank lines, as a failure quotes them; from its last 64 KiB only, however long it grew."""
     try:
-        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        with open(path, "rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 65536))
+            data = file.read()
+    except OSError:  # no log: the process never started
+        return []
+    lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
+    crashes = [i for i, line in enumerate(lines) if line.startswith("Fatal Python error")]
+    # A crash's report (faulthandler's) reads from its top, where the frame that faulted is; anything else from its end.
+    return lines[crashes[-1] :][:STDERR_TAIL_LINES] if crashes else lines[-STDERR_TAIL_LINES:]
 
 
 def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
@@ -388,7 +395,8 @@ def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
                 if why is None:
                     process.kill()
                     why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
-                raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{_log_tail(place.log)}")
+                ends = "\n".join(log_tail(place.log)) or "(nothing)"
+                raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
             server = _connect(place)
     except TimeoutError:
         raise SystemExit(f"ipython-mcp: another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}") from None
@@ -1174,10 +1182,15 @@ def _jupyter_session_class() -> type:
 # writes to it, so a read returns only when the server is gone, however it
 # died (even SIGKILL); the kernel then kills its own process group, children
 # included.
+#
+# And a crash in native code (a segfault, an abort) writes the Python stack of
+# the cell that caused it to the kernel's log, which the cell's died reply
+# quotes: otherwise all the model learns is the signal's name.
 KERNEL_BOOTSTRAP = """
-import os, signal, sys, threading
+import faulthandler, os, signal, sys, threading
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
+faulthandler.enable(all_threads=False)
 
 def _lifeline(fd=int(os.environ.pop("IPYTHON_MCP_LIFELINE"))):
     while os.read(fd, 1):
@@ -1335,7 +1348,7 @@ class Kernel:
                         with trio.move_on_after(start_timeout) as deadline:
                             await self._handshake()
                         if deadline.cancelled_caught:
-                            raise KernelStartError(f"kernel did not answer within {start_timeout:g} s{self._log_tail()}")
+                            raise KernelStartError(f"kernel did not answer within {start_timeout:g} s{self.last_words()}")
                         task_status.started()
                 except BaseExceptionGroup as group:
                     # Surface a start failure as itself, not wrapped by the nursery.
@@ -1391,7 +1404,8 @@ class Kernel:
     async def _release(self) -> None:
         """Let go of what is left of the kernel here, whether it was ended or not (shielded)."""
 
-    def _log_tail(self) -> str:
+    def last_words(self) -> str:
+        """What the kernel's process wrote outside any cell (its log) before it failed, if this server has it."""
         return ""
 
     # -- requests ----------------------------------------------------------
@@ -1465,7 +1479,7 @@ class Kernel:
                 idle = True
             if replied and (idle or not need_idle):
                 return idle
-        raise KernelStartError(f"{self.exit_description()} during start-up{self._log_tail()}")
+        raise KernelStartError(f"{self.exit_description()} during start-up{self.last_words()}")
 
     async def _watch_process(self, kernel_scope: trio.CancelScope) -> None:
         assert self.process is not None
@@ -1674,7 +1688,7 @@ class LocalKernel(ZmqKernel):
         try:  # the launcher leaves stdin and stdout (the MCP channel) alone too
             return await self.confinement.launch(policy, command, env=environ, cwd=self.cwd, log_path=self.log_path, lifeline=self._lifeline)
         except subprocess.SubprocessError:  # the launcher could not confine it, and said why in the log
-            raise KernelStartError(f"the kernel was not started: it could not be confined{self._log_tail()}") from None
+            raise KernelStartError(f"the kernel was not started: it could not be confined{self.last_words()}") from None
 
     async def _end(self) -> None:
         """SIGTERM the group, a bounded grace, then SIGKILL."""
@@ -1691,17 +1705,13 @@ class LocalKernel(ZmqKernel):
         """Remove the kernel's cgroups and files."""
         if self.cgroups is not None:
             await self.cgroups.remove()
-        self._last_log = self._log_tail()
+        self._last_log = self.last_words()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _log_tail(self) -> str:
+    def last_words(self) -> str:
         if getattr(self, "_last_log", None) is not None:  # the log file is gone with the workdir
             return self._last_log
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:  # no log: the process never started
-            return ""
-        lines = [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
+        lines = log_tail(self.log_path)
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
 
 
@@ -4054,6 +4064,7 @@ class Cell:
         self._asks = itertools.count(1)
         self.record = CellRecord(run.code, NOTEBOOK_CHARS, session.masker, session.notebook)
         self.denials: list[str] = []  # output lines that look like a refusal, for the sandbox's explanation
+        self.last_words = ""  # the end of its kernel's log, if the kernel died under it
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
         # What the kernel said
         self.reply: dict[str, Any] | None = None
@@ -4151,6 +4162,8 @@ class Cell:
         if lost is not None and why in ("reset", "shutdown"):
             return Outcome("cancelled", headline=f"cancelled: {lost} while {self.label} ran")
         if lost is not None and why is None:
+            if self.last_words:
+                self._add(Part("note", f"[{self.last_words.strip()}]\n"))
             self._add(Part("note", "[the kernel's state is lost; the next execute starts a fresh kernel]\n" if owned else "[the connection to the kernel is lost; the next execute tries to rejoin it]\n"))
             return Outcome("died", headline=f"died: {lost}", error={"ename": "KernelDied", "evalue": lost})
         stopped = after_loss(lost, owned) if lost is not None else "kernel interrupted, session kept"
@@ -5083,6 +5096,8 @@ class Session:
         if self.cell is not None and self.cell.dispatched_at is not None:
             if by is not None:
                 self.cell.ladder.let_go(by)
+            elif kernel is not None:  # lost: what its process said as it went (a fatal error's report) explains why
+                self.cell.last_words = kernel.last_words()
             self._end_cell(self.cell, lost=reason)
         if self._attempt is not None:
             self._attempt.cancel()

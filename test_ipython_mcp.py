@@ -1411,6 +1411,20 @@ async def test_a_ten_megabyte_cell_runs(client):
 
 
 @slow
+async def test_a_crash_in_native_code_says_where_in_the_cell_it_happened(client):
+    # A segfault leaves the kernel no chance to send a traceback; the Python stack goes to its log, and the reply
+    # quotes it from the top (the frames in the cell), not the tail of the kernel's own machinery.
+    crash = "import ctypes\ndef read_from_null():\n    return ctypes.string_at(0)\nprint('before', file=__import__('sys').__stderr__, flush=True)\nread_from_null()"
+    result = await run(client, "main", crash)
+    assert record(result)["status"] == "died" and "killed by SIGSEGV" in text(result), text(result)
+    report = text(result).split("[last lines of the kernel's output:\n", 1)[1]
+    assert report.startswith("Fatal Python error: Segmentation fault"), text(result)
+    assert "in string_at" in report and "in read_from_null" in report, text(result)
+    assert "before" not in report, "the crash report, not what came before it"
+    assert text(await run(client, "main", "'fresh'")).endswith("'fresh'\n")
+
+
+@slow
 async def test_a_kernel_dying_mid_cell_is_reported_at_once(client):
     await run(client, "main", "import os, time\nkept = 1")
     started = time.monotonic()
