@@ -2600,9 +2600,14 @@ class Gateway:
     def __init__(self, url: str, token: str | None) -> None:
         import httpx2
 
-        self.url = url.rstrip("/")
-        self.shown, self.secrets = redact_url(self.url)  # what replies and logs say: no password, no token
-        self.secrets += [token] if token else []
+        # A URL copied from Jupyter's start-up message (http://host:8888/lab?token=...) names a page of its UI and
+        # carries the token: the server is the URL without them, and that token serves unless one was given.
+        parts = urllib.parse.urlsplit(url)
+        token = token or dict(urllib.parse.parse_qsl(parts.query)).get("token")
+        path = re.sub(r"/(lab|tree)/?$", "", parts.path).rstrip("/")
+        self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        self.shown = redact_url(self.url)[0]  # what replies and logs say: no password, no token
+        self.secrets = redact_url(url)[1] + ([token] if token else [])
         self._token = token
         headers = {"Authorization": f"token {token}"} if token else {}
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)

@@ -2238,6 +2238,20 @@ async def test_wrong_token_and_unreachable_server_give_clear_errors(jupyter_serv
 
 
 @on_the_jupyter_server
+async def test_the_url_jupyter_prints_at_start_up_works_as_it_is(jupyter_server):
+    # What a user copies from Jupyter's terminal: a UI page and the token in its query.
+    for page in ("/lab", "/tree/", "/"):
+        pasted = f"{jupyter_server.url}{page}?token={jupyter_server.token}"
+        async with open_sessions(Config(gateway_url=pasted)) as sessions:
+            assert sessions.gateway.url == jupyter_server.url.rstrip("/")
+            async with Client(build_server(sessions)) as client:
+                result = await run(client, "r", "40 + 2")
+                assert text(result) == "42\n", text(result)
+                listing = (await client.call_tool("list_sessions", {})).structured_content["result"]
+                assert jupyter_server.token not in json.dumps(listing), "the token is no more shown for coming in the URL"
+
+
+@on_the_jupyter_server
 async def test_a_dropped_websocket_is_restored_with_the_kernels_state(remote):
     client, sessions = remote
     await run(client, "r", "kept = 'still here'")
