@@ -721,12 +721,7 @@ class Config:
             if isinstance(hint, types.UnionType):  # X | None
                 hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
             kind = typing.get_origin(hint) or hint
-            if kind is tuple:
-                yield item, _comma_separated
-            elif kind is Path:
-                yield item, _path
-            else:
-                yield item, kind
+            yield item, {tuple: _comma_separated, Path: _path}.get(kind, kind)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
@@ -1064,19 +1059,15 @@ class Joined:
 Source = Env | Kernelspec | Joined
 
 
-def _venv_python(root: Path) -> Path:
-    return root / "Scripts" / "python.exe" if os.name == "nt" else root / "bin" / "python"
-
-
-def conda_roots(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[Path]:
+def conda_roots() -> list[Path]:
     """Root directories of the active conda/mamba installation, whose envs/ holds named envs."""
     roots = []
-    if exe := environ.get("CONDA_EXE"):  # <root>/bin/conda
+    if exe := os.environ.get("CONDA_EXE"):  # <root>/bin/conda
         roots.append(Path(exe).parent.parent)
-    if prefix := environ.get("CONDA_PREFIX"):  # <root>, or <root>/envs/<name> when an env is active
+    if prefix := os.environ.get("CONDA_PREFIX"):  # <root>, or <root>/envs/<name> when an env is active
         path = Path(prefix)
         roots.append(path.parent.parent if path.parent.name == "envs" else path)
-    if mamba := environ.get("MAMBA_ROOT_PREFIX"):
+    if mamba := os.environ.get("MAMBA_ROOT_PREFIX"):
         roots.append(Path(mamba))
     return list(dict.fromkeys(roots))
 
@@ -1111,7 +1102,7 @@ def resolve_env(spec: str | None, envs_dir: Path) -> Env:
     if not root.exists():
         raise EnvError(f"env {shown(spec)}: {shown(str(root), SHOWN_PATH_CHARS)} does not exist")
     for candidate in (root, root / ".venv"):
-        python = _venv_python(candidate)
+        python = candidate / "bin" / "python"
         if python.exists():
             if not os.access(python, os.X_OK):
                 raise EnvError(f"env {shown(spec)}: {shown(str(python), SHOWN_PATH_CHARS)} is not executable")
