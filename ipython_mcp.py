@@ -1010,18 +1010,14 @@ class WrittenFiles:
 class Env:
     """A local Python environment; its interpreter runs ipykernel."""
 
-    spec: str  # as the caller wrote it; "" for the server's own interpreter
-    python: str  # the interpreter that runs the kernel, symlinks left as they are
-    prefix: str  # the environment's root, for hints and VIRTUAL_ENV
+    spec: str = field(compare=False)  # as the caller wrote it; "" for the server's own interpreter
+    python: str  # the interpreter that runs the kernel, symlinks left as they are: what makes two envs the same
+    prefix: str = field(compare=False)  # the environment's root, for hints and VIRTUAL_ENV
     owned = True
 
     @property
     def label(self) -> str:
         return self.spec or "(server default)"
-
-    @property
-    def identity(self) -> str:  # what makes two envs the same
-        return self.python
 
 
 @dataclass(frozen=True)
@@ -1035,10 +1031,6 @@ class Kernelspec:
     def label(self) -> str:
         return self.spec or "(the Jupyter server's default)"
 
-    @property
-    def identity(self) -> str:
-        return f"kernelspec:{self.spec}"
-
 
 @dataclass(frozen=True)
 class Joined:
@@ -1050,10 +1042,6 @@ class Joined:
     @property
     def label(self) -> str:
         return f"attached:{self.path}"
-
-    @property
-    def identity(self) -> str:
-        return str(self.path)
 
 
 Source = Env | Kernelspec | Joined
@@ -5766,7 +5754,7 @@ class Sessions:
                         await trio.to_thread.run_sync(self.written.check, live, name)
                     except Refused as refusal:
                         session.notebook.refuse_live(refusal)
-            elif env and (requested is None or requested.identity != session.source.identity):
+            elif env and (requested is None or requested != session.source):
                 where = f" ({session.source.python})" if isinstance(session.source, Env) else ""
                 warnings.append(
                     f"session {name!r} already runs in env {session.source.label}{where}; "
