@@ -223,6 +223,7 @@ PUMP_CHUNK = 1 << 16  # the relay copies at most this much per read
 TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag without a value
 SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes the fd it waits on)
 READY = b"ready\n"  # what the new server writes to that fd once it listens
+STDERR_TAIL_LINES = 20  # lines of a failed kernel's (or persistent server's) log quoted back; here, for the relay
 MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
 
 
@@ -566,7 +567,6 @@ SPOOL_MARK_BYTES = 1024 * 1024  # the spool notes where a line starts this often
 NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
 VARIABLES_SHOWN = 200  # rows in a variables reply
 VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
-STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
 
 # what clients send: bounds on what is read, written and echoed
 SHOWN_CHARS = 60  # an argument echoed in a reply is cut to this many characters, its length said
