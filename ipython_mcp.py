@@ -179,7 +179,7 @@ import unicodedata
 import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial, wraps
 from http import HTTPStatus
@@ -287,8 +287,9 @@ def say_waiting(through: str = "") -> None:
 
 
 @contextmanager
-def _locked(path: Path, timeout: float) -> Iterator[int]:
-    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (TimeoutError past that)."""
+def _locked(path: Path, timeout: float, busy: str) -> Iterator[int]:
+    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (SystemExit saying ``busy``
+    past that)."""
     import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -297,8 +298,8 @@ def _locked(path: Path, timeout: float) -> Iterator[int]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
 
-            def give_up(signum: int, frame: Any) -> None:
-                raise TimeoutError
+            def give_up(signum: int, frame: types.FrameType | None) -> None:
+                raise SystemExit(f"ipython-mcp: {busy}")
 
             previous = signal.signal(signal.SIGALRM, give_up)
             signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -369,38 +370,36 @@ def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
     stdio on /dev/null and its log. It says "ready" on a pipe once it listens:
     no polling, and a server that dies first closes the pipe at once.
     """
-    try:
-        with _locked(place.start, PERSIST_START_WAIT_S + 5):
-            if (server := _connect(place)) is not None:  # another relay started it while this one waited
-                return server
-            if place.log.exists():
-                os.replace(place.log, place.log.with_suffix(".log.1"))
-            ready_read, ready_write = os.pipe()
-            with open(place.log, "ab") as log_file:
-                process = subprocess.Popen(
-                    [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
-                    cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
-                )
-            os.close(ready_write)
-            try:
-                readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
-                said = os.read(ready_read, len(READY)) if readable else None
-            finally:
-                os.close(ready_read)
-            if said != READY:
-                why = None
-                if said == b"":  # it closed the pipe: it has exited, or is about to
-                    with suppress(subprocess.TimeoutExpired):
-                        why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
-                if why is None:
-                    process.kill()
-                    why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
-                ends = "\n".join(log_tail(place.log)) or "(nothing)"
-                raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
-            server = _connect(place)
-    except TimeoutError:
-        raise SystemExit(f"ipython-mcp: another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}") from None
+    busy = f"another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}"
+    with _locked(place.start, PERSIST_START_WAIT_S + 5, busy):
+        if (server := _connect(place)) is not None:  # another relay started it while this one waited
+            return server
+        if place.log.exists():
+            os.replace(place.log, place.log.with_suffix(".log.1"))
+        ready_read, ready_write = os.pipe()
+        with open(place.log, "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
+            )
+        os.close(ready_write)
+        try:
+            readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
+            said = os.read(ready_read, len(READY)) if readable else None
+        finally:
+            os.close(ready_read)
+        if said != READY:
+            why = None
+            if said == b"":  # it closed the pipe: it has exited, or is about to
+                with suppress(subprocess.TimeoutExpired):
+                    why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
+            if why is None:
+                process.kill()
+                why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
+            ends = "\n".join(log_tail(place.log)) or "(nothing)"
+            raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
+        server = _connect(place)
     if server is None:
         raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} said it listens, but {place.socket} does not answer; see {place.log}")
     return server
@@ -7127,13 +7126,8 @@ async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -
 def run_persistent_server(config: Config, ready_fd: int) -> None:
     """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of."""
     place = persist_place(os.getcwd())
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(_locked(place.lock, PERSIST_STOP_WAIT_S))  # a predecessor still ending has this long
-        except TimeoutError:
-            raise SystemExit(
-                f"ipython-mcp: another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
-            ) from None
+    busy = f"another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
+    with _locked(place.lock, PERSIST_STOP_WAIT_S, busy):  # a predecessor still ending has this long
         trio.run(serve_persistent, config, place, ready_fd)
 
 
