@@ -6965,7 +6965,6 @@ class PersistentServer:
         link = ClientLink()
         wire = ClientWire(stream, link)
         lines = _LineReader(wire)
-        kept = False
         try:
             hello: object = None
             with trio.move_on_after(HELLO_WAIT_S), suppress(StopAsyncIteration, ValueError):
@@ -6980,14 +6979,13 @@ class PersistentServer:
                 said = f"stopped the persistent server for {self.place.directory} (pid {os.getpid()}): {count} session(s) shut down, every kernel gone"
                 await wire.send_all(json.dumps({"pid": os.getpid(), "text": said}).encode() + b"\n")
                 self._stoppers.append(stream)
-                kept = True
                 self.stop("--stop")
             else:
                 log.info("dropped a connection that did not say what it wants")
         except Exception:  # one client's broken connection must not take every session down with it
             log.info("a client's connection failed", exc_info=True)
         finally:
-            if not kept:
+            if stream not in self._stoppers:
                 with trio.CancelScope(shield=True):
                     await stream.aclose()
 
@@ -7060,30 +7058,18 @@ class PersistentServer:
     async def _linger(self) -> None:
         """Stop after --linger with no client connected and no cell running; a client who comes starts it over."""
         while True:
-            await self._until_quiet()
-            stirred = self.stirred
-            with trio.move_on_after(self.config.linger_s) as idle:
-                await stirred.wait()
-            if idle.cancelled_caught:
-                self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
-                return
-
-    async def _until_quiet(self) -> None:
-        """Return once no client is connected and no cell runs (or waits to run)."""
-        while True:
             stirred = self.stirred
             running = [session.cell for session in self.sessions if session.cell is not None]
-            if self.clients == 0 and not running:
-                return
-            async with trio.open_nursery() as nursery:
-
-                async def then_look_again(event: trio.Event) -> None:
-                    await event.wait()
-                    nursery.cancel_scope.cancel()
-
-                nursery.start_soon(then_look_again, stirred)
-                if self.clients == 0:
-                    nursery.start_soon(then_look_again, running[0].done)
+            if self.clients:
+                await stirred.wait()
+            elif running:  # a client who comes meanwhile is counted once the cell has ended
+                await running[0].done.wait()
+            else:
+                with trio.move_on_after(self.config.linger_s) as idle:
+                    await stirred.wait()
+                if idle.cancelled_caught:
+                    self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
+                    return
 
     async def _keep_state(self) -> None:
         """The state file follows the sessions: made or shut down, they are in it at once."""
@@ -7100,10 +7086,8 @@ class PersistentServer:
             "version": __version__,
             "sessions": [{"name": s.name, "env": s.source.label} for s in self.sessions],
         }
-        temporary = self.place.state.with_name(self.place.state.name + ".tmp")
         try:
-            temporary.write_text(json.dumps(state))
-            os.replace(temporary, self.place.state)
+            replace_file(self.place.state, json.dumps(state).encode())
         except OSError as exc:
             log.warning("could not write %s: %s", self.place.state, exc)
             return
@@ -7111,11 +7095,10 @@ class PersistentServer:
 
 
 async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -> None:
-    lost = lost_with_predecessor(place)
     server: PersistentServer | None = None
     try:
         async with open_sessions(config) as sessions:
-            sessions.lost = lost
+            sessions.lost = lost_with_predecessor(place)  # before this server writes its own state
             server = PersistentServer(config, place, sessions)
             await server.serve(ready_fd)
     finally:
