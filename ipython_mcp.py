@@ -6827,38 +6827,6 @@ def peer_uid(sock: trio.socket.SocketType | socket.socket) -> int | None:
     return uid
 
 
-class ClientWire(trio.abc.Stream):
-    """A client's connection, which marks its link lost as it ends (EOF, a reset, a write that fails): before
-    the end reaches the calls it carried, so that they know it was no cancel of the client's."""
-
-    def __init__(self, stream: trio.SocketStream, link: ClientLink) -> None:
-        self.stream = stream
-        self.link = link
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        try:
-            data = await self.stream.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.link.lost = True
-            raise
-        if not data:
-            self.link.lost = True
-        return data
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        try:
-            await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.link.lost = True
-            raise
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
-
-
 def lost_with_predecessor(place: PersistPlace) -> dict[str, str]:
     """The sessions of the server that left its state file behind (it died without ending as it should), and how
     they were lost. Read once, at start, before this server writes its own."""
@@ -6963,21 +6931,20 @@ class PersistentServer:
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
         """One connection: its first line says what it wants (a relay's MCP wire, --status, --stop)."""
         link = ClientLink()
-        wire = ClientWire(stream, link)
-        lines = _LineReader(wire)
+        lines = _LineReader(stream, link)
         try:
             hello: object = None
             with trio.move_on_after(HELLO_WAIT_S), suppress(StopAsyncIteration, ValueError):
                 hello = json.loads(await lines.__anext__())
             kind = hello.get("ipython-mcp") if isinstance(hello, dict) else None
             if kind == "relay":
-                await self._relay(hello, lines, wire, link)
+                await self._relay(hello, lines, stream, link)
             elif kind == "status":
-                await wire.send_all(json.dumps({"text": self.status()}).encode() + b"\n")
+                await stream.send_all(json.dumps({"text": self.status()}).encode() + b"\n")
             elif kind == "stop":
                 count = len(list(self.sessions))
                 said = f"stopped the persistent server for {self.place.directory} (pid {os.getpid()}): {count} session(s) shut down, every kernel gone"
-                await wire.send_all(json.dumps({"pid": os.getpid(), "text": said}).encode() + b"\n")
+                await stream.send_all(json.dumps({"pid": os.getpid(), "text": said}).encode() + b"\n")
                 self._stoppers.append(stream)
                 self.stop("--stop")
             else:
@@ -6989,18 +6956,18 @@ class PersistentServer:
                 with trio.CancelScope(shield=True):
                     await stream.aclose()
 
-    async def _relay(self, hello: dict[str, Any], lines: "_LineReader", wire: ClientWire, link: ClientLink) -> None:
+    async def _relay(self, hello: dict[str, Any], lines: "_LineReader", stream: trio.SocketStream, link: ClientLink) -> None:
         """A relay's client: its settings compared with this server's, then MCP as serve_stdio serves it."""
         try:
             theirs, _ = read_command(list(hello["argv"]), dict(hello["environ"]))
         except (ValueError, SystemExit, KeyError, TypeError) as exc:
-            await wire.send_all(json.dumps({"pid": os.getpid(), "refused": str(exc)}).encode() + b"\n")
+            await stream.send_all(json.dumps({"pid": os.getpid(), "refused": str(exc)}).encode() + b"\n")
             return
-        await wire.send_all(json.dumps({"pid": os.getpid(), "differences": self.differences(hello, theirs)}).encode() + b"\n")
+        await stream.send_all(json.dumps({"pid": os.getpid(), "differences": self.differences(hello, theirs)}).encode() + b"\n")
         self._stir(+1)
         token = _CLIENT_LINK.set(link)  # every call on this connection inherits it
         try:
-            async with stdio_over(lines, _LineWriter(wire)) as (read, write):
+            async with stdio_over(lines, _LineWriter(stream, link)) as (read, write):
                 await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
         finally:
             _CLIENT_LINK.reset(token)
@@ -7179,11 +7146,15 @@ class _LineReader:
     """The MCP wire's input, read by trio itself so that a signal can cancel the read.
 
     (The SDK's default stdin reader blocks a worker thread that no cancel reaches,
-    so SIGTERM would wait for the client to close stdin.)
+    so SIGTERM would wait for the client to close stdin.) A persistent server's
+    connection has a link, which the reader and its _LineWriter mark lost as the
+    wire ends (EOF, a reset, a write that fails): before the end reaches the
+    calls it carried, so that they know it was no cancel of the client's.
     """
 
-    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+    def __init__(self, stream: trio.abc.ReceiveStream, link: ClientLink | None = None) -> None:
         self._stream = stream
+        self._link = link or ClientLink()
         self._buffer = bytearray()
         self._scanned = 0  # bytes already searched for a newline: a 10 MB line is scanned once
 
@@ -7193,8 +7164,13 @@ class _LineReader:
     async def __anext__(self) -> str:
         while (end := self._buffer.find(b"\n", self._scanned)) < 0:
             self._scanned = len(self._buffer)
-            chunk = await self._stream.receive_some(1 << 16)
+            try:
+                chunk = await self._stream.receive_some(1 << 16)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._link.lost = True
+                raise
             if not chunk:
+                self._link.lost = True
                 if not self._buffer:
                     raise StopAsyncIteration
                 end = len(self._buffer)
@@ -7209,11 +7185,16 @@ class _LineReader:
 class _LineWriter:
     """The MCP wire's output, written by trio."""
 
-    def __init__(self, stream: trio.abc.SendStream) -> None:
+    def __init__(self, stream: trio.abc.SendStream, link: ClientLink | None = None) -> None:
         self._stream = stream
+        self._link = link or ClientLink()
 
     async def write(self, text: str) -> None:
-        await self._stream.send_all(text.encode("utf-8"))
+        try:
+            await self._stream.send_all(text.encode("utf-8"))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._link.lost = True
+            raise
 
     async def flush(self) -> None:
         pass
