@@ -7122,16 +7122,12 @@ def read_command(argv: list[str], environ: dict[str, str] | os._Environ[str] = o
     return config, args
 
 
-def _parse(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
+def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
+    """read_command for the console script: what cannot work is refused as argparse refuses (usage, the complaint, exit 2)."""
     try:
         return read_command(sys.argv[1:] if argv is None else argv)
     except ValueError as exc:
-        argparse.ArgumentParser.error(_parser(), str(exc))  # usage, the complaint, exit 2
-
-
-def parse_args(argv: list[str] | None = None) -> Config:
-    """The settings: defaults, the environment, then these flags; refused with the reason when they cannot work."""
-    return _parse(argv)[0]
+        argparse.ArgumentParser.error(_parser(), str(exc))
 
 
 async def _stop_on_signals(stop: Callable[[], object]) -> None:
@@ -7276,7 +7272,7 @@ async def serve_http(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config, args = _parse(argv)
+    config, args = parse_args(argv)
     if config.persist and args.serve_persistent is None:  # the relay, --status, --stop: as the top of the file runs them
         sys.exit(persist_command(sys.argv[1:] if argv is None else argv, args.action or "relay"))
     for item, _ in Config.settings():  # read: a cell printing os.environ must not show a secret
