@@ -6665,7 +6665,7 @@ def _is_address(host: str, kind: str) -> bool:
 
 
 def _host_header_form(name: str) -> str:
-    """An IPv6 address appears in Host and Origin headers in brackets."""
+    """An IPv6 address in brackets, as Host and Origin headers (and hypercorn's bind) write it."""
     return f"[{name}]" if ":" in name and not name.startswith("[") else name
 
 
@@ -6676,13 +6676,10 @@ def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
     name; any other name (a LAN address's DNS name, a reverse proxy's) is added
     with --allowed-host.
     """
-    names = []
-    if is_loopback(host) or _is_address(host, "is_unspecified"):
-        names += LOOPBACK_NAMES
     if _is_address(host, "is_unspecified"):
-        names.append(os.uname().nodename)
+        names = [*LOOPBACK_NAMES, os.uname().nodename]
     else:
-        names.append(host)
+        names = [*LOOPBACK_NAMES, host] if is_loopback(host) else [host]
     return list(dict.fromkeys(_host_header_form(name) for name in [*names, *extra]))
 
 
@@ -7212,8 +7209,7 @@ def _claim_stdio() -> tuple[int, int]:
 async def serve_stdio(config: Config) -> None:
     wire_in, wire_out = _claim_stdio()
     async with open_sessions(config) as sessions:
-        server = build_server(sessions)
-        lowlevel = lowlevel_server(server)
+        lowlevel = lowlevel_server(build_server(sessions))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
             async with stdio_over(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):
@@ -7235,7 +7231,7 @@ async def serve_http(
         ) from None
     host, port = config.host, config.port
     hypercorn = HypercornConfig()
-    hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    hypercorn.bind = [f"{_host_header_form(host)}:{port}"]
     hypercorn.accesslog = None
     hypercorn.certfile = str(config.certfile) if config.certfile else None
     hypercorn.keyfile = str(config.keyfile) if config.keyfile else None
