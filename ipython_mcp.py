@@ -327,7 +327,7 @@ def _connect(place: PersistPlace) -> socket.socket | None:
     return sock
 
 
-def _say(sock: socket.socket, message: dict[str, Any]) -> None:
+def _say(sock: socket.socket, message: dict[str, object]) -> None:
     sock.sendall(json.dumps(message).encode() + b"\n")
 
 
@@ -621,7 +621,7 @@ Least = Literal["positive", "zero"] | int  # a number setting's floor: above 0, 
 
 
 def setting(default: Any, help: str, *, flag: str | None, variable: str | None = None, least: Least | None = None, secret: bool = False,
-            also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
+            also: tuple[str, Callable[[str], object]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
     """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name).
     ``least``: the smallest number accepted; a ``secret`` is never shown, nor left in the environment kernels inherit;
     ``also``: another variable that sets it, read before its own, and how."""
@@ -712,7 +712,7 @@ class Config:
     log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @classmethod
-    def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], Any]]]:
+    def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], object]]]:
         """Each setting's field and the function that reads its value from text."""
         hints = typing.get_type_hints(cls)
         for item in dataclasses.fields(cls):
@@ -723,7 +723,7 @@ class Config:
             yield item, {tuple: _comma_separated, Path: _path}.get(kind, kind)
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: object) -> "Config":
         """Defaults, then environment variables, then explicit overrides (the CLI's flags; a repeated one's list)."""
         values: dict[str, Any] = {}
         for item, read in cls.settings():
