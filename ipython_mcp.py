@@ -179,7 +179,7 @@ import unicodedata
 import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial, wraps
 from http import HTTPStatus
@@ -223,6 +223,7 @@ PUMP_CHUNK = 1 << 16  # the relay copies at most this much per read
 TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag without a value
 SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes the fd it waits on)
 READY = b"ready\n"  # what the new server writes to that fd once it listens
+STDERR_TAIL_LINES = 20  # lines of a failed kernel's (or persistent server's) log quoted back; here, for the relay
 MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
 
 
@@ -286,8 +287,9 @@ def say_waiting(through: str = "") -> None:
 
 
 @contextmanager
-def _locked(path: Path, timeout: float) -> Iterator[int]:
-    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (TimeoutError past that)."""
+def _locked(path: Path, timeout: float, busy: str) -> Iterator[int]:
+    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (SystemExit saying ``busy``
+    past that)."""
     import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -296,8 +298,8 @@ def _locked(path: Path, timeout: float) -> Iterator[int]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
 
-            def give_up(signum: int, frame: Any) -> None:
-                raise TimeoutError
+            def give_up(signum: int, frame: types.FrameType | None) -> None:
+                raise SystemExit(f"ipython-mcp: {busy}")
 
             previous = signal.signal(signal.SIGALRM, give_up)
             signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -325,7 +327,7 @@ def _connect(place: PersistPlace) -> socket.socket | None:
     return sock
 
 
-def _say(sock: socket.socket, message: dict[str, Any]) -> None:
+def _say(sock: socket.socket, message: dict[str, object]) -> None:
     sock.sendall(json.dumps(message).encode() + b"\n")
 
 
@@ -368,38 +370,36 @@ def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
     stdio on /dev/null and its log. It says "ready" on a pipe once it listens:
     no polling, and a server that dies first closes the pipe at once.
     """
-    try:
-        with _locked(place.start, PERSIST_START_WAIT_S + 5):
-            if (server := _connect(place)) is not None:  # another relay started it while this one waited
-                return server
-            if place.log.exists():
-                os.replace(place.log, place.log.with_suffix(".log.1"))
-            ready_read, ready_write = os.pipe()
-            with open(place.log, "ab") as log_file:
-                process = subprocess.Popen(
-                    [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
-                    cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
-                )
-            os.close(ready_write)
-            try:
-                readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
-                said = os.read(ready_read, len(READY)) if readable else None
-            finally:
-                os.close(ready_read)
-            if said != READY:
-                why = None
-                if said == b"":  # it closed the pipe: it has exited, or is about to
-                    with suppress(subprocess.TimeoutExpired):
-                        why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
-                if why is None:
-                    process.kill()
-                    why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
-                ends = "\n".join(log_tail(place.log)) or "(nothing)"
-                raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
-            server = _connect(place)
-    except TimeoutError:
-        raise SystemExit(f"ipython-mcp: another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}") from None
+    busy = f"another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}"
+    with _locked(place.start, PERSIST_START_WAIT_S + 5, busy):
+        if (server := _connect(place)) is not None:  # another relay started it while this one waited
+            return server
+        if place.log.exists():
+            os.replace(place.log, place.log.with_suffix(".log.1"))
+        ready_read, ready_write = os.pipe()
+        with open(place.log, "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
+            )
+        os.close(ready_write)
+        try:
+            readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
+            said = os.read(ready_read, len(READY)) if readable else None
+        finally:
+            os.close(ready_read)
+        if said != READY:
+            why = None
+            if said == b"":  # it closed the pipe: it has exited, or is about to
+                with suppress(subprocess.TimeoutExpired):
+                    why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
+            if why is None:
+                process.kill()
+                why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
+            ends = "\n".join(log_tail(place.log)) or "(nothing)"
+            raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
+        server = _connect(place)
     if server is None:
         raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} said it listens, but {place.socket} does not answer; see {place.log}")
     return server
@@ -566,7 +566,6 @@ SPOOL_MARK_BYTES = 1024 * 1024  # the spool notes where a line starts this often
 NOTEBOOK_CHARS = 4 * 1024 * 1024  # a cell's outputs in the notebook record (text and images); past it, counted only
 VARIABLES_SHOWN = 200  # rows in a variables reply
 VARIABLE_VALUE_CHARS = 80  # a value's short repr in that table
-STDERR_TAIL_LINES = 20  # lines of a failed kernel's log quoted back
 
 # what clients send: bounds on what is read, written and echoed
 SHOWN_CHARS = 60  # an argument echoed in a reply is cut to this many characters, its length said
@@ -622,7 +621,7 @@ Least = Literal["positive", "zero"] | int  # a number setting's floor: above 0, 
 
 
 def setting(default: Any, help: str, *, flag: str | None, variable: str | None = None, least: Least | None = None, secret: bool = False,
-            also: tuple[str, Callable[[str], Any]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
+            also: tuple[str, Callable[[str], object]] | None = None, choices: tuple[str, ...] = (), metavar: str | None = None) -> Any:
     """A Config field that is also a command-line flag and an environment variable (IPYTHON_MCP_ and the flag's name).
     ``least``: the smallest number accepted; a ``secret`` is never shown, nor left in the environment kernels inherit;
     ``also``: another variable that sets it, read before its own, and how."""
@@ -713,7 +712,7 @@ class Config:
     log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @classmethod
-    def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], Any]]]:
+    def settings(cls) -> Iterator[tuple[dataclasses.Field[Any], Callable[[str], object]]]:
         """Each setting's field and the function that reads its value from text."""
         hints = typing.get_type_hints(cls)
         for item in dataclasses.fields(cls):
@@ -721,15 +720,10 @@ class Config:
             if isinstance(hint, types.UnionType):  # X | None
                 hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
             kind = typing.get_origin(hint) or hint
-            if kind is tuple:
-                yield item, _comma_separated
-            elif kind is Path:
-                yield item, _path
-            else:
-                yield item, kind
+            yield item, {tuple: _comma_separated, Path: _path}.get(kind, kind)
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: Any) -> "Config":
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ, **overrides: object) -> "Config":
         """Defaults, then environment variables, then explicit overrides (the CLI's flags; a repeated one's list)."""
         values: dict[str, Any] = {}
         for item, read in cls.settings():
@@ -1015,18 +1009,14 @@ class WrittenFiles:
 class Env:
     """A local Python environment; its interpreter runs ipykernel."""
 
-    spec: str  # as the caller wrote it; "" for the server's own interpreter
-    python: str  # the interpreter that runs the kernel, symlinks left as they are
-    prefix: str  # the environment's root, for hints and VIRTUAL_ENV
+    spec: str = field(compare=False)  # as the caller wrote it; "" for the server's own interpreter
+    python: str  # the interpreter that runs the kernel, symlinks left as they are: what makes two envs the same
+    prefix: str = field(compare=False)  # the environment's root, for hints and VIRTUAL_ENV
     owned = True
 
     @property
     def label(self) -> str:
         return self.spec or "(server default)"
-
-    @property
-    def identity(self) -> str:  # what makes two envs the same
-        return self.python
 
 
 @dataclass(frozen=True)
@@ -1040,10 +1030,6 @@ class Kernelspec:
     def label(self) -> str:
         return self.spec or "(the Jupyter server's default)"
 
-    @property
-    def identity(self) -> str:
-        return f"kernelspec:{self.spec}"
-
 
 @dataclass(frozen=True)
 class Joined:
@@ -1056,27 +1042,19 @@ class Joined:
     def label(self) -> str:
         return f"attached:{self.path}"
 
-    @property
-    def identity(self) -> str:
-        return str(self.path)
-
 
 Source = Env | Kernelspec | Joined
 
 
-def _venv_python(root: Path) -> Path:
-    return root / "Scripts" / "python.exe" if os.name == "nt" else root / "bin" / "python"
-
-
-def conda_roots(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[Path]:
+def conda_roots() -> list[Path]:
     """Root directories of the active conda/mamba installation, whose envs/ holds named envs."""
     roots = []
-    if exe := environ.get("CONDA_EXE"):  # <root>/bin/conda
+    if exe := os.environ.get("CONDA_EXE"):  # <root>/bin/conda
         roots.append(Path(exe).parent.parent)
-    if prefix := environ.get("CONDA_PREFIX"):  # <root>, or <root>/envs/<name> when an env is active
+    if prefix := os.environ.get("CONDA_PREFIX"):  # <root>, or <root>/envs/<name> when an env is active
         path = Path(prefix)
         roots.append(path.parent.parent if path.parent.name == "envs" else path)
-    if mamba := environ.get("MAMBA_ROOT_PREFIX"):
+    if mamba := os.environ.get("MAMBA_ROOT_PREFIX"):
         roots.append(Path(mamba))
     return list(dict.fromkeys(roots))
 
@@ -1111,7 +1089,7 @@ def resolve_env(spec: str | None, envs_dir: Path) -> Env:
     if not root.exists():
         raise EnvError(f"env {shown(spec)}: {shown(str(root), SHOWN_PATH_CHARS)} does not exist")
     for candidate in (root, root / ".venv"):
-        python = _venv_python(candidate)
+        python = candidate / "bin" / "python"
         if python.exists():
             if not os.access(python, os.X_OK):
                 raise EnvError(f"env {shown(spec)}: {shown(str(python), SHOWN_PATH_CHARS)} is not executable")
@@ -5775,7 +5753,7 @@ class Sessions:
                         await trio.to_thread.run_sync(self.written.check, live, name)
                     except Refused as refusal:
                         session.notebook.refuse_live(refusal)
-            elif env and (requested is None or requested.identity != session.source.identity):
+            elif env and (requested is None or requested != session.source):
                 where = f" ({session.source.python})" if isinstance(session.source, Env) else ""
                 warnings.append(
                     f"session {name!r} already runs in env {session.source.label}{where}; "
@@ -6687,7 +6665,7 @@ def _is_address(host: str, kind: str) -> bool:
 
 
 def _host_header_form(name: str) -> str:
-    """An IPv6 address appears in Host and Origin headers in brackets."""
+    """An IPv6 address in brackets, as Host and Origin headers (and hypercorn's bind) write it."""
     return f"[{name}]" if ":" in name and not name.startswith("[") else name
 
 
@@ -6698,13 +6676,10 @@ def host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
     name; any other name (a LAN address's DNS name, a reverse proxy's) is added
     with --allowed-host.
     """
-    names = []
-    if is_loopback(host) or _is_address(host, "is_unspecified"):
-        names += LOOPBACK_NAMES
     if _is_address(host, "is_unspecified"):
-        names.append(os.uname().nodename)
+        names = [*LOOPBACK_NAMES, os.uname().nodename]
     else:
-        names.append(host)
+        names = [*LOOPBACK_NAMES, host] if is_loopback(host) else [host]
     return list(dict.fromkeys(_host_header_form(name) for name in [*names, *extra]))
 
 
@@ -6849,38 +6824,6 @@ def peer_uid(sock: trio.socket.SocketType | socket.socket) -> int | None:
     return uid
 
 
-class ClientWire(trio.abc.Stream):
-    """A client's connection, which marks its link lost as it ends (EOF, a reset, a write that fails): before
-    the end reaches the calls it carried, so that they know it was no cancel of the client's."""
-
-    def __init__(self, stream: trio.SocketStream, link: ClientLink) -> None:
-        self.stream = stream
-        self.link = link
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        try:
-            data = await self.stream.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.link.lost = True
-            raise
-        if not data:
-            self.link.lost = True
-        return data
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        try:
-            await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.link.lost = True
-            raise
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
-
-
 def lost_with_predecessor(place: PersistPlace) -> dict[str, str]:
     """The sessions of the server that left its state file behind (it died without ending as it should), and how
     they were lost. Read once, at start, before this server writes its own."""
@@ -6985,46 +6928,43 @@ class PersistentServer:
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
         """One connection: its first line says what it wants (a relay's MCP wire, --status, --stop)."""
         link = ClientLink()
-        wire = ClientWire(stream, link)
-        lines = _LineReader(wire)
-        kept = False
+        lines = _LineReader(stream, link)
         try:
             hello: object = None
             with trio.move_on_after(HELLO_WAIT_S), suppress(StopAsyncIteration, ValueError):
                 hello = json.loads(await lines.__anext__())
             kind = hello.get("ipython-mcp") if isinstance(hello, dict) else None
             if kind == "relay":
-                await self._relay(hello, lines, wire, link)
+                await self._relay(hello, lines, stream, link)
             elif kind == "status":
-                await wire.send_all(json.dumps({"text": self.status()}).encode() + b"\n")
+                await stream.send_all(json.dumps({"text": self.status()}).encode() + b"\n")
             elif kind == "stop":
                 count = len(list(self.sessions))
                 said = f"stopped the persistent server for {self.place.directory} (pid {os.getpid()}): {count} session(s) shut down, every kernel gone"
-                await wire.send_all(json.dumps({"pid": os.getpid(), "text": said}).encode() + b"\n")
+                await stream.send_all(json.dumps({"pid": os.getpid(), "text": said}).encode() + b"\n")
                 self._stoppers.append(stream)
-                kept = True
                 self.stop("--stop")
             else:
                 log.info("dropped a connection that did not say what it wants")
         except Exception:  # one client's broken connection must not take every session down with it
             log.info("a client's connection failed", exc_info=True)
         finally:
-            if not kept:
+            if stream not in self._stoppers:
                 with trio.CancelScope(shield=True):
                     await stream.aclose()
 
-    async def _relay(self, hello: dict[str, Any], lines: "_LineReader", wire: ClientWire, link: ClientLink) -> None:
+    async def _relay(self, hello: dict[str, Any], lines: "_LineReader", stream: trio.SocketStream, link: ClientLink) -> None:
         """A relay's client: its settings compared with this server's, then MCP as serve_stdio serves it."""
         try:
             theirs, _ = read_command(list(hello["argv"]), dict(hello["environ"]))
         except (ValueError, SystemExit, KeyError, TypeError) as exc:
-            await wire.send_all(json.dumps({"pid": os.getpid(), "refused": str(exc)}).encode() + b"\n")
+            await stream.send_all(json.dumps({"pid": os.getpid(), "refused": str(exc)}).encode() + b"\n")
             return
-        await wire.send_all(json.dumps({"pid": os.getpid(), "differences": self.differences(hello, theirs)}).encode() + b"\n")
+        await stream.send_all(json.dumps({"pid": os.getpid(), "differences": self.differences(hello, theirs)}).encode() + b"\n")
         self._stir(+1)
         token = _CLIENT_LINK.set(link)  # every call on this connection inherits it
         try:
-            async with stdio_over(lines, _LineWriter(wire)) as (read, write):
+            async with stdio_over(lines, _LineWriter(stream, link)) as (read, write):
                 await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
         finally:
             _CLIENT_LINK.reset(token)
@@ -7082,30 +7022,18 @@ class PersistentServer:
     async def _linger(self) -> None:
         """Stop after --linger with no client connected and no cell running; a client who comes starts it over."""
         while True:
-            await self._until_quiet()
-            stirred = self.stirred
-            with trio.move_on_after(self.config.linger_s) as idle:
-                await stirred.wait()
-            if idle.cancelled_caught:
-                self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
-                return
-
-    async def _until_quiet(self) -> None:
-        """Return once no client is connected and no cell runs (or waits to run)."""
-        while True:
             stirred = self.stirred
             running = [session.cell for session in self.sessions if session.cell is not None]
-            if self.clients == 0 and not running:
-                return
-            async with trio.open_nursery() as nursery:
-
-                async def then_look_again(event: trio.Event) -> None:
-                    await event.wait()
-                    nursery.cancel_scope.cancel()
-
-                nursery.start_soon(then_look_again, stirred)
-                if self.clients == 0:
-                    nursery.start_soon(then_look_again, running[0].done)
+            if self.clients:
+                await stirred.wait()
+            elif running:  # a client who comes meanwhile is counted once the cell has ended
+                await running[0].done.wait()
+            else:
+                with trio.move_on_after(self.config.linger_s) as idle:
+                    await stirred.wait()
+                if idle.cancelled_caught:
+                    self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
+                    return
 
     async def _keep_state(self) -> None:
         """The state file follows the sessions: made or shut down, they are in it at once."""
@@ -7122,10 +7050,8 @@ class PersistentServer:
             "version": __version__,
             "sessions": [{"name": s.name, "env": s.source.label} for s in self.sessions],
         }
-        temporary = self.place.state.with_name(self.place.state.name + ".tmp")
         try:
-            temporary.write_text(json.dumps(state))
-            os.replace(temporary, self.place.state)
+            replace_file(self.place.state, json.dumps(state).encode())
         except OSError as exc:
             log.warning("could not write %s: %s", self.place.state, exc)
             return
@@ -7133,11 +7059,10 @@ class PersistentServer:
 
 
 async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -> None:
-    lost = lost_with_predecessor(place)
     server: PersistentServer | None = None
     try:
         async with open_sessions(config) as sessions:
-            sessions.lost = lost
+            sessions.lost = lost_with_predecessor(place)  # before this server writes its own state
             server = PersistentServer(config, place, sessions)
             await server.serve(ready_fd)
     finally:
@@ -7148,13 +7073,8 @@ async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -
 def run_persistent_server(config: Config, ready_fd: int) -> None:
     """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of."""
     place = persist_place(os.getcwd())
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(_locked(place.lock, PERSIST_STOP_WAIT_S))  # a predecessor still ending has this long
-        except TimeoutError:
-            raise SystemExit(
-                f"ipython-mcp: another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
-            ) from None
+    busy = f"another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
+    with _locked(place.lock, PERSIST_STOP_WAIT_S, busy):  # a predecessor still ending has this long
         trio.run(serve_persistent, config, place, ready_fd)
 
 
@@ -7199,16 +7119,12 @@ def read_command(argv: list[str], environ: dict[str, str] | os._Environ[str] = o
     return config, args
 
 
-def _parse(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
+def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
+    """read_command for the console script: what cannot work is refused as argparse refuses (usage, the complaint, exit 2)."""
     try:
         return read_command(sys.argv[1:] if argv is None else argv)
     except ValueError as exc:
-        argparse.ArgumentParser.error(_parser(), str(exc))  # usage, the complaint, exit 2
-
-
-def parse_args(argv: list[str] | None = None) -> Config:
-    """The settings: defaults, the environment, then these flags; refused with the reason when they cannot work."""
-    return _parse(argv)[0]
+        argparse.ArgumentParser.error(_parser(), str(exc))
 
 
 async def _stop_on_signals(stop: Callable[[], object]) -> None:
@@ -7223,11 +7139,15 @@ class _LineReader:
     """The MCP wire's input, read by trio itself so that a signal can cancel the read.
 
     (The SDK's default stdin reader blocks a worker thread that no cancel reaches,
-    so SIGTERM would wait for the client to close stdin.)
+    so SIGTERM would wait for the client to close stdin.) A persistent server's
+    connection has a link, which the reader and its _LineWriter mark lost as the
+    wire ends (EOF, a reset, a write that fails): before the end reaches the
+    calls it carried, so that they know it was no cancel of the client's.
     """
 
-    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+    def __init__(self, stream: trio.abc.ReceiveStream, link: ClientLink | None = None) -> None:
         self._stream = stream
+        self._link = link or ClientLink()
         self._buffer = bytearray()
         self._scanned = 0  # bytes already searched for a newline: a 10 MB line is scanned once
 
@@ -7237,8 +7157,13 @@ class _LineReader:
     async def __anext__(self) -> str:
         while (end := self._buffer.find(b"\n", self._scanned)) < 0:
             self._scanned = len(self._buffer)
-            chunk = await self._stream.receive_some(1 << 16)
+            try:
+                chunk = await self._stream.receive_some(1 << 16)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._link.lost = True
+                raise
             if not chunk:
+                self._link.lost = True
                 if not self._buffer:
                     raise StopAsyncIteration
                 end = len(self._buffer)
@@ -7253,11 +7178,16 @@ class _LineReader:
 class _LineWriter:
     """The MCP wire's output, written by trio."""
 
-    def __init__(self, stream: trio.abc.SendStream) -> None:
+    def __init__(self, stream: trio.abc.SendStream, link: ClientLink | None = None) -> None:
         self._stream = stream
+        self._link = link or ClientLink()
 
     async def write(self, text: str) -> None:
-        await self._stream.send_all(text.encode("utf-8"))
+        try:
+            await self._stream.send_all(text.encode("utf-8"))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._link.lost = True
+            raise
 
     async def flush(self) -> None:
         pass
@@ -7279,8 +7209,7 @@ def _claim_stdio() -> tuple[int, int]:
 async def serve_stdio(config: Config) -> None:
     wire_in, wire_out = _claim_stdio()
     async with open_sessions(config) as sessions:
-        server = build_server(sessions)
-        lowlevel = lowlevel_server(server)
+        lowlevel = lowlevel_server(build_server(sessions))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope.cancel)
             async with stdio_over(_LineReader(trio.lowlevel.FdStream(wire_in)), _LineWriter(trio.lowlevel.FdStream(wire_out))) as (read, write):
@@ -7302,7 +7231,7 @@ async def serve_http(
         ) from None
     host, port = config.host, config.port
     hypercorn = HypercornConfig()
-    hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    hypercorn.bind = [f"{_host_header_form(host)}:{port}"]
     hypercorn.accesslog = None
     hypercorn.certfile = str(config.certfile) if config.certfile else None
     hypercorn.keyfile = str(config.keyfile) if config.keyfile else None
@@ -7339,7 +7268,7 @@ async def serve_http(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config, args = _parse(argv)
+    config, args = parse_args(argv)
     if config.persist and args.serve_persistent is None:  # the relay, --status, --stop: as the top of the file runs them
         sys.exit(persist_command(sys.argv[1:] if argv is None else argv, args.action or "relay"))
     for item, _ in Config.settings():  # read: a cell printing os.environ must not show a secret

@@ -354,7 +354,7 @@ def assert_clean(result) -> None:
 def test_every_setting_is_a_flag_and_a_variable(capsys):
     config = Config.from_environ({"IPYTHON_MCP_MAX_SESSIONS": "7", "IPYTHON_MCP_AUTO_INSTALL_IPYKERNEL": "yes", "IPYTHON_MCP_ALLOWED_HOST": "a.example, b.example"})
     assert (config.max_sessions, config.auto_install_ipykernel, config.allowed_hosts) == (7, True, ("a.example", "b.example"))
-    flags = ipython_mcp.parse_args(["--max-sessions", "3", "--allowed-host", "x", "--allowed-host", "y", "--notebook-dir", "~/nb"])
+    flags, _ = ipython_mcp.parse_args(["--max-sessions", "3", "--allowed-host", "x", "--allowed-host", "y", "--notebook-dir", "~/nb"])
     assert (flags.max_sessions, flags.allowed_hosts, flags.notebook_dir) == (3, ("x", "y"), Path("~/nb").expanduser())
     with pytest.raises(SystemExit, match="IPYTHON_MCP_PORT='http'"):
         Config.from_environ({"IPYTHON_MCP_PORT": "http"})
@@ -1559,7 +1559,7 @@ def test_sandbox_settings_that_cannot_work_are_refused(capsys):
     for bad in ("lots", "-1G", "0", "2X"):
         with pytest.raises(ValueError):
             ipython_mcp.Size(bad)
-    config = ipython_mcp.parse_args(["--sandbox", "--sandbox-write", "/a", "--sandbox-write", "/b", "--memory-limit", "2G", "--process-limit", "100"])
+    config, _ = ipython_mcp.parse_args(["--sandbox", "--sandbox-write", "/a", "--sandbox-write", "/b", "--memory-limit", "2G", "--process-limit", "100"])
     assert config.sandbox and config.sandbox_write == ("/a", "/b") and config.memory_limit == 2 * 2**30 and config.process_limit == 100
     assert Config.from_environ({"IPYTHON_MCP_SANDBOX_WRITE": "/a,/b", "IPYTHON_MCP_MEMORY_LIMIT": "512M"}).memory_limit == 512 * 2**20
     for argv, complaint in (
