@@ -1825,30 +1825,13 @@ class Policy:
     processes: int | None = None  # RLIMIT_NPROC, counted in the kernel's user namespace, where no pids cgroup is had
 
 
-class _Libc:
-    """The one system call the server makes for confinement itself, through ctypes: which Landlock ABI the kernel has."""
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 without Landlock: the one system call the server makes for confinement itself."""
+    if sys.platform != "linux":
+        return 0
+    import ctypes
 
-    def __init__(self) -> None:
-        import ctypes
-
-        self.syscall = ctypes.CDLL(None, use_errno=True).syscall
-
-    def landlock_abi(self) -> int:
-        """The kernel's Landlock ABI version; 0 without Landlock."""
-        if sys.platform != "linux":
-            return 0
-        version = self.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
-        return max(version, 0)
-
-
-_libc: _Libc | None = None
-
-
-def libc() -> _Libc:
-    global _libc
-    if _libc is None:
-        _libc = _Libc()
-    return _libc
+    return max(ctypes.CDLL(None).syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1), 0)  # LANDLOCK_CREATE_RULESET_VERSION
 
 
 def _write_file(path: str, text: str) -> None:
@@ -2289,7 +2272,7 @@ class Confinement:
         self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
         self._ahead: Launcher | None = None  # the next kernel's launcher, started while the last kernel booted
         if self.sandbox:
-            abi = libc().landlock_abi()
+            abi = landlock_abi()
             log.info("Landlock ABI %d (this layer was written for ABI %d)", abi, LANDLOCK_ABI)
             if abi < LANDLOCK_ABI_NEEDED:
                 raise SandboxUnavailable(

@@ -1508,7 +1508,7 @@ async def test_a_cell_that_ignores_sigint_gets_its_kernel_killed(client, session
 
 def _landlock_abi() -> int:
     try:
-        return ipython_mcp.libc().landlock_abi()
+        return ipython_mcp.landlock_abi()
     except OSError:
         return 0
 
@@ -1577,7 +1577,7 @@ def test_sandbox_settings_that_cannot_work_are_refused(capsys):
 @needs_sandbox
 async def test_sandbox_refuses_to_start_where_confinement_cannot_be_had(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setattr(ipython_mcp.libc(), "landlock_abi", lambda: 3)
+    monkeypatch.setattr(ipython_mcp, "landlock_abi", lambda: 3)
     with pytest.raises(ipython_mcp.SandboxUnavailable, match="Landlock ABI 6 or later .* this kernel has ABI 3"):
         async with open_sessions(Config(sandbox=True, spares=0)):
             pass
