@@ -1834,14 +1834,6 @@ def landlock_abi() -> int:
     return max(ctypes.CDLL(None).syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1), 0)  # LANDLOCK_CREATE_RULESET_VERSION
 
 
-def _write_file(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
 # The interpreter the launcher runs on: the server's own, resolved once, before any kernel runs. A venv's
 # bin/python is a link in the venv, which may lie in a directory kernels can write (the project a session works
 # in); its target, the installation the server itself runs from, is as trusted as the server.
@@ -2085,11 +2077,8 @@ class Launcher:
             await self._channel.aclose()
 
 
-# Where each cgroup version keeps a controller's limit and its count of OOM kills.
-CGROUP_FILES = {
-    1: {"memory": ("memory.limit_in_bytes", "memory.oom_control"), "pids": ("pids.max", None)},
-    2: {"memory": ("memory.max", "memory.events"), "pids": ("pids.max", None)},
-}
+# Where each cgroup version keeps the memory limit and its count of OOM kills (pids.max is the same in both).
+CGROUP_MEMORY_FILES = {1: ("memory.limit_in_bytes", "memory.oom_control"), 2: ("memory.max", "memory.events")}
 # The file a process writes "0" to, to join a cgroup. On cgroup v1, tasks: it moves the writing thread alone (the
 # launcher has no other), which spares the RCU grace period that moving a whole process through cgroup.procs waits
 # for, about 10 ms on a busy machine. cgroup v2 moves only whole processes.
@@ -2148,7 +2137,7 @@ def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
             try:
                 tree.path.mkdir()
                 if version == 2:
-                    _write_file(str(tree.path / "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(served)))
+                    (tree.path / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(served)))
             except OSError as exc:
                 log.info("no cgroup for %s under %s: %s", ", ".join(sorted(served)), base, exc)
                 with suppress(OSError):
@@ -2188,15 +2177,15 @@ class KernelCgroups:
                 directory.mkdir()
                 self.dirs.append(directory)
                 self.joins.append(str(directory / CGROUP_JOIN[tree.version]))
-                files = CGROUP_FILES[tree.version]
                 if "memory" in tree.controllers and memory is not None:
-                    _write_file(str(directory / files["memory"][0]), str(int(memory)))
+                    limit, oom_counts = CGROUP_MEMORY_FILES[tree.version]
+                    (directory / limit).write_text(str(int(memory)))
                     for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):  # the limit is on memory, not on memory and swap
                         if (directory / swap).exists():
-                            _write_file(str(directory / swap), str(int(memory)) if swap.endswith("bytes") else "0")
-                    self._oom_fd = os.open(directory / files["memory"][1], os.O_RDONLY | os.O_CLOEXEC)
+                            (directory / swap).write_text(str(int(memory)) if swap.endswith("bytes") else "0")
+                    self._oom_fd = os.open(directory / oom_counts, os.O_RDONLY | os.O_CLOEXEC)
                 if "pids" in tree.controllers and processes is not None:
-                    _write_file(str(directory / "pids.max"), str(processes))
+                    (directory / "pids.max").write_text(str(processes))
         except OSError:
             if self._oom_fd is not None:
                 os.close(self._oom_fd)
