@@ -1804,10 +1804,6 @@ def shared_places() -> list[Path]:
     return sorted(places)
 
 
-def _is_under(path: Path, parent: Path) -> bool:
-    return path == parent or parent in path.parents
-
-
 @dataclass(frozen=True)
 class Policy:
     """What one kernel may do, as data: Confinement.policy builds it, the launcher (CONFINE_AND_EXEC) applies it."""
@@ -2119,7 +2115,7 @@ def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
             if path is None or not path.startswith(root):
                 continue
             here = Path(point) / os.path.relpath(path, root)
-            candidates, version = [here, *[p for p in here.parents if _is_under(p, Path(point))]], 2
+            candidates, version = [here, *[p for p in here.parents if p.is_relative_to(point)]], 2
             served = set()
         else:
             continue
@@ -2357,7 +2353,7 @@ class Confinement:
             return Policy(**limits)
         write = (cwd, str(workdir), *self.write)
         reached = {*write, prefix, str(Path(os.path.realpath(python)).parent.parent)}
-        kept = tuple(sorted(p for p in reached if any(_is_under(Path(p), Path(h)) and p != h for h in self.hidden)))
+        kept = tuple(sorted(p for p in reached if any(Path(p).is_relative_to(h) and p != h for h in self.hidden)))
         shm = f"mode=1777,size={int(self.memory) if self.memory is not None else '50%'}"
         return Policy(
             **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets,
@@ -2414,16 +2410,16 @@ class Confinement:
         if any(re.match(r"/proc/\d+/", path) for path in paths):
             return "processes outside this session are out of reach: their /proc entries, signals and tracing"
         for path in paths:
-            if hidden := next((h for h in (*self.secrets, *self.hidden) if _is_under(Path(path), Path(h))), None):
+            if hidden := next((h for h in (*self.secrets, *self.hidden) if Path(path).is_relative_to(h)), None):
                 if hidden in self.secrets:
                     return f"{hidden} is hidden from sandboxed sessions: it holds credentials"
-                if not any(_is_under(Path(path), Path(p)) for p in (tmpdir, cwd, prefix, *self.write)):  # put back in place
+                if not any(Path(path).is_relative_to(p) for p in (tmpdir, cwd, prefix, *self.write)):  # put back in place
                     return f"{hidden} is an empty private directory here (other programs' files and sockets live in the real one); write temporary files under $TMPDIR ({tmpdir})"
         if paths and re.search("Permission denied|Read-only file system|Invalid cross-device link", text):
             where = ", ".join([f"{cwd} (the working directory)", f"{tmpdir} ($TMPDIR)", *(f"{p} (--sandbox-write)" for p in self.write)])
             real = os.path.realpath(paths[0])
             reason = f"writes are allowed under {where}; {paths[0]}{f' (a link to {real})' if real != paths[0] else ''} is outside them"
-            if _is_under(Path(paths[0]), Path(prefix)):
+            if Path(paths[0]).is_relative_to(prefix):
                 reason += f": to install into the session's environment, start the server with --sandbox-write {prefix}"
             return reason
         if "Permission denied" in text and not self.network:
