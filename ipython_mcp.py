@@ -2249,8 +2249,9 @@ class Confinement:
         wanted = ({"memory"} if self.memory is not None else set()) | ({"pids"} if self.sandbox else set())
         self.trees = find_cgroup_trees(wanted, runtime_dir.name) if wanted else []
         served = set().union(*(tree.controllers for tree in self.trees))
-        self.memory_by = None if self.memory is None else ("a memory cgroup" if "memory" in served else "an address-space rlimit")
-        self.processes_by = None if not self.sandbox else ("a pids cgroup" if "pids" in served else "RLIMIT_NPROC in its user namespace")
+        # Where the server could make no cgroup for a limit, an rlimit stands in (plain data: marshal takes no Size).
+        self.rlimit_as = int(self.memory) if self.memory is not None and "memory" not in served else None
+        self.rlimit_nproc = self.processes if "pids" not in served else None
         self.hidden = tuple(str(p) for p in [*shared_places(), *server_private_paths(runtime_dir)])
         home = Path.home()
         self.secrets = tuple(str(home / p.removeprefix("~/")) for p in SECRET_STORES)
@@ -2344,11 +2345,7 @@ class Confinement:
 
     def policy(self, workdir: Path, cwd: str, prefix: str, python: str, cgroups: KernelCgroups | None) -> Policy:
         """One kernel's Policy: its own directory and working directory writable, its env readable where it was hidden."""
-        served = {c for tree in self.trees for c in tree.controllers}
-        limits = {
-            "cgroup_joins": tuple(cgroups.joins) if cgroups else (),
-            "address_space": int(self.memory) if self.memory is not None and "memory" not in served else None,  # plain data: marshal takes no Size
-        }
+        limits = {"cgroup_joins": tuple(cgroups.joins) if cgroups else (), "address_space": self.rlimit_as}
         if not self.sandbox:
             return Policy(**limits)
         write = (cwd, str(workdir), *self.write)
@@ -2357,14 +2354,13 @@ class Confinement:
         shm = f"mode=1777,size={int(self.memory) if self.memory is not None else '50%'}"
         return Policy(
             **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets,
-            write=(*write, "/dev/shm"), devices=self.devices, network=self.network,
-            processes=self.processes if "pids" not in served else None,
+            write=(*write, "/dev/shm"), devices=self.devices, network=self.network, processes=self.rlimit_nproc,
         )
 
     def environ(self, tmpdir: Path) -> dict[str, str]:
         """Where a kernel's tools write: a sandboxed kernel's TMPDIR holds IPython's, matplotlib's and the caches' files."""
         updates = {}
-        if self.memory_by == "an address-space rlimit":
+        if self.rlimit_as is not None:
             updates["MALLOC_ARENA_MAX"] = os.environ.get("MALLOC_ARENA_MAX", "2")  # glibc reserves 64 MiB of address space per thread otherwise
         if self.sandbox:
             updates.update(

@@ -1784,7 +1784,7 @@ async def test_tcp_is_refused_unless_sandbox_network(tmp_path, allowed):
 async def test_a_kernel_that_passes_the_memory_limit_dies_and_the_rest_goes_on(tmp_path, sandbox):
     hog = "chunks = []\nfor i in range(16):  # 800 MiB at most\n    chunks.append(bytearray(50 * 2**20))\n    print(i, flush=True)"
     async with sandboxed(tmp_path, sandbox=sandbox, memory_limit=ipython_mcp.Size("200M")) as (sessions, client, work):
-        assert sessions.confinement.memory_by == "a memory cgroup", "this machine gives the server a memory cgroup"
+        assert sessions.confinement.rlimit_as is None, "this machine gives the server a memory cgroup"
         await run(client, "other", "x = 2")
         result = await run(client, "hog", hog)
         assert record(result)["status"] == "died", text(result)
@@ -1801,7 +1801,7 @@ async def test_a_kernel_that_passes_the_memory_limit_dies_and_the_rest_goes_on(t
 async def test_without_a_memory_cgroup_the_limit_is_an_rlimit_and_the_cell_gets_memoryerror(tmp_path, monkeypatch):
     monkeypatch.setattr(ipython_mcp, "find_cgroup_trees", lambda controllers, server: [])
     async with sandboxed(tmp_path, sandbox=False, memory_limit=ipython_mcp.Size("600M")) as (sessions, client, work):
-        assert sessions.confinement.memory_by == "an address-space rlimit"
+        assert sessions.confinement.rlimit_as is not None, "an address-space rlimit stands in"
         pid = (await run(client, "m", "import os\nos.getpid()")).content[0].text
         result = await run(client, "m", "big = bytearray(2**30)")
         assert record(result)["error"]["ename"] == "MemoryError", text(result)
