@@ -1336,7 +1336,7 @@ class Kernel:
         return "kernel stopped"
 
     async def serve(self, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start or join the kernel, report started once it answers, and run until it ends or is let go."""
+        """Start or join the kernel, report started once it answers, run until it ends or is let go, then tell its listener."""
         try:
             with self._scope:
                 connection = await self._launch()
@@ -1364,6 +1364,9 @@ class Kernel:
                     await self._end()
                 await self._release()
                 self.gone.set()
+        if self.listener is not None:  # not after a failed start, nor when the owner's nursery was cancelled
+            with trio.CancelScope(shield=True):
+                await self.listener.kernel_gone(self)
 
     @property
     def alive(self) -> bool:
@@ -1713,14 +1716,6 @@ class LocalKernel(ZmqKernel):
             return self._last_log
         lines = log_tail(self.log_path)
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
-
-
-async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run a kernel for its whole life, then tell its listener it ended."""
-    await kernel.serve(start_timeout, task_status=task_status)
-    if kernel.listener is not None:
-        with trio.CancelScope(shield=True):
-            await kernel.listener.kernel_gone(kernel)
 
 
 # ============================================================================
@@ -5858,7 +5853,7 @@ class Sessions:
     async def start_kernel(self, source: Source, cwd: str, nursery: trio.Nursery) -> Kernel:
         """Start (or join) a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
         kernel = self.new_kernel(source, cwd)
-        await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
+        await nursery.start(kernel.serve, self.config.start_timeout_s)
         return kernel
 
     def new_kernel(self, source: Source, cwd: str) -> Kernel:
