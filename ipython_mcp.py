@@ -2572,10 +2572,10 @@ class Gateway:
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
         self._errors = (httpx2.HTTPError, OSError)
 
-    async def _call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> "Response":
+    async def call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", body: object = None) -> "Response":
         """A REST call's response; GatewayError when the server cannot be reached, refuses us, or answers other than ``expect``."""
         try:
-            response = await self._http.request(method, path, **kwargs)
+            response = await self._http.request(method, path, json=body)
         except self._errors as exc:
             raise GatewayError(f"cannot reach the Jupyter server at {self.shown}: {exc.__class__.__name__}: {redact(str(exc), self.secrets)}") from None
         if response.status_code in (401, 403):
@@ -2592,15 +2592,15 @@ class Gateway:
         return GatewayError(f"{self.shown} could not {doing} (HTTP {response.status_code}): {redact(_reason(response) or response.text[:500], self.secrets)}")
 
     async def kernelspecs(self) -> tuple[str, list[str]]:
-        body = (await self._call("GET", "/api/kernelspecs", (200,), "list its kernelspecs")).json()
+        body = (await self.call("GET", "/api/kernelspecs", (200,), "list its kernelspecs")).json()
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
     async def start_kernel(self, kernelspec: str) -> str:
         # Enterprise Gateway starts kernels as KERNEL_USERNAME (and refuses root); Jupyter Server ignores it.
-        body: dict[str, Any] = {"env": {"KERNEL_USERNAME": os.environ.get("KERNEL_USERNAME") or getpass.getuser()}}
+        body: dict[str, object] = {"env": {"KERNEL_USERNAME": os.environ.get("KERNEL_USERNAME") or getpass.getuser()}}
         if kernelspec:
             body["name"] = kernelspec
-        response = await self._call("POST", "/api/kernels", json=body)
+        response = await self.call("POST", "/api/kernels", body=body)
         if response.status_code in (200, 201):
             return response.json()["id"]
         default, names = await self.kernelspecs()
@@ -2610,18 +2610,6 @@ class Gateway:
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
         raise self._failed(response, "start a kernel")
-
-    async def kernel_exists(self, kernel_id: str) -> bool:
-        return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
-
-    async def interrupt(self, kernel_id: str) -> None:
-        await self._call("POST", f"/api/kernels/{kernel_id}/interrupt")
-
-    async def restart(self, kernel_id: str) -> None:
-        await self._call("POST", f"/api/kernels/{kernel_id}/restart", (200,), f"restart kernel {kernel_id}")
-
-    async def delete(self, kernel_id: str) -> None:
-        await self._call("DELETE", f"/api/kernels/{kernel_id}", (204, 404), f"delete kernel {kernel_id}")  # 404: it is gone already
 
     async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocketConnection":
         from trio_websocket import connect_websocket_url
@@ -2665,7 +2653,7 @@ class RemoteKernel(Kernel):
         return f"{self.gateway.shown} kernel {self.kernel_id}"
 
     async def restart(self, start_timeout: float) -> None:
-        await self.gateway.restart(self.kernel_id)
+        await self.gateway.call("POST", f"/api/kernels/{self.kernel_id}/restart", (200,), f"restart kernel {self.kernel_id}")
         with trio.move_on_after(start_timeout) as deadline:
             await self._handshake()
         if deadline.cancelled_caught:
@@ -2674,7 +2662,7 @@ class RemoteKernel(Kernel):
     async def interrupt(self) -> None:
         if self.kernel_id is not None and self.alive:
             try:
-                await self.gateway.interrupt(self.kernel_id)
+                await self.gateway.call("POST", f"/api/kernels/{self.kernel_id}/interrupt")
             except GatewayError as exc:  # the ladder goes on: past its grace the kernel is deleted
                 log.warning("could not interrupt %s: %s", self.location, exc)
 
@@ -2724,7 +2712,7 @@ class RemoteKernel(Kernel):
         for delay in RECONNECT_DELAYS_S:
             await trio.sleep(delay)
             try:
-                if not await self.gateway.kernel_exists(self.kernel_id):
+                if (await self.gateway.call("GET", f"/api/kernels/{self.kernel_id}")).status_code != 200:  # the server no longer has it
                     return False
                 self._ws = await self.gateway.connect(self._nursery, self.kernel_id, self._client_session)
             except GatewayError as exc:
@@ -2746,7 +2734,8 @@ class RemoteKernel(Kernel):
         failure = f"no answer within {GATEWAY_TIMEOUT_S:g} s"
         with trio.move_on_after(GATEWAY_TIMEOUT_S):
             try:
-                return await self.gateway.delete(self.kernel_id)
+                await self.gateway.call("DELETE", f"/api/kernels/{self.kernel_id}", (204, 404), f"delete kernel {self.kernel_id}")  # 404: gone already
+                return
             except GatewayError as exc:
                 failure = str(exc)
         log.warning("kernel %s may still run on %s: deleting it failed (%s)", self.kernel_id, self.gateway.shown, failure)
