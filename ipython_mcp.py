@@ -1738,7 +1738,7 @@ class LocalKernel(ZmqKernel):
 #   memory, RLIMIT_NPROC counted in the kernel's own user namespace).
 # - a user and mount namespace of its own, so that it sees empty private
 #   directories in place of /tmp, the user's runtime directory ($XDG_RUNTIME_DIR),
-#   /dev/shm and the server's own directories (server_private_paths): they hold
+#   the server's own directories (those three are hidden_places) and /dev/shm: they hold
 #   other kernels' and programs' UNIX sockets (this server's kernels, other
 #   servers', tmux's, the D-Bus session bus, the ssh and gpg agents), which
 #   Landlock cannot close. Its own directory (sockets, connection file, TMPDIR),
@@ -1785,18 +1785,14 @@ class SandboxUnavailable(Exception):
     """--sandbox or --memory-limit cannot be had on this machine; the message says what is missing."""
 
 
-def server_private_paths(runtime_dir: Path) -> list[Path]:
-    """Directories of this server that no kernel may see: the runtime directory (other sessions' connection files,
-    sockets and output), and the private directory (HTTP token files, the persistent servers' sockets, state and logs)."""
-    return [runtime_dir, private_dir()]
-
-
-def shared_places() -> list[Path]:
-    """Directories shared with other programs, where their UNIX sockets live: a kernel sees an empty private one."""
-    places = {Path("/tmp"), Path(tempfile.gettempdir())}
+def hidden_places(runtime_dir: Path) -> tuple[str, ...]:
+    """Directories a kernel sees as empty private ones: those shared with other programs, where their UNIX sockets
+    live; then this server's runtime directory (other sessions' connection files, sockets and output) and its private
+    directory (HTTP token files, the persistent servers' sockets, state and logs)."""
+    shared = {Path("/tmp"), Path(tempfile.gettempdir())}
     if (runtime := os.environ.get("XDG_RUNTIME_DIR", "")) and os.path.isabs(runtime):
-        places.add(Path(runtime))
-    return sorted(places)
+        shared.add(Path(runtime))
+    return tuple(str(p) for p in [*sorted(shared), runtime_dir, private_dir()])
 
 
 @dataclass(frozen=True)
@@ -2247,7 +2243,7 @@ class Confinement:
         # Where the server could make no cgroup for a limit, an rlimit stands in (plain data: marshal takes no Size).
         self.rlimit_as = int(self.memory) if self.memory is not None and "memory" not in served else None
         self.rlimit_nproc = self.processes if "pids" not in served else None
-        self.hidden = tuple(str(p) for p in [*shared_places(), *server_private_paths(runtime_dir)])
+        self.hidden = hidden_places(runtime_dir)
         home = Path.home()
         self.secrets = tuple(str(home / p.removeprefix("~/")) for p in SECRET_STORES)
         self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
