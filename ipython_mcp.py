@@ -1826,15 +1826,13 @@ def landlock_abi() -> int:
 # in); its target, the installation the server itself runs from, is as trusted as the server.
 LAUNCHER_PYTHON = os.path.realpath(sys.executable)
 
-# The launcher, the one place a Policy is applied. It runs as the server's own
-# interpreter in isolated mode (see Launcher), applies the Policy to itself
-# and execs the command in its own place. Its one argument is a socket to the
-# server, on which it waits, its imports done, for its job: the Policy's
-# fields, the command, its environment, working directory and log file
-# (marshal: both ends are the same interpreter, and importing json would
-# cost 6 ms, for re). Exec closes the socket with nothing said back. A step
-# that fails says its name and error there, and in the log, and the launcher
-# exits, so the command never runs unconfined.
+# The launcher's program (what it is and why: the section's opening, and Launcher).
+# Its one argument is a socket to the server, on which it waits, its imports
+# done, for its job: the Policy's fields, the command, its environment, working
+# directory and log file (marshal: both ends are the same interpreter, and
+# importing json would cost 6 ms, for re). Exec closes the socket with nothing
+# said back. A step that fails says its name and error there, and in the log,
+# and the launcher exits, so the command never runs unconfined.
 CONFINE_AND_EXEC = r"""
 import ctypes, marshal, os, resource, sys
 
@@ -2220,12 +2218,7 @@ class KernelCgroups:
 
 
 class Confinement:
-    """What kernels started here are confined to (--sandbox, --memory-limit), found out once at start-up.
-
-    ``policy`` gives one kernel's Policy, ``environ`` its environment;
-    ``explain`` names the rule behind a refusal; ``describe`` says what a
-    session may do, for list_sessions and the server's instructions.
-    """
+    """What kernels started here are confined to (--sandbox, --memory-limit), found out once at start-up."""
 
     def __init__(self, config: Config, runtime_dir: Path) -> None:
         self.sandbox = config.sandbox
@@ -2360,7 +2353,7 @@ class Confinement:
         return updates
 
     def describe(self, cwd: str | None = None) -> str:
-        """What a session may do, in a sentence."""
+        """What a session may do, in a sentence, for list_sessions and the server's instructions."""
         parts = []
         if self.sandbox:
             where = ", ".join([f"its working directory{f' ({cwd})' if cwd else ''}", "its own $TMPDIR", *(f"{p} (--sandbox-write)" for p in self.write)])
