@@ -1374,7 +1374,7 @@ class Kernel:
 
     def stop(self, reason: str) -> None:
         """End the kernel (serve's cleanup kills or lets go of it) and every waiting request."""
-        if self.stopped_because is None and self.returncode is None:
+        if self.alive:
             self.stopped_because = reason
         self._close_replies()
         self._scope.cancel()
