@@ -2136,16 +2136,15 @@ def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
 
 
 def _remove_stale_cgroups(base: Path) -> None:
-    """Empty cgroup directories of servers that died without removing them."""
+    """Empty cgroup directories of servers that died without removing them. Another server starting now may remove
+    them first: glob.glob, unlike Path.glob, finds nothing in a directory gone meanwhile."""
     for server in base.glob("ipython-mcp-*"):
         pid = server.name.split("-")[2]
         if not pid.isdigit() or Path(f"/proc/{pid}").exists():
             continue
-        for kernel in server.glob("k*"):
-            with suppress(OSError):
-                kernel.rmdir()
-        with suppress(OSError):
-            server.rmdir()
+        for directory in [*(server / kernel for kernel in glob.glob("k*", root_dir=server)), server]:  # its kernels' first
+            with suppress(OSError):  # not empty (a process still in it), or removed meanwhile
+                directory.rmdir()
 
 
 class KernelCgroups:

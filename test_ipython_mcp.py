@@ -1553,6 +1553,16 @@ def cgroup_dirs(sessions) -> list[Path]:
     return [tree.path for tree in sessions.confinement.trees]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="cgroups are Linux's")
+def test_a_dead_servers_cgroups_are_removed_and_a_live_ones_kept(tmp_path):
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # a pid no process has
+    stale, live = tmp_path / f"ipython-mcp-{dead}-a", tmp_path / f"ipython-mcp-{os.getpid()}-b"
+    for directory in (stale / "k1", stale / "k2", live / "k1"):
+        directory.mkdir(parents=True)
+    ipython_mcp._remove_stale_cgroups(tmp_path)
+    assert not stale.exists() and (live / "k1").is_dir(), "the dead server's directories go, the live one's stay"
+
+
 def test_sandbox_settings_that_cannot_work_are_refused(capsys):
     assert ipython_mcp.Size("300M") == 300 * 2**20 and str(ipython_mcp.Size("300M")) == "300 MiB"
     assert ipython_mcp.Size("1.5GiB") == 3 * 2**29 and ipython_mcp.Size("2g") == 2 * 2**30 and ipython_mcp.Size("4096") == 4096
