@@ -2721,8 +2721,8 @@ class RemoteKernel(Kernel):
             return
         failure = f"no answer within {GATEWAY_TIMEOUT_S:g} s"
         with trio.move_on_after(GATEWAY_TIMEOUT_S):
-            try:
-                await self.gateway.call("DELETE", f"/api/kernels/{self.kernel_id}", (204, 404), f"delete kernel {self.kernel_id}")  # 404: gone already
+            try:  # a 404 will do: the kernel is gone already
+                await self.gateway.call("DELETE", f"/api/kernels/{self.kernel_id}", (204, 404), f"delete kernel {self.kernel_id}")
                 return
             except GatewayError as exc:
                 failure = str(exc)
