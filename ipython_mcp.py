@@ -1314,7 +1314,7 @@ class Kernel:
         return "kernel stopped"
 
     async def serve(self, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start or join the kernel, report started once it answers, and run until it ends or is let go."""
+        """Start or join the kernel, report started once it answers, run until it ends or is let go, then tell its listener."""
         try:
             with self._scope:
                 connection = await self._launch()
@@ -1342,6 +1342,9 @@ class Kernel:
                     await self._end()
                 await self._release()
                 self.gone.set()
+        if self.listener is not None:  # not after a failed start, nor when the owner's nursery was cancelled
+            with trio.CancelScope(shield=True):
+                await self.listener.kernel_gone(self)
 
     @property
     def alive(self) -> bool:
@@ -1349,7 +1352,7 @@ class Kernel:
 
     def stop(self, reason: str) -> None:
         """End the kernel (serve's cleanup kills or lets go of it) and every waiting request."""
-        if self.stopped_because is None and self.returncode is None:
+        if self.alive:
             self.stopped_because = reason
         self._close_replies()
         self._scope.cancel()
@@ -1693,14 +1696,6 @@ class LocalKernel(ZmqKernel):
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
 
 
-async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run a kernel for its whole life, then tell its listener it ended."""
-    await kernel.serve(start_timeout, task_status=task_status)
-    if kernel.listener is not None:
-        with trio.CancelScope(shield=True):
-            await kernel.listener.kernel_gone(kernel)
-
-
 # ============================================================================
 # Sandboxed kernels: what a local kernel may touch
 # ============================================================================
@@ -1721,7 +1716,7 @@ async def _serve_kernel(kernel: Kernel, start_timeout: float, *, task_status: tr
 #   memory, RLIMIT_NPROC counted in the kernel's own user namespace).
 # - a user and mount namespace of its own, so that it sees empty private
 #   directories in place of /tmp, the user's runtime directory ($XDG_RUNTIME_DIR),
-#   /dev/shm and the server's own directories (server_private_paths): they hold
+#   the server's own directories (those three are hidden_places) and /dev/shm: they hold
 #   other kernels' and programs' UNIX sockets (this server's kernels, other
 #   servers', tmux's, the D-Bus session bus, the ssh and gpg agents), which
 #   Landlock cannot close. Its own directory (sockets, connection file, TMPDIR),
@@ -1768,22 +1763,14 @@ class SandboxUnavailable(Exception):
     """--sandbox or --memory-limit cannot be had on this machine; the message says what is missing."""
 
 
-def server_private_paths(runtime_dir: Path) -> list[Path]:
-    """Directories of this server that no kernel may see: the runtime directory (other sessions' connection files,
-    sockets and output), and the private directory (HTTP token files, the persistent servers' sockets, state and logs)."""
-    return [runtime_dir, private_dir()]
-
-
-def shared_places() -> list[Path]:
-    """Directories shared with other programs, where their UNIX sockets live: a kernel sees an empty private one."""
-    places = {Path("/tmp"), Path(tempfile.gettempdir())}
+def hidden_places(runtime_dir: Path) -> tuple[str, ...]:
+    """Directories a kernel sees as empty private ones: those shared with other programs, where their UNIX sockets
+    live; then this server's runtime directory (other sessions' connection files, sockets and output) and its private
+    directory (HTTP token files, the persistent servers' sockets, state and logs)."""
+    shared = {Path("/tmp"), Path(tempfile.gettempdir())}
     if (runtime := os.environ.get("XDG_RUNTIME_DIR", "")) and os.path.isabs(runtime):
-        places.add(Path(runtime))
-    return sorted(places)
-
-
-def _is_under(path: Path, parent: Path) -> bool:
-    return path == parent or parent in path.parents
+        shared.add(Path(runtime))
+    return tuple(str(p) for p in [*sorted(shared), runtime_dir, private_dir()])
 
 
 @dataclass(frozen=True)
@@ -1803,38 +1790,13 @@ class Policy:
     processes: int | None = None  # RLIMIT_NPROC, counted in the kernel's user namespace, where no pids cgroup is had
 
 
-class _Libc:
-    """The one system call the server makes for confinement itself, through ctypes: which Landlock ABI the kernel has."""
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 without Landlock: the one system call the server makes for confinement itself."""
+    if sys.platform != "linux":
+        return 0
+    import ctypes
 
-    def __init__(self) -> None:
-        import ctypes
-
-        self.syscall = ctypes.CDLL(None, use_errno=True).syscall
-
-    def landlock_abi(self) -> int:
-        """The kernel's Landlock ABI version; 0 without Landlock."""
-        if sys.platform != "linux":
-            return 0
-        version = self.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
-        return max(version, 0)
-
-
-_libc: _Libc | None = None
-
-
-def libc() -> _Libc:
-    global _libc
-    if _libc is None:
-        _libc = _Libc()
-    return _libc
-
-
-def _write_file(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
+    return max(ctypes.CDLL(None).syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1), 0)  # LANDLOCK_CREATE_RULESET_VERSION
 
 
 # The interpreter the launcher runs on: the server's own, resolved once, before any kernel runs. A venv's
@@ -1842,15 +1804,13 @@ def _write_file(path: str, text: str) -> None:
 # in); its target, the installation the server itself runs from, is as trusted as the server.
 LAUNCHER_PYTHON = os.path.realpath(sys.executable)
 
-# The launcher, the one place a Policy is applied. It runs as the server's own
-# interpreter in isolated mode (see Launcher), applies the Policy to itself
-# and execs the command in its own place. Its one argument is a socket to the
-# server, on which it waits, its imports done, for its job: the Policy's
-# fields, the command, its environment, working directory and log file
-# (marshal: both ends are the same interpreter, and importing json would
-# cost 6 ms, for re). Exec closes the socket with nothing said back. A step
-# that fails says its name and error there, and in the log, and the launcher
-# exits, so the command never runs unconfined.
+# The launcher's program (what it is and why: the section's opening, and Launcher).
+# Its one argument is a socket to the server, on which it waits, its imports
+# done, for its job: the Policy's fields, the command, its environment, working
+# directory and log file (marshal: both ends are the same interpreter, and
+# importing json would cost 6 ms, for re). Exec closes the socket with nothing
+# said back. A step that fails says its name and error there, and in the log,
+# and the launcher exits, so the command never runs unconfined.
 CONFINE_AND_EXEC = r"""
 import ctypes, marshal, os, resource, sys
 
@@ -2080,11 +2040,8 @@ class Launcher:
             await self._channel.aclose()
 
 
-# Where each cgroup version keeps a controller's limit and its count of OOM kills.
-CGROUP_FILES = {
-    1: {"memory": ("memory.limit_in_bytes", "memory.oom_control"), "pids": ("pids.max", None)},
-    2: {"memory": ("memory.max", "memory.events"), "pids": ("pids.max", None)},
-}
+# Where each cgroup version keeps the memory limit and its count of OOM kills (pids.max is the same in both).
+CGROUP_MEMORY_FILES = {1: ("memory.limit_in_bytes", "memory.oom_control"), 2: ("memory.max", "memory.events")}
 # The file a process writes "0" to, to join a cgroup. On cgroup v1, tasks: it moves the writing thread alone (the
 # launcher has no other), which spares the RCU grace period that moving a whole process through cgroup.procs waits
 # for, about 10 ms on a busy machine. cgroup v2 moves only whole processes.
@@ -2125,7 +2082,7 @@ def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
             if path is None or not path.startswith(root):
                 continue
             here = Path(point) / os.path.relpath(path, root)
-            candidates, version = [here, *[p for p in here.parents if _is_under(p, Path(point))]], 2
+            candidates, version = [here, *[p for p in here.parents if p.is_relative_to(point)]], 2
             served = set()
         else:
             continue
@@ -2143,7 +2100,7 @@ def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
             try:
                 tree.path.mkdir()
                 if version == 2:
-                    _write_file(str(tree.path / "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(served)))
+                    (tree.path / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(served)))
             except OSError as exc:
                 log.info("no cgroup for %s under %s: %s", ", ".join(sorted(served)), base, exc)
                 with suppress(OSError):
@@ -2157,16 +2114,15 @@ def find_cgroup_trees(controllers: set[str], server: str) -> list[CgroupTree]:
 
 
 def _remove_stale_cgroups(base: Path) -> None:
-    """Empty cgroup directories of servers that died without removing them."""
+    """Empty cgroup directories of servers that died without removing them. Another server starting now may remove
+    them first: glob.glob, unlike Path.glob, finds nothing in a directory gone meanwhile."""
     for server in base.glob("ipython-mcp-*"):
         pid = server.name.split("-")[2]
         if not pid.isdigit() or Path(f"/proc/{pid}").exists():
             continue
-        for kernel in server.glob("k*"):
-            with suppress(OSError):
-                kernel.rmdir()
-        with suppress(OSError):
-            server.rmdir()
+        for directory in [*(server / kernel for kernel in glob.glob("k*", root_dir=server)), server]:  # its kernels' first
+            with suppress(OSError):  # not empty (a process still in it), or removed meanwhile
+                directory.rmdir()
 
 
 class KernelCgroups:
@@ -2183,15 +2139,15 @@ class KernelCgroups:
                 directory.mkdir()
                 self.dirs.append(directory)
                 self.joins.append(str(directory / CGROUP_JOIN[tree.version]))
-                files = CGROUP_FILES[tree.version]
                 if "memory" in tree.controllers and memory is not None:
-                    _write_file(str(directory / files["memory"][0]), str(int(memory)))
+                    limit, oom_counts = CGROUP_MEMORY_FILES[tree.version]
+                    (directory / limit).write_text(str(int(memory)))
                     for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):  # the limit is on memory, not on memory and swap
                         if (directory / swap).exists():
-                            _write_file(str(directory / swap), str(int(memory)) if swap.endswith("bytes") else "0")
-                    self._oom_fd = os.open(directory / files["memory"][1], os.O_RDONLY | os.O_CLOEXEC)
+                            (directory / swap).write_text(str(int(memory)) if swap.endswith("bytes") else "0")
+                    self._oom_fd = os.open(directory / oom_counts, os.O_RDONLY | os.O_CLOEXEC)
                 if "pids" in tree.controllers and processes is not None:
-                    _write_file(str(directory / "pids.max"), str(processes))
+                    (directory / "pids.max").write_text(str(processes))
         except OSError:
             if self._oom_fd is not None:
                 os.close(self._oom_fd)
@@ -2239,12 +2195,7 @@ class KernelCgroups:
 
 
 class Confinement:
-    """What kernels started here are confined to (--sandbox, --memory-limit), found out once at start-up.
-
-    ``policy`` gives one kernel's Policy, ``environ`` its environment;
-    ``explain`` names the rule behind a refusal; ``describe`` says what a
-    session may do, for list_sessions and the server's instructions.
-    """
+    """What kernels started here are confined to (--sandbox, --memory-limit), found out once at start-up."""
 
     def __init__(self, config: Config, runtime_dir: Path) -> None:
         self.sandbox = config.sandbox
@@ -2259,15 +2210,16 @@ class Confinement:
         wanted = ({"memory"} if self.memory is not None else set()) | ({"pids"} if self.sandbox else set())
         self.trees = find_cgroup_trees(wanted, runtime_dir.name) if wanted else []
         served = set().union(*(tree.controllers for tree in self.trees))
-        self.memory_by = None if self.memory is None else ("a memory cgroup" if "memory" in served else "an address-space rlimit")
-        self.processes_by = None if not self.sandbox else ("a pids cgroup" if "pids" in served else "RLIMIT_NPROC in its user namespace")
-        self.hidden = tuple(str(p) for p in [*shared_places(), *server_private_paths(runtime_dir)])
+        # Where the server could make no cgroup for a limit, an rlimit stands in (plain data: marshal takes no Size).
+        self.rlimit_as = int(self.memory) if self.memory is not None and "memory" not in served else None
+        self.rlimit_nproc = self.processes if "pids" not in served else None
+        self.hidden = hidden_places(runtime_dir)
         home = Path.home()
         self.secrets = tuple(str(home / p.removeprefix("~/")) for p in SECRET_STORES)
         self.devices = WRITABLE_DEVICES + tuple(sorted(p for pattern in GPU_DEVICES for p in glob.glob(pattern)))
         self._ahead: Launcher | None = None  # the next kernel's launcher, started while the last kernel booted
         if self.sandbox:
-            abi = libc().landlock_abi()
+            abi = landlock_abi()
             log.info("Landlock ABI %d (this layer was written for ABI %d)", abi, LANDLOCK_ABI)
             if abi < LANDLOCK_ABI_NEEDED:
                 raise SandboxUnavailable(
@@ -2354,27 +2306,22 @@ class Confinement:
 
     def policy(self, workdir: Path, cwd: str, prefix: str, python: str, cgroups: KernelCgroups | None) -> Policy:
         """One kernel's Policy: its own directory and working directory writable, its env readable where it was hidden."""
-        served = {c for tree in self.trees for c in tree.controllers}
-        limits = {
-            "cgroup_joins": tuple(cgroups.joins) if cgroups else (),
-            "address_space": int(self.memory) if self.memory is not None and "memory" not in served else None,  # plain data: marshal takes no Size
-        }
+        limits = {"cgroup_joins": tuple(cgroups.joins) if cgroups else (), "address_space": self.rlimit_as}
         if not self.sandbox:
             return Policy(**limits)
         write = (cwd, str(workdir), *self.write)
         reached = {*write, prefix, str(Path(os.path.realpath(python)).parent.parent)}
-        kept = tuple(sorted(p for p in reached if any(_is_under(Path(p), Path(h)) and p != h for h in self.hidden)))
+        kept = tuple(sorted(p for p in reached if any(Path(p).is_relative_to(h) and p != h for h in self.hidden)))
         shm = f"mode=1777,size={int(self.memory) if self.memory is not None else '50%'}"
         return Policy(
             **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets,
-            write=(*write, "/dev/shm"), devices=self.devices, network=self.network,
-            processes=self.processes if "pids" not in served else None,
+            write=(*write, "/dev/shm"), devices=self.devices, network=self.network, processes=self.rlimit_nproc,
         )
 
     def environ(self, tmpdir: Path) -> dict[str, str]:
         """Where a kernel's tools write: a sandboxed kernel's TMPDIR holds IPython's, matplotlib's and the caches' files."""
         updates = {}
-        if self.memory_by == "an address-space rlimit":
+        if self.rlimit_as is not None:
             updates["MALLOC_ARENA_MAX"] = os.environ.get("MALLOC_ARENA_MAX", "2")  # glibc reserves 64 MiB of address space per thread otherwise
         if self.sandbox:
             updates.update(
@@ -2383,7 +2330,7 @@ class Confinement:
         return updates
 
     def describe(self, cwd: str | None = None) -> str:
-        """What a session may do, in a sentence."""
+        """What a session may do, in a sentence, for list_sessions and the server's instructions."""
         parts = []
         if self.sandbox:
             where = ", ".join([f"its working directory{f' ({cwd})' if cwd else ''}", "its own $TMPDIR", *(f"{p} (--sandbox-write)" for p in self.write)])
@@ -2420,16 +2367,16 @@ class Confinement:
         if any(re.match(r"/proc/\d+/", path) for path in paths):
             return "processes outside this session are out of reach: their /proc entries, signals and tracing"
         for path in paths:
-            if hidden := next((h for h in (*self.secrets, *self.hidden) if _is_under(Path(path), Path(h))), None):
+            if hidden := next((h for h in (*self.secrets, *self.hidden) if Path(path).is_relative_to(h)), None):
                 if hidden in self.secrets:
                     return f"{hidden} is hidden from sandboxed sessions: it holds credentials"
-                if not any(_is_under(Path(path), Path(p)) for p in (tmpdir, cwd, prefix, *self.write)):  # put back in place
+                if not any(Path(path).is_relative_to(p) for p in (tmpdir, cwd, prefix, *self.write)):  # put back in place
                     return f"{hidden} is an empty private directory here (other programs' files and sockets live in the real one); write temporary files under $TMPDIR ({tmpdir})"
         if paths and re.search("Permission denied|Read-only file system|Invalid cross-device link", text):
             where = ", ".join([f"{cwd} (the working directory)", f"{tmpdir} ($TMPDIR)", *(f"{p} (--sandbox-write)" for p in self.write)])
             real = os.path.realpath(paths[0])
             reason = f"writes are allowed under {where}; {paths[0]}{f' (a link to {real})' if real != paths[0] else ''} is outside them"
-            if _is_under(Path(paths[0]), Path(prefix)):
+            if Path(paths[0]).is_relative_to(prefix):
                 reason += f": to install into the session's environment, start the server with --sandbox-write {prefix}"
             return reason
         if "Permission denied" in text and not self.network:
@@ -2591,10 +2538,10 @@ class Gateway:
         self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=GATEWAY_TIMEOUT_S)
         self._errors = (httpx2.HTTPError, OSError)
 
-    async def _call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> "Response":
+    async def call(self, method: str, path: str, expect: tuple[int, ...] = (), doing: str = "", body: object = None) -> "Response":
         """A REST call's response; GatewayError when the server cannot be reached, refuses us, or answers other than ``expect``."""
         try:
-            response = await self._http.request(method, path, **kwargs)
+            response = await self._http.request(method, path, json=body)
         except self._errors as exc:
             raise GatewayError(f"cannot reach the Jupyter server at {self.shown}: {exc.__class__.__name__}: {redact(str(exc), self.secrets)}") from None
         if response.status_code in (401, 403):
@@ -2611,15 +2558,15 @@ class Gateway:
         return GatewayError(f"{self.shown} could not {doing} (HTTP {response.status_code}): {redact(_reason(response) or response.text[:500], self.secrets)}")
 
     async def kernelspecs(self) -> tuple[str, list[str]]:
-        body = (await self._call("GET", "/api/kernelspecs", (200,), "list its kernelspecs")).json()
+        body = (await self.call("GET", "/api/kernelspecs", (200,), "list its kernelspecs")).json()
         return body.get("default", ""), sorted(body.get("kernelspecs", {}))
 
     async def start_kernel(self, kernelspec: str) -> str:
         # Enterprise Gateway starts kernels as KERNEL_USERNAME (and refuses root); Jupyter Server ignores it.
-        body: dict[str, Any] = {"env": {"KERNEL_USERNAME": os.environ.get("KERNEL_USERNAME") or getpass.getuser()}}
+        body: dict[str, object] = {"env": {"KERNEL_USERNAME": os.environ.get("KERNEL_USERNAME") or getpass.getuser()}}
         if kernelspec:
             body["name"] = kernelspec
-        response = await self._call("POST", "/api/kernels", json=body)
+        response = await self.call("POST", "/api/kernels", body=body)
         if response.status_code in (200, 201):
             return response.json()["id"]
         default, names = await self.kernelspecs()
@@ -2629,18 +2576,6 @@ class Gateway:
                 f"{', '.join(names) or 'none'} (default {default!r}). With a gateway, env names a kernelspec."
             )
         raise self._failed(response, "start a kernel")
-
-    async def kernel_exists(self, kernel_id: str) -> bool:
-        return (await self._call("GET", f"/api/kernels/{kernel_id}")).status_code == 200
-
-    async def interrupt(self, kernel_id: str) -> None:
-        await self._call("POST", f"/api/kernels/{kernel_id}/interrupt")
-
-    async def restart(self, kernel_id: str) -> None:
-        await self._call("POST", f"/api/kernels/{kernel_id}/restart", (200,), f"restart kernel {kernel_id}")
-
-    async def delete(self, kernel_id: str) -> None:
-        await self._call("DELETE", f"/api/kernels/{kernel_id}", (204, 404), f"delete kernel {kernel_id}")  # 404: it is gone already
 
     async def connect(self, nursery: trio.Nursery, kernel_id: str, client_session: str) -> "WebSocketConnection":
         from trio_websocket import connect_websocket_url
@@ -2684,7 +2619,7 @@ class RemoteKernel(Kernel):
         return f"{self.gateway.shown} kernel {self.kernel_id}"
 
     async def restart(self, start_timeout: float) -> None:
-        await self.gateway.restart(self.kernel_id)
+        await self.gateway.call("POST", f"/api/kernels/{self.kernel_id}/restart", (200,), f"restart kernel {self.kernel_id}")
         with trio.move_on_after(start_timeout) as deadline:
             await self._handshake()
         if deadline.cancelled_caught:
@@ -2693,7 +2628,7 @@ class RemoteKernel(Kernel):
     async def interrupt(self) -> None:
         if self.kernel_id is not None and self.alive:
             try:
-                await self.gateway.interrupt(self.kernel_id)
+                await self.gateway.call("POST", f"/api/kernels/{self.kernel_id}/interrupt")
             except GatewayError as exc:  # the ladder goes on: past its grace the kernel is deleted
                 log.warning("could not interrupt %s: %s", self.location, exc)
 
@@ -2743,7 +2678,7 @@ class RemoteKernel(Kernel):
         for delay in RECONNECT_DELAYS_S:
             await trio.sleep(delay)
             try:
-                if not await self.gateway.kernel_exists(self.kernel_id):
+                if (await self.gateway.call("GET", f"/api/kernels/{self.kernel_id}")).status_code != 200:  # the server no longer has it
                     return False
                 self._ws = await self.gateway.connect(self._nursery, self.kernel_id, self._client_session)
             except GatewayError as exc:
@@ -2764,8 +2699,9 @@ class RemoteKernel(Kernel):
             return
         failure = f"no answer within {GATEWAY_TIMEOUT_S:g} s"
         with trio.move_on_after(GATEWAY_TIMEOUT_S):
-            try:
-                return await self.gateway.delete(self.kernel_id)
+            try:  # a 404 will do: the kernel is gone already
+                await self.gateway.call("DELETE", f"/api/kernels/{self.kernel_id}", (204, 404), f"delete kernel {self.kernel_id}")
+                return
             except GatewayError as exc:
                 failure = str(exc)
         log.warning("kernel %s may still run on %s: deleting it failed (%s)", self.kernel_id, self.gateway.shown, failure)
@@ -5872,7 +5808,7 @@ class Sessions:
     async def start_kernel(self, source: Source, cwd: str, nursery: trio.Nursery) -> Kernel:
         """Start (or join) a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
         kernel = self.new_kernel(source, cwd)
-        await nursery.start(_serve_kernel, kernel, self.config.start_timeout_s)
+        await nursery.start(kernel.serve, self.config.start_timeout_s)
         return kernel
 
     def new_kernel(self, source: Source, cwd: str) -> Kernel:
