@@ -3085,8 +3085,6 @@ class Transcript:
         self.omitted_chars = 0
         self.omitted_lines = 0
         self.omitted_from: int | None = None  # spool line where the left-out stretch begins
-        self.images = 0
-        self.image_bytes = 0
         self.images_left_out: list[str] = []
 
     @property
@@ -3096,31 +3094,23 @@ class Transcript:
     def update(self, display_id: str, parts: list[Part]) -> bool:
         """Put ``parts`` where the display ``display_id`` is, if this view holds it; say whether it did."""
         for held in (self.head, self.tail):
-            places = [i for i, part in enumerate(held) if part.display_id == display_id]
-            if not places:
-                continue
-            replaced = [held[i] for i in places]
-            kept = [part for part in held if part.display_id != display_id]
-            kept[places[0] : places[0]] = parts
-            self.images += sum(part.kind == "image" for part in parts) - sum(part.kind == "image" for part in replaced)
-            self.image_bytes += sum(part.image_bytes for part in parts) - sum(part.image_bytes for part in replaced)
-            if held is self.head:
-                self.head = kept
-                self.head_chars = sum(part.size for part in kept)
-            else:
-                self.tail = deque(kept)
-                self.tail_chars = sum(part.size for part in kept)
+            at = next((i for i, part in enumerate(held) if part.display_id == display_id), None)
+            if at is not None:
+                kept = [part for part in held if part.display_id != display_id]
+                held.clear()
+                held.extend(kept[:at] + parts + kept[at:])
+                self.head_chars = sum(part.size for part in self.head)
+                self.tail_chars = sum(part.size for part in self.tail)
                 self._trim_tail()
-            return True
+                return True
         return False
 
     def add(self, part: Part) -> None:
         if part.kind == "image":
-            if self.images >= self.max_images or self.image_bytes + part.image_bytes > self.max_image_bytes:
+            held = [image for image in (*self.head, *self.tail) if image.kind == "image"]
+            if len(held) >= self.max_images or sum(image.image_bytes for image in held) + part.image_bytes > self.max_image_bytes:
                 self.images_left_out.append(part.mime)
                 return
-            self.images += 1
-            self.image_bytes += part.image_bytes
         if self.head_chars + part.size <= self.head_budget and not self.tail:
             self.head.append(part)
             self.head_chars += part.size
@@ -3136,10 +3126,14 @@ class Transcript:
         self.tail_chars += part.size
         self._trim_tail()
 
-    def parts(self, marker: Callable[["Transcript"], str]) -> Iterator[Part]:
+    def parts(self, session: str, cell: int | None) -> Iterator[Part]:
+        """What the reply shows, with a marker where the middle was left out that says how output() reads it."""
         yield from self.head
         if self.truncated:
-            yield Part("note", marker(self))
+            yield Part("note", (
+                f"[... {self.omitted_lines} lines ({self.omitted_chars} characters) left out here;"
+                f" output(session={session!r}, cell={cell}, offset={self.omitted_from or 0}) reads them ...]\n"
+            ))
         yield from self.tail
         if self.images_left_out:
             yield Part("note", f"[{len(self.images_left_out)} more image(s) not attached to this reply; their files are named above]\n")
@@ -3157,11 +3151,10 @@ class Transcript:
             if first.size <= excess:
                 self.tail.popleft()
                 self.tail_chars -= first.size
-                self._omit(first.text if first.kind != "image" else "")
                 if first.kind == "image":
-                    self.images -= 1
-                    self.image_bytes -= first.image_bytes
                     self.images_left_out.append(first.mime)
+                else:
+                    self._omit(first.text)
             else:
                 # Cut at the next line break after the excess, so the tail starts on a whole line.
                 cut = first.text.find("\n", excess) + 1 or excess
@@ -3848,19 +3841,23 @@ class Outcome:
     sandbox: str = ""  # the sandbox rule a refusal in the cell met (Confinement.explain)
 
     def to_result(self) -> CallToolResult:
-        lines = [f"[{self.headline}]"] if self.headline else [] if self.status == "ok" else [f"[{self.status}]"]
-        lines += [f"[sandbox: {self.sandbox}]"] if self.sandbox else []
-        lines += [f"[warning: {w}]" for w in self.warnings]
-        blocks = self._content()
-        if not blocks and self.status in ("ok", "timeout", "cancelled", "running") and self.transcript is not None:
-            blocks = [TextContent(type="text", text="(no output yet)" if self.status == "running" else "(no output)")]
-        if lines:
-            prefix = "\n".join(lines) + "\n"
-            if blocks and isinstance(blocks[0], TextContent):
-                blocks[0] = TextContent(type="text", text=prefix + blocks[0].text)
-            else:
-                blocks.insert(0, TextContent(type="text", text=prefix))
+        """The reply: its headline, sandbox rule and warnings, then the output, consecutive text merged, images where they arrived."""
+        head = [self.headline] if self.headline else [] if self.status == "ok" else [self.status]
+        head += [f"sandbox: {self.sandbox}"] if self.sandbox else []
+        head += [f"warning: {w}" for w in self.warnings]
         transcript = self.transcript
+        parts = list(transcript.parts(self.session, self.cell)) if transcript is not None else []
+        parts += [Part("stdout", self.unfinished)] if self.unfinished else []
+        if not parts and self.status in ("ok", "timeout", "cancelled", "running") and transcript is not None:
+            parts = [Part("note", "(no output yet)" if self.status == "running" else "(no output)")]
+        if head:
+            parts.insert(0, Part("note", "".join(f"[{line}]\n" for line in head)))
+        blocks: list[TextContent | ImageContent] = []
+        for image, run in itertools.groupby(parts, key=lambda part: part.kind == "image"):
+            if image:
+                blocks += [ImageContent(type="image", data=part.text, mime_type=part.mime) for part in run]
+            else:
+                blocks.append(TextContent(type="text", text="".join(part.text for part in run)))
         record: dict[str, Any] = {
             "status": self.status,
             "cell": self.cell,  # its execution count, named as every tool names a cell
@@ -3879,32 +3876,6 @@ class Outcome:
                 "from_line": (transcript.omitted_from or 0) + 1,
             }
         return CallToolResult(content=blocks, is_error=self.status not in ("ok", "running", "idle"), meta={META_KEY: record})
-
-    def _content(self) -> list[TextContent | ImageContent]:
-        """Content blocks: consecutive text merged, images where they arrived."""
-        blocks: list[TextContent | ImageContent] = []
-        text: list[str] = []
-        parts = list(self.transcript.parts(self._marker)) if self.transcript else []
-        for part in parts:
-            if part.kind == "image":
-                if text:
-                    blocks.append(TextContent(type="text", text="".join(text)))
-                    text = []
-                blocks.append(ImageContent(type="image", data=part.text, mime_type=part.mime))
-            else:
-                text.append(part.text)
-        if self.unfinished:
-            text.append(self.unfinished)
-        if text:
-            blocks.append(TextContent(type="text", text="".join(text)))
-        return blocks
-
-    def _marker(self, transcript: Transcript) -> str:
-        start = transcript.omitted_from or 0
-        return (
-            f"[... {transcript.omitted_lines} lines ({transcript.omitted_chars} characters) left out here;"
-            f" output(session={self.session!r}, cell={self.cell}, offset={start}) reads them ...]\n"
-        )
 
 
 def env_error(message: str, ename: str = "EnvError") -> Outcome:
