@@ -3276,13 +3276,11 @@ class SpoolView:
 
 @dataclass
 class Block:
-    """Whole lines of a spool: ``data[:length]`` starts at byte ``offset``, on line ``line`` (0-based)."""
+    """Whole lines of a spool: ``data[:length]``, starting on line ``line`` (0-based)."""
 
-    offset: int
     line: int
     data: bytes | bytearray
     length: int
-    text: bytes | memoryview  # data[:length] without a copy, for RE2: nothing past the block is taken as context
     continues: bool  # it starts inside a line longer than a block, which the block before began
 
 
@@ -3295,22 +3293,18 @@ class Line:
     more_bytes: int = 0
 
 
-class Abandoned(Exception):
-    """The reply stopped waiting for this read (its time ran out): the worker thread stops at its next block."""
-
-
-def _blocks(view: SpoolView, offset: int, line: int, keep_going: Callable[[], None]) -> Iterator[Block]:
+def _blocks(view: SpoolView, offset: int, line: int, stop: threading.Event) -> Iterator[Block]:
     """The spool from ``offset`` (where line ``line`` starts) in blocks of whole lines.
 
     A block ends at a noted line start when one is in reach, so each block's
     first line number is known without counting the lines of the blocks a
     search skipped; where none is, it ends at its last line break and its
     lines are counted. A line longer than a block is cut where the block
-    ends. ``keep_going`` runs between blocks and raises to stop.
+    ends. Once ``stop`` is set (the reply stopped waiting), no block follows.
     """
     if view.memory is not None:
         data = view.memory[offset : view.size]
-        yield Block(offset, line, data, len(data), data, False)
+        yield Block(line, data, len(data), False)
         return
     starts = [start for start, _ in view.marks]
     buffer = bytearray(SPOOL_READ_CHUNK)
@@ -3333,10 +3327,11 @@ def _blocks(view: SpoolView, offset: int, line: int, keep_going: Callable[[], No
                 following = line + buffer.count(b"\n", 0, length)
             else:
                 following = view.marks[index][1]
-            yield Block(offset, line, buffer, length, memoryview(buffer)[:length], continues)
+            yield Block(line, buffer, length, continues)
             continues = buffer[length - 1] != ord("\n")
             offset, line = offset + length, following
-            keep_going()
+            if stop.is_set():
+                return
 
 
 def _line(block: Block, start: int, end: int, number: int) -> Line:
@@ -3355,13 +3350,13 @@ def every_line(block: Block) -> Iterator[tuple[int, int, int]]:
 
 
 def read_lines(
-    view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None], lines: Callable[[Block], Iterator[tuple[int, int, int]]]
+    view: SpoolView, first: int, limit: int, budget: int, stop: threading.Event, lines: Callable[[Block], Iterator[tuple[int, int, int]]]
 ) -> tuple[list[Line], bool]:
     """The first ``limit`` of the ``lines`` from line ``first`` (0-based) on, within ``budget`` characters; and
     whether more follow. A page reads every_line, a grep the lines its pattern matches (Grep.lines)."""
     found: list[Line] = []
     used = 0
-    for block in _blocks(view, *view.mark_before(first), keep_going):
+    for block in _blocks(view, *view.mark_before(first), stop):
         for start, end, number in lines(block):
             if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
                 continue  # before the first line asked for, or the rest of a long line the block before began
@@ -3399,7 +3394,8 @@ class Grep:
 
     def lines(self, block: Block) -> Iterator[tuple[int, int, int]]:
         """The lines of a block the pattern matches: (start, end, 0-based number), in order."""
-        data, text, length = block.data, block.text, block.length
+        data, length = block.data, block.length
+        text = memoryview(data)[:length]  # for RE2, without a copy: nothing past the block is taken as context
         counted, number = 0, block.line  # the line number at `counted`
         position, in_vain = 0, 0
         while position < length:
@@ -3427,8 +3423,9 @@ def compile_grep(pattern: str) -> Grep:
         re.compile(pattern, re.MULTILINE)
     except (re.error, RecursionError, OverflowError) as exc:
         raise ToolError(f"grep {shown(pattern)} is not a valid Python regular expression: {exc}") from None
-    re2 = _re2()
-    if re2 is None:
+    try:
+        import re2
+    except ImportError:  # a vendored copy may lack google-re2: then every pattern runs in Python's re, in a child
         return Grep(pattern)
     options = re2.Options()
     options.never_nl = True  # a match lies within one line
@@ -3445,15 +3442,6 @@ def compile_grep(pattern: str) -> Grep:
             if len(os.path.commonprefix([low, high])) >= 2:
                 quick = rest
     return Grep(pattern, regex, quick)
-
-
-def _re2() -> Any:
-    """google-re2, if installed (a vendored copy may lack it: then every pattern runs in Python's re, in a child)."""
-    try:
-        import re2
-    except ImportError:
-        return None
-    return re2
 
 
 # Python's re over a spool, in a child process a deadline can kill: job on the
@@ -3508,17 +3496,12 @@ async def read_spool(
     """Lines of a spool: ``limit`` lines from line ``offset`` (0-based), or the first ``limit`` from there that
     ``grep`` matches; and whether more follow. Within ``timeout`` seconds, else a ToolError that says so."""
     view = spool.view()
-    gave_up = threading.Event()
-
-    def keep_going() -> None:
-        if gave_up.is_set():
-            raise Abandoned
-
+    gave_up = threading.Event()  # the worker thread stops at its next block once the reply stops waiting
     if grep is not None and grep.regex is None:  # only Python's re runs it: in a child, which the deadline can kill
         read = partial(_grep_in_child, view, grep, offset, limit, budget)
     else:
         lines = every_line if grep is None else grep.lines
-        read = partial(trio.to_thread.run_sync, read_lines, view, offset, limit, budget, keep_going, lines, abandon_on_cancel=True)
+        read = partial(trio.to_thread.run_sync, read_lines, view, offset, limit, budget, gave_up, lines, abandon_on_cancel=True)
     with trio.move_on_after(timeout):
         try:
             return await read()
