@@ -3716,24 +3716,19 @@ class Notebook:
         import nbformat
         from nbformat import v4
 
-        entries, displays = [], DisplayMap()
+        cells, displays = [], DisplayMap()
         for entry in self._entries():
-            if (update := entry.get("update")) is not None:  # an ended cell's display, updated by a later one
-                displays.update(update["display_id"], update["data"], update["metadata"])
-                continue
-            if (cell := entry.get("cell")) is not None:
-                for output, display_id in zip(cell["outputs"], cell["display_ids"], strict=False):  # a note of dropped output has none
-                    displays.add(output, display_id)
-            entries.append(entry)
-        cells = []
-        for entry in entries:
             if "note" in entry:
                 cells.append(v4.new_markdown_cell(entry["note"]))
-                continue
-            cell = entry["cell"]
-            meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
-            outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
-            cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+            elif (update := entry.get("update")) is not None:  # an ended cell's display, updated by a later one
+                displays.update(update["display_id"], update["data"], update["metadata"])
+            else:
+                cell = entry["cell"]
+                meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
+                outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
+                for output, display_id in zip(outputs, cell["display_ids"], strict=False):  # a note of dropped output has none
+                    displays.add(output, display_id)
+                cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
         language = self.kernel_info.get("language_info") or {"name": "python"}
         notebook = v4.new_notebook(
             cells=cells,
@@ -4002,7 +3997,6 @@ class Cell:
         self.serial = next(session.serials)  # names its files until the number is known
         self.id = secrets.token_urlsafe(12)  # names it in a sealed requestState: a retry answers this cell, no other
         self.directory = session.dir
-        self.max_images, self.max_image_bytes = config.max_images, config.max_image_bytes
         self.dispatched_at: float | None = None  # the execute_request went to the kernel
         self.ended_at: float | None = None
         self.started = trio.Event()  # execute_input came: the kernel runs it and its SIGINT handler is in place
@@ -4010,6 +4004,7 @@ class Cell:
         self.scope = trio.CancelScope()  # the task carrying its messages
         self.lines = Lines(session.masker)
         self.spool = Spool(self.directory / f"cell-x{self.serial}.txt", SPOOL_CHARS)
+        self._new_view = partial(Transcript, run.budget, config.max_images, config.max_image_bytes)
         self.view = self._new_view()
         self.files: list[Path] = []  # images saved for this cell
         self.outcome: Outcome | None = None  # how it ended, once it has
@@ -4026,7 +4021,7 @@ class Cell:
         self.last_words = ""  # the end of its kernel's log, if the kernel died under it
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
         # What the kernel said
-        self.reply: dict[str, Any] | None = None
+        self.replied = False  # its execute_reply came
         self.idle = False
         self.error: dict[str, str] | None = None
         self._images_seen: set[str] = set()
@@ -4043,7 +4038,7 @@ class Cell:
         (A SIGINT that lands in ipykernel's own code after the cell, while it
         sends the reply, is caught there and the reply is never sent.)
         """
-        return self.idle and (self.reply is not None or self.ladder.signals > 0)
+        return self.idle and (self.replied or self.ladder.signals > 0)
 
     def elapsed(self) -> float:
         if self.dispatched_at is None:
@@ -4077,7 +4072,7 @@ class Cell:
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
         elif kind == "execute_reply":
-            self.reply = content
+            self.replied = True
             self._numbered(content.get("execution_count"))
             if content.get("status") == "error" and self.error is None:
                 self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
@@ -4132,17 +4127,13 @@ class Cell:
             return Outcome("cancelled", headline=f"cancelled by the client — {stopped}")
         if lost is not None:  # interrupt, and the kernel would not stop
             return Outcome("died", headline=f"died: {stopped}", error={"ename": "KernelDied", "evalue": lost})
-        if self.ladder.signals and self.reply is None and self.error is None:
+        if self.ladder.signals and not self.replied and self.error is None:
             self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
-        if self.error is not None or (self.reply or {}).get("status") == "error":
-            error = self.error or {"ename": "Error", "evalue": ""}
-            return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
+        if self.error is not None:  # an error message's, or an execute_reply with status error
+            return Outcome("error", error=self.error, headline=f"error: {self.error['ename']}: {self.error['evalue']}".rstrip(": "))
         return Outcome("ok")
 
     # -- internals ---------------------------------------------------------
-
-    def _new_view(self) -> Transcript:
-        return Transcript(self.run.budget, self.max_images, self.max_image_bytes)
 
     def _note_denials(self, text: str) -> None:
         if len(self.denials) < DENIAL_LINES_KEPT and DENIAL.search(text):
