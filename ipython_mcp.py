@@ -4052,6 +4052,8 @@ class Cell:
         if kind in OUTPUT_MESSAGES and self.record.take(kind, content):  # clear_output: the view forgets what it held too
             self.lines.discard()
             self.view.clear()
+        if kind == "error" or (kind == "execute_reply" and content.get("status") == "error" and self.error is None):
+            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}  # the error message's, else the reply's
         if kind == "stream":
             for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
                 self._add(part)
@@ -4059,7 +4061,6 @@ class Cell:
         elif kind in ("execute_result", "display_data", "update_display_data"):
             self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id_of(content), kind == "update_display_data")
         elif kind == "error":
-            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
             self._flush_lines()
             self._add(Part("error", clean_text("\n".join(content.get("traceback", []))) + "\n"))
         elif kind == "execute_input":
@@ -4074,8 +4075,6 @@ class Cell:
         elif kind == "execute_reply":
             self.replied = True
             self._numbered(content.get("execution_count"))
-            if content.get("status") == "error" and self.error is None:
-                self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
 
     def take_view(self) -> Transcript:
         """Hand the output no reply has shown yet to a reply, and start a new view."""
