@@ -3724,11 +3724,11 @@ class Notebook:
                 displays.update(update["display_id"], update["data"], update["metadata"])
             else:
                 cell = entry["cell"]
-                meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
+                meta = {"ipython-mcp": {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}}
                 outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
                 for output, display_id in zip(outputs, cell["display_ids"], strict=False):  # a note of dropped output has none
                     displays.add(output, display_id)
-                cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+                cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata=meta))
         language = self.kernel_info.get("language_info") or {"name": "python"}
         notebook = v4.new_notebook(
             cells=cells,
