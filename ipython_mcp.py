@@ -2999,8 +2999,6 @@ class Transcript:
         self.omitted_chars = 0
         self.omitted_lines = 0
         self.omitted_from: int | None = None  # spool line where the left-out stretch begins
-        self.images = 0
-        self.image_bytes = 0
         self.images_left_out: list[str] = []
 
     @property
@@ -3010,31 +3008,23 @@ class Transcript:
     def update(self, display_id: str, parts: list[Part]) -> bool:
         """Put ``parts`` where the display ``display_id`` is, if this view holds it; say whether it did."""
         for held in (self.head, self.tail):
-            places = [i for i, part in enumerate(held) if part.display_id == display_id]
-            if not places:
-                continue
-            replaced = [held[i] for i in places]
-            kept = [part for part in held if part.display_id != display_id]
-            kept[places[0] : places[0]] = parts
-            self.images += sum(part.kind == "image" for part in parts) - sum(part.kind == "image" for part in replaced)
-            self.image_bytes += sum(part.image_bytes for part in parts) - sum(part.image_bytes for part in replaced)
-            if held is self.head:
-                self.head = kept
-                self.head_chars = sum(part.size for part in kept)
-            else:
-                self.tail = deque(kept)
-                self.tail_chars = sum(part.size for part in kept)
+            at = next((i for i, part in enumerate(held) if part.display_id == display_id), None)
+            if at is not None:
+                kept = [part for part in held if part.display_id != display_id]
+                held.clear()
+                held.extend(kept[:at] + parts + kept[at:])
+                self.head_chars = sum(part.size for part in self.head)
+                self.tail_chars = sum(part.size for part in self.tail)
                 self._trim_tail()
-            return True
+                return True
         return False
 
     def add(self, part: Part) -> None:
         if part.kind == "image":
-            if self.images >= self.max_images or self.image_bytes + part.image_bytes > self.max_image_bytes:
+            held = [image for image in (*self.head, *self.tail) if image.kind == "image"]
+            if len(held) >= self.max_images or sum(image.image_bytes for image in held) + part.image_bytes > self.max_image_bytes:
                 self.images_left_out.append(part.mime)
                 return
-            self.images += 1
-            self.image_bytes += part.image_bytes
         if self.head_chars + part.size <= self.head_budget and not self.tail:
             self.head.append(part)
             self.head_chars += part.size
@@ -3050,10 +3040,14 @@ class Transcript:
         self.tail_chars += part.size
         self._trim_tail()
 
-    def parts(self, marker: Callable[["Transcript"], str]) -> Iterator[Part]:
+    def parts(self, session: str, cell: int | None) -> Iterator[Part]:
+        """What the reply shows, with a marker where the middle was left out that says how output() reads it."""
         yield from self.head
         if self.truncated:
-            yield Part("note", marker(self))
+            yield Part("note", (
+                f"[... {self.omitted_lines} lines ({self.omitted_chars} characters) left out here;"
+                f" output(session={session!r}, cell={cell}, offset={self.omitted_from or 0}) reads them ...]\n"
+            ))
         yield from self.tail
         if self.images_left_out:
             yield Part("note", f"[{len(self.images_left_out)} more image(s) not attached to this reply; their files are named above]\n")
@@ -3071,11 +3065,10 @@ class Transcript:
             if first.size <= excess:
                 self.tail.popleft()
                 self.tail_chars -= first.size
-                self._omit(first.text if first.kind != "image" else "")
                 if first.kind == "image":
-                    self.images -= 1
-                    self.image_bytes -= first.image_bytes
                     self.images_left_out.append(first.mime)
+                else:
+                    self._omit(first.text)
             else:
                 # Cut at the next line break after the excess, so the tail starts on a whole line.
                 cut = first.text.find("\n", excess) + 1 or excess
@@ -3197,13 +3190,11 @@ class SpoolView:
 
 @dataclass
 class Block:
-    """Whole lines of a spool: ``data[:length]`` starts at byte ``offset``, on line ``line`` (0-based)."""
+    """Whole lines of a spool: ``data[:length]``, starting on line ``line`` (0-based)."""
 
-    offset: int
     line: int
     data: bytes | bytearray
     length: int
-    text: bytes | memoryview  # data[:length] without a copy, for RE2: nothing past the block is taken as context
     continues: bool  # it starts inside a line longer than a block, which the block before began
 
 
@@ -3216,22 +3207,18 @@ class Line:
     more_bytes: int = 0
 
 
-class Abandoned(Exception):
-    """The reply stopped waiting for this read (its time ran out): the worker thread stops at its next block."""
-
-
-def _blocks(view: SpoolView, offset: int, line: int, keep_going: Callable[[], None]) -> Iterator[Block]:
+def _blocks(view: SpoolView, offset: int, line: int, stop: threading.Event) -> Iterator[Block]:
     """The spool from ``offset`` (where line ``line`` starts) in blocks of whole lines.
 
     A block ends at a noted line start when one is in reach, so each block's
     first line number is known without counting the lines of the blocks a
     search skipped; where none is, it ends at its last line break and its
     lines are counted. A line longer than a block is cut where the block
-    ends. ``keep_going`` runs between blocks and raises to stop.
+    ends. Once ``stop`` is set (the reply stopped waiting), no block follows.
     """
     if view.memory is not None:
         data = view.memory[offset : view.size]
-        yield Block(offset, line, data, len(data), data, False)
+        yield Block(line, data, len(data), False)
         return
     starts = [start for start, _ in view.marks]
     buffer = bytearray(SPOOL_READ_CHUNK)
@@ -3254,10 +3241,11 @@ def _blocks(view: SpoolView, offset: int, line: int, keep_going: Callable[[], No
                 following = line + buffer.count(b"\n", 0, length)
             else:
                 following = view.marks[index][1]
-            yield Block(offset, line, buffer, length, memoryview(buffer)[:length], continues)
+            yield Block(line, buffer, length, continues)
             continues = buffer[length - 1] != ord("\n")
             offset, line = offset + length, following
-            keep_going()
+            if stop.is_set():
+                return
 
 
 def _line(block: Block, start: int, end: int, number: int) -> Line:
@@ -3276,13 +3264,13 @@ def every_line(block: Block) -> Iterator[tuple[int, int, int]]:
 
 
 def read_lines(
-    view: SpoolView, first: int, limit: int, budget: int, keep_going: Callable[[], None], lines: Callable[[Block], Iterator[tuple[int, int, int]]]
+    view: SpoolView, first: int, limit: int, budget: int, stop: threading.Event, lines: Callable[[Block], Iterator[tuple[int, int, int]]]
 ) -> tuple[list[Line], bool]:
     """The first ``limit`` of the ``lines`` from line ``first`` (0-based) on, within ``budget`` characters; and
     whether more follow. A page reads every_line, a grep the lines its pattern matches (Grep.lines)."""
     found: list[Line] = []
     used = 0
-    for block in _blocks(view, *view.mark_before(first), keep_going):
+    for block in _blocks(view, *view.mark_before(first), stop):
         for start, end, number in lines(block):
             if number < first or (block.continues and number == block.line and found and found[-1].number == number + 1):
                 continue  # before the first line asked for, or the rest of a long line the block before began
@@ -3320,7 +3308,8 @@ class Grep:
 
     def lines(self, block: Block) -> Iterator[tuple[int, int, int]]:
         """The lines of a block the pattern matches: (start, end, 0-based number), in order."""
-        data, text, length = block.data, block.text, block.length
+        data, length = block.data, block.length
+        text = memoryview(data)[:length]  # for RE2, without a copy: nothing past the block is taken as context
         counted, number = 0, block.line  # the line number at `counted`
         position, in_vain = 0, 0
         while position < length:
@@ -3348,8 +3337,9 @@ def compile_grep(pattern: str) -> Grep:
         re.compile(pattern, re.MULTILINE)
     except (re.error, RecursionError, OverflowError) as exc:
         raise ToolError(f"grep {shown(pattern)} is not a valid Python regular expression: {exc}") from None
-    re2 = _re2()
-    if re2 is None:
+    try:
+        import re2
+    except ImportError:  # a vendored copy may lack google-re2: then every pattern runs in Python's re, in a child
         return Grep(pattern)
     options = re2.Options()
     options.never_nl = True  # a match lies within one line
@@ -3366,15 +3356,6 @@ def compile_grep(pattern: str) -> Grep:
             if len(os.path.commonprefix([low, high])) >= 2:
                 quick = rest
     return Grep(pattern, regex, quick)
-
-
-def _re2() -> Any:
-    """google-re2, if installed (a vendored copy may lack it: then every pattern runs in Python's re, in a child)."""
-    try:
-        import re2
-    except ImportError:
-        return None
-    return re2
 
 
 # Python's re over a spool, in a child process a deadline can kill: job on the
@@ -3429,17 +3410,12 @@ async def read_spool(
     """Lines of a spool: ``limit`` lines from line ``offset`` (0-based), or the first ``limit`` from there that
     ``grep`` matches; and whether more follow. Within ``timeout`` seconds, else a ToolError that says so."""
     view = spool.view()
-    gave_up = threading.Event()
-
-    def keep_going() -> None:
-        if gave_up.is_set():
-            raise Abandoned
-
+    gave_up = threading.Event()  # the worker thread stops at its next block once the reply stops waiting
     if grep is not None and grep.regex is None:  # only Python's re runs it: in a child, which the deadline can kill
         read = partial(_grep_in_child, view, grep, offset, limit, budget)
     else:
         lines = every_line if grep is None else grep.lines
-        read = partial(trio.to_thread.run_sync, read_lines, view, offset, limit, budget, keep_going, lines, abandon_on_cancel=True)
+        read = partial(trio.to_thread.run_sync, read_lines, view, offset, limit, budget, gave_up, lines, abandon_on_cancel=True)
     with trio.move_on_after(timeout):
         try:
             return await read()
@@ -3654,24 +3630,19 @@ class Notebook:
         import nbformat
         from nbformat import v4
 
-        entries, displays = [], DisplayMap()
+        cells, displays = [], DisplayMap()
         for entry in self._entries():
-            if (update := entry.get("update")) is not None:  # an ended cell's display, updated by a later one
-                displays.update(update["display_id"], update["data"], update["metadata"])
-                continue
-            if (cell := entry.get("cell")) is not None:
-                for output, display_id in zip(cell["outputs"], cell["display_ids"], strict=False):  # a note of dropped output has none
-                    displays.add(output, display_id)
-            entries.append(entry)
-        cells = []
-        for entry in entries:
             if "note" in entry:
                 cells.append(v4.new_markdown_cell(entry["note"]))
-                continue
-            cell = entry["cell"]
-            meta = {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}
-            outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
-            cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata={"ipython-mcp": meta}))
+            elif (update := entry.get("update")) is not None:  # an ended cell's display, updated by a later one
+                displays.update(update["display_id"], update["data"], update["metadata"])
+            else:
+                cell = entry["cell"]
+                meta = {"ipython-mcp": {key: cell[key] for key in ("status", "stopped_by", "started", "elapsed_s") if cell.get(key) is not None}}
+                outputs = [nbformat.from_dict(output) for output in cell["outputs"]]
+                for output, display_id in zip(outputs, cell["display_ids"], strict=False):  # a note of dropped output has none
+                    displays.add(output, display_id)
+                cells.append(v4.new_code_cell(cell["code"], execution_count=cell["execution_count"], outputs=outputs, metadata=meta))
         language = self.kernel_info.get("language_info") or {"name": "python"}
         notebook = v4.new_notebook(
             cells=cells,
@@ -3762,19 +3733,23 @@ class Outcome:
     sandbox: str = ""  # the sandbox rule a refusal in the cell met (Confinement.explain)
 
     def to_result(self) -> CallToolResult:
-        lines = [f"[{self.headline}]"] if self.headline else [] if self.status == "ok" else [f"[{self.status}]"]
-        lines += [f"[sandbox: {self.sandbox}]"] if self.sandbox else []
-        lines += [f"[warning: {w}]" for w in self.warnings]
-        blocks = self._content()
-        if not blocks and self.status in ("ok", "timeout", "cancelled", "running") and self.transcript is not None:
-            blocks = [TextContent(type="text", text="(no output yet)" if self.status == "running" else "(no output)")]
-        if lines:
-            prefix = "\n".join(lines) + "\n"
-            if blocks and isinstance(blocks[0], TextContent):
-                blocks[0] = TextContent(type="text", text=prefix + blocks[0].text)
-            else:
-                blocks.insert(0, TextContent(type="text", text=prefix))
+        """The reply: its headline, sandbox rule and warnings, then the output, consecutive text merged, images where they arrived."""
+        head = [self.headline] if self.headline else [] if self.status == "ok" else [self.status]
+        head += [f"sandbox: {self.sandbox}"] if self.sandbox else []
+        head += [f"warning: {w}" for w in self.warnings]
         transcript = self.transcript
+        parts = list(transcript.parts(self.session, self.cell)) if transcript is not None else []
+        parts += [Part("stdout", self.unfinished)] if self.unfinished else []
+        if not parts and self.status in ("ok", "timeout", "cancelled", "running") and transcript is not None:
+            parts = [Part("note", "(no output yet)" if self.status == "running" else "(no output)")]
+        if head:
+            parts.insert(0, Part("note", "".join(f"[{line}]\n" for line in head)))
+        blocks: list[TextContent | ImageContent] = []
+        for image, run in itertools.groupby(parts, key=lambda part: part.kind == "image"):
+            if image:
+                blocks += [ImageContent(type="image", data=part.text, mime_type=part.mime) for part in run]
+            else:
+                blocks.append(TextContent(type="text", text="".join(part.text for part in run)))
         record: dict[str, Any] = {
             "status": self.status,
             "cell": self.cell,  # its execution count, named as every tool names a cell
@@ -3793,32 +3768,6 @@ class Outcome:
                 "from_line": (transcript.omitted_from or 0) + 1,
             }
         return CallToolResult(content=blocks, is_error=self.status not in ("ok", "running", "idle"), meta={META_KEY: record})
-
-    def _content(self) -> list[TextContent | ImageContent]:
-        """Content blocks: consecutive text merged, images where they arrived."""
-        blocks: list[TextContent | ImageContent] = []
-        text: list[str] = []
-        parts = list(self.transcript.parts(self._marker)) if self.transcript else []
-        for part in parts:
-            if part.kind == "image":
-                if text:
-                    blocks.append(TextContent(type="text", text="".join(text)))
-                    text = []
-                blocks.append(ImageContent(type="image", data=part.text, mime_type=part.mime))
-            else:
-                text.append(part.text)
-        if self.unfinished:
-            text.append(self.unfinished)
-        if text:
-            blocks.append(TextContent(type="text", text="".join(text)))
-        return blocks
-
-    def _marker(self, transcript: Transcript) -> str:
-        start = transcript.omitted_from or 0
-        return (
-            f"[... {transcript.omitted_lines} lines ({transcript.omitted_chars} characters) left out here;"
-            f" output(session={self.session!r}, cell={self.cell}, offset={start}) reads them ...]\n"
-        )
 
 
 def env_error(message: str, ename: str = "EnvError") -> Outcome:
@@ -3962,7 +3911,6 @@ class Cell:
         self.serial = next(session.serials)  # names its files until the number is known
         self.id = secrets.token_urlsafe(12)  # names it in a sealed requestState: a retry answers this cell, no other
         self.directory = session.dir
-        self.max_images, self.max_image_bytes = config.max_images, config.max_image_bytes
         self.dispatched_at: float | None = None  # the execute_request went to the kernel
         self.ended_at: float | None = None
         self.started = trio.Event()  # execute_input came: the kernel runs it and its SIGINT handler is in place
@@ -3970,6 +3918,7 @@ class Cell:
         self.scope = trio.CancelScope()  # the task carrying its messages
         self.lines = Lines(session.masker)
         self.spool = Spool(self.directory / f"cell-x{self.serial}.txt", SPOOL_CHARS)
+        self._new_view = partial(Transcript, run.budget, config.max_images, config.max_image_bytes)
         self.view = self._new_view()
         self.files: list[Path] = []  # images saved for this cell
         self.outcome: Outcome | None = None  # how it ended, once it has
@@ -3986,7 +3935,7 @@ class Cell:
         self.last_words = ""  # the end of its kernel's log, if the kernel died under it
         self.oom_before = 0  # the kernel's count of memory-limit kills when the cell was sent
         # What the kernel said
-        self.reply: dict[str, Any] | None = None
+        self.replied = False  # its execute_reply came
         self.idle = False
         self.error: dict[str, str] | None = None
         self._images_seen: set[str] = set()
@@ -4003,7 +3952,7 @@ class Cell:
         (A SIGINT that lands in ipykernel's own code after the cell, while it
         sends the reply, is caught there and the reply is never sent.)
         """
-        return self.idle and (self.reply is not None or self.ladder.signals > 0)
+        return self.idle and (self.replied or self.ladder.signals > 0)
 
     def elapsed(self) -> float:
         if self.dispatched_at is None:
@@ -4017,6 +3966,8 @@ class Cell:
         if kind in OUTPUT_MESSAGES and self.record.take(kind, content):  # clear_output: the view forgets what it held too
             self.lines.discard()
             self.view.clear()
+        if kind == "error" or (kind == "execute_reply" and content.get("status") == "error" and self.error is None):
+            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}  # the error message's, else the reply's
         if kind == "stream":
             for part in self.lines.feed(content.get("name", "stdout"), content.get("text", "")):
                 self._add(part)
@@ -4024,7 +3975,6 @@ class Cell:
         elif kind in ("execute_result", "display_data", "update_display_data"):
             self._display(content.get("data", {}), "result" if kind == "execute_result" else "display", display_id_of(content), kind == "update_display_data")
         elif kind == "error":
-            self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
             self._flush_lines()
             self._add(Part("error", clean_text("\n".join(content.get("traceback", []))) + "\n"))
         elif kind == "execute_input":
@@ -4037,10 +3987,8 @@ class Cell:
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
         elif kind == "execute_reply":
-            self.reply = content
+            self.replied = True
             self._numbered(content.get("execution_count"))
-            if content.get("status") == "error" and self.error is None:
-                self.error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", "")}
 
     def take_view(self) -> Transcript:
         """Hand the output no reply has shown yet to a reply, and start a new view."""
@@ -4092,17 +4040,13 @@ class Cell:
             return Outcome("cancelled", headline=f"cancelled by the client — {stopped}")
         if lost is not None:  # interrupt, and the kernel would not stop
             return Outcome("died", headline=f"died: {stopped}", error={"ename": "KernelDied", "evalue": lost})
-        if self.ladder.signals and self.reply is None and self.error is None:
+        if self.ladder.signals and not self.replied and self.error is None:
             self.error = {"ename": "KeyboardInterrupt", "evalue": "interrupted; the kernel sent no reply"}
-        if self.error is not None or (self.reply or {}).get("status") == "error":
-            error = self.error or {"ename": "Error", "evalue": ""}
-            return Outcome("error", error=error, headline=f"error: {error['ename']}: {error['evalue']}".rstrip(": "))
+        if self.error is not None:  # an error message's, or an execute_reply with status error
+            return Outcome("error", error=self.error, headline=f"error: {self.error['ename']}: {self.error['evalue']}".rstrip(": "))
         return Outcome("ok")
 
     # -- internals ---------------------------------------------------------
-
-    def _new_view(self) -> Transcript:
-        return Transcript(self.run.budget, self.max_images, self.max_image_bytes)
 
     def _note_denials(self, text: str) -> None:
         if len(self.denials) < DENIAL_LINES_KEPT and DENIAL.search(text):
