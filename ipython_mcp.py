@@ -4530,15 +4530,8 @@ class Session:
 
         With an offer (the tasks extension may make this call a task) the
         first wait is short, and a cell still waiting or going then is handed
-        to the offer instead of being withdrawn or reported as running. A
-        retry (2026-07-28) runs nothing: it goes on following the cell its
-        first call started.
+        to the offer instead of being withdrawn or reported as running.
         """
-        if user.resuming is not None:
-            reply_by = trio.current_time() + wait_s
-            cell = await self._retried(user)
-            async with _progress(user.ctx, lambda: self.progress(cell)):
-                return await self._follow(cell, reply_by, user, interrupt_on_cancel=True)  # type: ignore[return-value]
         if offer is not None:
             wait_s = min(wait_s, TASK_FIRST_WAIT_S)
         reply_by = trio.current_time() + wait_s
@@ -4572,15 +4565,18 @@ class Session:
         if not run.reply.give(not_run(by)) and (cell := run.cell) is not None:
             await self._tell(CancelCell(cell), shielded=True)
 
-    async def wait(self, timeout: float, user: "UserInput") -> "Outcome | Asking":
+    async def wait(self, timeout: float, user: "UserInput", *, of_execute: bool = False) -> "Outcome | Asking":
+        """Follow the cell a wait() owes, else the current one, up to timeout. A retry (2026-07-28) follows the cell its
+        first call started: an execute's retry (of_execute) runs nothing, answers as the execute would, and its cancel
+        interrupts the cell."""
         reply_by = trio.current_time() + timeout
         cell = await self.ask(Follow()) if user.resuming is None else await self._retried(user)
         if cell is None:
             return self._idle()
         async with _progress(user.ctx, lambda: self.progress(cell)):
-            outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=False)
+            outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=of_execute)
         assert outcome is not None
-        if isinstance(outcome, Outcome) and outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
+        if isinstance(outcome, Outcome) and outcome.status == "ok" and not of_execute:  # a wait's reply says which cell ended, even when all went well
             outcome.headline = f"ok: {cell.label} finished after {cell.elapsed():.1f} s"
         return outcome
 
@@ -5755,7 +5751,7 @@ class Sessions:
             if value:
                 check_path(argument, value)
         if user.resuming is not None:
-            return await self._resumed(name, user).execute(code, timeout, wait_s, budget, user)
+            return await self._resumed(name, user).wait(wait_s, user, of_execute=True)
         warnings: list[str] = []
         session = self.find(name)
         if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
