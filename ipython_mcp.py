@@ -5118,11 +5118,9 @@ class Session:
     async def _wind_up(self) -> None:
         """The owner's last act, however it ended: every call answered, every kernel gone."""
         self._close("the server is shutting down")
-        while True:
-            try:
+        with suppress(trio.WouldBlock):
+            while True:
                 self._refuse(self._inbox.receive_nowait())
-            except trio.WouldBlock:
-                break
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
         if self.notebook.count:  # the last cells, whatever the live writer got to
             await self.notebook.save_live()
