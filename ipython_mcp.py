@@ -6012,7 +6012,7 @@ async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, 
         return f"{name}, {status}: no output\n"
     start = max(0, total + offset) if offset < 0 else offset
     lines, more = await read_spool(spool, start, limit, grep, budget, timeout)
-    body, used, shown_lines = [], 0, 0
+    body, used = [], 0
     for line in lines:
         text, more_bytes = line.text, line.more_bytes
         if len(text) > OUTPUT_LINE_CHARS:
@@ -6023,7 +6023,7 @@ async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, 
             break
         body.append(entry)
         used += len(entry)
-        shown_lines += 1
+    shown_lines = len(body)
     if grep is not None:
         header = f"{name}, {status}: {shown_lines} line(s) matching {shown(grep.text)} of {total}"
         if more or shown_lines < len(lines):
