@@ -6236,7 +6236,8 @@ class TasksExtension(Extension):
             return result  # ended (or failed) within the first wait: a plain result
         task = Task(offer.session, offer.run, ctx.protocol_version)
         await task.refresh(UserInput(ctx))
-        self._keep(task)
+        self._expire()
+        self._tasks[task.id] = task
         return task.wire("task")
 
     async def _get(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, Any]:
@@ -6266,10 +6267,6 @@ class TasksExtension(Extension):
         if (task := self._tasks.get(task_id)) is None:
             raise MCPError(INVALID_PARAMS, f"Failed to retrieve task: no task {task_id!r} (unknown, or finished over {TASK_TTL_S / 3600:g} h ago)")
         return task
-
-    def _keep(self, task: Task) -> None:
-        self._expire()
-        self._tasks[task.id] = task
 
     def _expire(self) -> None:
         """Finished tasks go an hour after their end, and past TASKS_KEPT the oldest first; working ones stay."""
