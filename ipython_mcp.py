@@ -521,6 +521,7 @@ from mcp.server.extension import Extension, MethodBinding  # noqa: E402
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, ImageContent, InputRequiredResult, RequestParams, TextContent, ToolAnnotations  # noqa: E402
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 if typing.TYPE_CHECKING:  # names for annotations: each module is imported where it is used, and only then
@@ -5205,8 +5206,6 @@ class UserInput:
 
     def __init__(self, ctx: Context | ServerRequestContext | None = None) -> None:
         """From a tool's Context, or the request context of a tasks/* method."""
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
         self.ctx: Context | None = ctx if isinstance(ctx, Context) else None  # progress, and requests during the call
         self.form = self.url = self.in_call = self.by_result = False
         self.host: str | None = None  # the Host this request came to (streamable HTTP): pages are served there
@@ -6206,8 +6205,6 @@ class TasksExtension(Extension):
         self._offers: dict[int, TaskOffer] = {}  # by the id of the tools/call request's context, while the call runs
 
     def methods(self) -> list[MethodBinding]:
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
         modern = frozenset(MODERN_PROTOCOL_VERSIONS)
         return [
             MethodBinding("tasks/get", TaskParams, self._get, protocol_versions=modern),
@@ -6221,8 +6218,6 @@ class TasksExtension(Extension):
 
     async def intercept_tool_call(self, params: CallToolRequestParams, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
         """An execute from a request that declared the extension may become a task; anything else passes."""
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
         caps = ctx.session.client_capabilities  # at 2026-07-28: this request's own
         declared = caps is not None and self.identifier in (caps.extensions or {})
         if params.name != "execute" or ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or not declared:
