@@ -5419,8 +5419,7 @@ class SecretPages:
         self._gone: dict[str, str] = {}  # tokens of pages that ended, and why: a late visit is told
         self._port: int | None = None  # the loopback listener's, while it listens
         self._starting = trio.Lock()
-        self._connections = 0
-        self._changed = trio.Event()
+        self._changed = trio.Event()  # set and replaced when a page ends: the listener may close
 
     def find(self, ask: Ask) -> SecretPage | None:
         return next((page for page in self._pages.values() if page.ask is ask), None)
@@ -5483,19 +5482,21 @@ class SecretPages:
         self._pages.pop(page.token, None)
         while len(self._gone) > PAGES_GONE_KEPT:
             del self._gone[next(iter(self._gone))]
-        self._moved()
+        self._changed.set()
+        self._changed = trio.Event()
 
     # -- the loopback listener (stdio, and any connection without an HTTP app) --
 
     async def _listen(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve the pages on a loopback port for as long as one is pending (or a browser is still being answered)."""
+        """Serve the pages on a loopback port for as long as one is pending. Its connections are handled in the
+        registry's nursery: a browser still being answered (the last page's own POST) outlives the listener."""
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(trio.serve_listeners, self._serve, listeners, handler_nursery=nursery))
+            nursery.start_soon(partial(trio.serve_listeners, self._serve, listeners, handler_nursery=self._nursery))
             self._port = listeners[0].socket.getsockname()[1]
             log.info("serving secret pages on 127.0.0.1:%d", self._port)
             task_status.started()
-            while self._pages or self._connections:
+            while self._pages:
                 await self._changed.wait()
             self._port = None  # in the same step as the decision: the next page starts a new listener
             nursery.cancel_scope.cancel()
@@ -5505,7 +5506,6 @@ class SecretPages:
         """One request on the loopback listener, read and answered with h11, then the connection closes."""
         import h11
 
-        self._connections += 1
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=PAGE_MAX_HEAD)
         try:
             # A browser that goes away mid-request ends only its own connection, never the listener.
@@ -5525,12 +5525,6 @@ class SecretPages:
         finally:
             with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):  # gone already
                 await stream.aclose()
-            self._connections -= 1
-            self._moved()
-
-    def _moved(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
 
 
 class _PageTooLarge(Exception):
