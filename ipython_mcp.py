@@ -5967,7 +5967,7 @@ def variables_table(session: str, rows: list[dict[str, Any]], masker: Masker | N
     if not rows:
         return f"session {session!r} has no variables of its own yet (modules, imported functions and _names are not listed)"
 
-    def size(n: Any) -> str:
+    def size(n: object) -> str:
         if not isinstance(n, int):
             return ""
         amount = float(n)
@@ -6234,7 +6234,7 @@ class TasksExtension(Extension):
         await task.refresh(UserInput(ctx))
         return task.wire("complete")
 
-    async def _update(self, ctx: ServerRequestContext, params: UpdateParams) -> dict[str, Any]:
+    async def _update(self, ctx: ServerRequestContext, params: UpdateParams) -> dict[str, str]:
         task = self._find(ctx, params.task_id)
         user = UserInput(ctx)
         if (cell := task.run.cell) is not None:
@@ -6242,7 +6242,7 @@ class TasksExtension(Extension):
                 await user.take(task.session, cell, key, response)
         return {"resultType": "complete"}
 
-    async def _cancel(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, Any]:
+    async def _cancel(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, str]:
         task = self._find(ctx, params.task_id)
         await task.session.call_off(task.run, "the task was cancelled (tasks/cancel)")
         return {"resultType": "complete"}
@@ -6314,7 +6314,7 @@ def guard_hypercorn_h2() -> None:
     if getattr(handle_events, "guards_closed_streams", False):
         return
 
-    async def _handle_events(self: Any, events: list[Any]) -> None:
+    async def _handle_events(self: H2Protocol, events: list[h2.events.Event]) -> None:
         for event in events:
             if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
                 self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -6335,7 +6335,7 @@ def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - 
     return stdio_server(reader, writer)  # type: ignore[arg-type]
 
 
-def require_declared_extension(ctx: Any, identifier: str) -> None:
+def require_declared_extension(ctx: ServerRequestContext, identifier: str) -> None:
     """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
     from mcp.server.mcpserver.server import require_client_extension
 
@@ -6446,7 +6446,7 @@ def instructions(sessions: Sessions) -> str:
     return text
 
 
-async def _instructions_now(sessions: Sessions, ctx: Any, call_next: Any) -> Any:
+async def _instructions_now(sessions: Sessions, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
     """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start.
 
     (mcp 2.3: call_next returns the answer as the wire's dict; should that
