@@ -6471,18 +6471,15 @@ def build_server(sessions: Sessions) -> MCPServer:
     )
     reply_after = config.reply_after_s
     limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
-    if config.gateway_url:
-        env_help = (
-            f"Kernelspec for a NEW session, on the Jupyter server at {redact_url(config.gateway_url)[0]}; ignored (with a "
-            "warning) for an existing one. Omit for the server's default kernelspec."
-        )
-    else:
-        env_help = (
-            "Python environment for a NEW session; ignored (with a warning) for an existing one. "
-            f"Omit for the server's own Python. A bare name means {config.envs_dir}/<name> (the server's --envs-dir) "
-            "or a conda env of that name; a path (with '/' or starting with '~') "
-            "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
-        )
+    env_help = (
+        f"Kernelspec for a NEW session, on the Jupyter server at {redact_url(config.gateway_url)[0]}; ignored (with a "
+        "warning) for an existing one. Omit for the server's default kernelspec."
+    ) if config.gateway_url else (
+        "Python environment for a NEW session; ignored (with a warning) for an existing one. "
+        f"Omit for the server's own Python. A bare name means {config.envs_dir}/<name> (the server's --envs-dir) "
+        "or a conda env of that name; a path (with '/' or starting with '~') "
+        "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
+    )
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
 
     def tool(title: str, description: str, **hints: bool) -> Callable[[Callable[..., Any]], Any]:
