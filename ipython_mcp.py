@@ -5743,7 +5743,7 @@ class Sessions:
                 check_path(argument, value)
         if user.resuming is not None:
             return await self._resumed(name, user).wait(wait_s, user, of_execute=True)
-        warnings: list[str] = []
+        warnings = user.warnings  # the call's reply says them, ahead of the cell's own
         session = self.find(name)
         if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
             try:
@@ -5774,10 +5774,7 @@ class Sessions:
                     "(use os.chdir() in a cell to move)"
                 )
         session.last_used = trio.current_time()
-        outcome = await session.execute(code, timeout, wait_s, budget, user, offer)
-        if isinstance(outcome, Outcome):
-            outcome.warnings = warnings + outcome.warnings
-        return outcome
+        return await session.execute(code, timeout, wait_s, budget, user, offer)
 
     async def wait(self, name: str, timeout: float, user: "UserInput") -> "Outcome | Asking":
         return await (self.get(name) if user.resuming is None else self._resumed(name, user)).wait(timeout, user)
