@@ -6245,10 +6245,11 @@ class TasksExtension(Extension):
         return {"resultType": "complete"}
 
     def _find(self, ctx: ServerRequestContext, task_id: str) -> Task:
+        from mcp.server.mcpserver import require_client_extension
         from mcp.shared.exceptions import MCPError
         from mcp_types import INVALID_PARAMS
 
-        require_declared_extension(ctx, self.identifier)
+        require_client_extension(ctx, self.identifier)  # -32021 for a request whose capabilities lack the extension
         self._expire()
         if (task := self._tasks.get(task_id)) is None:
             raise MCPError(INVALID_PARAMS, f"Failed to retrieve task: no task {task_id!r} (unknown, or finished over {TASK_TTL_S / 3600:g} h ago)")
@@ -6330,13 +6331,6 @@ def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - 
     from mcp.server.stdio import stdio_server
 
     return stdio_server(reader, writer)  # type: ignore[arg-type]
-
-
-def require_declared_extension(ctx: ServerRequestContext, identifier: str) -> None:
-    """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
-    from mcp.server.mcpserver.server import require_client_extension
-
-    require_client_extension(ctx, identifier)
 
 
 # ============================================================================
