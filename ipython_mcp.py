@@ -5691,11 +5691,9 @@ class Sessions:
     def get(self, name: str) -> Session:
         """The session a tool call names; it is the call that counts as the session's use."""
         check_session_name(name)
-        try:
-            session = self._sessions[name]
-        except KeyError:
+        if (session := self._sessions.get(name)) is None:
             lost = f"; session {name!r} was {self.lost[name]}" if name in self.lost else ""
-            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}{lost}") from None
+            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}{lost}")
         session.last_used = trio.current_time()
         return session
 
