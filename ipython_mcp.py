@@ -4527,12 +4527,9 @@ class Session:
     async def execute(
         self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput", offer: "TaskOffer | None" = None
     ) -> "Outcome | Asking":
-        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first.
-
-        With an offer (the tasks extension may make this call a task) the
-        first wait is short, and a cell still waiting or going then is handed
-        to the offer instead of being withdrawn or reported as running.
-        """
+        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first. With an offer (the
+        tasks extension may make this call a task) the first wait is short, and a cell still waiting or going then is
+        the offer's: neither withdrawn nor reported as running."""
         if offer is not None:
             wait_s = min(wait_s, TASK_FIRST_WAIT_S)
         reply_by = trio.current_time() + wait_s
@@ -4597,13 +4594,9 @@ class Session:
         return cell
 
     async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> "Outcome | Asking | None":
-        """Wait for the cell up to reply_by, putting its input() to the user as this call can; then its snapshot.
-
-        A call that asks by its result (2026-07-28) returns Asking instead, and
-        its retry follows the cell on. With hand_over (a call offered as a task)
-        a cell still going, or asking for input, is not snapshot: None says it
-        is the task's now.
-        """
+        """Wait for the cell up to reply_by, putting its input() to the user as this call can; then its snapshot. A
+        call that asks by its result (2026-07-28) returns Asking instead, its retry following the cell on; with hand_over
+        (a call offered as a task), None says that a cell still going or asking for input is the task's now."""
         try:
             while not cell.done.is_set():
                 attention = cell.attention if user.reachable or hand_over else cell.done
@@ -5149,14 +5142,10 @@ _CLIENT_LINK: contextvars.ContextVar[ClientLink | None] = contextvars.ContextVar
 
 
 def cut_off() -> bool:
-    """Whether the call being cancelled lost its client's connection, rather than being called off by the client.
-
-    The one place the two are told apart. A client that cancels an execute
-    (notifications/cancelled, tasks/cancel, an in-process client's own
-    cancel) interrupts its cell, as Ctrl-C would. A connection that ends
-    cancels every call it carried, but a client leaving stops nothing: the
-    cell goes on and its output waits for the next client's wait().
-    """
+    """Whether the call being cancelled lost its client's connection, rather than being called off by the client: the
+    one place the two are told apart. A client that cancels an execute (notifications/cancelled, tasks/cancel, an
+    in-process client's own cancel) interrupts its cell, as Ctrl-C would. A connection that ends cancels every call it
+    carried, but a client leaving stops nothing: the cell goes on, and its output waits for the next client's wait()."""
     link = _CLIENT_LINK.get()
     return link is not None and link.lost
 
@@ -5188,20 +5177,17 @@ NO_PAGE_HINT = (
 class UserInput:
     """How a call can put a cell's input() or getpass() to its user, if at all: the one place that decides.
 
-    - during the call: the server sends elicitation/create itself, where the
-      protocol lets a server send requests during a call (2025-11-25);
-    - by the call's result (2026-07-28): input_required with the request and
-      a requestState naming the session, cell and ask; the client's retry of
-      the same call brings the answer and follows the cell on. The SDK seals
-      the state and refuses it on any other call (MCPServer's
-      RequestStateBoundary, mcp 2.3: test_the_internals_we_lean_on_are_still_there
-      checks it is installed); the cell's id refuses it for any other cell;
+    - during the call (2025-11-25, where the protocol lets a server send requests during one): the server sends
+      elicitation/create itself;
+    - by the call's result (2026-07-28): input_required with the request and a requestState naming the session, cell
+      and ask; the client's retry of the same call brings the answer and follows the cell on. The SDK seals the state
+      and refuses it on any other call (MCPServer's RequestStateBoundary, mcp 2.3:
+      test_the_internals_we_lean_on_are_still_there checks it is installed); the cell's id refuses it for any other cell;
     - through a task: the tasks extension's input_required and tasks/update.
-    input() is asked with a one-field form (or the ask's page, for a client
-    that opens URLs only). A secret never goes through a form: getpass() sends
-    the user to a one-time page of this server (URL mode, SecretPages), and a
-    client that cannot open one has getpass() raise at once, saying why. A
-    client without elicitation is not offered stdin: input() fails at once.
+    input() is asked with a one-field form (or the ask's page, for a client that opens URLs only); a client without
+    elicitation is not offered stdin, so its input() fails at once. A secret never goes through a form: getpass() sends
+    the user to a one-time page of this server (URL mode, SecretPages), and a client that cannot open one has getpass()
+    raise at once, saying why.
     """
 
     def __init__(self, ctx: Context | ServerRequestContext | None = None) -> None:
@@ -5296,12 +5282,9 @@ class UserInput:
 
     async def take(self, session: "Session", cell: "Cell", key: str, response: object) -> None:
         """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
-        the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError).
-
-        A response to an ask no longer pending is ignored, as the spec asks; so
-        is an accept without an answer (the ask is put again). An accept is
-        never an empty answer, and never a secret's value.
-        """
+        the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError). A response to an ask
+        no longer pending is ignored, as the spec asks; so is an accept without an answer (the ask is put again). An
+        accept is never an empty answer, and never a secret's value."""
         ask = cell.asking
         if ask is None or ask.key != key or not isinstance(response, dict):
             return
@@ -5569,11 +5552,8 @@ async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
 
 
 class PageRoute:
-    """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token).
-
-    A page's URL is its own credential, so these requests carry no bearer
-    token: the browser following the link has none.
-    """
+    """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token). A page's URL
+    is its own credential, so these requests carry no bearer token: the browser following the link has none."""
 
     def __init__(self, app: ASGIApp, pages: SecretPages) -> None:
         self.app = app
@@ -5657,11 +5637,9 @@ def _page_gone(why: str | None) -> str:
 
 
 class Sessions:
-    """Every session of this server, the runtime directory, and the nursery they live in.
-
-    The policy a tool call needs (which env, which warning, whether to install
-    ipykernel and try again) lives here; the sessions only run what they are given.
-    """
+    """Every session of this server, the runtime directory, and the nursery they live in. The policy a tool call
+    needs (which env, which warning, whether to install ipykernel and try again) lives here; the sessions only run
+    what they are given."""
 
     def __init__(
         self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context, lifeline: int, confinement: Confinement | None = None
@@ -6028,10 +6006,8 @@ async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, 
 
 
 def remove_stale_runtime_dirs(parent: Path) -> None:
-    """Remove the runtime directories of servers that died without cleaning up (killed by SIGKILL).
-
-    Their kernels are gone too: each watches its server through the lifeline pipe.
-    """
+    """Remove the runtime directories of servers that died without cleaning up (killed by SIGKILL); their kernels are
+    gone too, each watching its server through the lifeline pipe."""
     for path in parent.glob("ipython-mcp-*-*"):
         pid = path.name.split("-")[2]
         try:
@@ -6377,13 +6353,9 @@ def check_cwd(cwd: str | None) -> str:
 
 
 def answering_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """A tool handler whose failures reach the client as a clear error of bounded size.
-
-    An OSError or ValueError that a bad argument provoked somewhere below
-    becomes the tool's error, one line naming the tool and the error, rather
-    than the SDK's bare "Error executing tool" with a traceback on stderr; an
-    error reply (it may quote a kernel's log) is cut at MAX_ERROR_CHARS.
-    """
+    """A tool handler whose failures reach the client as a clear error of bounded size: an OSError or ValueError that
+    a bad argument provoked below becomes one line naming the tool and the error, not the SDK's bare "Error executing
+    tool" with a traceback on stderr; an error reply (it may quote a kernel's log) is cut at MAX_ERROR_CHARS."""
 
     @wraps(handler)
     async def answer(*args: Any, **kwargs: Any) -> Any:
@@ -6436,11 +6408,9 @@ def instructions(sessions: Sessions) -> str:
 
 
 async def _instructions_now(sessions: Sessions, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
-    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start.
-
-    (mcp 2.3: call_next returns the answer as the wire's dict; should that
-    change, test_the_instructions_name_the_sessions_that_exist fails.)
-    """
+    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start
+    (mcp 2.3: call_next returns the answer as the wire's dict; should that change,
+    test_the_instructions_name_the_sessions_that_exist fails)."""
     result = await call_next(ctx)
     if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
         result["instructions"] = instructions(sessions)
