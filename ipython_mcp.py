@@ -4550,8 +4550,7 @@ class Session:
                 raise
             if not run.reply.given and offer is not None:
                 return offer.take(self, run)
-            if run.reply.give(busy := self._busy()):
-                return busy
+            run.reply.give(self._busy())  # still waiting its turn: withdrawn, and the call says busy
             answer = run.reply.value
             if isinstance(answer, Outcome):
                 return answer
