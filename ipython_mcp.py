@@ -521,6 +521,7 @@ from mcp.server.extension import Extension, MethodBinding  # noqa: E402
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, ImageContent, InputRequiredResult, RequestParams, TextContent, ToolAnnotations  # noqa: E402
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 if typing.TYPE_CHECKING:  # names for annotations: each module is imported where it is used, and only then
@@ -4384,19 +4385,9 @@ class Session:
     async def execute(
         self, code: str, timeout: float | None, wait_s: float, budget: int, user: "UserInput", offer: "TaskOffer | None" = None
     ) -> "Outcome | Asking":
-        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first.
-
-        With an offer (the tasks extension may make this call a task) the
-        first wait is short, and a cell still waiting or going then is handed
-        to the offer instead of being withdrawn or reported as running. A
-        retry (2026-07-28) runs nothing: it goes on following the cell its
-        first call started.
-        """
-        if user.resuming is not None:
-            reply_by = trio.current_time() + wait_s
-            cell = await self._retried(user)
-            async with _progress(user.ctx, lambda: self.progress(cell)):
-                return await self._follow(cell, reply_by, user, interrupt_on_cancel=True)  # type: ignore[return-value]
+        """Run code when its turn comes; reply when it ends or after wait_s, whichever is first. With an offer (the
+        tasks extension may make this call a task) the first wait is short, and a cell still waiting or going then is
+        the offer's: neither withdrawn nor reported as running."""
         if offer is not None:
             wait_s = min(wait_s, TASK_FIRST_WAIT_S)
         reply_by = trio.current_time() + wait_s
@@ -4417,8 +4408,7 @@ class Session:
                 raise
             if not run.reply.given and offer is not None:
                 return offer.take(self, run)
-            if run.reply.give(busy := self._busy()):
-                return busy
+            run.reply.give(self._busy())  # still waiting its turn: withdrawn, and the call says busy
             answer = run.reply.value
             if isinstance(answer, Outcome):
                 return answer
@@ -4430,15 +4420,18 @@ class Session:
         if not run.reply.give(not_run(by)) and (cell := run.cell) is not None:
             await self._tell(CancelCell(cell), shielded=True)
 
-    async def wait(self, timeout: float, user: "UserInput") -> "Outcome | Asking":
+    async def wait(self, timeout: float, user: "UserInput", *, of_execute: bool = False) -> "Outcome | Asking":
+        """Follow the cell a wait() owes, else the current one, up to timeout. A retry (2026-07-28) follows the cell its
+        first call started: an execute's retry (of_execute) runs nothing, answers as the execute would, and its cancel
+        interrupts the cell."""
         reply_by = trio.current_time() + timeout
         cell = await self.ask(Follow()) if user.resuming is None else await self._retried(user)
         if cell is None:
             return self._idle()
         async with _progress(user.ctx, lambda: self.progress(cell)):
-            outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=False)
+            outcome = await self._follow(cell, reply_by, user, interrupt_on_cancel=of_execute)
         assert outcome is not None
-        if isinstance(outcome, Outcome) and outcome.status == "ok":  # a wait's reply says which cell ended, even when all went well
+        if isinstance(outcome, Outcome) and outcome.status == "ok" and not of_execute:  # a wait's reply says which cell ended, even when all went well
             outcome.headline = f"ok: {cell.label} finished after {cell.elapsed():.1f} s"
         return outcome
 
@@ -4458,13 +4451,9 @@ class Session:
         return cell
 
     async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> "Outcome | Asking | None":
-        """Wait for the cell up to reply_by, putting its input() to the user as this call can; then its snapshot.
-
-        A call that asks by its result (2026-07-28) returns Asking instead, and
-        its retry follows the cell on. With hand_over (a call offered as a task)
-        a cell still going, or asking for input, is not snapshot: None says it
-        is the task's now.
-        """
+        """Wait for the cell up to reply_by, putting its input() to the user as this call can; then its snapshot. A
+        call that asks by its result (2026-07-28) returns Asking instead, its retry following the cell on; with hand_over
+        (a call offered as a task), None says that a cell still going or asking for input is the task's now."""
         try:
             while not cell.done.is_set():
                 attention = cell.attention if user.reachable or hand_over else cell.done
@@ -4980,11 +4969,9 @@ class Session:
     async def _wind_up(self) -> None:
         """The owner's last act, however it ended: every call answered, every kernel gone."""
         self._close("the server is shutting down")
-        while True:
-            try:
+        with suppress(trio.WouldBlock):
+            while True:
                 self._refuse(self._inbox.receive_nowait())
-            except trio.WouldBlock:
-                break
         self._inbox.close()  # from now on a request is refused at once (ask, execute)
         if self.notebook.count:  # the last cells, whatever the live writer got to
             await self.notebook.save_live()
@@ -5012,14 +4999,10 @@ _CLIENT_LINK: contextvars.ContextVar[ClientLink | None] = contextvars.ContextVar
 
 
 def cut_off() -> bool:
-    """Whether the call being cancelled lost its client's connection, rather than being called off by the client.
-
-    The one place the two are told apart. A client that cancels an execute
-    (notifications/cancelled, tasks/cancel, an in-process client's own
-    cancel) interrupts its cell, as Ctrl-C would. A connection that ends
-    cancels every call it carried, but a client leaving stops nothing: the
-    cell goes on and its output waits for the next client's wait().
-    """
+    """Whether the call being cancelled lost its client's connection, rather than being called off by the client: the
+    one place the two are told apart. A client that cancels an execute (notifications/cancelled, tasks/cancel, an
+    in-process client's own cancel) interrupts its cell, as Ctrl-C would. A connection that ends cancels every call it
+    carried, but a client leaving stops nothing: the cell goes on, and its output waits for the next client's wait()."""
     link = _CLIENT_LINK.get()
     return link is not None and link.lost
 
@@ -5051,26 +5034,21 @@ NO_PAGE_HINT = (
 class UserInput:
     """How a call can put a cell's input() or getpass() to its user, if at all: the one place that decides.
 
-    - during the call: the server sends elicitation/create itself, where the
-      protocol lets a server send requests during a call (2025-11-25);
-    - by the call's result (2026-07-28): input_required with the request and
-      a requestState naming the session, cell and ask; the client's retry of
-      the same call brings the answer and follows the cell on. The SDK seals
-      the state and refuses it on any other call (MCPServer's
-      RequestStateBoundary, mcp 2.3: test_the_internals_we_lean_on_are_still_there
-      checks it is installed); the cell's id refuses it for any other cell;
+    - during the call (2025-11-25, where the protocol lets a server send requests during one): the server sends
+      elicitation/create itself;
+    - by the call's result (2026-07-28): input_required with the request and a requestState naming the session, cell
+      and ask; the client's retry of the same call brings the answer and follows the cell on. The SDK seals the state
+      and refuses it on any other call (MCPServer's RequestStateBoundary, mcp 2.3:
+      test_the_internals_we_lean_on_are_still_there checks it is installed); the cell's id refuses it for any other cell;
     - through a task: the tasks extension's input_required and tasks/update.
-    input() is asked with a one-field form (or the ask's page, for a client
-    that opens URLs only). A secret never goes through a form: getpass() sends
-    the user to a one-time page of this server (URL mode, SecretPages), and a
-    client that cannot open one has getpass() raise at once, saying why. A
-    client without elicitation is not offered stdin: input() fails at once.
+    input() is asked with a one-field form (or the ask's page, for a client that opens URLs only); a client without
+    elicitation is not offered stdin, so its input() fails at once. A secret never goes through a form: getpass() sends
+    the user to a one-time page of this server (URL mode, SecretPages), and a client that cannot open one has getpass()
+    raise at once, saying why.
     """
 
     def __init__(self, ctx: Context | ServerRequestContext | None = None) -> None:
         """From a tool's Context, or the request context of a tasks/* method."""
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
         self.ctx: Context | None = ctx if isinstance(ctx, Context) else None  # progress, and requests during the call
         self.form = self.url = self.in_call = self.by_result = False
         self.host: str | None = None  # the Host this request came to (streamable HTTP): pages are served there
@@ -5161,12 +5139,9 @@ class UserInput:
 
     async def take(self, session: "Session", cell: "Cell", key: str, response: object) -> None:
         """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
-        the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError).
-
-        A response to an ask no longer pending is ignored, as the spec asks; so
-        is an accept without an answer (the ask is put again). An accept is
-        never an empty answer, and never a secret's value.
-        """
+        the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError). A response to an ask
+        no longer pending is ignored, as the spec asks; so is an accept without an answer (the ask is put again). An
+        accept is never an empty answer, and never a secret's value."""
         ask = cell.asking
         if ask is None or ask.key != key or not isinstance(response, dict):
             return
@@ -5284,8 +5259,7 @@ class SecretPages:
         self._gone: dict[str, str] = {}  # tokens of pages that ended, and why: a late visit is told
         self._port: int | None = None  # the loopback listener's, while it listens
         self._starting = trio.Lock()
-        self._connections = 0
-        self._changed = trio.Event()
+        self._changed = trio.Event()  # set and replaced when a page ends: the listener may close
 
     def find(self, ask: Ask) -> SecretPage | None:
         return next((page for page in self._pages.values() if page.ask is ask), None)
@@ -5348,19 +5322,21 @@ class SecretPages:
         self._pages.pop(page.token, None)
         while len(self._gone) > PAGES_GONE_KEPT:
             del self._gone[next(iter(self._gone))]
-        self._moved()
+        self._changed.set()
+        self._changed = trio.Event()
 
     # -- the loopback listener (stdio, and any connection without an HTTP app) --
 
     async def _listen(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve the pages on a loopback port for as long as one is pending (or a browser is still being answered)."""
+        """Serve the pages on a loopback port for as long as one is pending. Its connections are handled in the
+        registry's nursery: a browser still being answered (the last page's own POST) outlives the listener."""
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(trio.serve_listeners, self._serve, listeners, handler_nursery=nursery))
+            nursery.start_soon(partial(trio.serve_listeners, self._serve, listeners, handler_nursery=self._nursery))
             self._port = listeners[0].socket.getsockname()[1]
             log.info("serving secret pages on 127.0.0.1:%d", self._port)
             task_status.started()
-            while self._pages or self._connections:
+            while self._pages:
                 await self._changed.wait()
             self._port = None  # in the same step as the decision: the next page starts a new listener
             nursery.cancel_scope.cancel()
@@ -5370,7 +5346,6 @@ class SecretPages:
         """One request on the loopback listener, read and answered with h11, then the connection closes."""
         import h11
 
-        self._connections += 1
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=PAGE_MAX_HEAD)
         try:
             # A browser that goes away mid-request ends only its own connection, never the listener.
@@ -5390,12 +5365,6 @@ class SecretPages:
         finally:
             with trio.CancelScope(shield=True), suppress(trio.BrokenResourceError, trio.ClosedResourceError):  # gone already
                 await stream.aclose()
-            self._connections -= 1
-            self._moved()
-
-    def _moved(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
 
 
 class _PageTooLarge(Exception):
@@ -5440,11 +5409,8 @@ async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
 
 
 class PageRoute:
-    """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token).
-
-    A page's URL is its own credential, so these requests carry no bearer
-    token: the browser following the link has none.
-    """
+    """ASGI: requests for the one-time pages go to them, everything else to ``app`` (behind the token). A page's URL
+    is its own credential, so these requests carry no bearer token: the browser following the link has none."""
 
     def __init__(self, app: ASGIApp, pages: SecretPages) -> None:
         self.app = app
@@ -5528,11 +5494,9 @@ def _page_gone(why: str | None) -> str:
 
 
 class Sessions:
-    """Every session of this server, the runtime directory, and the nursery they live in.
-
-    The policy a tool call needs (which env, which warning, whether to install
-    ipykernel and try again) lives here; the sessions only run what they are given.
-    """
+    """Every session of this server, the runtime directory, and the nursery they live in. The policy a tool call
+    needs (which env, which warning, whether to install ipykernel and try again) lives here; the sessions only run
+    what they are given."""
 
     def __init__(
         self, config: Config, nursery: trio.Nursery, runtime_dir: Path, zmq_context: zmq.Context, lifeline: int, confinement: Confinement | None = None
@@ -5562,11 +5526,9 @@ class Sessions:
     def get(self, name: str) -> Session:
         """The session a tool call names; it is the call that counts as the session's use."""
         check_session_name(name)
-        try:
-            session = self._sessions[name]
-        except KeyError:
+        if (session := self._sessions.get(name)) is None:
             lost = f"; session {name!r} was {self.lost[name]}" if name in self.lost else ""
-            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}{lost}") from None
+            raise ToolError(f"no session named {name!r}; known sessions: {self.known()}{lost}")
         session.last_used = trio.current_time()
         return session
 
@@ -5613,8 +5575,8 @@ class Sessions:
             if value:
                 check_path(argument, value)
         if user.resuming is not None:
-            return await self._resumed(name, user).execute(code, timeout, wait_s, budget, user)
-        warnings: list[str] = []
+            return await self._resumed(name, user).wait(wait_s, user, of_execute=True)
+        warnings = user.warnings  # the call's reply says them, ahead of the cell's own
         session = self.find(name)
         if session is None or env or cwd:  # an existing session looks neither up again: it keeps its own
             try:
@@ -5645,10 +5607,7 @@ class Sessions:
                     "(use os.chdir() in a cell to move)"
                 )
         session.last_used = trio.current_time()
-        outcome = await session.execute(code, timeout, wait_s, budget, user, offer)
-        if isinstance(outcome, Outcome):
-            outcome.warnings = warnings + outcome.warnings
-        return outcome
+        return await session.execute(code, timeout, wait_s, budget, user, offer)
 
     async def wait(self, name: str, timeout: float, user: "UserInput") -> "Outcome | Asking":
         return await (self.get(name) if user.resuming is None else self._resumed(name, user)).wait(timeout, user)
@@ -5838,7 +5797,7 @@ def variables_table(session: str, rows: list[dict[str, Any]], masker: Masker | N
     if not rows:
         return f"session {session!r} has no variables of its own yet (modules, imported functions and _names are not listed)"
 
-    def size(n: Any) -> str:
+    def size(n: object) -> str:
         if not isinstance(n, int):
             return ""
         amount = float(n)
@@ -5876,7 +5835,7 @@ async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, 
         return f"{name}, {status}: no output\n"
     start = max(0, total + offset) if offset < 0 else offset
     lines, more = await read_spool(spool, start, limit, grep, budget, timeout)
-    body, used, shown_lines = [], 0, 0
+    body, used = [], 0
     for line in lines:
         text, more_bytes = line.text, line.more_bytes
         if len(text) > OUTPUT_LINE_CHARS:
@@ -5887,7 +5846,7 @@ async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, 
             break
         body.append(entry)
         used += len(entry)
-        shown_lines += 1
+    shown_lines = len(body)
     if grep is not None:
         header = f"{name}, {status}: {shown_lines} line(s) matching {shown(grep.text)} of {total}"
         if more or shown_lines < len(lines):
@@ -5904,10 +5863,8 @@ async def render_output(cell: Cell, grep: Grep | None, offset: int, limit: int, 
 
 
 def remove_stale_runtime_dirs(parent: Path) -> None:
-    """Remove the runtime directories of servers that died without cleaning up (killed by SIGKILL).
-
-    Their kernels are gone too: each watches its server through the lifeline pipe.
-    """
+    """Remove the runtime directories of servers that died without cleaning up (killed by SIGKILL); their kernels are
+    gone too, each watching its server through the lifeline pipe."""
     for path in parent.glob("ipython-mcp-*-*"):
         pid = path.name.split("-")[2]
         try:
@@ -6070,8 +6027,6 @@ class TasksExtension(Extension):
         self._offers: dict[int, TaskOffer] = {}  # by the id of the tools/call request's context, while the call runs
 
     def methods(self) -> list[MethodBinding]:
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
         modern = frozenset(MODERN_PROTOCOL_VERSIONS)
         return [
             MethodBinding("tasks/get", TaskParams, self._get, protocol_versions=modern),
@@ -6085,8 +6040,6 @@ class TasksExtension(Extension):
 
     async def intercept_tool_call(self, params: CallToolRequestParams, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
         """An execute from a request that declared the extension may become a task; anything else passes."""
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
         caps = ctx.session.client_capabilities  # at 2026-07-28: this request's own
         declared = caps is not None and self.identifier in (caps.extensions or {})
         if params.name != "execute" or ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or not declared:
@@ -6100,7 +6053,8 @@ class TasksExtension(Extension):
             return result  # ended (or failed) within the first wait: a plain result
         task = Task(offer.session, offer.run, ctx.protocol_version)
         await task.refresh(UserInput(ctx))
-        self._keep(task)
+        self._expire()
+        self._tasks[task.id] = task
         return task.wire("task")
 
     async def _get(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, Any]:
@@ -6108,7 +6062,7 @@ class TasksExtension(Extension):
         await task.refresh(UserInput(ctx))
         return task.wire("complete")
 
-    async def _update(self, ctx: ServerRequestContext, params: UpdateParams) -> dict[str, Any]:
+    async def _update(self, ctx: ServerRequestContext, params: UpdateParams) -> dict[str, str]:
         task = self._find(ctx, params.task_id)
         user = UserInput(ctx)
         if (cell := task.run.cell) is not None:
@@ -6116,24 +6070,21 @@ class TasksExtension(Extension):
                 await user.take(task.session, cell, key, response)
         return {"resultType": "complete"}
 
-    async def _cancel(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, Any]:
+    async def _cancel(self, ctx: ServerRequestContext, params: TaskParams) -> dict[str, str]:
         task = self._find(ctx, params.task_id)
         await task.session.call_off(task.run, "the task was cancelled (tasks/cancel)")
         return {"resultType": "complete"}
 
     def _find(self, ctx: ServerRequestContext, task_id: str) -> Task:
+        from mcp.server.mcpserver import require_client_extension
         from mcp.shared.exceptions import MCPError
         from mcp_types import INVALID_PARAMS
 
-        require_declared_extension(ctx, self.identifier)
+        require_client_extension(ctx, self.identifier)  # -32021 for a request whose capabilities lack the extension
         self._expire()
         if (task := self._tasks.get(task_id)) is None:
             raise MCPError(INVALID_PARAMS, f"Failed to retrieve task: no task {task_id!r} (unknown, or finished over {TASK_TTL_S / 3600:g} h ago)")
         return task
-
-    def _keep(self, task: Task) -> None:
-        self._expire()
-        self._tasks[task.id] = task
 
     def _expire(self) -> None:
         """Finished tasks go an hour after their end, and past TASKS_KEPT the oldest first; working ones stay."""
@@ -6192,7 +6143,7 @@ def guard_hypercorn_h2() -> None:
     if getattr(handle_events, "guards_closed_streams", False):
         return
 
-    async def _handle_events(self: Any, events: list[Any]) -> None:
+    async def _handle_events(self: H2Protocol, events: list[h2.events.Event]) -> None:
         for event in events:
             if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
                 self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -6211,13 +6162,6 @@ def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - 
     from mcp.server.stdio import stdio_server
 
     return stdio_server(reader, writer)  # type: ignore[arg-type]
-
-
-def require_declared_extension(ctx: Any, identifier: str) -> None:
-    """JSON-RPC error -32021 for a request whose capabilities lack the extension (mcp 2.3: mcp.server.mcpserver.server)."""
-    from mcp.server.mcpserver.server import require_client_extension
-
-    require_client_extension(ctx, identifier)
 
 
 # ============================================================================
@@ -6266,13 +6210,9 @@ def check_cwd(cwd: str | None) -> str:
 
 
 def answering_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """A tool handler whose failures reach the client as a clear error of bounded size.
-
-    An OSError or ValueError that a bad argument provoked somewhere below
-    becomes the tool's error, one line naming the tool and the error, rather
-    than the SDK's bare "Error executing tool" with a traceback on stderr; an
-    error reply (it may quote a kernel's log) is cut at MAX_ERROR_CHARS.
-    """
+    """A tool handler whose failures reach the client as a clear error of bounded size: an OSError or ValueError that
+    a bad argument provoked below becomes one line naming the tool and the error, not the SDK's bare "Error executing
+    tool" with a traceback on stderr; an error reply (it may quote a kernel's log) is cut at MAX_ERROR_CHARS."""
 
     @wraps(handler)
     async def answer(*args: Any, **kwargs: Any) -> Any:
@@ -6324,12 +6264,10 @@ def instructions(sessions: Sessions) -> str:
     return text
 
 
-async def _instructions_now(sessions: Sessions, ctx: Any, call_next: Any) -> Any:
-    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start.
-
-    (mcp 2.3: call_next returns the answer as the wire's dict; should that
-    change, test_the_instructions_name_the_sessions_that_exist fails.)
-    """
+async def _instructions_now(sessions: Sessions, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
+    """Server middleware: the instructions are made as initialize or server/discover is answered, not once at start
+    (mcp 2.3: call_next returns the answer as the wire's dict; should that change,
+    test_the_instructions_name_the_sessions_that_exist fails)."""
     result = await call_next(ctx)
     if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
         result["instructions"] = instructions(sessions)
@@ -6349,18 +6287,15 @@ def build_server(sessions: Sessions) -> MCPServer:
     )
     reply_after = config.reply_after_s
     limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
-    if config.gateway_url:
-        env_help = (
-            f"Kernelspec for a NEW session, on the Jupyter server at {redact_url(config.gateway_url)[0]}; ignored (with a "
-            "warning) for an existing one. Omit for the server's default kernelspec."
-        )
-    else:
-        env_help = (
-            "Python environment for a NEW session; ignored (with a warning) for an existing one. "
-            f"Omit for the server's own Python. A bare name means {config.envs_dir}/<name> (the server's --envs-dir) "
-            "or a conda env of that name; a path (with '/' or starting with '~') "
-            "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
-        )
+    env_help = (
+        f"Kernelspec for a NEW session, on the Jupyter server at {redact_url(config.gateway_url)[0]}; ignored (with a "
+        "warning) for an existing one. Omit for the server's default kernelspec."
+    ) if config.gateway_url else (
+        "Python environment for a NEW session; ignored (with a warning) for an existing one. "
+        f"Omit for the server's own Python. A bare name means {config.envs_dir}/<name> (the server's --envs-dir) "
+        "or a conda env of that name; a path (with '/' or starting with '~') "
+        "means that venv/conda env, a project holding .venv, or an interpreter. The env needs ipykernel."
+    )
     Session_ = Annotated[str, Field(description="Session name, e.g. 'main'.")]
 
     def tool(title: str, description: str, **hints: bool) -> Callable[[Callable[..., Any]], Any]:

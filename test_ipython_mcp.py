@@ -4066,7 +4066,6 @@ async def test_the_internals_we_lean_on_are_still_there():
     assert ipython_mcp.lowlevel_server(MCPServer("x")).create_initialization_options(), "MCPServer._lowlevel_server moved"
     shaped = ipython_mcp.tool_result_on_the_wire(CallToolResult(content=[TextContent(type="text", text="hi")]), "2026-07-28")
     assert shaped["content"] == [{"type": "text", "text": "hi"}], "mcp_types.methods.serialize_server_result changed"
-    from mcp.server.mcpserver.server import require_client_extension  # noqa: F401 - require_declared_extension's import
     from hypercorn.protocol.h2 import H2Protocol
 
     missing = [name for name in ("_handle_events", "_flush") if not hasattr(H2Protocol, name)]
