@@ -1785,6 +1785,7 @@ class Policy:
     scratch: tuple[tuple[str, str], ...] = ()  # (directory, tmpfs options) replaced by an empty writable one: /dev/shm
     kept: tuple[str, ...] = ()  # the kernel's own, put back in place where a hidden directory covers them
     secrets: tuple[str, ...] = ()  # covered by an empty read-only directory, or /dev/null for a file
+    read_only: tuple[str, ...] = ()  # under a writable directory, yet read-only: the launcher's own installation
     write: tuple[str, ...] = ()  # Landlock: write (and everything else) under these
     devices: tuple[str, ...] = ()  # Landlock: open these for writing
     network: bool = True  # False: no TCP bind or connect
@@ -1804,6 +1805,11 @@ def landlock_abi() -> int:
 # bin/python is a link in the venv, which may lie in a directory kernels can write (the project a session works
 # in); its target, the installation the server itself runs from, is as trusted as the server.
 LAUNCHER_PYTHON = os.path.realpath(sys.executable)
+# What the launcher reads before it confines itself: that interpreter and its standard library. A kernel that could
+# write there would have its code run unconfined by the next kernel's launcher, so where a directory a kernel may
+# write holds them (a session working in the directory the server's Python is installed in), they stay read-only.
+_LAUNCHER_READS = sorted({os.path.dirname(LAUNCHER_PYTHON), os.path.realpath(sys.base_prefix)})  # a directory sorts before what it holds
+LAUNCHER_HOME = tuple(home for i, home in enumerate(_LAUNCHER_READS) if not any(Path(home).is_relative_to(o) for o in _LAUNCHER_READS[:i]))
 
 # The launcher's program (what it is and why: the section's opening, and Launcher).
 # Its one argument is a socket to the server, on which it waits, its imports
@@ -1833,6 +1839,7 @@ LANDLOCK_NET_TCP = 1 | 2  # BIND_TCP, CONNECT_TCP
 LANDLOCK_SCOPES = 1 | 2  # ABSTRACT_UNIX_SOCKET, SIGNAL
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 19
+MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME, ST_RELATIME = 1024, 2048, 1 << 24, 4096  # statvfs's ST_ flags share MS_'s values up to NODIRATIME
 HIDING_TMPFS = "mode=0755,size=1m,nr_inodes=4096"  # holds only the mount points of what is put back
 
 
@@ -1900,6 +1907,18 @@ def arrange_view():
         elif os.path.lexists(path) and not os.path.islink(path):
             mount("/dev/null", path, None, MS_BIND)
             mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # reads as empty (nodev would refuse)
+    for path in policy["read_only"]:  # last, over whatever was put back
+        mount(path, path, None, MS_BIND | MS_REC)
+        remount_read_only(path)
+
+
+def remount_read_only(path):
+    # A user namespace may not change the flags its mount came with, only add read-only: restate them.
+    have = os.statvfs(path).f_flag
+    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | (have & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME))
+    if not have & (MS_NOATIME | ST_RELATIME):
+        flags |= MS_STRICTATIME
+    mount(None, path, None, flags)
 
 
 def landlock():
@@ -2313,9 +2332,10 @@ class Confinement:
         write = (cwd, str(workdir), *self.write)
         reached = {*write, prefix, str(Path(os.path.realpath(python)).parent.parent)}
         kept = tuple(sorted(p for p in reached if any(Path(p).is_relative_to(h) and p != h for h in self.hidden)))
+        read_only = tuple(home for home in LAUNCHER_HOME if any(Path(home).is_relative_to(os.path.realpath(w)) for w in write))
         shm = f"mode=1777,size={int(self.memory) if self.memory is not None else '50%'}"
         return Policy(
-            **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets,
+            **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets, read_only=read_only,
             write=(*write, "/dev/shm"), devices=self.devices, network=self.network, processes=self.rlimit_nproc,
         )
 
@@ -2376,6 +2396,9 @@ class Confinement:
         if paths and re.search("Permission denied|Read-only file system|Invalid cross-device link", text):
             where = ", ".join([f"{cwd} (the working directory)", f"{tmpdir} ($TMPDIR)", *(f"{p} (--sandbox-write)" for p in self.write)])
             real = os.path.realpath(paths[0])
+            home = next((h for h in LAUNCHER_HOME if Path(real).is_relative_to(h)), None)
+            if home is not None and any(Path(real).is_relative_to(os.path.realpath(w)) for w in (cwd, *self.write)):
+                return f"{home} holds the Python that confines kernels: it is read-only to every sandboxed kernel, even under a writable directory"
             reason = f"writes are allowed under {where}; {paths[0]}{f' (a link to {real})' if real != paths[0] else ''} is outside them"
             if Path(paths[0]).is_relative_to(prefix):
                 reason += f": to install into the session's environment, start the server with --sandbox-write {prefix}"

@@ -1548,6 +1548,25 @@ async def test_a_confined_env_interpreter_that_cannot_run_is_an_env_error(tmp_pa
         assert text(await run(client, "main", "'still serving'", cwd=str(work))) == "'still serving'\n"
 
 
+@needs_sandbox
+@slow
+async def test_the_python_that_confines_kernels_stays_read_only_under_a_writable_directory(tmp_path):
+    # A session may work in the directory that holds the server's Python, and write there, but not into that Python:
+    # the next kernel's launcher runs it before it confines itself.
+    home = ipython_mcp.LAUNCHER_HOME[0]
+    above = os.path.dirname(home)
+    probe = os.path.join(home, f".ipython-mcp-probe-{os.getpid()}")
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        try:
+            result = await run(client, "s", f"open({probe!r}, 'w')", cwd=above)
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(probe)
+        assert record(result)["status"] == "error" and "Read-only file system" in text(result), text(result)
+        assert f"[sandbox: {home} holds the Python that confines kernels: it is read-only" in text(result), text(result)
+        assert text(await run(client, "next", "'started'", cwd=above)) == "'started'\n", "and the next kernel's launcher runs as it was"
+
+
 def cgroup_dirs(sessions) -> list[Path]:
     """The server's own cgroup directories (one per controller hierarchy), which hold its kernels' cgroups."""
     return [tree.path for tree in sessions.confinement.trees]
