@@ -1169,7 +1169,7 @@ KERNEL_BOOTSTRAP = """
 import faulthandler, os, signal, sys, threading
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
-faulthandler.enable(all_threads=False)
+faulthandler.enable(os.dup(2), all_threads=False)  # the log itself: ipykernel soon turns fd 2 into a pipe that dies with it
 
 def _lifeline(fd=int(os.environ.pop("IPYTHON_MCP_LIFELINE"))):
     while os.read(fd, 1):

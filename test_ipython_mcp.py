@@ -1411,9 +1411,10 @@ async def test_a_ten_megabyte_cell_runs(client):
 
 
 @slow
-async def test_a_crash_in_native_code_says_where_in_the_cell_it_happened(client):
+async def test_a_crash_in_native_code_says_where_in_the_cell_it_happened(client, monkeypatch):
     # A segfault leaves the kernel no chance to send a traceback; the Python stack goes to its log, and the reply
     # quotes it from the top (the frames in the cell), not the tail of the kernel's own machinery.
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # else ipykernel leaves fd 2 alone, as it does not in real use
     crash = "import ctypes\ndef read_from_null():\n    return ctypes.string_at(0)\nprint('before', file=__import__('sys').__stderr__, flush=True)\nread_from_null()"
     result = await run(client, "main", crash)
     assert record(result)["status"] == "died" and "killed by SIGSEGV" in text(result), text(result)
