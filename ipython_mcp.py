@@ -224,6 +224,7 @@ TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag wit
 SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes the fd it waits on)
 READY = b"ready\n"  # what the new server writes to that fd once it listens
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's (or persistent server's) log quoted back; here, for the relay
+CRASH_REPORT = "Fatal Python error"  # how faulthandler's report of a kernel's crash in native code begins
 MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
 
 
@@ -357,9 +358,13 @@ def log_tail(path: Path) -> list[str]:
     except OSError:  # no log: the process never started
         return []
     lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
-    crashes = [i for i, line in enumerate(lines) if line.startswith("Fatal Python error")]
-    # A crash's report (faulthandler's) reads from its top, where the frame that faulted is; anything else from its end.
-    return lines[crashes[-1] :][:STDERR_TAIL_LINES] if crashes else lines[-STDERR_TAIL_LINES:]
+    crashes = [i for i, line in enumerate(lines) if CRASH_REPORT in line]
+    if not crashes:
+        return lines[-STDERR_TAIL_LINES:]
+    # A crash's report (faulthandler's) reads from its top, where the frame that faulted is. It may start mid-line:
+    # output the kernel echoes to its log a piece at a time can lose its newline to the crash.
+    first, *rest = lines[crashes[-1] :]
+    return [first[first.index(CRASH_REPORT) :], *rest][:STDERR_TAIL_LINES]
 
 
 def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
