@@ -687,7 +687,7 @@ class Config:
     default_timeout_s: float | None = setting(None, "a cell's hard limit in seconds when execute gives none (default: no limit)", flag="--timeout", least="positive")
     interrupt_grace_s: float = setting(3.0, "seconds a cell has to obey SIGINT before its kernel is killed", flag="--interrupt-grace", least="positive")
     start_timeout_s: float = setting(60.0, "seconds a kernel has to start: a cold interpreter importing ipykernel can take many", flag="--start-timeout", least="positive")
-    max_sessions: int = setting(32, "live sessions at once: each kernel costs 60-100 MB", flag="--max-sessions", least="positive")
+    max_sessions: int = setting(32, "live sessions at once: each kernel costs 50-100 MB", flag="--max-sessions", least="positive")
     output_chars: int = setting(20_000, "text budget per reply: well under the ~25k-token cap of common clients", flag="--output-chars", least=MIN_OUTPUT_CHARS)
     max_images: int = setting(8, "images per reply; the rest are named by their files", flag="--max-images", least="positive")
     max_image_bytes: int = setting(4 * 1024 * 1024, "decoded image bytes per reply", flag="--max-image-bytes", least="positive")
