@@ -349,12 +349,17 @@ def _hear(sock: socket.socket, place: PersistPlace) -> tuple[dict[str, Any], byt
     return json.loads(line), rest
 
 
-def log_tail(path: Path) -> list[str]:
-    """A log's last non-blank lines, as a failure quotes them; from its last 64 KiB only, however long it grew."""
+def log_tail(log: Path | int) -> list[str]:
+    """A log's last non-blank lines, as a failure quotes them; from its last 64 KiB only, however long it grew.
+    ``log`` is a path, or a descriptor the server opened itself (a kernel's log lies where the kernel may write:
+    its path may by now name a link or a FIFO of the kernel's making, never opened by the server)."""
     try:
-        with open(path, "rb") as file:
-            file.seek(max(0, file.seek(0, os.SEEK_END) - 65536))
-            data = file.read()
+        if isinstance(log, int):
+            data = os.pread(log, 65536, max(0, os.fstat(log).st_size - 65536))
+        else:
+            with open(log, "rb") as file:
+                file.seek(max(0, file.seek(0, os.SEEK_END) - 65536))
+                data = file.read()
     except OSError:  # no log: the process never started
         return []
     lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
@@ -1581,6 +1586,8 @@ class LocalKernel(ZmqKernel):
         self._lifeline = lifeline
         self.confinement = confinement  # --sandbox, --memory-limit: applied by the launcher, before the kernel's interpreter starts
         self.cgroups: KernelCgroups | None = None
+        self._log: int | None = None  # the server's own descriptor of kernel.log, made before the kernel runs (log_tail)
+        self._last_log: str | None = None  # its end, read before the workdir is removed
 
     @property
     def log_path(self) -> Path:
@@ -1631,6 +1638,7 @@ class LocalKernel(ZmqKernel):
             signature_scheme="hmac-sha256",
         )
         self._session = _jupyter_session_class()(key=key, signature_scheme="hmac-sha256", username="ipython-mcp")
+        self._log = os.open(self.log_path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         return dict(info)
 
     async def _spawn(self) -> trio.Process:
@@ -1693,12 +1701,15 @@ class LocalKernel(ZmqKernel):
         if self.cgroups is not None:
             await self.cgroups.remove()
         self._last_log = self.last_words()
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def last_words(self) -> str:
-        if getattr(self, "_last_log", None) is not None:  # the log file is gone with the workdir
-            return self._last_log
-        lines = log_tail(self.log_path)
+        if self._last_log is not None or self._log is None:  # released, or never started
+            return self._last_log or ""
+        lines = log_tail(self._log)
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
 
 
@@ -1728,6 +1739,8 @@ class LocalKernel(ZmqKernel):
 #   Landlock cannot close. Its own directory (sockets, connection file, TMPDIR),
 #   its working directory and env are put back in place; the secret stores are
 #   covered by empty read-only ones.
+# - a network namespace of its own unless --sandbox-network: no route out
+#   for any protocol, and its abstract UNIX sockets are its own.
 # - Landlock: read anywhere, write only under the working directory, TMPDIR
 #   and --sandbox-write; no TCP connect or bind unless --sandbox-network;
 #   no signal to, nor abstract socket of, a process outside its domain (the
@@ -1759,7 +1772,8 @@ GPU_DEVICES = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
 # What a refusal looks like in a cell's error or output (Python's words, the shell's, Rust tools'), for explain().
 DENIAL = re.compile(
     r"Permission denied|Operation not permitted|Read-only file system|Invalid cross-device link|"
-    r"Resource temporarily unavailable|can't start new thread|MemoryError|Cannot allocate memory|No such file or directory"
+    r"Resource temporarily unavailable|can't start new thread|MemoryError|Cannot allocate memory|No such file or directory|"
+    r"Network is unreachable|Temporary failure in name resolution"
 )
 PATH_IN_TEXT = re.compile(r"'(/[^'\n]*)'|\"(/[^\"\n]*)\"|(?<![\w/.~-])(/[^\s'\":,;()\[\]]+)|: '([^'\n]+)'")  # a path in an error line (a relative one only as Python quotes it)
 DENIAL_LINES_KEPT = 20  # a cell's lines that look like refusals, kept for explain()
@@ -1842,7 +1856,7 @@ LANDLOCK_FS_ALL = (1 << 15) - 1  # every right up to TRUNCATE (ABI 3), REFER amo
 LANDLOCK_FS_FILE = 1 | 2 | 4 | (1 << 14)  # the rights that apply to a file rather than a directory: EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE
 LANDLOCK_NET_TCP = 1 | 2  # BIND_TCP, CONNECT_TCP
 LANDLOCK_SCOPES = 1 | 2  # ABSTRACT_UNIX_SOCKET, SIGNAL
-CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 19
 MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME, ST_RELATIME = 1024, 2048, 1 << 24, 4096  # statvfs's ST_ flags share MS_'s values up to NODIRATIME
 HIDING_TMPFS = "mode=0755,size=1m,nr_inodes=4096"  # holds only the mount points of what is put back
@@ -1869,9 +1883,11 @@ def write_file(path, text):
 
 
 def enter_namespaces():
-    # A user namespace (the same user inside) owning a mount namespace of the kernel's own.
+    # A user namespace (the same user inside) owning a mount namespace of the kernel's own, and without the network
+    # a network namespace too: no interface but a loopback that is down, so no protocol reaches out (UDP, MPTCP, a
+    # socket that listens without bind: what Landlock's TCP rule does not cover).
     uid, gid = os.getuid(), os.getgid()
-    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | (0 if policy["network"] else CLONE_NEWNET)), "unshare")
     write_file("/proc/self/setgroups", "deny")
     write_file("/proc/self/uid_map", f"{uid} {uid} 1")
     write_file("/proc/self/gid_map", f"{gid} {gid} 1")
@@ -2363,7 +2379,7 @@ class Confinement:
             parts += [
                 "sandboxed: reads any file but the secret stores (~/.ssh, ~/.aws, ... ) and the server's own files",
                 f"writes only under {where}",
-                "TCP connections and listening allowed (--sandbox-network)" if self.network else "no network (TCP connect and listen are refused)",
+                "network allowed (--sandbox-network)" if self.network else "no network (no connection or listening socket reaches outside the session)",
                 f"at most {self.processes} processes and threads",
                 "/tmp and $XDG_RUNTIME_DIR are empty private directories",
                 "no signal or socket reaches the server or other sessions",
@@ -2408,8 +2424,8 @@ class Confinement:
             if Path(paths[0]).is_relative_to(prefix):
                 reason += f": to install into the session's environment, start the server with --sandbox-write {prefix}"
             return reason
-        if "Permission denied" in text and not self.network:
-            return "no network: TCP connections and listening are refused (start the server with --sandbox-network to allow them)"
+        if not self.network and re.search("Permission denied|Network is unreachable|Temporary failure in name resolution", text):
+            return "no network: no connection leaves a sandboxed session, name lookups neither (start the server with --sandbox-network to allow them)"
         if "Operation not permitted" in text and not paths:
             return "signals, tracing and abstract UNIX sockets reach only this session's own processes"
         return ""

@@ -1774,7 +1774,8 @@ async def test_sandboxed_kernels_reach_neither_the_server_nor_each_other(tmp_pat
                 f"open({str(token_file)!r}).read()": ("FileNotFoundError", "is an empty private directory here"),
                 f"os.kill({server}, signal.SIGTERM)": ("PermissionError", "signals, tracing and abstract UNIX sockets reach only this session's own processes"),
                 f"os.kill({other.pid}, signal.SIGKILL)": ("PermissionError", "signals, tracing and abstract UNIX sockets reach only this session's own processes"),
-                f"socket.socket(socket.AF_UNIX).connect({abstract!r})": ("PermissionError", "signals, tracing and abstract UNIX sockets reach only"),
+                # abstract sockets belong to a network namespace: without the network, the kernel's has none of the server's
+                f"socket.socket(socket.AF_UNIX).connect({abstract!r})": ("ConnectionRefusedError", ""),
             }
             for code, (ename, rule) in attempts.items():
                 code = code.replace("CONNECTION", repr(str(other.workdir / "connection.json"))).replace("SOCKET", repr(sockets[0]))
@@ -1790,22 +1791,91 @@ async def test_sandboxed_kernels_reach_neither_the_server_nor_each_other(tmp_pat
 
 @slow
 @needs_sandbox
+@pytest.mark.parametrize("swap", ["os.symlink(TARGET, log)", "os.mkfifo(log)"], ids=["link", "fifo"])
+async def test_a_kernel_that_swaps_its_log_before_dying_gets_nothing_read_for_it(tmp_path, swap):
+    # The log of a kernel lies in its own directory, which it may write; the server quotes it when the kernel dies,
+    # from the descriptor it opened before the kernel ran: never by a path the kernel may have made a link or FIFO.
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        await run(client, "other", "1", cwd=str(work))
+        target = sessions.get("other").kernel.workdir / "connection.json"  # hidden from every other kernel
+        key = json.loads(target.read_text())["key"]
+        code = (
+            "import os, signal\nlog = os.path.join(os.path.dirname(os.environ['TMPDIR']), 'kernel.log')\nos.unlink(log)\n"
+            f"{swap.replace('TARGET', repr(str(target)))}\nos.kill(os.getpid(), signal.SIGKILL)"
+        )
+        with trio.fail_after(60):
+            result = await run(client, "swap", code, cwd=str(work))
+            assert record(result)["status"] == "died", text(result)
+            assert key not in text(result) and "connection.json" not in text(result)
+            assert text(await run(client, "other", "'still serving'")) == "'still serving'\n"
+
+
+def mptcp_available() -> bool:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262).close()  # IPPROTO_MPTCP
+    except OSError:
+        return False
+    return True
+
+
+@slow
+@needs_sandbox
 @pytest.mark.parametrize("allowed", [False, True], ids=["refused", "sandbox-network"])
-async def test_tcp_is_refused_unless_sandbox_network(tmp_path, allowed):
-    with socket.socket() as listener:
+async def test_no_connection_leaves_a_sandbox_unless_sandbox_network(tmp_path, allowed):
+    """TCP, and what Landlock's TCP rule does not cover: MPTCP, UDP, a socket that listens without bind."""
+    with socket.socket() as listener, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        port = listener.getsockname()[1]
+        listener.settimeout(10 if allowed else 0.5)
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(10 if allowed else 0.5)
+        port, udp_port = listener.getsockname()[1], udp.getsockname()[1]
         async with sandboxed(tmp_path, sandbox_network=allowed) as (sessions, client, work):
-            connect = f"import socket\nwith socket.create_connection(('127.0.0.1', {port}), timeout=10):\n    print('connected')"
-            listen = "with socket.socket() as s:\n    s.bind(('127.0.0.1', 0))\n    s.listen()\n    print('listening')"
-            for code, said in ((connect, "connected\n"), (listen, "listening\n")):
-                result = await run(client, "net", code, cwd=str(work))
+            await run(client, "net", "import socket", cwd=str(work))
+            attempts = {
+                f"c = socket.create_connection(('127.0.0.1', {port}), timeout=10)\nc.sendall(b'tcp')\nprint('sent')": "tcp",
+                f"u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nu.sendto(b'udp', ('127.0.0.1', {udp_port}))\nprint('sent')": "udp",
+                "l = socket.socket()\nl.bind(('127.0.0.1', 0))\nl.listen()\nprint('sent')": None,
+            }
+            if mptcp_available():
+                attempts[f"m = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\nm.settimeout(10)\nm.connect(('127.0.0.1', {port}))\nm.sendall(b'mptcp')\nprint('sent')"] = "mptcp"
+            for code, said in attempts.items():
+                result = await run(client, "net", code)
                 if allowed:
-                    assert text(result) == said, text(result)
+                    assert text(result) == "sent\n", text(result)
                 else:
-                    assert record(result)["error"]["ename"] == "PermissionError", text(result)
-                    assert "[sandbox: no network: TCP connections and listening are refused (start the server with --sandbox-network" in text(result)
+                    assert record(result)["error"]["ename"] in ("PermissionError", "OSError"), text(result)
+                    assert "[sandbox: no network: no connection leaves a sandboxed session" in text(result), text(result)
+                if said == "udp":
+                    got = udp.recv(16) if allowed else None
+                    if not allowed:
+                        with pytest.raises(TimeoutError):
+                            udp.recv(16)
+                    assert got == (b"udp" if allowed else None)
+                elif said is not None:
+                    if allowed:
+                        connection, _ = listener.accept()
+                        with connection:
+                            connection.settimeout(10)
+                            assert connection.recv(16) == said.encode()
+                    else:
+                        with pytest.raises(TimeoutError):
+                            listener.accept()
+            # an abstract UNIX socket outside: another network namespace's, or beyond Landlock's scope with the network
+            with socket.socket(socket.AF_UNIX) as abstract:
+                abstract.bind(f"\0ipython-mcp-test-{os.getpid()}-{allowed}")
+                abstract.listen()
+                result = await run(client, "net", f"socket.socket(socket.AF_UNIX).connect({abstract.getsockname()!r})")
+                assert record(result)["error"]["ename"] == ("PermissionError" if allowed else "ConnectionRefusedError"), text(result)
+            # listen() binds a port by itself: reachable from outside only with the network
+            result = await run(client, "net", "auto = socket.socket()\nauto.listen()\nauto.settimeout(10)\nprint(auto.getsockname()[1])")
+            auto_port = int(text(result))
+            if allowed:
+                with socket.create_connection(("127.0.0.1", auto_port), timeout=10):
+                    assert text(await run(client, "net", "auto.accept()[0].close()\nprint('accepted')")) == "accepted\n"
+            else:
+                with pytest.raises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", auto_port), timeout=10).close()
 
 
 @slow
