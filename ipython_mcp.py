@@ -918,33 +918,45 @@ def read_regular_file(path: Path, limit: int, check: Callable[[os.stat_result], 
         os.close(fd)
 
 
-def replace_file(path: Path, data: bytes, mode: int = 0o666) -> os.stat_result:
+def replace_file(path: Path, data: bytes, mode: int = 0o666, within: tuple[str, ...] | None = None) -> os.stat_result:
     """Write ``data`` to ``path`` in one step, and return what the new file looks like (for WrittenFiles).
 
     A temporary file with a random name is created beside the target with
     O_EXCL (so never through a link planted at a name it could guess), with
     ``mode`` less the umask (by default the mode any new file of the user's
     gets), then renamed over the target; a reader sees the old file or the
-    new one. On any failure the temporary file is removed.
+    new one. On any failure the temporary file is removed. Both steps name
+    the directory by a descriptor, opened once: with ``within`` (real paths),
+    the directory it really is must lie in one of them, whatever links a
+    sandboxed kernel made of the path meanwhile (Refused otherwise).
     """
-    for _ in range(8):  # a clash of 64 random bits is next to impossible; a few tries make it certain
-        temporary = path.with_name(f".ipython-mcp-{secrets.token_hex(8)}.tmp")
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-            break
-        except FileExistsError:  # the name is taken: draw another
-            continue
-    else:
-        raise FileExistsError(f"could not make a temporary file beside {path}")
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            written = os.fstat(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):  # the failure being raised is the one to tell
-            os.unlink(temporary)
-        raise
+        if within is not None:
+            real = os.readlink(f"/proc/self/fd/{directory}")
+            if not any(Path(real).is_relative_to(root) for root in within):
+                raise Refused(f"{shown(str(path.parent), SHOWN_PATH_CHARS)} is {real}, outside {', '.join(within)}: a sandboxed session's files"
+                              " are written only where its kernel may write", final=True)
+        for _ in range(8):  # a clash of 64 random bits is next to impossible; a few tries make it certain
+            temporary = f".ipython-mcp-{secrets.token_hex(8)}.tmp"
+            try:
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=directory)
+                break
+            except FileExistsError:  # the name is taken: draw another
+                continue
+        else:
+            raise FileExistsError(f"could not make a temporary file beside {path}")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                written = os.fstat(file.fileno())
+            os.replace(temporary, path.name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            with suppress(OSError):  # the failure being raised is the one to tell
+                os.unlink(temporary, dir_fd=directory)
+            raise
+    finally:
+        os.close(directory)
     return written
 
 
@@ -1766,6 +1778,10 @@ SECRET_STORES = (
     "~/.ssh", "~/.gnupg", "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube", "~/.docker", "~/.netrc",
     "~/.git-credentials", "~/.pypirc", "~/.password-store", "~/.local/share/keyrings", "~/.config/gh",
 )
+# What a sandboxed kernel may not change even inside a directory it may write, where present: what runs code outside
+# the sandbox later. Git runs .git's hooks and config (core.fsmonitor, filters, a commondir file pointing elsewhere)
+# at the next `git status` of the user or their agent; editors, agents and direnv run their settings' commands.
+PROTECTED_ENTRIES = (".git", ".vscode", ".idea", ".claude", ".mcp.json", ".envrc")
 # Devices a sandboxed kernel may open for writing: the harmless ones, terminals, and GPUs.
 WRITABLE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts")
 GPU_DEVICES = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
@@ -1773,7 +1789,7 @@ GPU_DEVICES = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
 DENIAL = re.compile(
     r"Permission denied|Operation not permitted|Read-only file system|Invalid cross-device link|"
     r"Resource temporarily unavailable|can't start new thread|MemoryError|Cannot allocate memory|No such file or directory|"
-    r"Network is unreachable|Temporary failure in name resolution"
+    r"Network is unreachable|Temporary failure in name resolution|Device or resource busy"
 )
 PATH_IN_TEXT = re.compile(r"'(/[^'\n]*)'|\"(/[^\"\n]*)\"|(?<![\w/.~-])(/[^\s'\":,;()\[\]]+)|: '([^'\n]+)'")  # a path in an error line (a relative one only as Python quotes it)
 DENIAL_LINES_KEPT = 20  # a cell's lines that look like refusals, kept for explain()
@@ -1804,7 +1820,7 @@ class Policy:
     scratch: tuple[tuple[str, str], ...] = ()  # (directory, tmpfs options) replaced by an empty writable one: /dev/shm
     kept: tuple[str, ...] = ()  # the kernel's own, put back in place where a hidden directory covers them
     secrets: tuple[str, ...] = ()  # covered by an empty read-only directory, or /dev/null for a file
-    read_only: tuple[str, ...] = ()  # under a writable directory, yet read-only: the launcher's own installation
+    read_only: tuple[str, ...] = ()  # under a writable directory, yet read-only (Confinement.protected)
     write: tuple[str, ...] = ()  # Landlock: write (and everything else) under these
     devices: tuple[str, ...] = ()  # Landlock: open these for writing
     network: bool = True  # False: no TCP bind or connect
@@ -1978,9 +1994,6 @@ try:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    step = "cwd"
-    if cwd is not None:
-        os.chdir(cwd)
     step = "cgroups"
     for path in policy["cgroup_joins"]:
         write_file(path, "0")
@@ -1991,6 +2004,11 @@ try:
         enter_namespaces()
         step = "mounts"
         arrange_view()
+    # Only now: a working directory entered before the view was arranged would keep the world as it was under it
+    # (a relative path past what is hidden, or into what was made read-only).
+    step = "cwd"
+    os.chdir(cwd if cwd is not None else os.getcwd())
+    if policy["sandbox"]:
         step = "rlimits"
         if policy["processes"] is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (policy["processes"], policy["processes"]))
@@ -2245,9 +2263,12 @@ class Confinement:
         self.processes = config.process_limit if config.sandbox else None
         self.runtime_dir = runtime_dir
         self.write = tuple(os.path.abspath(os.path.expanduser(p)) for p in config.sandbox_write)
+        self.directory = os.path.realpath(os.getcwd())  # the server's: sessions work in it or under it, or under a --sandbox-write
         for path in self.write:
             if not os.path.isdir(path):
                 raise SandboxUnavailable(f"--sandbox-write {path}: no such directory")
+            if self._holds_home(path):
+                raise SandboxUnavailable(f"--sandbox-write {path}: {self._holds_home(path)}")
         wanted = ({"memory"} if self.memory is not None else set()) | ({"pids"} if self.sandbox else set())
         self.trees = find_cgroup_trees(wanted, runtime_dir.name) if wanted else []
         served = set().union(*(tree.controllers for tree in self.trees))
@@ -2345,6 +2366,57 @@ class Confinement:
     def kernel_cgroups(self, name: str) -> KernelCgroups | None:
         return KernelCgroups(self.trees, name, self.memory, self.processes) if self.trees else None
 
+    @staticmethod
+    def _holds_home(directory: str) -> str:
+        """Why a directory may not be one a sandboxed kernel writes under, or "": the home directory and what holds
+        it, where the user's start-up files live (~/.bashrc, ~/.profile, ~/.config, ~/.local/bin), which run unconfined."""
+        real = Path(os.path.realpath(directory))
+        if Path(os.path.realpath(Path.home())).is_relative_to(real):
+            what = "is your home directory" if real == Path(os.path.realpath(Path.home())) else "holds your home directory"
+            return f"{real} {what}, whose start-up files (~/.bashrc, ~/.config, ~/.local/bin) run outside the sandbox"
+        return ""
+
+    def refusal(self, cwd: str) -> str:
+        """Why a new session may not work in ``cwd`` under --sandbox, or "". Its working directory is where it may
+        write, so the model does not choose it freely: it lies in the server's directory or a --sandbox-write one,
+        and never holds the home directory."""
+        if not self.sandbox:
+            return ""
+        if why := self._holds_home(cwd):
+            return f"a sandboxed session may write under its working directory, and {why}: give execute a cwd in a project directory"
+        real = os.path.realpath(cwd)
+        server = [] if self._holds_home(self.directory) else [self.directory]  # a server started in ~ or / lends none
+        if any(Path(real).is_relative_to(os.path.realpath(w)) for w in (*server, *self.write)):
+            return ""
+        places = [*(f"the server's directory ({d})" for d in server), *(f"{w} (--sandbox-write)" for w in self.write)]
+        return (
+            f"a sandboxed session works, and may write, only under {' or '.join(places) or 'a --sandbox-write directory, and there is none'}"
+            f"; {real} is outside: give execute a cwd inside {'it' if len(places) == 1 else 'one'}"
+            + ("" if server else f" (the server runs in {self.directory}: start it in a project directory, or name one with --sandbox-write)")
+        )
+
+    def protected(self, cwd: str, prefix: str) -> dict[str, str]:
+        """What a kernel working in ``cwd`` with the env at ``prefix`` may not change, though it lies under a directory
+        it may write, each with why: the launcher's Python (the next kernel's launcher runs it before it confines
+        itself); this server's code and the session's env, unless under a --sandbox-write (they run unconfined:
+        the next server, the user's own commands; installing into an env is what --sandbox-write is for); and
+        PROTECTED_ENTRIES of each writable directory."""
+        write = [os.path.realpath(w) for w in (cwd, *self.write)]
+        under = lambda path, roots: any(Path(path).is_relative_to(root) for root in roots)  # noqa: E731
+        why: dict[str, str] = {}
+        for home in LAUNCHER_HOME:
+            if under(home, write):
+                why[home] = "holds the Python that confines kernels"
+        for path in {os.path.realpath(prefix), os.path.realpath(sys.prefix), os.path.realpath(MODULE_FILE)}:
+            if under(path, write[:1]) and not under(path, [os.path.realpath(w) for w in self.write]) and not under(path, why):
+                why[path] = "holds this server's own code" if path != os.path.realpath(prefix) else "is the session's environment"
+        for root in write:
+            for name in PROTECTED_ENTRIES:
+                entry = os.path.join(root, name)
+                if os.path.lexists(entry) and not os.path.islink(entry) and not under(entry, why):
+                    why[entry] = "runs code outside the sandbox (git's hooks and config, editors' and agents' settings)"
+        return why
+
     def policy(self, workdir: Path, cwd: str, prefix: str, python: str, cgroups: KernelCgroups | None) -> Policy:
         """One kernel's Policy: its own directory and working directory writable, its env readable where it was hidden."""
         limits = {"cgroup_joins": tuple(cgroups.joins) if cgroups else (), "address_space": self.rlimit_as}
@@ -2353,7 +2425,7 @@ class Confinement:
         write = (cwd, str(workdir), *self.write)
         reached = {*write, prefix, str(Path(os.path.realpath(python)).parent.parent)}
         kept = tuple(sorted(p for p in reached if any(Path(p).is_relative_to(h) and p != h for h in self.hidden)))
-        read_only = tuple(home for home in LAUNCHER_HOME if any(Path(home).is_relative_to(os.path.realpath(w)) for w in write))
+        read_only = tuple(sorted(self.protected(cwd, prefix)))  # sorted: a directory before what it holds
         shm = f"mode=1777,size={int(self.memory) if self.memory is not None else '50%'}"
         return Policy(
             **limits, sandbox=True, hidden=self.hidden, scratch=(("/dev/shm", shm),), kept=kept, secrets=self.secrets, read_only=read_only,
@@ -2405,8 +2477,8 @@ class Confinement:
             return ""
         if "Resource temporarily unavailable" in text or "can't start new thread" in text:
             return f"a session may run at most {self.processes} processes and threads (--process-limit)"
-        paths = [os.path.join(cwd, next(filter(None, m)).rstrip(".")) for m in PATH_IN_TEXT.findall(text)]
-        if any(re.match(r"/proc/\d+/", path) for path in paths):
+        paths = [os.path.normpath(os.path.join(cwd, next(filter(None, m)).rstrip("."))) for m in PATH_IN_TEXT.findall(text)]
+        if any(re.match(r"/proc/\d+(/|$)", path) for path in paths):
             return "processes outside this session are out of reach: their /proc entries, signals and tracing"
         for path in paths:
             if hidden := next((h for h in (*self.secrets, *self.hidden) if Path(path).is_relative_to(h)), None):
@@ -2414,14 +2486,19 @@ class Confinement:
                     return f"{hidden} is hidden from sandboxed sessions: it holds credentials"
                 if not any(Path(path).is_relative_to(p) for p in (tmpdir, cwd, prefix, *self.write)):  # put back in place
                     return f"{hidden} is an empty private directory here (other programs' files and sockets live in the real one); write temporary files under $TMPDIR ({tmpdir})"
-        if paths and re.search("Permission denied|Read-only file system|Invalid cross-device link", text):
+        if paths and re.search("Permission denied|Read-only file system|Invalid cross-device link|Device or resource busy", text):
             where = ", ".join([f"{cwd} (the working directory)", f"{tmpdir} ($TMPDIR)", *(f"{p} (--sandbox-write)" for p in self.write)])
-            real = os.path.realpath(paths[0])
-            home = next((h for h in LAUNCHER_HOME if Path(real).is_relative_to(h)), None)
-            if home is not None and any(Path(real).is_relative_to(os.path.realpath(w)) for w in (cwd, *self.write)):
-                return f"{home} holds the Python that confines kernels: it is read-only to every sandboxed kernel, even under a writable directory"
-            reason = f"writes are allowed under {where}; {paths[0]}{f' (a link to {real})' if real != paths[0] else ''} is outside them"
-            if Path(paths[0]).is_relative_to(prefix):
+            protected = self.protected(cwd, prefix)
+            writable = [os.path.realpath(p) for p in (cwd, tmpdir, *self.write)]
+            # the path that is out of bounds: a move from the working directory names the one inside it first
+            path = next((p for p in paths if not any(Path(os.path.realpath(p)).is_relative_to(w) for w in writable)
+                         or any(Path(os.path.realpath(p)).is_relative_to(h) for h in protected)), paths[0])
+            real = os.path.realpath(path)
+            if (held := next((p for p in protected if Path(real).is_relative_to(p)), None)) is not None:
+                reason = f"{held} {protected[held]}: it is read-only to sandboxed kernels, even under a writable directory"
+            else:
+                reason = f"writes are allowed under {where}; {path}{f' (a link to {real})' if real != path else ''} is outside them"
+            if Path(real).is_relative_to(os.path.realpath(prefix)):
                 reason += f": to install into the session's environment, start the server with --sandbox-write {prefix}"
             return reason
         if not self.network and re.search("Permission denied|Network is unreachable|Temporary failure in name resolution", text):
@@ -2437,6 +2514,8 @@ class Confinement:
             text += (
                 " A cell that meets a rule fails with Python's usual exception (PermissionError, ConnectionRefusedError, MemoryError ...)"
                 " and the reply adds a line [sandbox: ...] naming the rule: change course rather than retry."
+                f" A new session's cwd lies in the server's directory ({self.directory})"
+                + "".join(f" or {w}" for w in self.write) + "."
             )
         return text
 
@@ -2796,6 +2875,9 @@ class Spares:
         """Keep ``count`` spares started; give up (with a warning) when one fails to start."""
         registry = self._registry
         env, cwd = resolve_env(None, registry.config.envs_dir), os.getcwd()
+        if registry.confinement is not None and (why := registry.confinement.refusal(cwd)):
+            log.info("no spare kernels: no session may work in the server's directory: %s", why)
+            return
         while True:
             while len(self._kernels) < count:
                 try:
@@ -3637,11 +3719,15 @@ class Notebook:
     """A session's record: an append-only log in the session's directory, one line (one write) per ended
     cell, restart or display update, and the notebook built from it."""
 
-    def __init__(self, directory: Path, session: str, live: Path | None, written: WrittenFiles) -> None:
+    def __init__(self, directory: Path, session: str, live: Path | None, written: WrittenFiles, confined_to: tuple[str, ...] | None = None) -> None:
         self.path = directory / "notebook.jsonl"
         self.session = session
         self.live = live  # --notebook-dir/<session>.ipynb, rewritten after every cell; None once refused
         self.written = written  # what this server wrote: it replaces nothing else
+        # A sandboxed session's notebooks go only where its kernel may write (export), or into --notebook-dir as it
+        # was at start (the live one): never through a link its kernel made. None: anywhere.
+        self.confined_to = confined_to
+        self._live_within = None if confined_to is None or live is None else (os.path.realpath(live.parent),)
         self.warnings: list[str] = []  # for the next reply: the live notebook could not be kept
         self.count = 0  # code cells recorded
         self.kernel_info: dict[str, Any] = {}
@@ -3713,19 +3799,22 @@ class Notebook:
                 yield json.loads(line)
 
     def write(self, path: Path, overwrite: bool = False) -> int:
-        """Build the notebook and write it in one step, unless ``path`` is a file this server may not replace
-        (Refused); the notebook carries its own digest (WrittenFiles). Runs in a worker thread."""
+        """Build the notebook and write it in one step, unless ``path`` is a file this server may not replace,
+        or lies where this session's notebooks may not go (Refused); the notebook carries its own digest
+        (WrittenFiles). Runs in a worker thread."""
         import nbformat
 
         self.written.check(path, self.session, overwrite)
         notebook = self.build()
         notebook.metadata["ipython-mcp"]["sha256"] = notebook_digest(json.loads(nbformat.writes(notebook)))
-        self.written.remember(path, self.session, replace_file(path, nbformat.writes(notebook).encode()))
+        within = self._live_within if path == self.live else self.confined_to
+        self.written.remember(path, self.session, replace_file(path, nbformat.writes(notebook).encode(), within=within))
         return sum(cell.cell_type == "code" for cell in notebook.cells)
 
     def refuse_live(self, refusal: Refused) -> None:
         """The live notebook's file is not this session's to replace (any more): say so once, and stop keeping it."""
-        message = f"--notebook-dir: {refusal}: it is left as it is, and this session's live notebook is not written (rename that file, or use another session name)"
+        advice = "" if refusal.final else " (rename that file, or use another session name)"
+        message = f"--notebook-dir: {refusal}; this session's live notebook is no longer written{advice}"
         log.warning("%s", message)
         self.warnings.append(message)
         self.live = None
@@ -4352,7 +4441,7 @@ class Session:
         self.history: deque[Cell] = deque()  # ended cells, the newest last, at most config.keep_cells
         self.serials = itertools.count(1)
         live = registry.config.notebook_dir / f"{file_name(name)}.ipynb" if registry.config.notebook_dir else None
-        self.notebook = Notebook(directory, name, live, registry.written)
+        self.notebook = Notebook(directory, name, live, registry.written, registry.write_roots(source, cwd))
         self.masker = Masker()  # the secrets its cells were given: masked in all it shows or saves
         self.pages = registry.pages  # where its cells' secrets are typed
         self._registry = registry
@@ -5630,6 +5719,8 @@ class Sessions:
                     return env_error(*start_failure(exc, None))
                 requested = None  # an existing session ignores env anyway; the warning below says so
             directory = "" if self.gateway else check_cwd(cwd)
+            if session is None and isinstance(requested, Env) and self.confinement is not None and (why := self.confinement.refusal(directory)):
+                raise ToolError(f"cwd {shown(directory, SHOWN_PATH_CHARS)}: {why}")
             if self.gateway and cwd:
                 warnings.append("cwd is ignored for kernels on a Jupyter server: they start in the server's own directory")
             if session is None:
@@ -5685,6 +5776,8 @@ class Sessions:
             check_path("path", path)
         target = Path(os.path.abspath(os.path.expanduser(path))) if path else Path(session.cwd or os.getcwd()) / f"{file_name(name)}.ipynb"
         where = shown(str(target), SHOWN_PATH_CHARS)
+        if target.name == ".ipynb":
+            raise ToolError(f"path {where} has no file name before .ipynb")
         if target.suffix != ".ipynb":
             raise ToolError(f"path {where} must end in .ipynb")
         try:
@@ -5767,6 +5860,12 @@ class Sessions:
             return RemoteKernel(self.gateway, source)
         self._kernels += 1
         return LocalKernel(source, self.runtime_dir / f"k{self._kernels}", cwd, self.zmq, self.lifeline, self.confinement)
+
+    def write_roots(self, source: Source, cwd: str) -> tuple[str, ...] | None:
+        """Where a session's kernel may write, as real paths, when --sandbox confines it; else None."""
+        if self.confinement is None or not self.confinement.sandbox or not isinstance(source, Env):
+            return None
+        return tuple(os.path.realpath(p) for p in (cwd, *self.confinement.write))
 
     def confinement_of(self, source: Source, cwd: str) -> str | None:
         """What a session's kernel may do, for list_sessions; None when kernels are not confined."""
@@ -7141,7 +7240,12 @@ def main(argv: list[str] | None = None) -> None:
             handler.addFilter(Redact(secrets_))
     if config.notebook_dir is not None:
         config = dataclasses.replace(config, notebook_dir=config.notebook_dir.absolute())
-        config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        try:
+            config.notebook_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        except FileExistsError:
+            raise SystemExit(f"ipython-mcp: --notebook-dir {config.notebook_dir}: not a directory") from None
+        except OSError as exc:  # a path no directory can be made at
+            raise SystemExit(f"ipython-mcp: --notebook-dir {config.notebook_dir}: {exc.strerror or exc}") from None
     try:
         if config.transport == "streamable-http":
             token, supplied = (None, False) if config.no_auth else resolve_token(config.token or "", config.token_file)

@@ -1530,13 +1530,20 @@ def outside():
 
 @asynccontextmanager
 async def sandboxed(tmp_path: Path, **settings):
-    """A registry confining its kernels, its MCP client, and a working directory for the sessions."""
+    """A registry confining its kernels, its MCP client, and a working directory for the sessions: inside the
+    server's own directory (tmp_path), as a sandboxed session's must be."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     config = Config(envs_dir=tmp_path / "envs", interrupt_grace_s=2.0, **{"spares": 0, "sandbox": True, **settings})
-    async with open_sessions(config) as sessions:
-        async with Client(build_server(sessions)) as client:
-            yield sessions, client, work
+    before = os.getcwd()
+    if not Path(before).is_relative_to(tmp_path):  # a test may have chosen the server's directory itself
+        os.chdir(tmp_path)
+    try:
+        async with open_sessions(config) as sessions:
+            async with Client(build_server(sessions)) as client:
+                yield sessions, client, work
+    finally:
+        os.chdir(before)
 
 
 @needs_sandbox
@@ -1557,14 +1564,16 @@ async def test_the_python_that_confines_kernels_stays_read_only_under_a_writable
     home = ipython_mcp.LAUNCHER_HOME[0]
     above = os.path.dirname(home)
     probe = os.path.join(home, f".ipython-mcp-probe-{os.getpid()}")
-    async with sandboxed(tmp_path) as (sessions, client, work):
+    if ipython_mcp.Confinement._holds_home(above):
+        pytest.skip(f"the server's Python lies in {home}, beside the home directory: no session may write above it")
+    async with sandboxed(tmp_path, sandbox_write=(above,)) as (sessions, client, work):
         try:
             result = await run(client, "s", f"open({probe!r}, 'w')", cwd=above)
         finally:
             with suppress(FileNotFoundError):
                 os.unlink(probe)
         assert record(result)["status"] == "error" and "Read-only file system" in text(result), text(result)
-        assert f"[sandbox: {home} holds the Python that confines kernels: it is read-only" in text(result), text(result)
+        assert f"[sandbox: {home} holds the Python that confines kernels: it is read-only to sandboxed kernels" in text(result), text(result)
         assert text(await run(client, "next", "'started'", cwd=above)) == "'started'\n", "and the next kernel's launcher runs as it was"
 
 
@@ -1725,6 +1734,9 @@ async def test_a_sandboxed_session_reads_anywhere_but_the_secrets_and_writes_onl
         assert record(result)["error"]["ename"] == "PermissionError" and f"(a link to {outside / 'w.txt'}) is outside them" in text(result), text(result)
         result = await run(client, "s", f"os.link({str(readable)!r}, 'hard')")
         assert "Invalid cross-device link" in text(result) and rule in text(result), text(result)
+        # a move out of it: the line names where it would have gone
+        result = await run(client, "s", f"open('mine.txt', 'w').close()\nos.rename('mine.txt', {str(outside / 'moved')!r})")
+        assert record(result)["status"] == "error" and rule + f"{outside / 'moved'} is outside them]" in text(result), text(result)
         # nor does a subprocess
         # (the shell's own stderr reaches the cell through ipykernel's fd capture, which may be late: print what run() caught)
         result = await run(client, "s", f"import subprocess\nprint(os.system('touch {outside}/by-system'))\nprint(subprocess.run(['touch', '{outside}/by-run'], capture_output=True, text=True).stderr)")
@@ -1766,6 +1778,8 @@ async def test_sandboxed_kernels_reach_neither_the_server_nor_each_other(tmp_pat
             assert sockets, "the other kernel's IPC sockets"
             attempts = {
                 "open(CONNECTION).read()": ("FileNotFoundError", "is an empty private directory here"),
+                # relative to a working directory under a hidden one: the view holds there too
+                "open(os.path.relpath(CONNECTION)).read()": ("FileNotFoundError", "is an empty private directory here"),
                 "socket.socket(socket.AF_UNIX).connect(SOCKET)": ("FileNotFoundError", ""),
                 f"os.listdir('/proc/{server}/root' + CONNECTION)": ("PermissionError", "processes outside this session are out of reach"),
                 f"os.listdir('/proc/{other.pid}/root/tmp')": ("PermissionError", "processes outside this session are out of reach"),
@@ -2028,6 +2042,105 @@ async def test_pip_install_works_only_where_the_environment_is_writable(tmp_path
         result = await run(client, "pip", install, env=env, cwd=str(work))
         assert record(result)["status"] == "ok" and text(result).endswith("42\n"), text(result)
         await run(client, "pip", "%pip uninstall --yes ipython_mcp_probe_pkg")
+
+
+@slow
+@needs_sandbox
+async def test_a_sandboxed_session_works_only_where_the_server_lets_it_write(tmp_path, outside, monkeypatch):
+    # Its working directory is where it may write: the model does not get to choose / or the home directory.
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        for cwd, said in (("/", "holds your home directory"), (str(Path.home()), "is your home directory"),
+                          (str(outside), f"works, and may write, only under the server's directory ({tmp_path})")):
+            result = await client.call_tool("execute", {"session": "s", "code": "1", "cwd": cwd})
+            assert result.is_error and said in text(result), text(result)
+        assert list(sessions) == [] and not any(sessions.runtime_dir.glob("k*")), "no kernel was started for them"
+        assert text(await run(client, "s", "1", cwd=str(work))) == "1\n"
+        assert f"A new session's cwd lies in the server's directory ({tmp_path})" in client.instructions
+    async with sandboxed(tmp_path, sandbox_write=(str(outside),)) as (sessions, client, work):
+        assert text(await run(client, "t", "open('made-here', 'w').close()\nprint('ok')", cwd=str(outside))) == "ok\n"
+    # a server started in the home directory lends it to no session: only --sandbox-write directories serve
+    monkeypatch.setenv("HOME", str(tmp_path))
+    async with sandboxed(tmp_path, spares=1) as (sessions, client, work):
+        for arguments, said in (({}, "is your home directory"), ({"cwd": str(work)}, "start it in a project directory, or name one with --sandbox-write")):
+            result = await client.call_tool("execute", {"session": "s", "code": "1", **arguments})
+            assert result.is_error and said in text(result), text(result)
+        assert not sessions.spares._kernels, "and no spare is started where no session may work"
+    async with sandboxed(tmp_path, sandbox_write=(str(work),)) as (sessions, client, work):
+        assert text(await run(client, "s", "1", cwd=str(work))) == "1\n"
+    with pytest.raises(ipython_mcp.SandboxUnavailable, match="is your home directory, whose start-up files"):
+        async with sandboxed(tmp_path, sandbox_write=(str(tmp_path),)):
+            pass
+
+
+@slow
+@needs_sandbox
+async def test_what_runs_outside_the_sandbox_stays_read_only_in_a_writable_directory(tmp_path):
+    work = tmp_path / "work"
+    (work / ".git" / "hooks").mkdir(parents=True)
+    (work / ".git" / "config").write_text("[core]\n")
+    (work / ".vscode").mkdir()
+    (work / ".vscode" / "settings.json").write_text("{}")
+    attempts = {
+        "open('.git/config', 'a').write('[core]\\n\\tfsmonitor = touch /tmp/pwned\\n')": ".git",
+        "open('.git/hooks/pre-commit', 'w')": ".git",
+        "open('.git/commondir', 'w')": ".git",
+        "os.rename('.git', 'moved')": ".git",
+        "os.unlink('.vscode/settings.json')": ".vscode",
+    }
+    async with sandboxed(tmp_path) as (sessions, client, work):
+        await run(client, "s", "import os", cwd=str(work))
+        for code, entry in attempts.items():
+            result = await run(client, "s", code)
+            assert record(result)["status"] == "error", (code, text(result))
+            assert f"[sandbox: {work / entry} runs code outside the sandbox" in text(result), (code, text(result))
+        assert text(await run(client, "s", "open('notes.txt', 'w').write('mine')\nprint(sorted(os.listdir()))")) == "['.git', '.vscode', 'notes.txt']\n"
+    assert (work / ".git" / "config").read_text() == "[core]\n" and (work / ".vscode" / "settings.json").exists()
+    assert sorted(p.name for p in (work / ".git").iterdir()) == ["config", "hooks"]
+
+
+@slow
+@needs_sandbox
+async def test_a_sandboxed_sessions_notebooks_go_only_where_its_kernel_may_write(tmp_path, outside):
+    # The server writes notebooks for a session: never through a link its kernel made, never where it may not write.
+    work = tmp_path / "work"
+    (work / "nb").mkdir(parents=True)
+
+    async def written(path: Path) -> None:  # the live notebook is rewritten just after the reply
+        with trio.fail_after(10):
+            while not path.exists():
+                await trio.sleep(0.01)
+
+    async with sandboxed(tmp_path, notebook_dir=work / "nb") as (sessions, client, work):
+        await run(client, "s", "import os\nx = 1", cwd=str(work))
+        await written(work / "nb" / "s.ipynb")
+        result = await run(client, "s", f"os.rename('nb', 'nb.old')\nos.symlink({str(outside)!r}, 'nb')\nos.symlink({str(outside)!r}, 'out')")
+        assert record(result)["status"] == "ok", text(result)
+        await run(client, "s", "x = 2")
+        for path in (outside / "x.ipynb", work / "out" / "x.ipynb"):
+            exported = await client.call_tool("export", {"session": "s", "path": str(path)})
+            assert exported.is_error and f"is {outside}, outside {work}" in text(exported), text(exported)
+        exported = await client.call_tool("export", {"session": "s", "path": str(work / "mine.ipynb")})
+        assert not exported.is_error and (work / "mine.ipynb").exists(), text(exported)
+        with trio.fail_after(10):  # the refusal is told in the next reply after the rewrite that met it
+            while "are written only where its kernel may write" not in text(result := await run(client, "s", "x = 3")):
+                pass
+        assert "--notebook-dir" in text(result) and "this session's live notebook is no longer written" in text(result), text(result)
+    assert list(outside.iterdir()) == [], "nothing was written through the links"
+    assert (work / "nb.old" / "s.ipynb").exists(), "the live notebook went on in the directory it was"
+
+
+@pytest.mark.xdist_group("venvs")  # one worker shares its fixture
+@slow
+@needs_sandbox
+async def test_an_env_inside_the_working_directory_is_writable_only_by_sandbox_write(venv_with_ipykernel):
+    # The env's code runs outside the sandbox too (the user's own commands in it): installing is --sandbox-write's.
+    env, directory = str(venv_with_ipykernel), venv_with_ipykernel.parent
+    probe = f"open({str(venv_with_ipykernel / 'planted.pth')!r}, 'w')"
+    async with sandboxed(directory) as (sessions, client, work):
+        result = await run(client, "s", probe, env=env, cwd=str(directory))
+        assert f"[sandbox: {env} is the session's environment: it is read-only to sandboxed kernels" in text(result), text(result)
+        assert f"start the server with --sandbox-write {env}]" in text(result)
+    assert not (venv_with_ipykernel / "planted.pth").exists()
 
 
 @slow
@@ -2792,6 +2905,21 @@ async def test_read_spool_greps_line_by_line_across_chunks_and_marks(tmp_path, m
 # ---------------------------------------------------------------------------
 
 
+async def test_export_names_what_is_wrong_with_a_path_that_names_no_notebook(fake_client, tmp_path):
+    await run(fake_client, "s", "print hello", cwd=str(tmp_path))
+    for path, said in ((tmp_path / ".ipynb", "has no file name before .ipynb"), (tmp_path / "s.txt", "must end in .ipynb")):
+        reply = await fake_client.call_tool("export", {"session": "s", "path": str(path)})
+        assert reply.is_error and said in text(reply), text(reply)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_notebook_dir_that_cannot_be_a_directory_stops_the_server_saying_why(tmp_path):
+    (tmp_path / "file").write_text("")
+    for directory, said in ((tmp_path / "file", "not a directory"), (tmp_path / "file" / "below", "Not a directory")):
+        with pytest.raises(SystemExit, match=f"^ipython-mcp: --notebook-dir {re.escape(str(directory))}: {said}$"):
+            ipython_mcp.main(["--notebook-dir", str(directory)])
+
+
 async def test_export_builds_a_valid_notebook_of_what_each_cell_sent(fake_client, tmp_path):
     import nbformat
 
@@ -2912,8 +3040,8 @@ async def test_notebook_dir_keeps_a_live_notebook_no_reader_sees_half_written(tm
     told, written = trio.open_memory_channel(math.inf)  # the number of cells in each write of the live notebook
     trio_token, replace_file = trio.lowlevel.current_trio_token(), ipython_mcp.replace_file
 
-    def replace_and_tell(target: Path, data: bytes):  # in the worker thread that writes it
-        replaced = replace_file(target, data)
+    def replace_and_tell(target: Path, data: bytes, **options):  # in the worker thread that writes it
+        replaced = replace_file(target, data, **options)
         if target == path:
             trio_token.run_sync_soon(told.send_nowait, len(json.loads(data)["cells"]))
         return replaced
