@@ -2588,6 +2588,9 @@ def find_connection_file(spec: str) -> Path:
 # ============================================================================
 
 
+MIN_REDACTED_CHARS = 4  # the shortest query value of the gateway URL replaced in free text (in the URL itself every one is)
+
+
 def redact_url(url: str) -> tuple[str, list[str]]:
     """A URL as replies and logs show it, its password and query values replaced by ***; and those secrets.
 
@@ -2604,7 +2607,9 @@ def redact_url(url: str) -> tuple[str, list[str]]:
             found += [password, urllib.parse.unquote(password)]
             netloc = f"{user}:***@{host}"
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    found += [value for _, value in query if value] + [urllib.parse.quote(value) for _, value in query if value]
+    # a value too short to be a secret (x=1) would, replaced in every text, garble what it says (127.0.0.1)
+    query_secrets = [value for _, value in query if len(value) >= MIN_REDACTED_CHARS]
+    found += query_secrets + [urllib.parse.quote(value) for value in query_secrets]
     shown_query = "&".join(f"{key}=***" for key, _ in query)
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, shown_query, parts.fragment)), [s for s in found if s]
 
@@ -6417,6 +6422,30 @@ async def _instructions_now(sessions: Sessions, ctx: ServerRequestContext, call_
     return result
 
 
+# The SDK's refusal of arguments that do not fit a tool's schema (mcp 2.3: "Error executing tool T: " and pydantic's
+# ValidationError text, each error a location line, an indented message with [type=..., input_type=...], and a
+# line with a link): one line per tool call is what a model reads best. Should that text change, it is left as it
+# is, and test_wrong_argument_types_are_refused_in_a_line fails.
+SDK_ARGUMENT_ERROR = re.compile(r"Error executing tool (\S+): \d+ validation errors? for \S+\n")
+PYDANTIC_ERROR = re.compile(r"^(\S[^\n]*)\n  ([^\n]*?)(?: \[type=(\w+)[^\n]*?(?:input_type=(\w+))?\])?$", re.M)
+
+
+async def _argument_errors_in_a_line(ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
+    """Server middleware: a tool call refused for its arguments' types answers in a line naming each argument."""
+    result = await call_next(ctx)
+    if ctx.method != "tools/call" or not isinstance(result, dict) or not result.get("isError"):
+        return result
+    content = result.get("content") or []
+    said = content[0].get("text", "") if len(content) == 1 and isinstance(content[0], dict) else ""
+    if (head := SDK_ARGUMENT_ERROR.match(said)) and (errors := PYDANTIC_ERROR.findall(said, head.end())):
+        problems = [
+            f"argument {location} is required" if kind == "missing" else f"argument {location}: {message}{f' (got {got})' if got else ''}"
+            for location, message, kind, got in errors
+        ]
+        content[0]["text"] = f"{head[1]}: {'; '.join(problems)}"
+    return result
+
+
 def build_server(sessions: Sessions) -> MCPServer:
     """The MCP server and its tools; each tool checks its arguments and makes one call on the registry."""
     config = sessions.config
@@ -6426,7 +6455,7 @@ def build_server(sessions: Sessions) -> MCPServer:
         version=__version__,
         extensions=[tasks],
         instructions=instructions(sessions),
-        middleware=[partial(_instructions_now, sessions)],
+        middleware=[partial(_instructions_now, sessions), _argument_errors_in_a_line],
     )
     reply_after = config.reply_after_s
     limit = f"{config.default_timeout_s:g} s" if config.default_timeout_s is not None else "none"
@@ -6511,7 +6540,7 @@ def build_server(sessions: Sessions) -> MCPServer:
     async def output(
         session: Session_,
         cell: Annotated[int | None, Field(description="The cell's number (default: the latest cell).")] = None,
-        grep: Annotated[str | None, Field(description="A Python regular expression: show only the lines it matches.")] = None,
+        grep: Annotated[str | None, Field(description="A regular expression in Python's syntax: show only the lines it matches (\\w, \\d, \\s and \\b match ASCII only).")] = None,
         offset: Annotated[int, Field(description="Lines to skip; negative counts from the end (-50: the last 50).")] = 0,
         limit: Annotated[int, Field(description="Lines to show at most (default 200).")] = 200,
     ) -> CallToolResult:
