@@ -2388,12 +2388,16 @@ class Confinement:
         server = [] if self._holds_home(self.directory) else [self.directory]  # a server started in ~ or / lends none
         if any(Path(real).is_relative_to(os.path.realpath(w)) for w in (*server, *self.write)):
             return ""
-        places = [*(f"the server's directory ({d})" for d in server), *(f"{w} (--sandbox-write)" for w in self.write)]
         return (
-            f"a sandboxed session works, and may write, only under {' or '.join(places) or 'a --sandbox-write directory, and there is none'}"
-            f"; {real} is outside: give execute a cwd inside {'it' if len(places) == 1 else 'one'}"
+            f"a sandboxed session works, and may write, only under {self._workplaces()}; {real} is outside: give execute a cwd inside"
+            + (" it" if len(server) + len(self.write) == 1 else " one")
             + ("" if server else f" (the server runs in {self.directory}: start it in a project directory, or name one with --sandbox-write)")
         )
+
+    def _workplaces(self) -> str:
+        """Where a new sandboxed session may work, in words."""
+        server = [] if self._holds_home(self.directory) else [f"the server's directory ({self.directory})"]
+        return " or ".join([*server, *(f"{w} (--sandbox-write)" for w in self.write)]) or "a --sandbox-write directory, and there is none"
 
     def protected(self, cwd: str, prefix: str) -> dict[str, str]:
         """What a kernel working in ``cwd`` with the env at ``prefix`` may not change, though it lies under a directory
@@ -2514,8 +2518,7 @@ class Confinement:
             text += (
                 " A cell that meets a rule fails with Python's usual exception (PermissionError, ConnectionRefusedError, MemoryError ...)"
                 " and the reply adds a line [sandbox: ...] naming the rule: change course rather than retry."
-                f" A new session's cwd lies in the server's directory ({self.directory})"
-                + "".join(f" or {w}" for w in self.write) + "."
+                f" A new session's cwd lies under {self._workplaces()}."
             )
         return text
 

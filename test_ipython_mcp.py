@@ -2055,7 +2055,7 @@ async def test_a_sandboxed_session_works_only_where_the_server_lets_it_write(tmp
             assert result.is_error and said in text(result), text(result)
         assert list(sessions) == [] and not any(sessions.runtime_dir.glob("k*")), "no kernel was started for them"
         assert text(await run(client, "s", "1", cwd=str(work))) == "1\n"
-        assert f"A new session's cwd lies in the server's directory ({tmp_path})" in client.instructions
+        assert f"A new session's cwd lies under the server's directory ({tmp_path})." in client.instructions
     async with sandboxed(tmp_path, sandbox_write=(str(outside),)) as (sessions, client, work):
         assert text(await run(client, "t", "open('made-here', 'w').close()\nprint('ok')", cwd=str(outside))) == "ok\n"
     # a server started in the home directory lends it to no session: only --sandbox-write directories serve
