@@ -6306,13 +6306,91 @@ def guard_hypercorn_h2() -> None:
     H2Protocol._handle_events = _handle_events
 
 
-def stdio_over(reader: "_LineReader", writer: "_LineWriter"):  # noqa: ANN201 - the SDK leaves its own unannotated
+@asynccontextmanager
+async def stdio_over(reader: "_LineReader", writer: "_LineWriter") -> AsyncIterator[tuple[Any, Any]]:
     """The SDK's stdio transport over lines read and written by trio (mcp 2.3: ``mcp.server.stdio.stdio_server``):
     typed for anyio's files, it only iterates lines from one and awaits write() and flush() on the other, and,
-    given both, leaves fds 0 and 1 alone."""
+    given both, leaves fds 0 and 1 alone. A line it cannot read as JSON-RPC it hands on as an exception, which
+    the SDK's server drops unanswered: here it is answered (_Unreadable), or its caller would wait for ever."""
     from mcp.server.stdio import stdio_server
 
-    return stdio_server(reader, writer)  # type: ignore[arg-type]
+    lines = _Lines(reader)
+    async with stdio_server(lines, writer) as (read, write):  # type: ignore[arg-type]
+        yield _Unreadable(read, write, lines), write
+
+
+class _Lines:
+    """The lines of a _LineReader, each kept until the SDK's item for it is read: it makes exactly one of each
+    line, in order (a message, or the exception it could not read it for), so the oldest kept is that item's."""
+
+    def __init__(self, reader: "_LineReader") -> None:
+        self._reader = reader
+        self.pending: deque[str] = deque()
+
+    def __aiter__(self) -> "_Lines":
+        return self
+
+    async def __anext__(self) -> str:
+        line = await self._reader.__anext__()
+        self.pending.append(line)
+        return line
+
+
+class _Unreadable:
+    """The SDK's read stream (mcp 2.3: ``receive``, iteration, ``async with``, ``last_context``, as its dispatcher
+    uses them), answering each line that is not a JSON-RPC message with JSON-RPC's error: -32700 for text that is
+    not JSON, -32600 for JSON that is no valid message (a lone surrogate, a missing method), with the request's
+    id where it has one."""
+
+    def __init__(self, stream: Any, write: Any, lines: _Lines) -> None:
+        self._stream = stream
+        self._write = write
+        self._lines = lines
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._stream, "last_context", None)
+
+    async def receive(self) -> Any:
+        from mcp.shared.message import SessionMessage
+        from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+
+        while True:
+            item = await self._stream.receive()
+            line = self._lines.pending.popleft() if self._lines.pending else ""
+            if not isinstance(item, Exception):
+                return item
+            try:
+                sent = json.loads(line)
+            except ValueError:
+                code, message, request = PARSE_ERROR, "Parse error: the line is not JSON", None
+            else:
+                code, message = INVALID_REQUEST, f"Invalid request: not a JSON-RPC message this server reads ({type(item).__name__})"
+                request = sent.get("id") if isinstance(sent, dict) and isinstance(sent.get("id"), (str, int)) else None
+                if isinstance(request, str):  # the id goes back as sent, but never a lone surrogate of its own
+                    request = request.encode("utf-8", "replace").decode()
+            log.info("answered a line that is no JSON-RPC message with %d: %s", code, item)
+            await self._write.send(SessionMessage(JSONRPCError(jsonrpc="2.0", id=request, error=ErrorData(code=code, message=message))))
+
+    def __aiter__(self) -> "_Unreadable":
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> "_Unreadable":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stream.aclose()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 # ============================================================================

@@ -4307,6 +4307,16 @@ async def test_the_internals_we_lean_on_are_still_there():
             message = await read.receive()
             await write.send(message)
             assert json.loads(await out_of_server.receive_some()) == {"jsonrpc": "2.0", "id": 7, "method": "ping"}, "stdio_server no longer takes our streams"
+            # a line that is no JSON-RPC message gets JSON-RPC's error, with its id where it has one; the next is read
+            await into_server.send_all(b'{"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "x", "arguments": {"x": "\\ud800"}}}\n')
+            await into_server.send_all(b'{"jsonrpc": "2.0", "id": 9, "method"\n{"jsonrpc": "2.0", "id": 10, "method": "ping"}\n')
+            assert (await read.receive()).message.id == 10
+            answers = b""
+            while answers.count(b"\n") < 2:
+                answers += await out_of_server.receive_some()
+            first, second = (json.loads(line) for line in answers.splitlines())
+            assert (first["id"], first["error"]["code"]) == (8, -32600) and first["error"]["message"].startswith("Invalid request"), first
+            assert (second["id"], second["error"]["code"]) == (None, -32700), second
             await into_server.aclose()
             await write.aclose()
 
@@ -5286,10 +5296,16 @@ async def test_kernels_die_with_a_server_killed_by_sigkill(nursery):
 
 
 @slow
-async def test_garbage_on_stdin_does_not_stop_the_server(nursery):
+async def test_garbage_on_stdin_is_answered_and_does_not_stop_the_server(nursery):
     server = await start_raw_server(nursery)
     assert await server.execute("main", "x = 5\nx") == "5\n"
     await server.process.stdin.send_all(b"this is not json\n{\"jsonrpc\": \"2.0\", \"id\": \n")
+    assert [(await server.receive())["error"]["code"] for _ in range(2)] == [-32700, -32700]
+    # valid JSON, yet no message: a lone surrogate; the caller is answered, by its id
+    await server.process.stdin.send_all(b'{"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "list_sessions", "arguments": {"x": "\\ud800"}}}\n')
+    with trio.fail_after(10):
+        answer = await server.receive()
+    assert answer["id"] == 99 and answer["error"]["code"] == -32600, answer
     assert await server.execute("main", "x * 2") == "10\n"
     await server.process.stdin.aclose()
     with trio.fail_after(10):
