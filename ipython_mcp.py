@@ -4445,7 +4445,7 @@ class Session:
                 if not run.reply.given:  # busy only if another cell holds the session, not because the owner was slower
                     await run.seen.wait()
             except trio.Cancelled:
-                if cut_off():
+                if cut_off(user.ctx):
                     await self._tell(Abandon(run=run), shielded=True)
                 else:
                     await self.call_off(run, "the client cancelled the call")
@@ -4514,7 +4514,7 @@ class Session:
                 with trio.move_on_after(NUMBER_WAIT_S):
                     await cell.started.wait()
         except trio.Cancelled:
-            if cut_off():
+            if cut_off(user.ctx):
                 await self._tell(Abandon(cell=cell if interrupt_on_cancel else None, ask=user.claimed), shielded=True)
             elif interrupt_on_cancel:
                 await self._tell(CancelCell(cell), shielded=True)
@@ -5035,6 +5035,19 @@ class ClientLink:
     """A client's connection to a persistent server, as the calls it carries see it."""
 
     lost: bool = False  # it ended (EOF, a killed relay, a write that failed), whether or not a call was cancelled
+    # The ids (as Context.request_id words them) of the requests its client cancelled (notifications/cancelled), noted
+    # as the line is read: a client that cancels and closes at once may be read to its end before the cancelled call
+    # wakes, and its cancel must still count as its own.
+    cancelled: set[str] = field(default_factory=set)
+
+    def heard(self, line: bytes) -> None:
+        """Note a cancel among the lines read from the connection."""
+        if b"notifications/cancelled" not in line:  # most lines: no parsing twice
+            return
+        with suppress(ValueError, AttributeError, KeyError):
+            message = json.loads(line)
+            if message.get("method") == "notifications/cancelled" and (request := message["params"].get("requestId")) is not None:
+                self.cancelled.add(str(request))
 
 
 # Set by the persistent server for each connection it serves; every call on
@@ -5042,13 +5055,14 @@ class ClientLink:
 _CLIENT_LINK: contextvars.ContextVar[ClientLink | None] = contextvars.ContextVar("ipython_mcp_client_link", default=None)
 
 
-def cut_off() -> bool:
-    """Whether the call being cancelled lost its client's connection, rather than being called off by the client: the
-    one place the two are told apart. A client that cancels an execute (notifications/cancelled, tasks/cancel, an
-    in-process client's own cancel) interrupts its cell, as Ctrl-C would. A connection that ends cancels every call it
-    carried, but a client leaving stops nothing: the cell goes on, and its output waits for the next client's wait()."""
+def cut_off(ctx: Context | None) -> bool:
+    """Whether the call being cancelled (ctx: its tool's Context) lost its client's connection, rather than being
+    called off by the client: the one place the two are told apart. A client that cancels an execute
+    (notifications/cancelled, tasks/cancel, an in-process client's own cancel) interrupts its cell, as Ctrl-C would,
+    also when it closes the connection right after. A connection that ends cancels every call it carried, but a
+    client leaving stops nothing: the cell goes on, and its output waits for the next client's wait()."""
     link = _CLIENT_LINK.get()
-    return link is not None and link.lost
+    return link is not None and link.lost and (ctx is None or ctx.request_id not in link.cancelled)
 
 
 @dataclass(frozen=True)
@@ -7001,7 +7015,9 @@ class _LineReader:
     so SIGTERM would wait for the client to close stdin.) A persistent server's
     connection has a link, which the reader and its _LineWriter mark lost as the
     wire ends (EOF, a reset, a write that fails): before the end reaches the
-    calls it carried, so that they know it was no cancel of the client's.
+    calls it carried, so that they know it was no cancel of the client's. The
+    reader notes each cancel in the link as it reads it, so that a cancel the
+    client sent before it left still counts as the client's.
     """
 
     def __init__(self, stream: trio.abc.ReceiveStream, link: ClientLink | None = None) -> None:
@@ -7031,6 +7047,7 @@ class _LineReader:
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
         self._scanned = 0
+        self._link.heard(line)
         return line.decode("utf-8", errors="replace")
 
 

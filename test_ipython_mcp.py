@@ -5639,6 +5639,29 @@ async def test_a_client_cancel_through_the_relay_still_interrupts_its_cell(persi
 
 
 @slow
+async def test_a_client_that_cancels_and_leaves_at_once_still_interrupts_its_cell(persist):
+    # The connection's end may be read before the cancelled call wakes: the cancel, read first, is still the client's.
+    for attempt in range(4):
+        client = await persist.relay()
+        await client.initialize()
+        assert await client.execute("main", "import time\nfinished = False") == "(no output)"
+        await client.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "main", "code": "time.sleep(20)\nfinished = True"}, "_meta": {"progressToken": 50}}})
+        await until_progress(client)
+        started = time.monotonic()
+        await client.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 50, "reason": "the user pressed stop"}})
+        await client.process.stdin.aclose()
+        with trio.fail_after(30):
+            await client.process.wait()
+        later = await persist.relay()
+        await later.initialize()
+        waited = await later.request("tools/call", {"name": "wait", "arguments": {"session": "main"}})
+        said = "".join(block["text"] for block in waited["result"]["content"])
+        assert "cancelled" in said and await later.execute("main", "finished") == "False\n", (attempt, said)
+        assert time.monotonic() - started < 15, "interrupted, not waited out"
+        await later.process.stdin.aclose()
+
+
+@slow
 async def test_two_relays_racing_start_one_server(persist):
     relays = []
 
