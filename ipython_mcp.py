@@ -211,18 +211,20 @@ from typing import Annotated, Any, Literal
 # after a hash of the working directory's real path:
 #   persist-<hash>.sock   the server's socket
 #   persist-<hash>.lock   held by the server for its life: one server per directory
-#   persist-<hash>.start  held by a relay while it starts a server: two relays start one
+#   persist-<hash>.start  held by a relay while it starts a server, and by that server
+#                         until it listens: two relays start one, and a relay killed
+#                         while it starts one leaves the next to wait for it, not start another
 #   persist-<hash>.json   the live server's state (pid, sessions): a server that finds
 #                         it on start knows its predecessor died with those sessions
-#   persist-<hash>.log    the server's stderr (.log.1: the previous server's)
+#   persist-<hash>.log    the server's stderr (.log.1: the previous server's); only a
+#                         server holding the lock moves it aside, so a live one's never moves
 
 PERSIST_START_WAIT_S = 30.0  # a server has this long to start and say it listens: a cold import on a loaded machine takes seconds
 PERSIST_STOP_WAIT_S = 60.0  # --stop waits this long for every kernel to be gone (each has a few seconds' grace)
 SOCKET_PATH_MAX = 107 if sys.platform.startswith("linux") else 103  # a Unix socket's sun_path holds 108 bytes (104 on macOS) with its NUL
 PUMP_CHUNK = 1 << 16  # the relay copies at most this much per read
 TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag without a value
-SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes the fd it waits on)
-READY = b"ready\n"  # what the new server writes to that fd once it listens
+SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes its start lock's fd)
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's (or persistent server's) log quoted back; here, for the relay
 CRASH_REPORT = "Fatal Python error"  # how faulthandler's report of a kernel's crash in native code begins
 MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
@@ -287,28 +289,42 @@ def say_waiting(through: str = "") -> None:
         )
 
 
-@contextmanager
-def _locked(path: Path, timeout: float, busy: str) -> Iterator[int]:
-    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (SystemExit saying ``busy``
-    past that)."""
+def _lock(path: Path, timeout: float) -> int | None:
+    """A descriptor holding an exclusive flock on path once its holder lets go, or None when it has not within
+    timeout. (A flock belongs to the open file, so a child given the descriptor holds it too, until the last copy
+    is closed.)"""
     import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
 
-            def give_up(signum: int, frame: types.FrameType | None) -> None:
-                raise SystemExit(f"ipython-mcp: {busy}")
+    def give_up(signum: int, frame: types.FrameType | None) -> None:
+        raise TimeoutError
 
-            previous = signal.signal(signal.SIGALRM, give_up)
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+    except TimeoutError:
+        os.close(fd)
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _locked(path: Path, timeout: float, busy: str) -> Iterator[int]:
+    """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (SystemExit saying ``busy``
+    past that)."""
+    if (fd := _lock(path, timeout)) is None:
+        raise SystemExit(f"ipython-mcp: {busy}")
+    try:
         yield fd
     finally:
         os.close(fd)
@@ -373,46 +389,37 @@ def log_tail(log: Path | int) -> list[str]:
 
 
 def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
-    """Start the persistent server, detached, and connect to it; or connect to the one another relay just started.
+    """Start the persistent server, detached, and connect to it; or connect to the one another relay started.
 
     The new server runs this file with this interpreter, in its own session
     (no terminal's hangup reaches it, no client's kill of its process group),
-    stdio on /dev/null and its log. It says "ready" on a pipe once it listens:
-    no polling, and a server that dies first closes the pipe at once.
+    stdio on /dev/null and its log. It shares this relay's start lock and lets
+    go of it once it listens: every relay then waits for that lock, this one
+    as any other, and connects. No polling; a server that dies first lets go
+    at once; and a relay killed meanwhile leaves the server to the next relay.
     """
-    busy = f"another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}"
-    with _locked(place.start, PERSIST_START_WAIT_S + 5, busy):
-        if (server := _connect(place)) is not None:  # another relay started it while this one waited
+    busy = f"a persistent server for {place.directory} has been starting for over {PERSIST_START_WAIT_S:g} s; see {place.log}"
+    with _locked(place.start, PERSIST_START_WAIT_S + 5, busy) as start_fd:
+        if (server := _connect(place)) is not None:  # started by another relay while this one waited
             return server
-        if place.log.exists():
-            os.replace(place.log, place.log.with_suffix(".log.1"))
-        ready_read, ready_write = os.pipe()
-        with open(place.log, "ab") as log_file:
+        with open(place.log, "ab") as log_file:  # moved aside by the new server once it holds the lock, not here
             process = subprocess.Popen(
-                [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
+                [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(start_fd)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
-                cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
+                cwd=place.directory, start_new_session=True, pass_fds=(start_fd,),
             )
-        os.close(ready_write)
-        try:
-            readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
-            said = os.read(ready_read, len(READY)) if readable else None
-        finally:
-            os.close(ready_read)
-        if said != READY:
-            why = None
-            if said == b"":  # it closed the pipe: it has exited, or is about to
-                with suppress(subprocess.TimeoutExpired):
-                    why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
-            if why is None:
-                process.kill()
-                why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
-            ends = "\n".join(log_tail(place.log)) or "(nothing)"
-            raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
-        server = _connect(place)
-    if server is None:
-        raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} said it listens, but {place.socket} does not answer; see {place.log}")
-    return server
+    if (fd := _lock(place.start, PERSIST_START_WAIT_S)) is None:
+        process.kill()
+        why = f"it did not listen within {PERSIST_START_WAIT_S:g} s, and was killed"
+    else:
+        os.close(fd)
+        if (server := _connect(place)) is not None:
+            return server
+        why = "it let go of the start lock without listening"  # by exiting, or about to
+        with suppress(subprocess.TimeoutExpired):
+            why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
+    ends = "\n".join(log_tail(place.log)) or "(nothing)"
+    raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
 
 
 def _pump(server: socket.socket, first: bytes) -> bool:
@@ -6741,9 +6748,10 @@ class PersistentServer:
             self.ended = why
             self._stop.set()
 
-    async def serve(self, ready_fd: int) -> None:
-        """Listen, say so on ready_fd, and serve until stopped. The socket goes first, so that a relay coming
-        meanwhile starts a new server (which waits for this one's lock) rather than reach one that is ending."""
+    async def serve(self, start_fd: int) -> None:
+        """Listen, let go of the start lock (start_fd: the relays waiting for it connect now, the one that started
+        this server among them, if it still lives), and serve until stopped. Ending, the socket goes first, so that
+        a relay coming meanwhile starts a new server (which waits for this one's lock) rather than reach this one."""
         listener = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         with suppress(FileNotFoundError):
             self.place.socket.unlink()  # left by a server that died: this one holds the lock, so none other lives
@@ -6751,9 +6759,7 @@ class PersistentServer:
             await listener.bind(str(self.place.socket))
             listener.listen(LISTEN_BACKLOG)
             self.write_state()
-            with suppress(BrokenPipeError):  # the relay that started it is gone (its client was killed): serve the next
-                os.write(ready_fd, READY)
-            os.close(ready_fd)
+            os.close(start_fd)
             print(
                 f"ipython-mcp {__version__}: persistent server pid {os.getpid()} for {self.place.directory} listens on"
                 f" {self.place.socket}; it exits after {duration(self.config.linger_s)} with no client and no cell running",
@@ -6931,24 +6937,37 @@ class PersistentServer:
         self._state_written = True
 
 
-async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -> None:
+async def serve_persistent(config: Config, place: PersistPlace, start_fd: int) -> None:
     server: PersistentServer | None = None
     try:
         async with open_sessions(config) as sessions:
             sessions.lost = lost_with_predecessor(place)  # before this server writes its own state
             server = PersistentServer(config, place, sessions)
-            await server.serve(ready_fd)
+            await server.serve(start_fd)
     finally:
         if server is not None:
             await server.wind_up()
 
 
-def run_persistent_server(config: Config, ready_fd: int) -> None:
-    """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of."""
+def take_log(place: PersistPlace) -> None:
+    """Once this server holds the lock, the log is its own: the previous server's moves to .log.1, and stderr goes to
+    a fresh .log. (Only the lock's holder moves it, so a live server's log never moves under it.)"""
+    with suppress(FileNotFoundError):
+        os.replace(place.log, place.log.with_suffix(".log.1"))
+    log_fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+
+
+def run_persistent_server(config: Config, start_fd: int) -> None:
+    """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of.
+    start_fd is the relay's start lock, which it shares until it listens."""
+    os.set_inheritable(start_fd, False)  # a kernel that inherited it would hold every relay off for its life
     place = persist_place(os.getcwd())
     busy = f"another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
     with _locked(place.lock, PERSIST_STOP_WAIT_S, busy):  # a predecessor still ending has this long
-        trio.run(serve_persistent, config, place, ready_fd)
+        take_log(place)
+        trio.run(serve_persistent, config, place, start_fd)
 
 
 # ============================================================================

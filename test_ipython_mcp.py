@@ -5678,6 +5678,26 @@ async def test_two_relays_racing_start_one_server(persist):
 
 
 @slow
+async def test_a_relay_killed_while_it_starts_the_server_leaves_that_server_to_the_next_relay(persist):
+    # An MCP client restarting kills its process group: here, the moment the server process it started appears.
+    starter = await persist.relay("--spares", "0")
+    with trio.fail_after(60):
+        while not (appeared := persist.servers()):
+            await trio.sleep(0.005)
+    os.killpg(starter.process.pid, signal.SIGKILL)
+    await starter.process.wait()
+    started = time.monotonic()
+    later = await persist.relay("--spares", "0")
+    with trio.fail_after(20):
+        await later.initialize()
+    assert time.monotonic() - started < 20, "answered by the server that was starting, not after waiting for another"
+    (server,) = appeared
+    assert int(await later.execute("s", "import os\nos.getppid()")) == server and persist.servers() == {server}
+    status = (await persist.run("--status")).stdout.decode().splitlines()
+    assert os.readlink(f"/proc/{server}/fd/2") == status[2].removeprefix("log "), "--status names the log the server writes"
+
+
+@slow
 async def test_a_relay_with_other_settings_names_them_and_uses_the_running_server(persist):
     first = await persist.relay("--max-sessions", "5")
     await first.initialize()
