@@ -6691,6 +6691,7 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
 #   it were lost with a server that did not (SIGKILL, a crash, a reboot).
 
 HELLO_WAIT_S = 10.0  # a connection says what it wants, in its first line, within this or is dropped
+FIRST_CLIENT_WAIT_S = 10.0  # a new server lingers at least this long for its first client, the relay that started it, whatever --linger says
 LISTEN_BACKLOG = 64  # connections waiting to be accepted: many relays starting at once
 ACCEPT_RETRY_S = 0.1  # after accept() fails for lack of file descriptors or memory, as trio's own listeners wait
 
@@ -6737,6 +6738,7 @@ class PersistentServer:
         self.lowlevel = lowlevel_server(build_server(sessions))
         self.started = time.time()
         self.clients = 0
+        self.served = False  # whether a client has connected yet
         self.stirred = trio.Event()  # set and replaced when a client comes or goes
         self.ended: str | None = None  # why it ends, once it does
         self._stop = trio.Event()
@@ -6893,25 +6895,29 @@ class PersistentServer:
 
     def _stir(self, change: int) -> None:
         self.clients += change
+        self.served = self.served or change > 0
         self.stirred.set()
         self.stirred = trio.Event()
 
     # -- its own life --------------------------------------------------------
 
     async def _linger(self) -> None:
-        """Stop after --linger with no client connected and no cell running; a client who comes starts it over."""
+        """Stop after --linger with no client connected and no cell running; a client who comes starts it over. Not
+        before the first client came, or FIRST_CLIENT_WAIT_S passed: --linger 0 must not end a server before the
+        relay that started it could connect."""
         while True:
             stirred = self.stirred
             running = [session.cell for session in self.sessions if session.cell is not None]
+            linger = self.config.linger_s if self.served else max(self.config.linger_s, FIRST_CLIENT_WAIT_S)
             if self.clients:
                 await stirred.wait()
             elif running:  # a client who comes meanwhile is counted once the cell has ended
                 await running[0].done.wait()
             else:
-                with trio.move_on_after(self.config.linger_s) as idle:
+                with trio.move_on_after(linger) as idle:
                     await stirred.wait()
                 if idle.cancelled_caught:
-                    self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
+                    self.stop(f"no client and no running cell for {duration(linger)} (--linger)")
                     return
 
     async def _keep_state(self) -> None:

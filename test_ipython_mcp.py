@@ -5698,6 +5698,17 @@ async def test_a_relay_killed_while_it_starts_the_server_leaves_that_server_to_t
 
 
 @slow
+async def test_linger_0_serves_the_relay_that_started_the_server_and_ends_it_when_the_client_leaves(persist):
+    first = await persist.relay("--linger", "0", "--spares", "0")
+    await first.initialize()
+    assert await first.execute("a", "1 + 1") == "2\n"
+    server = persist.state()["pid"]
+    await first.process.stdin.aclose()
+    assert await wait_gone([server], within=8) == [], "gone as soon as its last client left"
+    assert (await persist.run("--status")).returncode == 1
+
+
+@slow
 async def test_a_relay_with_other_settings_names_them_and_uses_the_running_server(persist):
     first = await persist.relay("--max-sessions", "5")
     await first.initialize()
