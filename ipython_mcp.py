@@ -210,7 +210,9 @@ from typing import Annotated, Any, Literal
 # The files, in the user's private directory (private_dir(), 0700), are named
 # after a hash of the working directory's real path:
 #   persist-<hash>.sock   the server's socket
-#   persist-<hash>.lock   held by the server for its life: one server per directory
+#   persist-<hash>.lock   held by the server for its life: one server per directory. It
+#                         says the holder's pid and whether it is starting, listening or
+#                         ending, so that a server whose socket was removed is still found
 #   persist-<hash>.start  held by a relay while it starts a server, and by that server
 #                         until it listens: two relays start one, and a relay killed
 #                         while it starts one leaves the next to wait for it, not start another
@@ -225,6 +227,7 @@ SOCKET_PATH_MAX = 107 if sys.platform.startswith("linux") else 103  # a Unix soc
 PUMP_CHUNK = 1 << 16  # the relay copies at most this much per read
 TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag without a value
 SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes its start lock's fd)
+SERVER_STATES = ("starting", "listening", "ending")  # what a server says of itself in its lock file
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's (or persistent server's) log quoted back; here, for the relay
 CRASH_REPORT = "Fatal Python error"  # how faulthandler's report of a kernel's crash in native code begins
 MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
@@ -330,6 +333,54 @@ def _locked(path: Path, timeout: float, busy: str) -> Iterator[int]:
         os.close(fd)
 
 
+def declare(lock_fd: int, state: str) -> None:
+    """The server says in its lock file what it is doing, for _holder(): one fixed-width record, rewritten in place.
+    An empty file (the moment between taking the lock and saying so, or a server that ended) reads as starting."""
+    os.pwrite(lock_fd, f"{os.getpid()} {state}".ljust(32).encode() + b"\n", 0)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The server holding a directory's lock, as it said in the lock file (declare())."""
+
+    pid: int | None  # None when it has not said yet
+    state: str  # one of SERVER_STATES
+
+
+def _holder(place: PersistPlace) -> Holder | None:
+    """The server that holds the lock, whether or not its socket answers; None when none does. Looked at with a
+    shared lock, which two lookers may hold at once, and which only a live server's exclusive one refuses."""
+    import fcntl
+
+    try:
+        fd = os.open(place.lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:  # no server ever ran here
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        said = os.pread(fd, 64, 0).split()
+    finally:
+        os.close(fd)
+    if len(said) == 2 and said[0].isdigit() and said[1].decode() in SERVER_STATES:
+        return Holder(int(said[0]), said[1].decode())
+    return Holder(None, "starting")
+
+
+def _unreachable(place: PersistPlace, holder: Holder) -> str:
+    """What a relay and --status say of a live server whose socket does not answer."""
+    if holder.state == "starting":
+        return f"the persistent server for {place.directory} (pid {holder.pid or 'not said yet'}) is starting; ask again in a moment"
+    if holder.state == "ending":
+        return f"no persistent server for {place.directory}: the last one (pid {holder.pid}) is shutting its kernels down"
+    return (
+        f"the persistent server for {place.directory} runs (pid {holder.pid}), but its socket {place.socket} is gone"
+        " (removed while it ran), so no client can reach its sessions. `ipython-mcp --persist --stop` ends it and"
+        " every kernel in it; the next start makes a new one. Its log: " + str(place.log)
+    )
+
+
 def _connect(place: PersistPlace) -> socket.socket | None:
     """A connection to the running server, or None when none listens (no socket, or one a dead server left)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -402,6 +453,8 @@ def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
     with _locked(place.start, PERSIST_START_WAIT_S + 5, busy) as start_fd:
         if (server := _connect(place)) is not None:  # started by another relay while this one waited
             return server
+        if (holder := _holder(place)) is not None and holder.state != "ending":  # one ending: the new one waits for it
+            raise SystemExit(f"ipython-mcp: {_unreachable(place, holder)}")
         with open(place.log, "ab") as log_file:  # moved aside by the new server once it holds the lock, not here
             process = subprocess.Popen(
                 [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(start_fd)],
@@ -494,8 +547,7 @@ def ask_server(action: str) -> int:
     place = persist_place(os.getcwd())
     server = _connect(place)
     if server is None:
-        print(f"no persistent server for {place.directory}" + (": nothing to stop" if action == "stop" else ""))
-        return 0 if action == "stop" else 1
+        return _unanswered(place, action)
     with server:
         _say(server, {"ipython-mcp": action})
         answer, _ = _hear(server, place)
@@ -507,6 +559,28 @@ def ask_server(action: str) -> int:
             print(f"ipython-mcp: the persistent server for {place.directory} (pid {answer['pid']}) is still stopping after {PERSIST_STOP_WAIT_S:g} s; see {place.log}", file=sys.stderr)
             return 1
     print(answer["text"])
+    return 0
+
+
+def _unanswered(place: PersistPlace, action: str) -> int:
+    """--status or --stop when no server answers on the socket: the lock says whether one runs all the same (its
+    socket removed, starting, or ending). --stop ends it by its pid, and returns once it let go of its lock, which it
+    does as it exits, every kernel gone."""
+    if (holder := _holder(place)) is None:
+        print(f"no persistent server for {place.directory}" + (": nothing to stop" if action == "stop" else ""))
+        return 0 if action == "stop" else 1
+    if action == "status":
+        print(_unreachable(place, holder))
+        return 1
+    if holder.state != "ending" and holder.pid is not None:
+        with suppress(ProcessLookupError):
+            os.kill(holder.pid, signal.SIGTERM)
+    if (fd := _lock(place.lock, PERSIST_STOP_WAIT_S)) is None:
+        print(f"ipython-mcp: the persistent server for {place.directory} (pid {holder.pid}) is still stopping after {PERSIST_STOP_WAIT_S:g} s; see {place.log}", file=sys.stderr)
+        return 1
+    os.close(fd)
+    how = {"starting": "as it started", "listening": "whose socket was gone", "ending": "which was already ending"}[holder.state]
+    print(f"stopped the persistent server for {place.directory} (pid {holder.pid}), {how}: every kernel gone")
     return 0
 
 
@@ -6731,10 +6805,11 @@ def _shown(value: object) -> str:
 class PersistentServer:
     """The sessions of one working directory, served to every client that connects, for as long as they are wanted."""
 
-    def __init__(self, config: Config, place: PersistPlace, sessions: Sessions) -> None:
+    def __init__(self, config: Config, place: PersistPlace, sessions: Sessions, lock_fd: int) -> None:
         self.config = config
         self.place = place
         self.sessions = sessions
+        self.lock_fd = lock_fd  # the lock that makes it the directory's one server; it says there what it is doing
         self.lowlevel = lowlevel_server(build_server(sessions))
         self.started = time.time()
         self.clients = 0
@@ -6761,6 +6836,7 @@ class PersistentServer:
             await listener.bind(str(self.place.socket))
             listener.listen(LISTEN_BACKLOG)
             self.write_state()
+            declare(self.lock_fd, "listening")
             os.close(start_fd)
             print(
                 f"ipython-mcp {__version__}: persistent server pid {os.getpid()} for {self.place.directory} listens on"
@@ -6775,6 +6851,7 @@ class PersistentServer:
                 await self._stop.wait()
                 nursery.cancel_scope.cancel()
         finally:
+            declare(self.lock_fd, "ending")
             with suppress(OSError):
                 self.place.socket.unlink()
             listener.close()
@@ -6943,12 +7020,12 @@ class PersistentServer:
         self._state_written = True
 
 
-async def serve_persistent(config: Config, place: PersistPlace, start_fd: int) -> None:
+async def serve_persistent(config: Config, place: PersistPlace, start_fd: int, lock_fd: int) -> None:
     server: PersistentServer | None = None
     try:
         async with open_sessions(config) as sessions:
             sessions.lost = lost_with_predecessor(place)  # before this server writes its own state
-            server = PersistentServer(config, place, sessions)
+            server = PersistentServer(config, place, sessions, lock_fd)
             await server.serve(start_fd)
     finally:
         if server is not None:
@@ -6971,9 +7048,13 @@ def run_persistent_server(config: Config, start_fd: int) -> None:
     os.set_inheritable(start_fd, False)  # a kernel that inherited it would hold every relay off for its life
     place = persist_place(os.getcwd())
     busy = f"another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
-    with _locked(place.lock, PERSIST_STOP_WAIT_S, busy):  # a predecessor still ending has this long
-        take_log(place)
-        trio.run(serve_persistent, config, place, start_fd)
+    with _locked(place.lock, PERSIST_STOP_WAIT_S, busy) as lock_fd:  # a predecessor still ending has this long
+        declare(lock_fd, "starting")
+        try:
+            take_log(place)
+            trio.run(serve_persistent, config, place, start_fd, lock_fd)
+        finally:
+            os.ftruncate(lock_fd, 0)  # what it said no longer holds: an empty lock file says nothing of any pid
 
 
 # ============================================================================

@@ -5709,6 +5709,28 @@ async def test_linger_0_serves_the_relay_that_started_the_server_and_ends_it_whe
 
 
 @slow
+async def test_a_server_whose_socket_was_removed_is_still_found_and_stopped(persist):
+    first = await persist.relay("--spares", "0")
+    await first.initialize()
+    kernel = int(await first.execute("main", "import os\nos.getpid()"))
+    server, removed = persist.state()["pid"], persist.socket
+    removed.unlink()  # a cleaner of the runtime directory, or a person
+    status = await persist.run("--status")
+    assert status.returncode == 1 and f"runs (pid {server}), but its socket {removed} is gone" in status.stdout.decode(), status.stdout
+    started = time.monotonic()
+    refused = await persist.run("--spares", "0")
+    said = refused.stderr.decode()
+    assert refused.returncode != 0 and f"runs (pid {server}), but its socket {removed} is gone" in said and "`ipython-mcp --persist --stop` ends it" in said, said
+    assert time.monotonic() - started < 10, "said at once, not after waiting for a server to start"
+    assert persist.servers() == {server}, "no second server"
+    stop = await persist.run("--stop")
+    assert stop.returncode == 0 and f"(pid {server}), whose socket was gone: every kernel gone" in stop.stdout.decode(), stop.stdout
+    assert not alive(kernel) and await wait_gone([server], within=5) == []
+    async with persist.client("--spares", "0") as client:
+        assert text(await run(client, "main", "1 + 1")) == "2\n", "the next start makes a new server"
+
+
+@slow
 async def test_a_relay_with_other_settings_names_them_and_uses_the_running_server(persist):
     first = await persist.relay("--max-sessions", "5")
     await first.initialize()
