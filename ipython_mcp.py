@@ -281,6 +281,17 @@ def persist_place(directory: str) -> PersistPlace:
     return place
 
 
+def working_directory() -> str:
+    """The directory whose persistent server this process uses; SystemExit when it no longer exists."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise SystemExit(
+            "ipython-mcp: the working directory no longer exists (it was removed after this process was started in it);"
+            " --persist serves a directory, so start from one that exists"
+        ) from None
+
+
 def say_waiting(through: str = "") -> None:
     """On a terminal, stdin waits for JSON-RPC no person will type: say so on stderr, in one line (stdout is the wire)."""
     if os.isatty(0):
@@ -295,10 +306,16 @@ def say_waiting(through: str = "") -> None:
 def _lock(path: Path, timeout: float) -> int | None:
     """A descriptor holding an exclusive flock on path once its holder lets go, or None when it has not within
     timeout. (A flock belongs to the open file, so a child given the descriptor holds it too, until the last copy
-    is closed.)"""
+    is closed.) SystemExit when the file cannot be made: the directory is read-only, or full."""
     import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise SystemExit(
+            f"ipython-mcp: no persistent server can run here: cannot open {path}: {exc.strerror}."
+            " Its directory must be writable (set XDG_RUNTIME_DIR to choose another)"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd
@@ -455,12 +472,15 @@ def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
             return server
         if (holder := _holder(place)) is not None and holder.state != "ending":  # one ending: the new one waits for it
             raise SystemExit(f"ipython-mcp: {_unreachable(place, holder)}")
-        with open(place.log, "ab") as log_file:  # moved aside by the new server once it holds the lock, not here
-            process = subprocess.Popen(
-                [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(start_fd)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
-                cwd=place.directory, start_new_session=True, pass_fds=(start_fd,),
-            )
+        try:
+            with open(place.log, "ab") as log_file:  # moved aside by the new server once it holds the lock, not here
+                process = subprocess.Popen(
+                    [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(start_fd)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                    cwd=place.directory, start_new_session=True, pass_fds=(start_fd,),
+                )
+        except OSError as exc:
+            raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {exc}") from None
     if (fd := _lock(place.start, PERSIST_START_WAIT_S)) is None:
         process.kill()
         why = f"it did not listen within {PERSIST_START_WAIT_S:g} s, and was killed"
@@ -524,7 +544,7 @@ def _settings_environ() -> dict[str, str]:
 
 def relay(argv: list[str]) -> int:
     """Serve a client on stdio through the persistent server for this directory, starting it when none runs."""
-    place = persist_place(os.getcwd())
+    place = persist_place(working_directory())
     say_waiting(f" through the persistent server for {place.directory}")
     server = _connect(place) or _start_server(place, argv)
     with server:
@@ -544,7 +564,7 @@ def relay(argv: list[str]) -> int:
 def ask_server(action: str) -> int:
     """--status or --stop: ask the running server and print its answer. --status exits 1 when none runs; --stop
     returns once every kernel is gone, which is when the server closes this connection."""
-    place = persist_place(os.getcwd())
+    place = persist_place(working_directory())
     server = _connect(place)
     if server is None:
         return _unanswered(place, action)
@@ -7046,7 +7066,7 @@ def run_persistent_server(config: Config, start_fd: int) -> None:
     """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of.
     start_fd is the relay's start lock, which it shares until it listens."""
     os.set_inheritable(start_fd, False)  # a kernel that inherited it would hold every relay off for its life
-    place = persist_place(os.getcwd())
+    place = persist_place(working_directory())
     busy = f"another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
     with _locked(place.lock, PERSIST_STOP_WAIT_S, busy) as lock_fd:  # a predecessor still ending has this long
         declare(lock_fd, "starting")

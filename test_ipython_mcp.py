@@ -5731,6 +5731,33 @@ async def test_a_server_whose_socket_was_removed_is_still_found_and_stopped(pers
 
 
 @slow
+async def test_a_relay_in_a_removed_or_read_only_directory_says_why(persist):
+    gone = persist.project / "gone"
+    gone.mkdir()
+    removed = await trio.run_process(
+        ["sh", "-c", 'rmdir "$PWD" && exec "$0" --persist', CONSOLE_SCRIPT], cwd=gone, env=persist.environ,
+        stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False,
+    )
+    assert removed.returncode != 0 and b"the working directory no longer exists" in removed.stderr and b"Traceback" not in removed.stderr, removed.stderr
+    persist.directory.mkdir(mode=0o700)  # its private directory as it should be, but on a read-only file system
+    if os.getuid() == 0:  # root writes whatever the mode: a read-only bind mount, in a mount namespace of its own
+        if shutil.which("unshare") is None:
+            pytest.skip("a read-only directory for root needs unshare(1)")
+        mount = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$0" --persist "$2"'
+        command = ["unshare", "-m", "sh", "-c", mount, CONSOLE_SCRIPT, str(persist.directory)]
+    else:
+        persist.directory.chmod(0o500)
+        command = [CONSOLE_SCRIPT, "--persist"]
+    try:
+        for flag, code, says in (("--spares=0", 1, b"cannot open"), ("--status", 1, b"no persistent server for"), ("--stop", 0, b"nothing to stop")):
+            ran = await trio.run_process([*command, flag], cwd=persist.project, env=persist.environ, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
+            assert ran.returncode == code and says in ran.stdout + ran.stderr and b"Traceback" not in ran.stderr, (flag, ran.stdout, ran.stderr)
+    finally:
+        persist.directory.chmod(0o700)
+    assert persist.servers() == set()
+
+
+@slow
 async def test_a_relay_with_other_settings_names_them_and_uses_the_running_server(persist):
     first = await persist.relay("--max-sessions", "5")
     await first.initialize()
