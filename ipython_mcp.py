@@ -210,19 +210,24 @@ from typing import Annotated, Any, Literal
 # The files, in the user's private directory (private_dir(), 0700), are named
 # after a hash of the working directory's real path:
 #   persist-<hash>.sock   the server's socket
-#   persist-<hash>.lock   held by the server for its life: one server per directory
-#   persist-<hash>.start  held by a relay while it starts a server: two relays start one
+#   persist-<hash>.lock   held by the server for its life: one server per directory. It
+#                         says the holder's pid and whether it is starting, listening or
+#                         ending, so that a server whose socket was removed is still found
+#   persist-<hash>.start  held by a relay while it starts a server, and by that server
+#                         until it listens: two relays start one, and a relay killed
+#                         while it starts one leaves the next to wait for it, not start another
 #   persist-<hash>.json   the live server's state (pid, sessions): a server that finds
 #                         it on start knows its predecessor died with those sessions
-#   persist-<hash>.log    the server's stderr (.log.1: the previous server's)
+#   persist-<hash>.log    the server's stderr (.log.1: the previous server's); only a
+#                         server holding the lock moves it aside, so a live one's never moves
 
 PERSIST_START_WAIT_S = 30.0  # a server has this long to start and say it listens: a cold import on a loaded machine takes seconds
 PERSIST_STOP_WAIT_S = 60.0  # --stop waits this long for every kernel to be gone (each has a few seconds' grace)
 SOCKET_PATH_MAX = 107 if sys.platform.startswith("linux") else 103  # a Unix socket's sun_path holds 108 bytes (104 on macOS) with its NUL
 PUMP_CHUNK = 1 << 16  # the relay copies at most this much per read
 TRUE_WORDS = ("1", "true", "yes", "on")  # how a variable says yes to a flag without a value
-SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes the fd it waits on)
-READY = b"ready\n"  # what the new server writes to that fd once it listens
+SERVE_PERSISTENT = "--serve-persistent"  # how a relay starts the server (not for people: the relay passes its start lock's fd)
+SERVER_STATES = ("starting", "listening", "ending")  # what a server says of itself in its lock file
 STDERR_TAIL_LINES = 20  # lines of a failed kernel's (or persistent server's) log quoted back; here, for the relay
 CRASH_REPORT = "Fatal Python error"  # how faulthandler's report of a kernel's crash in native code begins
 MODULE_FILE = os.path.abspath(__file__)  # the server is started from the very file the relay runs: a vendored copy or the installed module
@@ -276,6 +281,17 @@ def persist_place(directory: str) -> PersistPlace:
     return place
 
 
+def working_directory() -> str:
+    """The directory whose persistent server this process uses; SystemExit when it no longer exists."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise SystemExit(
+            "ipython-mcp: the working directory no longer exists (it was removed after this process was started in it);"
+            " --persist serves a directory, so start from one that exists"
+        ) from None
+
+
 def say_waiting(through: str = "") -> None:
     """On a terminal, stdin waits for JSON-RPC no person will type: say so on stderr, in one line (stdout is the wire)."""
     if os.isatty(0):
@@ -287,31 +303,99 @@ def say_waiting(through: str = "") -> None:
         )
 
 
+def _lock(path: Path, timeout: float) -> int | None:
+    """A descriptor holding an exclusive flock on path once its holder lets go, or None when it has not within
+    timeout. (A flock belongs to the open file, so a child given the descriptor holds it too, until the last copy
+    is closed.) SystemExit when the file cannot be made: the directory is read-only, or full."""
+    import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise SystemExit(
+            f"ipython-mcp: no persistent server can run here: cannot open {path}: {exc.strerror}."
+            " Its directory must be writable (set XDG_RUNTIME_DIR to choose another)"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
+
+    def give_up(signum: int, frame: types.FrameType | None) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+    except TimeoutError:
+        os.close(fd)
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @contextmanager
 def _locked(path: Path, timeout: float, busy: str) -> Iterator[int]:
     """Hold an exclusive flock on path, waiting at most timeout for its holder to let go (SystemExit saying ``busy``
     past that)."""
-    import fcntl  # POSIX only, as --persist is: here, so that importing the module needs none of it
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if (fd := _lock(path, timeout)) is None:
+        raise SystemExit(f"ipython-mcp: {busy}")
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-
-            def give_up(signum: int, frame: types.FrameType | None) -> None:
-                raise SystemExit(f"ipython-mcp: {busy}")
-
-            previous = signal.signal(signal.SIGALRM, give_up)
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
         yield fd
     finally:
         os.close(fd)
+
+
+def declare(lock_fd: int, state: str) -> None:
+    """The server says in its lock file what it is doing, for _holder(): one fixed-width record, rewritten in place.
+    An empty file (the moment between taking the lock and saying so, or a server that ended) reads as starting."""
+    os.pwrite(lock_fd, f"{os.getpid()} {state}".ljust(32).encode() + b"\n", 0)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The server holding a directory's lock, as it said in the lock file (declare())."""
+
+    pid: int | None  # None when it has not said yet
+    state: str  # one of SERVER_STATES
+
+
+def _holder(place: PersistPlace) -> Holder | None:
+    """The server that holds the lock, whether or not its socket answers; None when none does. Looked at with a
+    shared lock, which two lookers may hold at once, and which only a live server's exclusive one refuses."""
+    import fcntl
+
+    try:
+        fd = os.open(place.lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:  # no server ever ran here
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        said = os.pread(fd, 64, 0).split()
+    finally:
+        os.close(fd)
+    if len(said) == 2 and said[0].isdigit() and said[1].decode() in SERVER_STATES:
+        return Holder(int(said[0]), said[1].decode())
+    return Holder(None, "starting")
+
+
+def _unreachable(place: PersistPlace, holder: Holder) -> str:
+    """What a relay and --status say of a live server whose socket does not answer."""
+    if holder.state == "starting":
+        return f"the persistent server for {place.directory} (pid {holder.pid or 'not said yet'}) is starting; ask again in a moment"
+    if holder.state == "ending":
+        return f"no persistent server for {place.directory}: the last one (pid {holder.pid}) is shutting its kernels down"
+    return (
+        f"the persistent server for {place.directory} runs (pid {holder.pid}), but its socket {place.socket} is gone"
+        " (removed while it ran), so no client can reach its sessions. `ipython-mcp --persist --stop` ends it and"
+        " every kernel in it; the next start makes a new one. Its log: " + str(place.log)
+    )
 
 
 def _connect(place: PersistPlace) -> socket.socket | None:
@@ -373,46 +457,42 @@ def log_tail(log: Path | int) -> list[str]:
 
 
 def _start_server(place: PersistPlace, argv: list[str]) -> socket.socket:
-    """Start the persistent server, detached, and connect to it; or connect to the one another relay just started.
+    """Start the persistent server, detached, and connect to it; or connect to the one another relay started.
 
     The new server runs this file with this interpreter, in its own session
     (no terminal's hangup reaches it, no client's kill of its process group),
-    stdio on /dev/null and its log. It says "ready" on a pipe once it listens:
-    no polling, and a server that dies first closes the pipe at once.
+    stdio on /dev/null and its log. It shares this relay's start lock and lets
+    go of it once it listens: every relay then waits for that lock, this one
+    as any other, and connects. No polling; a server that dies first lets go
+    at once; and a relay killed meanwhile leaves the server to the next relay.
     """
-    busy = f"another relay has been starting the persistent server for {place.directory} for over {PERSIST_START_WAIT_S:g} s; see {place.log}"
-    with _locked(place.start, PERSIST_START_WAIT_S + 5, busy):
-        if (server := _connect(place)) is not None:  # another relay started it while this one waited
+    busy = f"a persistent server for {place.directory} has been starting for over {PERSIST_START_WAIT_S:g} s; see {place.log}"
+    with _locked(place.start, PERSIST_START_WAIT_S + 5, busy) as start_fd:
+        if (server := _connect(place)) is not None:  # started by another relay while this one waited
             return server
-        if place.log.exists():
-            os.replace(place.log, place.log.with_suffix(".log.1"))
-        ready_read, ready_write = os.pipe()
-        with open(place.log, "ab") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(ready_write)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
-                cwd=place.directory, start_new_session=True, pass_fds=(ready_write,),
-            )
-        os.close(ready_write)
+        if (holder := _holder(place)) is not None and holder.state != "ending":  # one ending: the new one waits for it
+            raise SystemExit(f"ipython-mcp: {_unreachable(place, holder)}")
         try:
-            readable, _, _ = select.select([ready_read], [], [], PERSIST_START_WAIT_S)
-            said = os.read(ready_read, len(READY)) if readable else None
-        finally:
-            os.close(ready_read)
-        if said != READY:
-            why = None
-            if said == b"":  # it closed the pipe: it has exited, or is about to
-                with suppress(subprocess.TimeoutExpired):
-                    why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
-            if why is None:
-                process.kill()
-                why = f"it did not say it was listening within {PERSIST_START_WAIT_S:g} s, and was killed"
-            ends = "\n".join(log_tail(place.log)) or "(nothing)"
-            raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
-        server = _connect(place)
-    if server is None:
-        raise SystemExit(f"ipython-mcp: the persistent server for {place.directory} said it listens, but {place.socket} does not answer; see {place.log}")
-    return server
+            with open(place.log, "ab") as log_file:  # moved aside by the new server once it holds the lock, not here
+                process = subprocess.Popen(
+                    [sys.executable, MODULE_FILE, *argv, SERVE_PERSISTENT, str(start_fd)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                    cwd=place.directory, start_new_session=True, pass_fds=(start_fd,),
+                )
+        except OSError as exc:
+            raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {exc}") from None
+    if (fd := _lock(place.start, PERSIST_START_WAIT_S)) is None:
+        process.kill()
+        why = f"it did not listen within {PERSIST_START_WAIT_S:g} s, and was killed"
+    else:
+        os.close(fd)
+        if (server := _connect(place)) is not None:
+            return server
+        why = "it let go of the start lock without listening"  # by exiting, or about to
+        with suppress(subprocess.TimeoutExpired):
+            why = f"it exited with status {process.wait(timeout=PERSIST_START_WAIT_S)}"
+    ends = "\n".join(log_tail(place.log)) or "(nothing)"
+    raise SystemExit(f"ipython-mcp: could not start the persistent server for {place.directory}: {why}. Its log, {place.log}, ends:\n{ends}")
 
 
 def _pump(server: socket.socket, first: bytes) -> bool:
@@ -464,7 +544,7 @@ def _settings_environ() -> dict[str, str]:
 
 def relay(argv: list[str]) -> int:
     """Serve a client on stdio through the persistent server for this directory, starting it when none runs."""
-    place = persist_place(os.getcwd())
+    place = persist_place(working_directory())
     say_waiting(f" through the persistent server for {place.directory}")
     server = _connect(place) or _start_server(place, argv)
     with server:
@@ -484,11 +564,10 @@ def relay(argv: list[str]) -> int:
 def ask_server(action: str) -> int:
     """--status or --stop: ask the running server and print its answer. --status exits 1 when none runs; --stop
     returns once every kernel is gone, which is when the server closes this connection."""
-    place = persist_place(os.getcwd())
+    place = persist_place(working_directory())
     server = _connect(place)
     if server is None:
-        print(f"no persistent server for {place.directory}" + (": nothing to stop" if action == "stop" else ""))
-        return 0 if action == "stop" else 1
+        return _unanswered(place, action)
     with server:
         _say(server, {"ipython-mcp": action})
         answer, _ = _hear(server, place)
@@ -500,6 +579,28 @@ def ask_server(action: str) -> int:
             print(f"ipython-mcp: the persistent server for {place.directory} (pid {answer['pid']}) is still stopping after {PERSIST_STOP_WAIT_S:g} s; see {place.log}", file=sys.stderr)
             return 1
     print(answer["text"])
+    return 0
+
+
+def _unanswered(place: PersistPlace, action: str) -> int:
+    """--status or --stop when no server answers on the socket: the lock says whether one runs all the same (its
+    socket removed, starting, or ending). --stop ends it by its pid, and returns once it let go of its lock, which it
+    does as it exits, every kernel gone."""
+    if (holder := _holder(place)) is None:
+        print(f"no persistent server for {place.directory}" + (": nothing to stop" if action == "stop" else ""))
+        return 0 if action == "stop" else 1
+    if action == "status":
+        print(_unreachable(place, holder))
+        return 1
+    if holder.state != "ending" and holder.pid is not None:
+        with suppress(ProcessLookupError):
+            os.kill(holder.pid, signal.SIGTERM)
+    if (fd := _lock(place.lock, PERSIST_STOP_WAIT_S)) is None:
+        print(f"ipython-mcp: the persistent server for {place.directory} (pid {holder.pid}) is still stopping after {PERSIST_STOP_WAIT_S:g} s; see {place.log}", file=sys.stderr)
+        return 1
+    os.close(fd)
+    how = {"starting": "as it started", "listening": "whose socket was gone", "ending": "which was already ending"}[holder.state]
+    print(f"stopped the persistent server for {place.directory} (pid {holder.pid}), {how}: every kernel gone")
     return 0
 
 
@@ -4542,7 +4643,7 @@ class Session:
                 if not run.reply.given:  # busy only if another cell holds the session, not because the owner was slower
                     await run.seen.wait()
             except trio.Cancelled:
-                if cut_off():
+                if cut_off(user.ctx):
                     await self._tell(Abandon(run=run), shielded=True)
                 else:
                     await self.call_off(run, "the client cancelled the call")
@@ -4611,7 +4712,7 @@ class Session:
                 with trio.move_on_after(NUMBER_WAIT_S):
                     await cell.started.wait()
         except trio.Cancelled:
-            if cut_off():
+            if cut_off(user.ctx):
                 await self._tell(Abandon(cell=cell if interrupt_on_cancel else None, ask=user.claimed), shielded=True)
             elif interrupt_on_cancel:
                 await self._tell(CancelCell(cell), shielded=True)
@@ -5132,6 +5233,19 @@ class ClientLink:
     """A client's connection to a persistent server, as the calls it carries see it."""
 
     lost: bool = False  # it ended (EOF, a killed relay, a write that failed), whether or not a call was cancelled
+    # The ids (as Context.request_id words them) of the requests its client cancelled (notifications/cancelled), noted
+    # as the line is read: a client that cancels and closes at once may be read to its end before the cancelled call
+    # wakes, and its cancel must still count as its own.
+    cancelled: set[str] = field(default_factory=set)
+
+    def heard(self, line: bytes) -> None:
+        """Note a cancel among the lines read from the connection."""
+        if b"notifications/cancelled" not in line:  # most lines: no parsing twice
+            return
+        with suppress(ValueError, AttributeError, KeyError):
+            message = json.loads(line)
+            if message.get("method") == "notifications/cancelled" and (request := message["params"].get("requestId")) is not None:
+                self.cancelled.add(str(request))
 
 
 # Set by the persistent server for each connection it serves; every call on
@@ -5139,13 +5253,14 @@ class ClientLink:
 _CLIENT_LINK: contextvars.ContextVar[ClientLink | None] = contextvars.ContextVar("ipython_mcp_client_link", default=None)
 
 
-def cut_off() -> bool:
-    """Whether the call being cancelled lost its client's connection, rather than being called off by the client: the
-    one place the two are told apart. A client that cancels an execute (notifications/cancelled, tasks/cancel, an
-    in-process client's own cancel) interrupts its cell, as Ctrl-C would. A connection that ends cancels every call it
-    carried, but a client leaving stops nothing: the cell goes on, and its output waits for the next client's wait()."""
+def cut_off(ctx: Context | None) -> bool:
+    """Whether the call being cancelled (ctx: its tool's Context) lost its client's connection, rather than being
+    called off by the client: the one place the two are told apart. A client that cancels an execute
+    (notifications/cancelled, tasks/cancel, an in-process client's own cancel) interrupts its cell, as Ctrl-C would,
+    also when it closes the connection right after. A connection that ends cancels every call it carried, but a
+    client leaving stops nothing: the cell goes on, and its output waits for the next client's wait()."""
     link = _CLIENT_LINK.get()
-    return link is not None and link.lost
+    return link is not None and link.lost and (ctx is None or ctx.request_id not in link.cancelled)
 
 
 @dataclass(frozen=True)
@@ -6879,6 +6994,7 @@ def announce(binds: list[str], config: Config, token: str | None, names: list[st
 #   it were lost with a server that did not (SIGKILL, a crash, a reboot).
 
 HELLO_WAIT_S = 10.0  # a connection says what it wants, in its first line, within this or is dropped
+FIRST_CLIENT_WAIT_S = 10.0  # a new server lingers at least this long for its first client, the relay that started it, whatever --linger says
 LISTEN_BACKLOG = 64  # connections waiting to be accepted: many relays starting at once
 ACCEPT_RETRY_S = 0.1  # after accept() fails for lack of file descriptors or memory, as trio's own listeners wait
 
@@ -6918,13 +7034,15 @@ def _shown(value: object) -> str:
 class PersistentServer:
     """The sessions of one working directory, served to every client that connects, for as long as they are wanted."""
 
-    def __init__(self, config: Config, place: PersistPlace, sessions: Sessions) -> None:
+    def __init__(self, config: Config, place: PersistPlace, sessions: Sessions, lock_fd: int) -> None:
         self.config = config
         self.place = place
         self.sessions = sessions
+        self.lock_fd = lock_fd  # the lock that makes it the directory's one server; it says there what it is doing
         self.lowlevel = lowlevel_server(build_server(sessions))
         self.started = time.time()
         self.clients = 0
+        self.served = False  # whether a client has connected yet
         self.stirred = trio.Event()  # set and replaced when a client comes or goes
         self.ended: str | None = None  # why it ends, once it does
         self._stop = trio.Event()
@@ -6936,9 +7054,10 @@ class PersistentServer:
             self.ended = why
             self._stop.set()
 
-    async def serve(self, ready_fd: int) -> None:
-        """Listen, say so on ready_fd, and serve until stopped. The socket goes first, so that a relay coming
-        meanwhile starts a new server (which waits for this one's lock) rather than reach one that is ending."""
+    async def serve(self, start_fd: int) -> None:
+        """Listen, let go of the start lock (start_fd: the relays waiting for it connect now, the one that started
+        this server among them, if it still lives), and serve until stopped. Ending, the socket goes first, so that
+        a relay coming meanwhile starts a new server (which waits for this one's lock) rather than reach this one."""
         listener = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         with suppress(FileNotFoundError):
             self.place.socket.unlink()  # left by a server that died: this one holds the lock, so none other lives
@@ -6946,9 +7065,8 @@ class PersistentServer:
             await listener.bind(str(self.place.socket))
             listener.listen(LISTEN_BACKLOG)
             self.write_state()
-            with suppress(BrokenPipeError):  # the relay that started it is gone (its client was killed): serve the next
-                os.write(ready_fd, READY)
-            os.close(ready_fd)
+            declare(self.lock_fd, "listening")
+            os.close(start_fd)
             print(
                 f"ipython-mcp {__version__}: persistent server pid {os.getpid()} for {self.place.directory} listens on"
                 f" {self.place.socket}; it exits after {duration(self.config.linger_s)} with no client and no cell running",
@@ -6962,6 +7080,7 @@ class PersistentServer:
                 await self._stop.wait()
                 nursery.cancel_scope.cancel()
         finally:
+            declare(self.lock_fd, "ending")
             with suppress(OSError):
                 self.place.socket.unlink()
             listener.close()
@@ -7082,25 +7201,29 @@ class PersistentServer:
 
     def _stir(self, change: int) -> None:
         self.clients += change
+        self.served = self.served or change > 0
         self.stirred.set()
         self.stirred = trio.Event()
 
     # -- its own life --------------------------------------------------------
 
     async def _linger(self) -> None:
-        """Stop after --linger with no client connected and no cell running; a client who comes starts it over."""
+        """Stop after --linger with no client connected and no cell running; a client who comes starts it over. Not
+        before the first client came, or FIRST_CLIENT_WAIT_S passed: --linger 0 must not end a server before the
+        relay that started it could connect."""
         while True:
             stirred = self.stirred
             running = [session.cell for session in self.sessions if session.cell is not None]
+            linger = self.config.linger_s if self.served else max(self.config.linger_s, FIRST_CLIENT_WAIT_S)
             if self.clients:
                 await stirred.wait()
             elif running:  # a client who comes meanwhile is counted once the cell has ended
                 await running[0].done.wait()
             else:
-                with trio.move_on_after(self.config.linger_s) as idle:
+                with trio.move_on_after(linger) as idle:
                     await stirred.wait()
                 if idle.cancelled_caught:
-                    self.stop(f"no client and no running cell for {duration(self.config.linger_s)} (--linger)")
+                    self.stop(f"no client and no running cell for {duration(linger)} (--linger)")
                     return
 
     async def _keep_state(self) -> None:
@@ -7126,24 +7249,41 @@ class PersistentServer:
         self._state_written = True
 
 
-async def serve_persistent(config: Config, place: PersistPlace, ready_fd: int) -> None:
+async def serve_persistent(config: Config, place: PersistPlace, start_fd: int, lock_fd: int) -> None:
     server: PersistentServer | None = None
     try:
         async with open_sessions(config) as sessions:
             sessions.lost = lost_with_predecessor(place)  # before this server writes its own state
-            server = PersistentServer(config, place, sessions)
-            await server.serve(ready_fd)
+            server = PersistentServer(config, place, sessions, lock_fd)
+            await server.serve(start_fd)
     finally:
         if server is not None:
             await server.wind_up()
 
 
-def run_persistent_server(config: Config, ready_fd: int) -> None:
-    """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of."""
-    place = persist_place(os.getcwd())
+def take_log(place: PersistPlace) -> None:
+    """Once this server holds the lock, the log is its own: the previous server's moves to .log.1, and stderr goes to
+    a fresh .log. (Only the lock's holder moves it, so a live server's log never moves under it.)"""
+    with suppress(FileNotFoundError):
+        os.replace(place.log, place.log.with_suffix(".log.1"))
+    log_fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+
+
+def run_persistent_server(config: Config, start_fd: int) -> None:
+    """The persistent server's process, as a relay starts it: one per directory, which its lock makes sure of.
+    start_fd is the relay's start lock, which it shares until it listens."""
+    os.set_inheritable(start_fd, False)  # a kernel that inherited it would hold every relay off for its life
+    place = persist_place(working_directory())
     busy = f"another persistent server for {place.directory} holds {place.lock} and did not let go within {PERSIST_STOP_WAIT_S:g} s"
-    with _locked(place.lock, PERSIST_STOP_WAIT_S, busy):  # a predecessor still ending has this long
-        trio.run(serve_persistent, config, place, ready_fd)
+    with _locked(place.lock, PERSIST_STOP_WAIT_S, busy) as lock_fd:  # a predecessor still ending has this long
+        declare(lock_fd, "starting")
+        try:
+            take_log(place)
+            trio.run(serve_persistent, config, place, start_fd, lock_fd)
+        finally:
+            os.ftruncate(lock_fd, 0)  # what it said no longer holds: an empty lock file says nothing of any pid
 
 
 # ============================================================================
@@ -7210,7 +7350,9 @@ class _LineReader:
     so SIGTERM would wait for the client to close stdin.) A persistent server's
     connection has a link, which the reader and its _LineWriter mark lost as the
     wire ends (EOF, a reset, a write that fails): before the end reaches the
-    calls it carried, so that they know it was no cancel of the client's.
+    calls it carried, so that they know it was no cancel of the client's. The
+    reader notes each cancel in the link as it reads it, so that a cancel the
+    client sent before it left still counts as the client's.
     """
 
     def __init__(self, stream: trio.abc.ReceiveStream, link: ClientLink | None = None) -> None:
@@ -7240,6 +7382,7 @@ class _LineReader:
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
         self._scanned = 0
+        self._link.heard(line)
         return line.decode("utf-8", errors="replace")
 
 

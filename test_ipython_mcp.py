@@ -5789,6 +5789,29 @@ async def test_a_client_cancel_through_the_relay_still_interrupts_its_cell(persi
 
 
 @slow
+async def test_a_client_that_cancels_and_leaves_at_once_still_interrupts_its_cell(persist):
+    # The connection's end may be read before the cancelled call wakes: the cancel, read first, is still the client's.
+    for attempt in range(4):
+        client = await persist.relay()
+        await client.initialize()
+        assert await client.execute("main", "import time\nfinished = False") == "(no output)"
+        await client.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "execute", "arguments": {"session": "main", "code": "time.sleep(20)\nfinished = True"}, "_meta": {"progressToken": 50}}})
+        await until_progress(client)
+        started = time.monotonic()
+        await client.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 50, "reason": "the user pressed stop"}})
+        await client.process.stdin.aclose()
+        with trio.fail_after(30):
+            await client.process.wait()
+        later = await persist.relay()
+        await later.initialize()
+        waited = await later.request("tools/call", {"name": "wait", "arguments": {"session": "main"}})
+        said = "".join(block["text"] for block in waited["result"]["content"])
+        assert "cancelled" in said and await later.execute("main", "finished") == "False\n", (attempt, said)
+        assert time.monotonic() - started < 15, "interrupted, not waited out"
+        await later.process.stdin.aclose()
+
+
+@slow
 async def test_two_relays_racing_start_one_server(persist):
     relays = []
 
@@ -5802,6 +5825,86 @@ async def test_two_relays_racing_start_one_server(persist):
             race.start_soon(one, index)
     parents = {int(said) for _, said in relays}
     assert len(relays) == 4 and parents == {persist.state()["pid"]} == persist.servers()
+
+
+@slow
+async def test_a_relay_killed_while_it_starts_the_server_leaves_that_server_to_the_next_relay(persist):
+    # An MCP client restarting kills its process group: here, the moment the server process it started appears.
+    starter = await persist.relay("--spares", "0")
+    with trio.fail_after(60):
+        while not (appeared := persist.servers()):
+            await trio.sleep(0.005)
+    os.killpg(starter.process.pid, signal.SIGKILL)
+    await starter.process.wait()
+    started = time.monotonic()
+    later = await persist.relay("--spares", "0")
+    with trio.fail_after(20):
+        await later.initialize()
+    assert time.monotonic() - started < 20, "answered by the server that was starting, not after waiting for another"
+    (server,) = appeared
+    assert int(await later.execute("s", "import os\nos.getppid()")) == server and persist.servers() == {server}
+    status = (await persist.run("--status")).stdout.decode().splitlines()
+    assert os.readlink(f"/proc/{server}/fd/2") == status[2].removeprefix("log "), "--status names the log the server writes"
+
+
+@slow
+async def test_linger_0_serves_the_relay_that_started_the_server_and_ends_it_when_the_client_leaves(persist):
+    first = await persist.relay("--linger", "0", "--spares", "0")
+    await first.initialize()
+    assert await first.execute("a", "1 + 1") == "2\n"
+    server = persist.state()["pid"]
+    await first.process.stdin.aclose()
+    assert await wait_gone([server], within=8) == [], "gone as soon as its last client left"
+    assert (await persist.run("--status")).returncode == 1
+
+
+@slow
+async def test_a_server_whose_socket_was_removed_is_still_found_and_stopped(persist):
+    first = await persist.relay("--spares", "0")
+    await first.initialize()
+    kernel = int(await first.execute("main", "import os\nos.getpid()"))
+    server, removed = persist.state()["pid"], persist.socket
+    removed.unlink()  # a cleaner of the runtime directory, or a person
+    status = await persist.run("--status")
+    assert status.returncode == 1 and f"runs (pid {server}), but its socket {removed} is gone" in status.stdout.decode(), status.stdout
+    started = time.monotonic()
+    refused = await persist.run("--spares", "0")
+    said = refused.stderr.decode()
+    assert refused.returncode != 0 and f"runs (pid {server}), but its socket {removed} is gone" in said and "`ipython-mcp --persist --stop` ends it" in said, said
+    assert time.monotonic() - started < 10, "said at once, not after waiting for a server to start"
+    assert persist.servers() == {server}, "no second server"
+    stop = await persist.run("--stop")
+    assert stop.returncode == 0 and f"(pid {server}), whose socket was gone: every kernel gone" in stop.stdout.decode(), stop.stdout
+    assert not alive(kernel) and await wait_gone([server], within=5) == []
+    async with persist.client("--spares", "0") as client:
+        assert text(await run(client, "main", "1 + 1")) == "2\n", "the next start makes a new server"
+
+
+@slow
+async def test_a_relay_in_a_removed_or_read_only_directory_says_why(persist):
+    gone = persist.project / "gone"
+    gone.mkdir()
+    removed = await trio.run_process(
+        ["sh", "-c", 'rmdir "$PWD" && exec "$0" --persist', CONSOLE_SCRIPT], cwd=gone, env=persist.environ,
+        stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False,
+    )
+    assert removed.returncode != 0 and b"the working directory no longer exists" in removed.stderr and b"Traceback" not in removed.stderr, removed.stderr
+    persist.directory.mkdir(mode=0o700)  # its private directory as it should be, but on a read-only file system
+    if os.getuid() == 0:  # root writes whatever the mode: a read-only bind mount, in a mount namespace of its own
+        if shutil.which("unshare") is None:
+            pytest.skip("a read-only directory for root needs unshare(1)")
+        mount = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$0" --persist "$2"'
+        command = ["unshare", "-m", "sh", "-c", mount, CONSOLE_SCRIPT, str(persist.directory)]
+    else:
+        persist.directory.chmod(0o500)
+        command = [CONSOLE_SCRIPT, "--persist"]
+    try:
+        for flag, code, says in (("--spares=0", 1, b"cannot open"), ("--status", 1, b"no persistent server for"), ("--stop", 0, b"nothing to stop")):
+            ran = await trio.run_process([*command, flag], cwd=persist.project, env=persist.environ, stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True, check=False)
+            assert ran.returncode == code and says in ran.stdout + ran.stderr and b"Traceback" not in ran.stderr, (flag, ran.stdout, ran.stderr)
+    finally:
+        persist.directory.chmod(0o700)
+    assert persist.servers() == set()
 
 
 @slow
