@@ -1167,26 +1167,47 @@ def _jupyter_session_class() -> type:
 # an env whose ipykernel lacks them keeps the stock behaviour, and its
 # kernel's log says so.
 #
-# It also holds the read end of the server's lifeline pipe: the server never
+# It also starts the watcher of the server's lifeline pipe: the server never
 # writes to it, so a read returns only when the server is gone, however it
-# died (even SIGKILL); the kernel then kills its own process group, children
-# included.
+# died (even SIGKILL); the watcher then kills the kernel's process group,
+# children included, itself among them (so the server's own kill of the group
+# ends it too). The watcher is a process, not a thread of the kernel: a thread
+# needs the GIL to act, and a cell busy in C code that holds it (a regex
+# backtracking) would outlive its server. It is forked twice, the middle
+# child reaped at once, so no cell's os.wait() meets it; it keeps no other
+# descriptor (the kernel's output pipe ends with the kernel), and ignores the
+# SIGINT an interrupt sends to the whole group.
 #
 # And a crash in native code (a segfault, an abort) writes the Python stack of
 # the cell that caused it to the kernel's log, which the cell's died reply
 # quotes: otherwise all the model learns is the signal's name.
 KERNEL_BOOTSTRAP = """
-import faulthandler, os, signal, sys, threading
+import faulthandler, os, signal, sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
+
+def _watch_lifeline(fd):
+    middle = os.fork()
+    if middle:
+        os.waitpid(middle, 0)
+        os.close(fd)
+        return
+    try:
+        if os.fork() == 0:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            os.dup2(fd, 0)
+            os.closerange(1, os.sysconf("SC_OPEN_MAX"))
+            try:  # a shell holds 100 KiB of its own where this copy of the kernel's interpreter would hold 3 MiB
+                os.execv("/bin/sh", ["/bin/sh", "-c", "while read -r _; do :; done; kill -KILL 0", "ipython-mcp-lifeline"])
+            except OSError:
+                while os.read(0, 1):
+                    pass
+                os.killpg(0, signal.SIGKILL)
+    finally:
+        os._exit(0)  # neither child ever runs the kernel
+
+_watch_lifeline(int(os.environ.pop("IPYTHON_MCP_LIFELINE")))
 faulthandler.enable(os.dup(2), all_threads=False)  # the log itself: ipykernel soon turns fd 2 into a pipe that dies with it
-
-def _lifeline(fd=int(os.environ.pop("IPYTHON_MCP_LIFELINE"))):
-    while os.read(fd, 1):
-        pass
-    os.killpg(0, signal.SIGKILL)
-
-threading.Thread(target=_lifeline, name="ipython-mcp-lifeline", daemon=True).start()
 
 import ipykernel  # first: an env without it fails here, saying so ("No module named 'ipykernel'")
 import zmq

@@ -264,10 +264,10 @@ async def end_process(process: trio.Process, within: float = 20) -> bool:
         return not stuck
 
 
-async def start_raw_server(nursery) -> RawServer:
+async def start_raw_server(nursery, *flags: str) -> RawServer:
     """The console script on pipes; when the test ends, however it ends, its stdin is closed and it is waited for."""
     process = await trio.lowlevel.open_process(
-        [CONSOLE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [CONSOLE_SCRIPT, *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
 
     async def reap() -> None:
@@ -5149,6 +5149,37 @@ async def test_kernels_die_with_a_server_killed_by_sigkill(nursery):
     successor = await start_raw_server(nursery)
     assert not left_behind.exists()
     await successor.process.stdin.aclose()
+
+
+def process_group(pgid: int) -> set[int]:
+    """Every live process in that process group (a kernel's watcher is in its group, though no child of it)."""
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        with suppress(OSError, ValueError):
+            if int(proc_stat(int(entry.name))[2]) == pgid and alive(int(entry.name)):
+                found.add(int(entry.name))
+    return found
+
+
+@slow
+@pytest.mark.parametrize("flags", [pytest.param([], id="plain"), pytest.param(["--sandbox"], id="sandbox", marks=needs_sandbox)])
+async def test_a_kernel_busy_in_c_holding_the_gil_dies_with_a_server_killed_by_sigkill(nursery, flags):
+    server = await start_raw_server(nursery, *flags)
+    kernel = int(await server.execute("re", "import os, re, time\nos.getpid()"))
+    # its watcher of the server is no child of the kernel: a cell that waits for its children finds none
+    assert await server.execute("re", "try:\n    os.wait()\nexcept ChildProcessError:\n    print('no child')") == "no child\n"
+    # an interrupt's SIGINT reaches the whole group, and the watcher goes on
+    running = await server.request("tools/call", {"name": "execute", "arguments": {"session": "re", "code": "time.sleep(30)", "wait_s": 0.2}})
+    assert "running" in running["result"]["content"][0]["text"]
+    await server.request("tools/call", {"name": "interrupt", "arguments": {"session": "re"}})
+    group = process_group(kernel)
+    assert len(group) == 2, "the kernel and its watcher"
+    # catastrophic backtracking: C code that holds the GIL for longer than anyone waits
+    busy = await server.request("tools/call", {"name": "execute", "arguments": {"session": "re", "code": "re.match(r'(a+)+$', 'a' * 40 + 'b')", "wait_s": 0.5}})
+    assert "running" in busy["result"]["content"][0]["text"]
+    server.process.kill()
+    await server.process.wait()
+    assert await wait_gone(sorted(group), within=10) == []
 
 
 @slow
