@@ -4974,6 +4974,7 @@ class Session:
             self._stopped.append(kernel)
         self._move(Happened.START_FAILED)
         message, ename = start_failure(error, self.source, self.config.auto_install_ipykernel)
+        message = self.masker.text(message)  # it may quote the kernel's log
         self._end_waiting(partial(env_error, message, ename))
         self._refuse_start_waiters(message)
         if not self.ever_started:  # a session whose kernel never came up leaves nothing behind
@@ -5014,7 +5015,7 @@ class Session:
             if by is not None:
                 self.cell.ladder.let_go(by)
             elif kernel is not None:  # lost: what its process said as it went (a fatal error's report) explains why
-                self.cell.last_words = kernel.last_words()
+                self.cell.last_words = self.masker.text(kernel.last_words())
             self._end_cell(self.cell, lost=reason)
         if self._attempt is not None:
             self._attempt.cancel()
