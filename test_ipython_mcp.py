@@ -3827,6 +3827,48 @@ async def assert_masked_in_the_session(client: Wire, secret: str, export: Path) 
 
 
 @slow
+@pytest.mark.parametrize("flags", [pytest.param([], id="plain"), pytest.param(["--sandbox"], id="sandbox", marks=needs_sandbox)])
+async def test_a_secret_written_below_python_is_masked_in_the_kernels_log_and_last_words(tmp_path, monkeypatch, flags):
+    # ipykernel echoes what a cell writes to fds 1 and 2 (os.write, a child process, C code) to the kernel's own
+    # stdout and stderr: its log, which a died reply quotes.
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # else ipykernel leaves fds 1 and 2 alone, as it does not in real use
+    secret = a_secret()
+    async with modern_client(tmp_path, "stdio", *flags, url=True) as client:
+        await client.call("execute", {"session": "a", "code": "import ctypes, getpass, os, subprocess, sys, time"})
+        args = {"session": "a", "code": "pw = getpass.getpass('token: ')", "wait_s": 2}
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        assert (await submit_page(params["url"], secret)).status_code == 200
+        await client.retry("execute", args, asked, {key: {"action": "accept"}})
+        writes = (
+            "os.write(1, pw[:5].encode()); os.write(2, b'meanwhile\\n'); time.sleep(0.3); os.write(1, f'{pw[5:]} split\\n'.encode())\n"
+            "os.write(1, f'fd1 {pw}\\n'.encode())\n"
+            "os.write(2, f'fd2 {pw}\\n'.encode())\n"
+            "subprocess.run(['echo', 'child', pw])\n"
+            "sys.__stderr__.write(f'dunder {pw}\\n'); sys.__stderr__.flush()\n"
+            "ctypes.CDLL(None).puts(f'puts {pw}'.encode()); ctypes.CDLL(None).fflush(None)"
+        )
+        written = (await client.call("execute", {"session": "a", "code": writes}))["result"]
+        assert written["_meta"]["ipython-mcp/execute"]["status"] == "ok" and secret not in json.dumps(written)
+        (kernel_log,) = [path for root in runtime_dirs(client.process.pid) for path in root.rglob("kernel.log")]
+        expected = ["meanwhile", "******** split", "fd1 ********", "fd2 ********", "child ********", "dunder ********", "puts ********"]
+        with trio.move_on_after(10):  # the server logs what the kernel writes as it reads it
+            while not all(f"{line}\n" in kernel_log.read_text() for line in expected):
+                await trio.sleep(0.05)
+        assert set(expected) <= set(kernel_log.read_text().splitlines()), "each line whole, whatever the other stream wrote meanwhile"
+        assert not files_holding(secret, *runtime_dirs(client.process.pid))
+        # a kernel that dies right after it wrote the secret (no newline): its last words are quoted masked
+        dying = "subprocess.run(['sh', '-c', 'printf \"using token %s\" \"$0\" >&2', pw])\ntime.sleep(0.5)\nos._exit(3)"
+        died = (await client.call("execute", {"session": "a", "code": dying}))["result"]
+        assert died["_meta"]["ipython-mcp/execute"]["status"] == "died", content_text(died)
+        assert "[last lines of the kernel's output:\n" in content_text(died) and "using token ********]" in content_text(died), content_text(died)
+        output = (await client.call("output", {"session": "a"}))["result"]
+        assert secret not in json.dumps(died) and secret not in json.dumps(output)
+        assert not files_holding(secret, *runtime_dirs(client.process.pid))
+    assert secret not in client.log()
+
+
+@slow
 @TRANSPORTS
 async def test_a_client_without_url_mode_gets_a_clear_getpass_error_at_once(tmp_path, transport):
     async with modern_client(tmp_path, transport) as client:
@@ -4138,6 +4180,41 @@ def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
     record.take("stream", {"name": "stdout", "text": secret[3:] + "\n"})
     assert record.to_json(1, "ok", None, 0.0, 0.0)["outputs"][0]["text"] == "********\n"
 
+
+def test_a_kernel_log_is_masked_whole_however_the_kernel_wrote_it(tmp_path):
+    # The server reads a kernel's stdout and stderr from a pipe each, in whatever pieces the kernel wrote them.
+    secret = "hunter2-secret"
+    masker = ipython_mcp.Masker()
+    masker.add(secret)
+    fds_before = open_fds()
+    kernel_log = ipython_mcp.KernelLog(tmp_path / "kernel.log")
+    kernel_log.create()
+    kernel_log.masker = masker
+    out, err = kernel_log.pipes()
+    long_line = b"x" * (ipython_mcp.LONG_LINE - 3)
+    quarter = len(long_line) // 4 + 1  # a pipe holds 64 KiB: the test writes no more at once
+    pieces = [
+        (out, b"start " + secret[:4].encode()), (err, b"meanwhile on stderr\n"), (out, secret[4:9].encode()), (out, secret[9:].encode() + b" end\n"),
+        (err, b"\xff not UTF-8, and a euro split: \xe2\x82"), (err, b"\xac\n"),
+        *((out, long_line[i : i + quarter]) for i in range(0, len(long_line), quarter)), (out, secret[:7].encode()), (err, b"more\n"),
+        (out, secret[7:].encode() + b" tail"),
+    ]
+    seen = []
+    for fd, piece in pieces:
+        os.write(fd, piece)
+        seen.append(kernel_log.tail())  # what a died reply would quote now
+    os.close(out)
+    os.close(err)
+    assert seen[:2] == [b"start ", b"meanwhile on stderr\nstart "], "an unfinished line without what could begin a secret"
+    assert seen[3] == b"meanwhile on stderr\nstart ******** end\n", "a line is masked whole, whatever the other stream wrote meanwhile"
+    assert all(secret[:4].encode() not in tail for tail in seen)
+    kernel_log.close()
+    assert open_fds() == fds_before, "the pipes and the log closed"
+    written = (tmp_path / "kernel.log").read_bytes()
+    assert written == (
+        b"meanwhile on stderr\nstart ******** end\n\xff not UTF-8, and a euro split: \xe2\x82\xac\n" + long_line + b"more\n******** tail\n"
+    ), "a line that never ends is cut, but not inside a secret"
+    assert kernel_log.tail() == written[-ipython_mcp.KERNEL_LOG_KEPT :], "its end is kept once the kernel is gone"
 
 
 # ---------------------------------------------------------------------------
