@@ -4240,8 +4240,9 @@ class Cell:
         self.scope.cancel()
         self.done.set()
         self.attention.set()
-        if self.asking is not None:
+        if self.asking is not None:  # over with its cell: no reply says it still waits, no answer is taken for it
             self.asking.done.set()
+            self.asking = None
 
     def conclude(self, lost: str | None, owned: bool) -> Outcome:
         """How a cell that ran has ended: from what the kernel said, why it was being stopped, and whether its kernel is gone."""
@@ -4664,10 +4665,7 @@ class Session:
                 f"the cell that asked for this answer in session {self.name!r} has ended and is no longer kept; "
                 "the answer was not used"
             )
-        response = user.responses.get(user.resuming.key)
-        if cell.done.is_set() and response is not None and Ask.value_of(response) is not None:  # (a page's accept carries none)
-            user.warnings.append(f"the answer this retry brought was not used: {cell.label} had already ended")
-        await user.take(self, cell, user.resuming.key, response)
+        await user.take(self, cell, user.resuming.key, user.responses.get(user.resuming.key))
         return cell
 
     async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> "Outcome | Asking | None":
@@ -5362,18 +5360,26 @@ class UserInput:
     async def take(self, session: "Session", cell: "Cell", key: str, response: object) -> None:
         """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
         the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError). A response to an ask
-        no longer pending is ignored, as the spec asks; so is an accept without an answer (the ask is put again). An
-        accept is never an empty answer, and never a secret's value."""
-        ask = cell.asking
-        if ask is None or ask.key != key or not isinstance(response, dict):
+        no longer pending is ignored, as the spec asks, and where it brought an answer or a refusal the call's reply says
+        that it was not used; an accept without an answer is ignored too (the ask is put again, or its page brings the
+        answer). An accept is never an empty answer, and never a secret's value."""
+        if not isinstance(response, dict):
             return
-        action = response.get("action")
-        if action == "accept" and session.pages.find(ask) is not None:
+        ask, action, value = cell.asking, response.get("action"), Ask.value_of(response)
+        if ask is None or ask.key != key:
+            late = value is not None or action in REFUSALS
+        elif action == "accept" and session.pages.find(ask) is not None:  # the user went to the page
             await session.ask(Claim(cell))
-        elif action == "accept" and not ask.password and (value := Ask.value_of(response)) is not None:
-            await session.ask(Answer(cell, key, value))
+            return
+        elif action == "accept" and not ask.password and value is not None:
+            late = not await session.ask(Answer(cell, key, value))
         elif action in REFUSALS:
-            await session.ask(Answer(cell, key, None, REFUSALS[action]))
+            late = not await session.ask(Answer(cell, key, None, REFUSALS[action]))
+        else:
+            return
+        if late:
+            why = f"{cell.label} had already ended" if cell.done.is_set() else "what it answers was no longer waiting (another call's answer came first, or it expired)"
+            self.warnings.append(f"the {'answer' if value is not None else action} this retry brought was not used: {why}")
 
     def reply(self, answer: "Outcome | Asking", warnings: list[str]) -> CallToolResult | InputRequiredResult:
         """The tool's result: its reply, or (2026-07-28) input_required with the request and the state its retry brings back."""

@@ -3752,6 +3752,36 @@ async def test_a_request_state_answers_its_own_cell_and_no_other(tmp_path, trans
         assert gone["isError"] and "has ended and is no longer kept; the answer was not used" in content_text(gone)
 
 
+@slow
+async def test_an_answer_that_comes_too_late_is_said_not_to_be_used(tmp_path):
+    async with modern_client(tmp_path, "stdio", url=True) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        # the cell ended (interrupted) while it asked: the retry's reply says so, and no longer that the cell waits
+        for code in ("input('name? ')", "import getpass\ngetpass.getpass('token: ')"):
+            args = {"session": "a", "code": code}
+            asked = (await client.call("execute", args))["result"]
+            key, _ = elicitation_of(asked)
+            await client.call("interrupt", {"session": "a"})
+            late = (await client.retry("execute", args, asked, {key: {"action": "decline"}}))["result"]
+            assert late["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "KeyboardInterrupt", content_text(late)
+            assert "waits for the user" not in content_text(late), content_text(late)
+            assert re.search(r"the decline this retry brought was not used: cell \d+ had already ended", content_text(late)), content_text(late)
+        # two calls asked the user the same input(); the second answer comes after the first was taken
+        code = "import time\ntime.sleep(0.5)\nname = input('name? ')\ntime.sleep(4)\nprint('hello', name)"
+        running = (await client.call("execute", {"session": "a", "code": code, "wait_s": 0.1}))["result"]
+        assert running["_meta"]["ipython-mcp/execute"]["status"] == "running"
+        wait = {"session": "a", "timeout_s": 1.5}
+        first, second = [(await client.call("wait", wait))["result"] for _ in range(2)]
+        key = elicitation_of(first)[0]
+        assert elicitation_of(second)[0] == key, "both put the same ask"
+        taken = (await client.retry("wait", wait, first, answer(key, "Ada")))["result"]
+        assert taken["_meta"]["ipython-mcp/execute"]["status"] == "running" and "not used" not in content_text(taken)
+        unused = (await client.retry("wait", wait, second, answer(key, "Grace")))["result"]
+        assert "warning: the answer this retry brought was not used: what it answers was no longer waiting" in content_text(unused), content_text(unused)
+        final = (await client.call("wait", {"session": "a", "timeout_s": 30}))["result"]
+        assert content_text(final).endswith("hello Ada\n"), content_text(final)
+
+
 GETPASS_CELL = (
     "import getpass, sys, time\n"
     "pw = getpass.getpass('token: ')\n"
