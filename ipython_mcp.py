@@ -1179,7 +1179,7 @@ def _jupyter_session_class() -> type:
 # needs the GIL to act, and a cell busy in C code that holds it (a regex
 # backtracking) would outlive its server. It is forked twice, the middle
 # child reaped at once, so no cell's os.wait() meets it; it keeps no other
-# descriptor (the kernel's output pipe ends with the kernel), and ignores the
+# descriptor (the kernel's output pipes end with the kernel), and ignores the
 # SIGINT an interrupt sends to the whole group.
 #
 # A confined kernel's launcher gives it one FIFO for stdout and stderr; the
