@@ -99,8 +99,9 @@ The sections below come in this order; each decision has one home.
   Kernel.serve's cleanup ends it or only lets go); resolve_env maps an env
   argument to a Python.
 - Auto-install, the kernel (Kernel.serve starts, Kernel.stop ends all three
-  kinds; Kernel.listener hears that it ended), attach, the gateway, warm
-  spares: each in a section of its own.
+  kinds; Kernel.listener hears that it ended; KernelLog writes a local
+  kernel's own output, masked), attach, the gateway, warm spares: each in a
+  section of its own.
 - Sandboxed kernels: Confinement builds a local kernel's Policy (--sandbox,
   --memory-limit), the launcher (CONFINE_AND_EXEC; Launcher, one kept
   started ahead) applies it before the kernel's interpreter starts, and
@@ -144,6 +145,7 @@ __version__ = "0.1.0"
 import argparse
 import base64
 import bisect
+import codecs
 import contextvars
 import dataclasses
 import datetime
@@ -433,19 +435,18 @@ def _hear(sock: socket.socket, place: PersistPlace) -> tuple[dict[str, Any], byt
     return json.loads(line), rest
 
 
-def log_tail(log: Path | int) -> list[str]:
+def log_tail(log: Path | bytes) -> list[str]:
     """A log's last non-blank lines, as a failure quotes them; from its last 64 KiB only, however long it grew.
-    ``log`` is a path, or a descriptor the server opened itself (a kernel's log lies where the kernel may write:
-    its path may by now name a link or a FIFO of the kernel's making, never opened by the server)."""
-    try:
-        if isinstance(log, int):
-            data = os.pread(log, 65536, max(0, os.fstat(log).st_size - 65536))
-        else:
+    ``log`` is a path, or the end of a log the server keeps itself (a kernel's: KernelLog)."""
+    if isinstance(log, bytes):
+        data = log[-65536:]
+    else:
+        try:
             with open(log, "rb") as file:
                 file.seek(max(0, file.seek(0, os.SEEK_END) - 65536))
                 data = file.read()
-    except OSError:  # no log: the process never started
-        return []
+        except OSError:  # no log: the process never started
+            return []
     lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
     crashes = [i for i, line in enumerate(lines) if CRASH_REPORT in line]
     if not crashes:
@@ -670,6 +671,9 @@ MIN_OUTPUT_CHARS = 200  # floor for --output-chars and max_output_chars: room fo
 OUTPUT_LINE_CHARS = 2_000  # a longer line in an output reply is cut, saying how much
 RICH_TEXT_MAX = 10_000  # markdown/JSON longer than this falls back to text/plain
 LONG_LINE = 64 * 1024  # a "line" that never ends is cut here so memory stays bounded
+KERNEL_LOG_KEPT = 64 * 1024  # the end of a kernel's log kept in memory: as much as log_tail reads, for a died reply
+KERNEL_LOG_READ = 64 * 1024  # one read of a kernel's output pipe: a pipe's whole default buffer
+KERNEL_LOG_CATCH_UP = 1024 * 1024  # a look at a kernel's log reads this much at most: a dead kernel left a pipe's worth, a flood never ends
 REDRAW_COLLAPSE = 4096  # a line redrawn with \r is collapsed to its current state past this size
 SPOOL_CHARS = 256 * 1024 * 1024  # one cell's saved output (text and images); past it lines are only counted
 SPOOL_MEMORY = 32 * 1024  # a cell's output up to this size stays in memory; past it, the spool is a file
@@ -1280,26 +1284,57 @@ def _jupyter_session_class() -> type:
 # an env whose ipykernel lacks them keeps the stock behaviour, and its
 # kernel's log says so.
 #
-# It also holds the read end of the server's lifeline pipe: the server never
+# It also starts the watcher of the server's lifeline pipe: the server never
 # writes to it, so a read returns only when the server is gone, however it
-# died (even SIGKILL); the kernel then kills its own process group, children
-# included.
+# died (even SIGKILL); the watcher then kills the kernel's process group,
+# children included, itself among them (so the server's own kill of the group
+# ends it too). The watcher is a process, not a thread of the kernel: a thread
+# needs the GIL to act, and a cell busy in C code that holds it (a regex
+# backtracking) would outlive its server. It is forked twice, the middle
+# child reaped at once, so no cell's os.wait() meets it; it keeps no other
+# descriptor (the kernel's output pipes end with the kernel), and ignores the
+# SIGINT an interrupt sends to the whole group.
+#
+# A confined kernel's launcher gives it one FIFO for stdout and stderr; the
+# bootstrap gives stderr the FIFO of its own that KernelLog made (KernelLog
+# says why two).
 #
 # And a crash in native code (a segfault, an abort) writes the Python stack of
 # the cell that caused it to the kernel's log, which the cell's died reply
 # quotes: otherwise all the model learns is the signal's name.
 KERNEL_BOOTSTRAP = """
-import faulthandler, os, signal, sys, threading
+import faulthandler, os, signal, sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
+
+def _watch_lifeline(fd):
+    middle = os.fork()
+    if middle:
+        os.waitpid(middle, 0)
+        os.close(fd)
+        return
+    try:
+        if os.fork() == 0:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            os.dup2(fd, 0)
+            os.closerange(1, os.sysconf("SC_OPEN_MAX"))
+            try:  # a shell holds 100 KiB of its own where this copy of the kernel's interpreter would hold 3 MiB
+                os.execv("/bin/sh", ["/bin/sh", "-c", "while read -r _; do :; done; kill -KILL 0", "ipython-mcp-lifeline"])
+            except OSError:
+                while os.read(0, 1):
+                    pass
+                os.killpg(0, signal.SIGKILL)
+    finally:
+        os._exit(0)  # neither child ever runs the kernel
+
+_watch_lifeline(int(os.environ.pop("IPYTHON_MCP_LIFELINE")))
+stderr = os.environ.pop("IPYTHON_MCP_STDERR", "")
+if stderr:  # confined: the launcher gave stdout and stderr one FIFO; stderr's own waits here (KernelLog)
+    fd = os.open(stderr, os.O_WRONLY | os.O_CLOEXEC)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.unlink(stderr)
 faulthandler.enable(os.dup(2), all_threads=False)  # the log itself: ipykernel soon turns fd 2 into a pipe that dies with it
-
-def _lifeline(fd=int(os.environ.pop("IPYTHON_MCP_LIFELINE"))):
-    while os.read(fd, 1):
-        pass
-    os.killpg(0, signal.SIGKILL)
-
-threading.Thread(target=_lifeline, name="ipython-mcp-lifeline", daemon=True).start()
 
 import ipykernel  # first: an env without it fails here, saying so ("No module named 'ipykernel'")
 import zmq
@@ -1513,6 +1548,9 @@ class Kernel:
         """What the kernel's process wrote outside any cell (its log) before it failed, if this server has it."""
         return ""
 
+    def mask_with(self, masker: "Masker") -> None:
+        """Its session's secrets, masked in what this server keeps of the kernel's own output (LocalKernel's log)."""
+
     # -- requests ----------------------------------------------------------
 
     @asynccontextmanager
@@ -1686,6 +1724,138 @@ class ZmqKernel(Kernel):
             return None
 
 
+@dataclass
+class LogStream:
+    """One of a local kernel's stdout and stderr, as its KernelLog reads it."""
+
+    fd: int  # the read end of its pipe (or FIFO)
+    # Bytes that are not UTF-8 pass unchanged (surrogateescape); a character split between two reads is whole again.
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("surrogateescape"))
+    unfinished: str = ""  # the line being written
+
+
+class KernelLog:
+    """A local kernel's own stdout and stderr, written to kernel.log in its directory by the server.
+
+    Not a cell's output, which comes as messages: ipykernel's warnings, a
+    native crash's report (faulthandler), and ipykernel's echo of what a cell
+    writes at the file-descriptor level (os.write(1, ...), a subprocess, C's
+    printf), which the cell also gets as stream output. That echo can hold a
+    secret of the session's, so the log is masked as the cell's output is:
+    the kernel writes into two pipes the server reads (relay, a task of the
+    kernel's), and the server masks each stream line by line, an unfinished
+    line waiting for its end or cut as Lines cuts one. Two, because ipykernel
+    echoes stdout and stderr from a thread each: in one pipe, a line one
+    stream leaves unfinished would be cut by the other's, and a secret with
+    it. The server writes kernel.log through a descriptor it made before the
+    kernel ran. The kernel may write its own directory (sandboxed too), where
+    it could swap that path for a link or a FIFO, so the server never opens
+    the path again: the end a died reply quotes (tail) is kept in memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.masker = Masker()  # its session's, once a session has the kernel (Kernel.mask_with)
+        self._file: int | None = None  # kernel.log, written here only
+        self._streams: list[LogStream] = []  # stdout's and stderr's, once made
+        self._kept = bytearray()  # the log's end, masked
+
+    def create(self) -> None:
+        self._file = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+    def pipes(self) -> tuple[int, int]:
+        """Pipes for the kernel's stdout and stderr; their write ends, for the caller to close once the kernel has them."""
+        ends = []
+        for _ in range(2):
+            read, write = os.pipe()
+            os.set_blocking(read, False)
+            self._streams.append(LogStream(read))
+            ends.append(write)
+        return ends[0], ends[1]
+
+    def fifos(self, directory: Path) -> tuple[Path, Path]:
+        """The same as FIFOs in ``directory``, for a kernel that opens its stdout and stderr by path: each opened for
+        reading first, so the kernel's open does not wait; for whoever opens each to remove it."""
+        paths = directory / "stdout", directory / "stderr"
+        for path in paths:
+            os.mkfifo(path, 0o600)
+            self._streams.append(LogStream(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)))
+        return paths
+
+    async def relay(self) -> None:
+        """Log what the kernel writes as it comes; a flood waits for the server's reads, and the server's other tasks
+        run between two of them."""
+
+        async def follow(stream: LogStream) -> None:
+            # Waits first: a FIFO no writer has opened yet reads as ended, but is not readable until one writes.
+            while True:
+                await trio.lowlevel.wait_readable(stream.fd)
+                if not self._read(stream, KERNEL_LOG_READ):
+                    return  # every writer has closed it
+
+        async with trio.open_nursery() as nursery:
+            for stream in self._streams:
+                nursery.start_soon(follow, stream)
+
+    def tail(self) -> bytes:
+        """The log's end, with all the kernel has written by now; an unfinished line without what could begin a secret."""
+        for stream in self._streams:
+            self._read(stream, KERNEL_LOG_CATCH_UP)
+        return bytes(self._kept) + b"".join(self._encoded(self.masker.shown(stream.unfinished)) for stream in self._streams)
+
+    def close(self) -> None:
+        """Log what the kernel's processes left (they are gone), end the unfinished lines, close every end."""
+        for stream in self._streams:
+            self._read(stream, KERNEL_LOG_CATCH_UP)
+            if stream.unfinished:
+                self._write(self.masker.text(stream.unfinished) + "\n")
+            os.close(stream.fd)
+        self._streams.clear()
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+
+    def _read(self, stream: LogStream, limit: int) -> bool:
+        """Log what the stream's pipe holds now, up to about ``limit`` bytes; False once it has ended."""
+        while limit > 0:
+            try:
+                data = os.read(stream.fd, KERNEL_LOG_READ)
+            except BlockingIOError:
+                return True
+            if not data:
+                return False
+            limit -= len(data)
+            text = stream.unfinished + stream.decoder.decode(data)
+            done, newline, text = text.rpartition("\n")
+            done += newline
+            if len(text) > LONG_LINE:  # a line that never ends: logged in pieces, each without what could begin a secret
+                cut = len(text) - self.masker.held_back(text)
+                done, text = done + text[:cut], text[cut:]
+            stream.unfinished = text
+            if done:
+                self._write(self.masker.text(done))
+        return True
+
+    def _write(self, text: str) -> None:
+        data = self._encoded(text)
+        self._kept += data
+        del self._kept[:-KERNEL_LOG_KEPT]
+        if self._file is None:
+            return
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._file, view) :]
+        except OSError as exc:  # a full disk: the log stops there; the kernel, and the end kept here, go on
+            log.warning("%s: %s; nothing more is written to it", self.path, exc.strerror or exc)
+            os.close(self._file)
+            self._file = None
+
+    @staticmethod
+    def _encoded(text: str) -> bytes:
+        return text.encode("utf-8", "surrogateescape")
+
+
 class LocalKernel(ZmqKernel):
     """An ipykernel process this server starts, in its own process group, and kills when done."""
 
@@ -1699,12 +1869,7 @@ class LocalKernel(ZmqKernel):
         self._lifeline = lifeline
         self.confinement = confinement  # --sandbox, --memory-limit: applied by the launcher, before the kernel's interpreter starts
         self.cgroups: KernelCgroups | None = None
-        self._log: int | None = None  # the server's own descriptor of kernel.log, made before the kernel runs (log_tail)
-        self._last_log: str | None = None  # its end, read before the workdir is removed
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "kernel.log"
+        self.log = KernelLog(workdir / "kernel.log")
 
     @property
     def tmpdir(self) -> Path:
@@ -1731,12 +1896,17 @@ class LocalKernel(ZmqKernel):
 
     async def _launch(self) -> dict[str, Any]:
         connection = self._write_connection_file()
+        self.log.create()
         try:
             self.process = await self._spawn()
         except OSError as exc:  # e.g. an interpreter that resolved, yet is not a program this machine runs
             where = "" if exc.filename in (None, self.env.python) else f"{exc.filename}: "  # the python is named already
             raise KernelStartError(f"{where}{exc.strerror or exc}") from None
         return connection
+
+    async def _open(self, info: dict[str, Any], nursery: trio.Nursery) -> None:
+        nursery.start_soon(self.log.relay)
+        await super()._open(info, nursery)
 
     def _write_connection_file(self) -> dict[str, Any]:
         from jupyter_client.connect import write_connection_file
@@ -1751,7 +1921,6 @@ class LocalKernel(ZmqKernel):
             signature_scheme="hmac-sha256",
         )
         self._session = _jupyter_session_class()(key=key, signature_scheme="hmac-sha256", username="ipython-mcp")
-        self._log = os.open(self.log_path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         return dict(info)
 
     async def _spawn(self) -> trio.Process:
@@ -1774,18 +1943,22 @@ class LocalKernel(ZmqKernel):
             "--HistoryManager.hist_file=:memory:",
         ]
         if self.confinement is None:
-            with open(self.log_path, "wb") as log_file:
+            stdout, stderr = self.log.pipes()
+            try:
                 # stdin and stdout are the MCP channel: the kernel must touch neither.
                 return await trio.lowlevel.open_process(
                     command,
                     stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
+                    stdout=stdout,
+                    stderr=stderr,
                     cwd=self.cwd,
                     env=environ,
                     start_new_session=True,
                     pass_fds=(self._lifeline,),
                 )
+            finally:
+                os.close(stdout)
+                os.close(stderr)
         self.tmpdir.mkdir(mode=0o700)
         environ.update(self.confinement.environ(self.tmpdir))
         try:
@@ -1793,10 +1966,15 @@ class LocalKernel(ZmqKernel):
         except OSError as exc:
             raise KernelStartError(f"could not make the kernel's cgroup: {exc}") from None
         policy = self.confinement.policy(self.workdir, self.cwd or os.getcwd(), self.env.prefix, self.env.python, self.cgroups)
+        # The launcher opens one file for stdout and stderr both; the kernel's bootstrap gives stderr its own.
+        stdout, stderr = self.log.fifos(self.workdir)
+        environ["IPYTHON_MCP_STDERR"] = str(stderr)
         try:  # the launcher leaves stdin and stdout (the MCP channel) alone too
-            return await self.confinement.launch(policy, command, env=environ, cwd=self.cwd, log_path=self.log_path, lifeline=self._lifeline)
+            return await self.confinement.launch(policy, command, env=environ, cwd=self.cwd, log_path=stdout, lifeline=self._lifeline)
         except subprocess.SubprocessError:  # the launcher could not confine it, and said why in the log
             raise KernelStartError(f"the kernel was not started: it could not be confined{self.last_words()}") from None
+        finally:
+            stdout.unlink()  # the launcher has it open, or never will
 
     async def _end(self) -> None:
         """SIGTERM the group, a bounded grace, then SIGKILL."""
@@ -1810,20 +1988,18 @@ class LocalKernel(ZmqKernel):
             self.returncode = await self.process.wait()
 
     async def _release(self) -> None:
-        """Remove the kernel's cgroups and files."""
+        """Remove the kernel's cgroups and files; its log's end stays, for last_words."""
         if self.cgroups is not None:
             await self.cgroups.remove()
-        self._last_log = self.last_words()
-        if self._log is not None:
-            os.close(self._log)
-            self._log = None
+        self.log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def last_words(self) -> str:
-        if self._last_log is not None or self._log is None:  # released, or never started
-            return self._last_log or ""
-        lines = log_tail(self._log)
+        lines = log_tail(self.log.tail())
         return ("\nlast lines of the kernel's output:\n" + "\n".join(lines)) if lines else ""
+
+    def mask_with(self, masker: "Masker") -> None:
+        self.log.masker = masker
 
 
 # ============================================================================
@@ -4262,8 +4438,9 @@ class Cell:
         self.scope.cancel()
         self.done.set()
         self.attention.set()
-        if self.asking is not None:
+        if self.asking is not None:  # over with its cell: no reply says it still waits, no answer is taken for it
             self.asking.done.set()
+            self.asking = None
 
     def conclude(self, lost: str | None, owned: bool) -> Outcome:
         """How a cell that ran has ended: from what the kernel said, why it was being stopped, and whether its kernel is gone."""
@@ -4686,10 +4863,7 @@ class Session:
                 f"the cell that asked for this answer in session {self.name!r} has ended and is no longer kept; "
                 "the answer was not used"
             )
-        response = user.responses.get(user.resuming.key)
-        if cell.done.is_set() and response is not None and Ask.value_of(response) is not None:  # (a page's accept carries none)
-            user.warnings.append(f"the answer this retry brought was not used: {cell.label} had already ended")
-        await user.take(self, cell, user.resuming.key, response)
+        await user.take(self, cell, user.resuming.key, user.responses.get(user.resuming.key))
         return cell
 
     async def _follow(self, cell: "Cell", reply_by: float, user: "UserInput", interrupt_on_cancel: bool, hand_over: bool = False) -> "Outcome | Asking | None":
@@ -5128,6 +5302,7 @@ class Session:
         if not isinstance(kernel, LocalKernel) and (unconfined := self._registry.unconfined(self.source)):
             self._notes.append(unconfined)
         kernel.listener = self
+        kernel.mask_with(self.masker)  # a spare's, adopted now; the others' since they started
         self.kernel = kernel
         self.notebook.kernel_info, self.notebook.env = kernel.info, self.source.label
         if self.ever_started:
@@ -5151,6 +5326,7 @@ class Session:
             self._stopped.append(kernel)
         self._move(Happened.START_FAILED)
         message, ename = start_failure(error, self.source, self.config.auto_install_ipykernel)
+        message = self.masker.text(message)  # it may quote the kernel's log
         self._end_waiting(partial(env_error, message, ename))
         self._refuse_start_waiters(message)
         if not self.ever_started:  # a session whose kernel never came up leaves nothing behind
@@ -5191,7 +5367,7 @@ class Session:
             if by is not None:
                 self.cell.ladder.let_go(by)
             elif kernel is not None:  # lost: what its process said as it went (a fatal error's report) explains why
-                self.cell.last_words = kernel.last_words()
+                self.cell.last_words = self.masker.text(kernel.last_words())
             self._end_cell(self.cell, lost=reason)
         if self._attempt is not None:
             self._attempt.cancel()
@@ -5396,18 +5572,26 @@ class UserInput:
     async def take(self, session: "Session", cell: "Cell", key: str, response: object) -> None:
         """A client's response to the ask ``key`` (a retry's inputResponses, tasks/update's): the answer to an input(),
         the user's consent to go to the page (the cell then waits for it), or a refusal (EOFError). A response to an ask
-        no longer pending is ignored, as the spec asks; so is an accept without an answer (the ask is put again). An
-        accept is never an empty answer, and never a secret's value."""
-        ask = cell.asking
-        if ask is None or ask.key != key or not isinstance(response, dict):
+        no longer pending is ignored, as the spec asks, and where it brought an answer or a refusal the call's reply says
+        that it was not used; an accept without an answer is ignored too (the ask is put again, or its page brings the
+        answer). An accept is never an empty answer, and never a secret's value."""
+        if not isinstance(response, dict):
             return
-        action = response.get("action")
-        if action == "accept" and session.pages.find(ask) is not None:
+        ask, action, value = cell.asking, response.get("action"), Ask.value_of(response)
+        if ask is None or ask.key != key:
+            late = value is not None or action in REFUSALS
+        elif action == "accept" and session.pages.find(ask) is not None:  # the user went to the page
             await session.ask(Claim(cell))
-        elif action == "accept" and not ask.password and (value := Ask.value_of(response)) is not None:
-            await session.ask(Answer(cell, key, value))
+            return
+        elif action == "accept" and not ask.password and value is not None:
+            late = not await session.ask(Answer(cell, key, value))
         elif action in REFUSALS:
-            await session.ask(Answer(cell, key, None, REFUSALS[action]))
+            late = not await session.ask(Answer(cell, key, None, REFUSALS[action]))
+        else:
+            return
+        if late:
+            why = f"{cell.label} had already ended" if cell.done.is_set() else "what it answers was no longer waiting (another call's answer came first, or it expired)"
+            self.warnings.append(f"the {'answer' if value is not None else action} this retry brought was not used: {why}")
 
     def reply(self, answer: "Outcome | Asking", warnings: list[str]) -> CallToolResult | InputRequiredResult:
         """The tool's result: its reply, or (2026-07-28) input_required with the request and the state its retry brings back."""
@@ -5961,16 +6145,19 @@ class Sessions:
         (say tells the session meanwhile); and what the session's next reply should say about it."""
         source = session.source
         try:
-            return await self.start_kernel(source, session.cwd, nursery), []
+            return await self.start_kernel(source, session.cwd, nursery, session.masker), []
         except KernelStartError as exc:
             if not (isinstance(source, Env) and self.config.auto_install_ipykernel and lacks_ipykernel(exc)):
                 raise
         installed = await install_ipykernel(source, say)
-        return await self.start_kernel(source, session.cwd, nursery), [installed]
+        return await self.start_kernel(source, session.cwd, nursery, session.masker), [installed]
 
-    async def start_kernel(self, source: Source, cwd: str, nursery: trio.Nursery) -> Kernel:
-        """Start (or join) a kernel whose tasks live in ``nursery``; raises KernelStartError, leaving nothing behind."""
+    async def start_kernel(self, source: Source, cwd: str, nursery: trio.Nursery, masker: Masker | None = None) -> Kernel:
+        """Start (or join) a kernel whose tasks live in ``nursery``, its session's secrets masked from its first
+        word (a spare's from when a session adopts it); raises KernelStartError, leaving nothing behind."""
         kernel = self.new_kernel(source, cwd)
+        if masker is not None:
+            kernel.mask_with(masker)
         await nursery.start(kernel.serve, self.config.start_timeout_s)
         return kernel
 

@@ -264,10 +264,10 @@ async def end_process(process: trio.Process, within: float = 20) -> bool:
         return not stuck
 
 
-async def start_raw_server(nursery) -> RawServer:
+async def start_raw_server(nursery, *flags: str) -> RawServer:
     """The console script on pipes; when the test ends, however it ends, its stdin is closed and it is waited for."""
     process = await trio.lowlevel.open_process(
-        [CONSOLE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [CONSOLE_SCRIPT, *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
 
     async def reap() -> None:
@@ -3896,6 +3896,36 @@ async def test_a_request_state_answers_its_own_cell_and_no_other(tmp_path, trans
         assert gone["isError"] and "has ended and is no longer kept; the answer was not used" in content_text(gone)
 
 
+@slow
+async def test_an_answer_that_comes_too_late_is_said_not_to_be_used(tmp_path):
+    async with modern_client(tmp_path, "stdio", url=True) as client:
+        await client.call("execute", {"session": "a", "code": "1"})
+        # the cell ended (interrupted) while it asked: the retry's reply says so, and no longer that the cell waits
+        for code in ("input('name? ')", "import getpass\ngetpass.getpass('token: ')"):
+            args = {"session": "a", "code": code}
+            asked = (await client.call("execute", args))["result"]
+            key, _ = elicitation_of(asked)
+            await client.call("interrupt", {"session": "a"})
+            late = (await client.retry("execute", args, asked, {key: {"action": "decline"}}))["result"]
+            assert late["_meta"]["ipython-mcp/execute"]["error"]["ename"] == "KeyboardInterrupt", content_text(late)
+            assert "waits for the user" not in content_text(late), content_text(late)
+            assert re.search(r"the decline this retry brought was not used: cell \d+ had already ended", content_text(late)), content_text(late)
+        # two calls asked the user the same input(); the second answer comes after the first was taken
+        code = "import time\ntime.sleep(0.5)\nname = input('name? ')\ntime.sleep(4)\nprint('hello', name)"
+        running = (await client.call("execute", {"session": "a", "code": code, "wait_s": 0.1}))["result"]
+        assert running["_meta"]["ipython-mcp/execute"]["status"] == "running"
+        wait = {"session": "a", "timeout_s": 1.5}
+        first, second = [(await client.call("wait", wait))["result"] for _ in range(2)]
+        key = elicitation_of(first)[0]
+        assert elicitation_of(second)[0] == key, "both put the same ask"
+        taken = (await client.retry("wait", wait, first, answer(key, "Ada")))["result"]
+        assert taken["_meta"]["ipython-mcp/execute"]["status"] == "running" and "not used" not in content_text(taken)
+        unused = (await client.retry("wait", wait, second, answer(key, "Grace")))["result"]
+        assert "warning: the answer this retry brought was not used: what it answers was no longer waiting" in content_text(unused), content_text(unused)
+        final = (await client.call("wait", {"session": "a", "timeout_s": 30}))["result"]
+        assert content_text(final).endswith("hello Ada\n"), content_text(final)
+
+
 GETPASS_CELL = (
     "import getpass, sys, time\n"
     "pw = getpass.getpass('token: ')\n"
@@ -3968,6 +3998,48 @@ async def assert_masked_in_the_session(client: Wire, secret: str, export: Path) 
     assert re.search(r"[\"']\*{8}[\"']$", echoed["_meta"]["ipython-mcp/execute"]["error"]["evalue"]), "the headline's error too"
     exported = await client.call("export", {"session": "a", "path": str(export)})
     assert "wrote" in content_text(exported["result"]) and "********" in export.read_text() and secret not in export.read_text()
+
+
+@slow
+@pytest.mark.parametrize("flags", [pytest.param([], id="plain"), pytest.param(["--sandbox"], id="sandbox", marks=needs_sandbox)])
+async def test_a_secret_written_below_python_is_masked_in_the_kernels_log_and_last_words(tmp_path, monkeypatch, flags):
+    # ipykernel echoes what a cell writes to fds 1 and 2 (os.write, a child process, C code) to the kernel's own
+    # stdout and stderr: its log, which a died reply quotes.
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # else ipykernel leaves fds 1 and 2 alone, as it does not in real use
+    secret = a_secret()
+    async with modern_client(tmp_path, "stdio", *flags, url=True) as client:
+        await client.call("execute", {"session": "a", "code": "import ctypes, getpass, os, subprocess, sys, time"})
+        args = {"session": "a", "code": "pw = getpass.getpass('token: ')", "wait_s": 2}
+        asked = (await client.call("execute", args))["result"]
+        key, params = elicitation_of(asked)
+        assert (await submit_page(params["url"], secret)).status_code == 200
+        await client.retry("execute", args, asked, {key: {"action": "accept"}})
+        writes = (
+            "os.write(1, pw[:5].encode()); os.write(2, b'meanwhile\\n'); time.sleep(0.3); os.write(1, f'{pw[5:]} split\\n'.encode())\n"
+            "os.write(1, f'fd1 {pw}\\n'.encode())\n"
+            "os.write(2, f'fd2 {pw}\\n'.encode())\n"
+            "subprocess.run(['echo', 'child', pw])\n"
+            "sys.__stderr__.write(f'dunder {pw}\\n'); sys.__stderr__.flush()\n"
+            "ctypes.CDLL(None).puts(f'puts {pw}'.encode()); ctypes.CDLL(None).fflush(None)"
+        )
+        written = (await client.call("execute", {"session": "a", "code": writes}))["result"]
+        assert written["_meta"]["ipython-mcp/execute"]["status"] == "ok" and secret not in json.dumps(written)
+        (kernel_log,) = [path for root in runtime_dirs(client.process.pid) for path in root.rglob("kernel.log")]
+        expected = ["meanwhile", "******** split", "fd1 ********", "fd2 ********", "child ********", "dunder ********", "puts ********"]
+        with trio.move_on_after(10):  # the server logs what the kernel writes as it reads it
+            while not all(f"{line}\n" in kernel_log.read_text() for line in expected):
+                await trio.sleep(0.05)
+        assert set(expected) <= set(kernel_log.read_text().splitlines()), "each line whole, whatever the other stream wrote meanwhile"
+        assert not files_holding(secret, *runtime_dirs(client.process.pid))
+        # a kernel that dies right after it wrote the secret (no newline): its last words are quoted masked
+        dying = "subprocess.run(['sh', '-c', 'printf \"using token %s\" \"$0\" >&2', pw])\ntime.sleep(0.5)\nos._exit(3)"
+        died = (await client.call("execute", {"session": "a", "code": dying}))["result"]
+        assert died["_meta"]["ipython-mcp/execute"]["status"] == "died", content_text(died)
+        assert "[last lines of the kernel's output:\n" in content_text(died) and "using token ********]" in content_text(died), content_text(died)
+        output = (await client.call("output", {"session": "a"}))["result"]
+        assert secret not in json.dumps(died) and secret not in json.dumps(output)
+        assert not files_holding(secret, *runtime_dirs(client.process.pid))
+    assert secret not in client.log()
 
 
 @slow
@@ -4282,6 +4354,41 @@ def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
     record.take("stream", {"name": "stdout", "text": secret[3:] + "\n"})
     assert record.to_json(1, "ok", None, 0.0, 0.0)["outputs"][0]["text"] == "********\n"
 
+
+def test_a_kernel_log_is_masked_whole_however_the_kernel_wrote_it(tmp_path):
+    # The server reads a kernel's stdout and stderr from a pipe each, in whatever pieces the kernel wrote them.
+    secret = "hunter2-secret"
+    masker = ipython_mcp.Masker()
+    masker.add(secret)
+    fds_before = open_fds()
+    kernel_log = ipython_mcp.KernelLog(tmp_path / "kernel.log")
+    kernel_log.create()
+    kernel_log.masker = masker
+    out, err = kernel_log.pipes()
+    long_line = b"x" * (ipython_mcp.LONG_LINE - 3)
+    quarter = len(long_line) // 4 + 1  # a pipe holds 64 KiB: the test writes no more at once
+    pieces = [
+        (out, b"start " + secret[:4].encode()), (err, b"meanwhile on stderr\n"), (out, secret[4:9].encode()), (out, secret[9:].encode() + b" end\n"),
+        (err, b"\xff not UTF-8, and a euro split: \xe2\x82"), (err, b"\xac\n"),
+        *((out, long_line[i : i + quarter]) for i in range(0, len(long_line), quarter)), (out, secret[:7].encode()), (err, b"more\n"),
+        (out, secret[7:].encode() + b" tail"),
+    ]
+    seen = []
+    for fd, piece in pieces:
+        os.write(fd, piece)
+        seen.append(kernel_log.tail())  # what a died reply would quote now
+    os.close(out)
+    os.close(err)
+    assert seen[:2] == [b"start ", b"meanwhile on stderr\nstart "], "an unfinished line without what could begin a secret"
+    assert seen[3] == b"meanwhile on stderr\nstart ******** end\n", "a line is masked whole, whatever the other stream wrote meanwhile"
+    assert all(secret[:4].encode() not in tail for tail in seen)
+    kernel_log.close()
+    assert open_fds() == fds_before, "the pipes and the log closed"
+    written = (tmp_path / "kernel.log").read_bytes()
+    assert written == (
+        b"meanwhile on stderr\nstart ******** end\n\xff not UTF-8, and a euro split: \xe2\x82\xac\n" + long_line + b"more\n******** tail\n"
+    ), "a line that never ends is cut, but not inside a secret"
+    assert kernel_log.tail() == written[-ipython_mcp.KERNEL_LOG_KEPT :], "its end is kept once the kernel is gone"
 
 
 # ---------------------------------------------------------------------------
@@ -5307,6 +5414,37 @@ async def test_kernels_die_with_a_server_killed_by_sigkill(nursery):
     successor = await start_raw_server(nursery)
     assert not left_behind.exists()
     await successor.process.stdin.aclose()
+
+
+def process_group(pgid: int) -> set[int]:
+    """Every live process in that process group (a kernel's watcher is in its group, though no child of it)."""
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        with suppress(OSError, ValueError):
+            if int(proc_stat(int(entry.name))[2]) == pgid and alive(int(entry.name)):
+                found.add(int(entry.name))
+    return found
+
+
+@slow
+@pytest.mark.parametrize("flags", [pytest.param([], id="plain"), pytest.param(["--sandbox"], id="sandbox", marks=needs_sandbox)])
+async def test_a_kernel_busy_in_c_holding_the_gil_dies_with_a_server_killed_by_sigkill(nursery, flags):
+    server = await start_raw_server(nursery, *flags)
+    kernel = int(await server.execute("re", "import os, re, time\nos.getpid()"))
+    # its watcher of the server is no child of the kernel: a cell that waits for its children finds none
+    assert await server.execute("re", "try:\n    os.wait()\nexcept ChildProcessError:\n    print('no child')") == "no child\n"
+    # an interrupt's SIGINT reaches the whole group, and the watcher goes on
+    running = await server.request("tools/call", {"name": "execute", "arguments": {"session": "re", "code": "time.sleep(30)", "wait_s": 0.2}})
+    assert "running" in running["result"]["content"][0]["text"]
+    await server.request("tools/call", {"name": "interrupt", "arguments": {"session": "re"}})
+    group = process_group(kernel)
+    assert len(group) == 2, "the kernel and its watcher"
+    # catastrophic backtracking: C code that holds the GIL for longer than anyone waits
+    busy = await server.request("tools/call", {"name": "execute", "arguments": {"session": "re", "code": "re.match(r'(a+)+$', 'a' * 40 + 'b')", "wait_s": 0.5}})
+    assert "running" in busy["result"]["content"][0]["text"]
+    server.process.kill()
+    await server.process.wait()
+    assert await wait_gone(sorted(group), within=10) == []
 
 
 @slow
