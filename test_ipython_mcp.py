@@ -1668,6 +1668,7 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
             started.append((self, list(args), options.get("preexec_fn")))
 
     monkeypatch.setattr(subprocess, "Popen", Recorded)
+    before = descendants(os.getpid())  # a session-wide fixture's server, on this worker
     async with sandboxed(tmp_path, memory_limit=ipython_mcp.Size("1G")) as (sessions, client, work):
         assert text(await run(client, "s", "import threading\nthreading.active_count() > 1", cwd=str(work))) == "True\n"
         kernel = sessions.get("s").kernel
@@ -1690,7 +1691,7 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
         assert text(await run(client, "s", "import os\nos.getpid()")) == f"{ahead.pid}\n"
         assert len(started) == 4 and alive(started[-1][0].pid)
         trees = tuple(str(path) for path in cgroup_dirs(sessions))
-    assert not (left := descendants(os.getpid())), f"the launcher started ahead is gone with the server: {described(left)}"
+    assert not (left := descendants(os.getpid()) - before), f"the launcher started ahead is gone with the server: {described(left)}"
     links = []
     for fd in os.listdir("/proc/self/fd"):
         with suppress(OSError):
@@ -1701,6 +1702,7 @@ async def test_a_kernel_is_confined_by_its_launcher_and_becomes_the_process_the_
 @slow
 @needs_sandbox
 async def test_a_kernel_its_launcher_cannot_confine_is_not_started_and_the_reply_says_why(tmp_path, monkeypatch):
+    before = descendants(os.getpid())  # a session-wide fixture's server, on this worker
     async with sandboxed(tmp_path) as (sessions, client, work):
         # past the start-up trial, a mount is refused to the launcher of the next kernel
         refused = ipython_mcp.CONFINE_AND_EXEC.replace("def arrange_view():\n", "def arrange_view():\n    raise PermissionError(1, 'mount /tmp: Operation not permitted')\n")
@@ -1710,7 +1712,7 @@ async def test_a_kernel_its_launcher_cannot_confine_is_not_started_and_the_reply
         assert result.is_error and "ran" not in text(result)
         assert "the kernel was not started: it could not be confined" in text(result), text(result)
         assert "ipython-mcp: the kernel could not be confined (mounts): [Errno 1] mount /tmp: Operation not permitted" in text(result), text(result)
-        assert not (left := descendants(os.getpid())), f"the launcher is gone: {described(left)}"
+        assert not (left := descendants(os.getpid()) - before), f"the launcher is gone: {described(left)}"
         assert not list(sessions.runtime_dir.glob("k*")), "and the kernel's directory with it"
         monkeypatch.undo()
         assert text(await run(client, "s", "print('ran')")) == "ran\n"
