@@ -716,7 +716,8 @@ INPUT_STATE_VERSION = 1  # the plaintext inside a sealed requestState (the SDK s
 # secrets: getpass() answered on a one-time page, masked in everything shown or saved
 MASK = "********"  # what a secret becomes wherever it would reach the model or a disk
 MIN_MASKED_SECRET = 4  # a shorter "secret" would mask ordinary words in every line; it is still never echoed
-MIN_CUT_FRAGMENT = 3  # where a repr is cut ("..."), a secret's fragment this long or longer is masked too
+MIN_CUT_FRAGMENT = 3  # where a value is shown cut (CUTS), a secret's fragment this long or longer is masked too
+CUTS = ("...", "\u2026")  # how reprlib, pandas, NumPy ("...") and rich ("…") show that they shortened a value
 PAGE_PATH = "/ipython-mcp/secret/"  # where the one-time pages are served; the rest of the path is the page's credential
 PAGE_TOKEN_BYTES = 32  # 256 bits in a page's URL: beyond guessing, and it works once
 PAGE_MAX_HEAD = 16 * 1024  # request line and headers of a page request; a browser sends about 1 KiB
@@ -3285,9 +3286,19 @@ class Masker:
         }
         self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, self._forms)))
+        # every piece of a form as long as a fragment must be: a cut's neighbour that is none of them needs no search
+        self._grams = {form[i : i + MIN_CUT_FRAGMENT] for form in self._forms for i in range(len(form) - MIN_CUT_FRAGMENT + 1)}
 
     def text(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern is not None and text else text
+        """``text`` with the secrets masked, and a secret's fragment where a value was shown cut short (a DataFrame
+        cell, a reprlib repr: head...tail)."""
+        if self._pattern is None or not text:
+            return text
+        text = self._pattern.sub(MASK, text)
+        for cut in CUTS:
+            if cut in text:
+                text = self._around(text, cut)
+        return text
 
     def content(self, value: Any) -> Any:
         """Every string in a kernel message's content (or a notebook output) masked; images left as they are."""
@@ -3310,15 +3321,13 @@ class Masker:
         """How many characters at the end of ``text`` could begin a secret (at least ``shortest``, else 0)."""
         return max((size for form in self._forms for size in range(shortest, len(form)) if text.endswith(form[:size])), default=0)
 
-    def around_cuts(self, text: str, cut: str = "...") -> str:
-        """A repr that reprlib shortened (head...tail): a secret's fragment next to a cut is masked as well."""
-        if self._pattern is None or cut not in text:
-            return text
-        pieces = self.text(text).split(cut)
+    def _around(self, text: str, cut: str) -> str:
+        """A secret's head just before ``cut``, and its tail just after, masked."""
+        pieces = text.split(cut)
         for index, piece in enumerate(pieces):
-            if index < len(pieces) - 1 and (size := self.held_back(piece, MIN_CUT_FRAGMENT)):
+            if index < len(pieces) - 1 and piece[-MIN_CUT_FRAGMENT:] in self._grams and (size := self.held_back(piece, MIN_CUT_FRAGMENT)):
                 piece = piece[:-size] + MASK
-            if index > 0 and (size := self._begins_with_an_end(piece)):
+            if index > 0 and piece[:MIN_CUT_FRAGMENT] in self._grams and (size := self._begins_with_an_end(piece)):
                 piece = MASK + piece[size:]
             pieces[index] = piece
         return cut.join(pieces)
@@ -6261,7 +6270,7 @@ def variables_table(session: str, rows: list[dict[str, Any]], masker: Masker | N
         return ""
 
     table = [("name", "type", "shape/len", "size", "value")] + [
-        (r["name"], r["type"], r["shape"], size(r["size"]), " ".join(masker.around_cuts(str(r["value"])).split())[:VARIABLE_VALUE_CHARS]) for r in rows[:VARIABLES_SHOWN]
+        (r["name"], r["type"], r["shape"], size(r["size"]), " ".join(masker.text(str(r["value"])).split())[:VARIABLE_VALUE_CHARS]) for r in rows[:VARIABLES_SHOWN]
     ]
     widths = [min(max(len(row[i]) for row in table), 40) for i in range(4)]
     lines = ["  ".join(cell[:40].ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4] for row in table]

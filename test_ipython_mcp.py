@@ -3998,6 +3998,8 @@ async def assert_masked_in_the_session(client: Wire, secret: str, export: Path) 
     echoed = (await client.call("execute", {"session": "a", "code": "int(pw)"}))["result"]
     assert secret not in json.dumps(echoed) and re.search(r"^ValueError: invalid literal .*[\"']\*{8}[\"']$", content_text(echoed), re.M)
     assert re.search(r"[\"']\*{8}[\"']$", echoed["_meta"]["ipython-mcp/execute"]["error"]["evalue"]), "the headline's error too"
+    cut = (await client.call("execute", {"session": "a", "code": "print(pw[:8] + '...')"}))["result"]  # as a DataFrame shows a long value
+    assert content_text(cut) == "********...\n", content_text(cut)
     exported = await client.call("export", {"session": "a", "path": str(export)})
     assert "wrote" in content_text(exported["result"]) and "********" in export.read_text() and secret not in export.read_text()
 
@@ -4344,10 +4346,11 @@ def test_a_masker_catches_a_secret_as_the_kernel_echoes_it():
     assert lines.peek() == "key=\n" and lines.latest == "key="
     assert [part.text for part in lines.feed("stdout", secret[4:] + " ok\n")] == ["key=******** ok\n"]
     assert lines.latest == "key=******** ok"
-    # a repr that reprlib cut next to a secret: the fragment goes too
-    assert masker.around_cuts("'xx" + secret[:5] + "...yy'") == "'xx********...yy'"
-    assert masker.around_cuts("'..." + secret[-6:] + " tail'") == "'...******** tail'"
-    assert masker.around_cuts("'plain...text'") == "'plain...text'"
+    # a value shown cut next to a secret (reprlib, a DataFrame's cell, rich's …): the fragment goes too
+    assert masker.text("'xx" + secret[:5] + "...yy'") == "'xx********...yy'"
+    assert masker.text("'..." + secret[-6:] + " tail'") == "'...******** tail'"
+    assert masker.text("0  " + secret[:7] + "\u2026\n") == "0  ********\u2026\n"
+    assert masker.text("'plain...text' and ... and \u2026 and a......b") == "'plain...text' and ... and \u2026 and a......b"
     short = ipython_mcp.Masker()
     short.add("abc")
     assert short.text("abcdef") == "abcdef", "a secret shorter than 4 characters would mask ordinary words"
