@@ -823,7 +823,7 @@ class Config:
     max_body_bytes: int = setting(32 * 1024 * 1024, "streamable-http: larger request bodies are refused with 413 (the SDK's own 4 MiB is tight for a cell carrying data)", flag="--max-body-bytes", least="positive")
     sandbox: bool = setting(False, "confine every kernel started here: files, network, processes (see the README's 'Sandboxed sessions'); refuses to start where that cannot be had", flag="--sandbox")
     sandbox_write: tuple[str, ...] = setting((), "--sandbox: kernels may also write under this path (repeatable; the variable takes a comma-separated list)", flag="--sandbox-write", metavar="PATH")
-    sandbox_network: bool = setting(False, "--sandbox: kernels may open TCP connections and listen", flag="--sandbox-network")
+    sandbox_network: bool = setting(False, "--sandbox: kernels may use the network (else they have none: no TCP, UDP or name lookups)", flag="--sandbox-network")
     memory_limit: Size | None = setting(None, "memory per kernel, such as 2G (with or without --sandbox): a memory cgroup where the server may make one, else an address-space rlimit", flag="--memory-limit", metavar="SIZE")
     process_limit: int = setting(256, "--sandbox: processes and threads per kernel (a pids cgroup where the server may make one, else RLIMIT_NPROC in the kernel's user namespace)", flag="--process-limit", least=MIN_PROCESS_LIMIT)
     log_level: str = setting("WARNING", "stderr log level", flag="--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
