@@ -2545,8 +2545,10 @@ class Confinement:
         for path in self.write:
             if not os.path.isdir(path):
                 raise SandboxUnavailable(f"--sandbox-write {path}: no such directory")
-            if self._holds_home(path):
-                raise SandboxUnavailable(f"--sandbox-write {path}: {self._holds_home(path)}")
+            if why := self._holds_home(path):
+                raise SandboxUnavailable(f"--sandbox-write {path}: {why}")
+        # Where a new session may work (and so write), real paths: a server started in ~ or / lends its directory to none.
+        self.workplaces = tuple(os.path.realpath(p) for p in ((self.directory,) if not self._holds_home(self.directory) else ()) + self.write)
         wanted = ({"memory"} if self.memory is not None else set()) | ({"pids"} if self.sandbox else set())
         self.trees = find_cgroup_trees(wanted, runtime_dir.name) if wanted else []
         served = set().union(*(tree.controllers for tree in self.trees))
@@ -2648,9 +2650,9 @@ class Confinement:
     def _holds_home(directory: str) -> str:
         """Why a directory may not be one a sandboxed kernel writes under, or "": the home directory and what holds
         it, where the user's start-up files live (~/.bashrc, ~/.profile, ~/.config, ~/.local/bin), which run unconfined."""
-        real = Path(os.path.realpath(directory))
-        if Path(os.path.realpath(Path.home())).is_relative_to(real):
-            what = "is your home directory" if real == Path(os.path.realpath(Path.home())) else "holds your home directory"
+        real, home = Path(os.path.realpath(directory)), Path(os.path.realpath(Path.home()))
+        if home.is_relative_to(real):
+            what = "is your home directory" if real == home else "holds your home directory"
             return f"{real} {what}, whose start-up files (~/.bashrc, ~/.config, ~/.local/bin) run outside the sandbox"
         return ""
 
@@ -2663,18 +2665,18 @@ class Confinement:
         if why := self._holds_home(cwd):
             return f"a sandboxed session may write under its working directory, and {why}: give execute a cwd in a project directory"
         real = os.path.realpath(cwd)
-        server = [] if self._holds_home(self.directory) else [self.directory]  # a server started in ~ or / lends none
-        if any(Path(real).is_relative_to(os.path.realpath(w)) for w in (*server, *self.write)):
+        if any(Path(real).is_relative_to(w) for w in self.workplaces):
             return ""
+        lends = len(self.workplaces) > len(self.write)
         return (
             f"a sandboxed session works, and may write, only under {self._workplaces()}; {real} is outside: give execute a cwd inside"
-            + (" it" if len(server) + len(self.write) == 1 else " one")
-            + ("" if server else f" (the server runs in {self.directory}: start it in a project directory, or name one with --sandbox-write)")
+            + (" it" if len(self.workplaces) == 1 else " one")
+            + ("" if lends else f" (the server runs in {self.directory}: start it in a project directory, or name one with --sandbox-write)")
         )
 
     def _workplaces(self) -> str:
         """Where a new sandboxed session may work, in words."""
-        server = [] if self._holds_home(self.directory) else [f"the server's directory ({self.directory})"]
+        server = [f"the server's directory ({self.directory})"] if len(self.workplaces) > len(self.write) else []
         return " or ".join([*server, *(f"{w} (--sandbox-write)" for w in self.write)]) or "a --sandbox-write directory, and there is none"
 
     def protected(self, cwd: str, prefix: str) -> dict[str, str]:
@@ -5335,7 +5337,6 @@ class Session:
             self._stopped.append(kernel)
         self._move(Happened.START_FAILED)
         message, ename = start_failure(error, self.source, self.config.auto_install_ipykernel)
-        message = self.masker.text(message)  # it may quote the kernel's log
         self._end_waiting(partial(env_error, message, ename))
         self._refuse_start_waiters(message)
         if not self.ever_started:  # a session whose kernel never came up leaves nothing behind
@@ -5376,7 +5377,7 @@ class Session:
             if by is not None:
                 self.cell.ladder.let_go(by)
             elif kernel is not None:  # lost: what its process said as it went (a fatal error's report) explains why
-                self.cell.last_words = self.masker.text(kernel.last_words())
+                self.cell.last_words = kernel.last_words()  # masked: the kernel's log masks with this session's secrets
             self._end_cell(self.cell, lost=reason)
         if self._attempt is not None:
             self._attempt.cancel()
